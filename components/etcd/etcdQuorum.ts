@@ -1,0 +1,28 @@
+/**
+ * EtcdQuorum: this site's members of the etcd cluster (three-site: one cluster spread over
+ * all sites; two-site: one cluster per site), with TLS for clients and peers.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { etcdClusterOf, hostsOf } from "../../plan/plan";
+import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
+import { ProxmoxHost } from "../host/proxmoxHost";
+import { etcdClientUrls } from "./render";
+
+export class EtcdQuorum extends pulumi.ComponentResource {
+    /** Client URLs of every member of the cluster, in every site. */
+    readonly clientEndpoints: pulumi.Output<string[]>;
+    /** Member names of the whole cluster. */
+    readonly members: pulumi.Output<string[]>;
+    readonly hosts: Record<string, ProxmoxHost>;
+
+    constructor(name: string, ctx: SiteContext, opts?: pulumi.ComponentResourceOptions) {
+        const local = hostsOf(ctx.plan, ctx.config.site, "etcd");
+        if (local.length === 0) throw new Error(`site ${ctx.config.site} has no etcd member`);
+        const cluster = etcdClusterOf(ctx.plan, local[0].name);
+        super("nextcloud-ha:index:EtcdQuorum", name, { site: ctx.config.site, cluster }, opts);
+        this.hosts = placeHosts(this, ctx, ownedHosts(ctx, "etcd"));
+        this.clientEndpoints = pulumi.output(etcdClientUrls(ctx.plan, local[0].name));
+        this.members = pulumi.output(cluster.members);
+        this.registerOutputs({ clientEndpoints: this.clientEndpoints, members: this.members });
+    }
+}

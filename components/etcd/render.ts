@@ -1,0 +1,66 @@
+/**
+ * Renders an etcd v3 member: Debian's etcd.service reads /etc/default/etcd, so the member
+ * is configured entirely through that environment file. Client and peer traffic use TLS
+ * from the deployment CA, and both sides demand client certificates. Pure.
+ */
+import { DeploymentPlan, HostPlan, etcdClusterOf, hostByName } from "../../plan/plan";
+import { RenderedHost, TlsIdentity } from "../host/rendered";
+
+export const ETCD_PKI = "/etc/etcd/pki";
+
+/** `https://address:2379` for every member of the cluster the host belongs to or uses. */
+export function etcdClientUrls(plan: DeploymentPlan, host: string): string[] {
+    return etcdClusterOf(plan, host).members.map((m) => `https://${hostByName(plan, m).address}:${plan.ports.etcdClient}`);
+}
+
+/** The files, service and packages of one etcd member. */
+export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsIdentity): RenderedHost {
+    const cluster = etcdClusterOf(plan, host.name);
+    if (!cluster.members.includes(host.name)) throw new Error(`${host.name} is not a member of an etcd cluster`);
+    const peer = (name: string) => `https://${hostByName(plan, name).address}:${plan.ports.etcdPeer}`;
+    const env: [string, string][] = [
+        ["ETCD_NAME", host.name],
+        ["ETCD_DATA_DIR", "/var/lib/etcd/default"],
+        ["ETCD_LISTEN_PEER_URLS", peer(host.name)],
+        ["ETCD_LISTEN_CLIENT_URLS", `https://${host.address}:${plan.ports.etcdClient},https://127.0.0.1:${plan.ports.etcdClient}`],
+        ["ETCD_ADVERTISE_CLIENT_URLS", `https://${host.address}:${plan.ports.etcdClient}`],
+        ["ETCD_INITIAL_ADVERTISE_PEER_URLS", peer(host.name)],
+        ["ETCD_INITIAL_CLUSTER", cluster.members.map((m) => `${m}=${peer(m)}`).join(",")],
+        ["ETCD_INITIAL_CLUSTER_STATE", "new"],
+        ["ETCD_INITIAL_CLUSTER_TOKEN", cluster.name],
+        ["ETCD_HEARTBEAT_INTERVAL", String(plan.etcd.heartbeatMs)],
+        ["ETCD_ELECTION_TIMEOUT", String(plan.etcd.electionTimeoutMs)],
+        ["ETCD_CERT_FILE", `${ETCD_PKI}/member.crt`],
+        ["ETCD_KEY_FILE", `${ETCD_PKI}/member.key`],
+        ["ETCD_TRUSTED_CA_FILE", `${ETCD_PKI}/ca.crt`],
+        ["ETCD_CLIENT_CERT_AUTH", "true"],
+        ["ETCD_PEER_CERT_FILE", `${ETCD_PKI}/member.crt`],
+        ["ETCD_PEER_KEY_FILE", `${ETCD_PKI}/member.key`],
+        ["ETCD_PEER_TRUSTED_CA_FILE", `${ETCD_PKI}/ca.crt`],
+        ["ETCD_PEER_CLIENT_CERT_AUTH", "true"],
+        ["ETCD_AUTO_COMPACTION_MODE", "periodic"],
+        ["ETCD_AUTO_COMPACTION_RETENTION", "1h"],
+    ];
+    const envFile =
+        `# etcd member ${host.name} of cluster ${cluster.name} (${cluster.members.length} members)\n` +
+        env.map(([k, v]) => `${k}="${v}"`).join("\n") +
+        "\n";
+    const etcdctl =
+        `# Source this to talk to the local etcd member: . /etc/etcd/etcdctl.env\n` +
+        `export ETCDCTL_API=3\n` +
+        `export ETCDCTL_ENDPOINTS="${etcdClientUrls(plan, host.name).join(",")}"\n` +
+        `export ETCDCTL_CACERT=${ETCD_PKI}/ca.crt\n` +
+        `export ETCDCTL_CERT=${ETCD_PKI}/member.crt\n` +
+        `export ETCDCTL_KEY=${ETCD_PKI}/member.key\n`;
+    return {
+        files: [
+            { path: "/etc/default/etcd", content: envFile, mode: "0644", owner: "root:root" },
+            { path: "/etc/etcd/etcdctl.env", content: etcdctl, mode: "0644", owner: "root:root" },
+            { path: `${ETCD_PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "etcd:etcd" },
+            { path: `${ETCD_PKI}/member.crt`, content: tls.cert, mode: "0644", owner: "etcd:etcd" },
+            { path: `${ETCD_PKI}/member.key`, content: tls.key, mode: "0600", owner: "etcd:etcd" },
+        ],
+        services: [{ name: "etcd", unit: "etcd.service", user: "etcd", command: ["/usr/bin/etcd"], envFile: "/etc/default/etcd" }],
+        packages: ["etcd-server", "etcd-client"],
+    };
+}

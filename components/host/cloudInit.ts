@@ -1,0 +1,45 @@
+/**
+ * Renders a host's cloud-init user data, so that a VM cloned from the Debian 13 cloud
+ * image boots straight into its role: packages installed with their services held back,
+ * the rendered files written once the service users exist, then the role's units enabled.
+ * Pure.
+ */
+import { stringify } from "yaml";
+import { HostPlan } from "../../plan/plan";
+import { RenderedHost } from "./rendered";
+
+/** Packages every VM gets whatever its role. */
+export const BASE_PACKAGES = ["qemu-guest-agent", "ca-certificates"];
+
+// Held back during the first boot so packages do not start services with default config
+// (a default etcd would bootstrap a one-member cluster; Patroni must create PostgreSQL).
+const HOLD_SERVICES = "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d";
+
+export function renderCloudInit(host: HostPlan, rendered: RenderedHost, sshAuthorizedKeys: string[]): string {
+    const replaced = [...new Set(rendered.services.flatMap((s) => s.replaces ?? []))];
+    const doc = {
+        hostname: host.name,
+        manage_etc_hosts: true,
+        timezone: "Etc/UTC",
+        ssh_pwauth: false,
+        ssh_authorized_keys: sshAuthorizedKeys,
+        package_update: true,
+        package_upgrade: false,
+        packages: [...new Set([...BASE_PACKAGES, ...rendered.packages])].sort(),
+        bootcmd: [["cloud-init-per", "once", "nextcloud-ha-hold-services", "sh", "-c", HOLD_SERVICES]],
+        write_files: rendered.files.map((f) => ({
+            path: f.path,
+            content: f.content,
+            permissions: f.mode,
+            owner: f.owner,
+            defer: !f.beforePackages,
+        })),
+        runcmd: [
+            ["rm", "-f", "/usr/sbin/policy-rc.d"],
+            ...replaced.map((u) => ["systemctl", "disable", "--now", u]),
+            ["systemctl", "enable", "--now", "qemu-guest-agent.service"],
+            ...rendered.services.map((s) => ["systemctl", "enable", "--now", s.unit]),
+        ],
+    };
+    return `#cloud-config\n# ${host.name}: ${host.roles.join(", ")} in ${host.site}; rendered by nextcloud-ha\n` + stringify(doc, { lineWidth: 0, version: "1.1" });
+}

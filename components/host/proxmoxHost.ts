@@ -1,0 +1,67 @@
+/**
+ * The host building block every component stands on: a Proxmox VM cloned from the Debian 13
+ * cloud-init template, with the plan's static address, tagged with its site and roles, and
+ * its rendered cloud-init user data uploaded as a snippet.
+ */
+import * as proxmox from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import { ProxmoxConfig } from "../../plan/config";
+import { HostPlan } from "../../plan/plan";
+
+export interface ProxmoxHostArgs {
+    host: HostPlan;
+    proxmox: ProxmoxConfig;
+    /** The host's cloud-init user data (secret when it holds passwords or keys). */
+    userData: pulumi.Input<string>;
+}
+
+export class ProxmoxHost extends pulumi.ComponentResource {
+    readonly vmId: pulumi.Output<number>;
+    readonly address: string;
+    readonly vm: proxmox.VmLegacy;
+
+    constructor(name: string, args: ProxmoxHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("nextcloud-ha:index:ProxmoxHost", name, { host: args.host, proxmox: args.proxmox }, opts);
+        const { host, proxmox: px } = args;
+        const snippet = new proxmox.FileLegacy(
+            `${name}-user-data`,
+            {
+                nodeName: host.proxmoxNode,
+                datastoreId: px.snippetsDatastore,
+                contentType: "snippets",
+                sourceRaw: { fileName: `${host.name}-user-data.yaml`, data: args.userData },
+            },
+            { parent: this },
+        );
+        this.vm = new proxmox.VmLegacy(
+            name,
+            {
+                name: host.name,
+                nodeName: host.proxmoxNode,
+                vmId: host.vmId,
+                description: `nextcloud-ha ${host.roles.join(", ")} in ${host.site}`,
+                tags: ["nextcloud-ha", host.site, ...host.roles],
+                clone: { vmId: px.templateVmId, full: true },
+                onBoot: true,
+                started: true,
+                agent: { enabled: true },
+                operatingSystem: { type: "l26" },
+                cpu: { cores: host.size.cores, type: "host" },
+                memory: { dedicated: host.size.memoryMb },
+                disks: [{ interface: "scsi0", datastoreId: px.datastore, size: host.size.diskGb, discard: "on", iothread: true }],
+                scsiHardware: "virtio-scsi-single",
+                networkDevices: [{ bridge: px.bridge, model: "virtio", vlanId: px.vlanId }],
+                initialization: {
+                    datastoreId: px.datastore,
+                    ipConfigs: [{ ipv4: { address: `${host.address}/${host.prefix}`, gateway: host.gateway } }],
+                    dns: { servers: host.dns },
+                    userDataFileId: snippet.id,
+                },
+            },
+            { parent: this },
+        );
+        this.vmId = this.vm.vmId as pulumi.Output<number>;
+        this.address = host.address;
+        this.registerOutputs({ vmId: this.vmId, address: this.address });
+    }
+}

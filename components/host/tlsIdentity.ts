@@ -1,0 +1,43 @@
+/**
+ * A host's etcd TLS identity: a key and a certificate for its plan address, signed by the
+ * deployment CA, valid both as server and as client (etcd members use it for peers and
+ * clients, Patroni as its etcd client certificate).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { HostPlan } from "../../plan/plan";
+import { TlsIdentity } from "./rendered";
+
+export function issueTlsIdentity(
+    name: string,
+    host: HostPlan,
+    ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> },
+    parent: pulumi.Resource,
+): pulumi.Output<TlsIdentity> {
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+    const csr = new tls.CertRequest(
+        `${name}-csr`,
+        {
+            privateKeyPem: key.privateKeyPem,
+            subject: { commonName: host.name },
+            dnsNames: [host.name],
+            ipAddresses: [host.address, "127.0.0.1"],
+        },
+        { parent },
+    );
+    const cert = new tls.LocallySignedCert(
+        `${name}-cert`,
+        {
+            certRequestPem: csr.certRequestPem,
+            caCertPem: ca.certPem,
+            caPrivateKeyPem: ca.keyPem,
+            validityPeriodHours: 5 * 365 * 24,
+            earlyRenewalHours: 30 * 24,
+            allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+        },
+        { parent },
+    );
+    return pulumi
+        .all([ca.certPem, cert.certPem, key.privateKeyPem])
+        .apply(([caCert, certPem, keyPem]) => ({ caCert, cert: certPem, key: keyPem }));
+}

@@ -1,0 +1,69 @@
+/**
+ * Renders HAProxy in front of a Patroni cluster: port 5000 goes to the one member whose
+ * Patroni REST API answers 200 on /primary, port 5001 round-robins over the members that
+ * answer 200 on /replica (within the lag limit), and a member marked down has its sessions
+ * cut so no client keeps writing to a demoted primary. Stats listen on the management
+ * address only. Pure.
+ */
+import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf } from "../../plan/plan";
+import { RenderedHost } from "../host/rendered";
+
+export const HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
+
+export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): string {
+    const cluster = patroniClusterOf(plan, host.name);
+    const hp = plan.haproxy;
+    const p = plan.ports;
+    const servers = cluster.members
+        .map((m) => hostByName(plan, m))
+        .map((m) => `    server ${m.name} ${m.address}:${p.postgres} maxconn 1000 check port ${p.patroniRest}`);
+    const checks = `    default-server inter ${hp.checkIntervalMs}ms fastinter ${hp.checkIntervalMs}ms downinter ${hp.checkIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions`;
+    return [
+        `# HAProxy ${host.name} (site ${host.site}) for Patroni cluster ${cluster.scope}; rendered by nextcloud-ha`,
+        "global",
+        "    log stdout format raw local0 notice",
+        "    maxconn 4096",
+        "",
+        "defaults",
+        "    mode tcp",
+        "    log global",
+        "    option tcplog",
+        "    retries 2",
+        "    timeout connect 4s",
+        "    timeout client 30m",
+        "    timeout server 30m",
+        "    timeout check 2s",
+        "",
+        "listen stats",
+        "    mode http",
+        `    bind ${host.managementAddress}:${p.haproxyStats}`,
+        "    stats enable",
+        "    stats uri /",
+        "    stats refresh 5s",
+        "",
+        "listen primary",
+        `    bind *:${p.haproxyPrimary}`,
+        "    option httpchk OPTIONS /primary",
+        "    http-check expect status 200",
+        checks,
+        ...servers,
+        "",
+        "listen replicas",
+        `    bind *:${p.haproxyReplicas}`,
+        "    balance roundrobin",
+        `    option httpchk OPTIONS /replica?lag=${hp.replicaMaxLag}`,
+        "    http-check expect status 200",
+        checks,
+        ...servers,
+        "",
+    ].join("\n");
+}
+
+/** The files, service and packages of one HAProxy load balancer. */
+export function renderHaproxy(plan: DeploymentPlan, host: HostPlan): RenderedHost {
+    return {
+        files: [{ path: HAPROXY_CONFIG, content: renderHaproxyConfig(plan, host), mode: "0644", owner: "root:root" }],
+        services: [{ name: "haproxy", unit: "haproxy.service", user: "root", command: ["/usr/sbin/haproxy", "-W", "-db", "-f", HAPROXY_CONFIG] }],
+        packages: ["haproxy"],
+    };
+}

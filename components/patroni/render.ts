@@ -1,0 +1,137 @@
+/**
+ * Renders a Patroni 4.0 member running PostgreSQL 17 from Debian 13's packages: Patroni's
+ * YAML, its etcd client certificate, and a postgresql-common fragment that stops the
+ * package from creating a default cluster Patroni would never use. Pure.
+ */
+import { stringify } from "yaml";
+import { DeploymentPlan, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../../plan/plan";
+import { etcdClientUrls } from "../etcd/render";
+import { DatabaseSecrets, RenderedHost, TlsIdentity } from "../host/rendered";
+
+export const PATRONI_CONFIG = "/etc/patroni/config.yml";
+const PKI = "/etc/patroni/pki";
+
+/** Database role names; operators see them in pg_stat_replication and pg_hba. */
+export const DB_USERS = { superuser: "postgres", replication: "replicator", rewind: "rewind_user", restApi: "patroni" } as const;
+
+/** pg_hba: peer for the local postgres OS user, scram-sha-256 for the rest, only the plan's networks. */
+export function renderPgHba(plan: DeploymentPlan): string[] {
+    const nets = ["127.0.0.1/32", ...plan.networks];
+    return [
+        "local all postgres peer",
+        "local all all scram-sha-256",
+        ...nets.map((n) => `host replication ${DB_USERS.replication} ${n} scram-sha-256`),
+        ...nets.map((n) => `host all all ${n} scram-sha-256`),
+    ];
+}
+
+/** Patroni's config.yml for one member. */
+export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secrets: DatabaseSecrets): string {
+    const cluster = patroniClusterOf(plan, host.name);
+    if (!cluster.members.includes(host.name)) throw new Error(`${host.name} is not a member of a Patroni cluster`);
+    const v = plan.versions.postgres;
+    const dcs: Record<string, unknown> = {
+        ttl: plan.patroni.ttl,
+        loop_wait: plan.patroni.loopWait,
+        retry_timeout: plan.patroni.retryTimeout,
+        maximum_lag_on_failover: plan.patroni.maximumLagOnFailover,
+        synchronous_mode: cluster.synchronousMode,
+        synchronous_mode_strict: false,
+        postgresql: {
+            use_pg_rewind: true,
+            use_slots: true,
+            parameters: {
+                wal_level: "replica",
+                hot_standby: "on",
+                wal_log_hints: "on",
+                max_connections: 200,
+                max_wal_senders: 10,
+                max_replication_slots: 10,
+                wal_keep_size: "1GB",
+                password_encryption: "scram-sha-256",
+            },
+        },
+    };
+    if (cluster.permanentSlots.length > 0) {
+        dcs.slots = Object.fromEntries(cluster.permanentSlots.map((s) => [s, { type: "physical" }]));
+    }
+    if (cluster.standbyOf) {
+        const source = hostsOf(plan, cluster.standbyOf.site, "haproxy")[0];
+        dcs.standby_cluster = {
+            host: source.address,
+            port: plan.ports.haproxyPrimary,
+            primary_slot_name: cluster.standbyOf.slot,
+            create_replica_methods: ["basebackup"],
+        };
+    }
+    const config = {
+        scope: cluster.scope,
+        namespace: "/service/",
+        name: host.name,
+        log: { level: "INFO" },
+        restapi: {
+            listen: `${host.address}:${plan.ports.patroniRest}`,
+            connect_address: `${host.address}:${plan.ports.patroniRest}`,
+            authentication: { username: DB_USERS.restApi, password: secrets.restApiPassword },
+        },
+        etcd3: {
+            hosts: etcdClientUrls(plan, host.name).map((u) => u.replace(/^https:\/\//, "")),
+            protocol: "https",
+            cacert: `${PKI}/ca.crt`,
+            cert: `${PKI}/etcd-client.crt`,
+            key: `${PKI}/etcd-client.key`,
+        },
+        bootstrap: {
+            dcs,
+            initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+        },
+        postgresql: {
+            listen: `${host.address},127.0.0.1:${plan.ports.postgres}`,
+            connect_address: `${host.address}:${plan.ports.postgres}`,
+            data_dir: `/var/lib/postgresql/${v}/main`,
+            bin_dir: `/usr/lib/postgresql/${v}/bin`,
+            pgpass: "/var/lib/postgresql/.pgpass_patroni",
+            authentication: {
+                superuser: { username: DB_USERS.superuser, password: secrets.superuserPassword },
+                replication: { username: DB_USERS.replication, password: secrets.replicationPassword },
+                rewind: { username: DB_USERS.rewind, password: secrets.rewindPassword },
+            },
+            parameters: { unix_socket_directories: "/var/run/postgresql" },
+            pg_hba: renderPgHba(plan),
+            create_replica_methods: ["basebackup"],
+            basebackup: [{ checkpoint: "fast" }],
+        },
+        tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    };
+    return `# Patroni member ${host.name} of cluster ${cluster.scope} (site ${host.site}); rendered by nextcloud-ha\n` + stringify(config, { lineWidth: 0, version: "1.1" });
+}
+
+/** The files, service and packages of one Patroni member. */
+export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secrets: DatabaseSecrets, tls: TlsIdentity): RenderedHost {
+    hostByName(plan, host.name);
+    return {
+        files: [
+            {
+                path: "/etc/postgresql-common/createcluster.d/50-patroni.conf",
+                content: "# Patroni creates and owns the cluster; the package must not make a default one.\ncreate_main_cluster = false\n",
+                mode: "0644",
+                owner: "root:root",
+                beforePackages: true,
+            },
+            { path: PATRONI_CONFIG, content: renderPatroniConfig(plan, host, secrets), mode: "0600", owner: "postgres:postgres" },
+            { path: `${PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "postgres:postgres" },
+            { path: `${PKI}/etcd-client.crt`, content: tls.cert, mode: "0644", owner: "postgres:postgres" },
+            { path: `${PKI}/etcd-client.key`, content: tls.key, mode: "0600", owner: "postgres:postgres" },
+        ],
+        services: [
+            {
+                name: "patroni",
+                unit: "patroni.service",
+                user: "postgres",
+                command: ["/usr/bin/patroni", PATRONI_CONFIG],
+                replaces: ["postgresql.service"],
+            },
+        ],
+        packages: ["patroni", "python3-etcd", `postgresql-${plan.versions.postgres}`],
+    };
+}

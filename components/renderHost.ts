@@ -1,0 +1,44 @@
+/**
+ * Everything one host of the plan receives, whatever its roles: the one entry point the
+ * Pulumi components, the render CLI and the lab all call. Pure.
+ */
+import { DeploymentPlan, HostPlan } from "../plan/plan";
+import { renderEtcdMember } from "./etcd/render";
+import { DatabaseSecrets, mergeRendered, RenderedHost, TlsIdentity } from "./host/rendered";
+import { renderHaproxy } from "./loadbalancer/haproxy";
+import { renderPatroniMember } from "./patroni/render";
+
+export interface HostInputs {
+    /** The passwords of the Patroni cluster; needed by hosts with the patroni role. */
+    database?: DatabaseSecrets;
+    /** The host's etcd TLS identity; needed by hosts with the etcd or patroni role. */
+    tls?: TlsIdentity;
+}
+
+/** True when the host talks to etcd and so needs a certificate from the deployment CA. */
+export function needsTls(host: HostPlan): boolean {
+    return host.roles.includes("etcd") || host.roles.includes("patroni");
+}
+
+export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInputs): RenderedHost {
+    const need = <T>(value: T | undefined, what: string): T => {
+        if (value === undefined) throw new Error(`rendering ${host.name} (${host.roles.join(", ")}) needs ${what}`);
+        return value;
+    };
+    return mergeRendered(
+        host.roles.map((role) => {
+            switch (role) {
+                case "etcd":
+                    return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
+                case "patroni":
+                    return renderPatroniMember(plan, host, need(inputs.database, "the database secrets"), need(inputs.tls, "a TLS identity"));
+                case "haproxy":
+                    return renderHaproxy(plan, host);
+                default: {
+                    const never: never = role;
+                    throw new Error(`no renderer for role ${String(never)}`);
+                }
+            }
+        }),
+    );
+}

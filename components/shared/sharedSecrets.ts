@@ -1,0 +1,64 @@
+/**
+ * The secrets every site shares: the Patroni cluster's passwords and the deployment CA that
+ * signs every etcd certificate. The primary site's stack creates them with @pulumi/random
+ * and @pulumi/tls; the other stacks read them from its outputs. They stay secret end to end.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { DatabaseSecrets } from "../host/rendered";
+
+/** What the primary stack exports for the others; names listed in the README. */
+export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem" } as const;
+
+export interface SharedSecretValues {
+    database: DatabaseSecrets;
+    caKeyPem: string;
+}
+
+export interface SharedSecretsArgs {
+    /** Fully qualified name of the primary stack; when absent, this stack creates the secrets. */
+    primaryStack?: string;
+}
+
+export class SharedSecrets extends pulumi.ComponentResource {
+    /** Passwords and CA key; secret. */
+    readonly values: pulumi.Output<SharedSecretValues>;
+    /** The deployment CA certificate (public). */
+    readonly caCertPem: pulumi.Output<string>;
+
+    constructor(name: string, args: SharedSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("nextcloud-ha:index:SharedSecrets", name, args, opts);
+        const parent = { parent: this };
+        if (args.primaryStack) {
+            const primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent);
+            this.values = pulumi.secret(primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SharedSecretValues>);
+            this.caCertPem = primary.requireOutput(SHARED_OUTPUTS.caCert) as pulumi.Output<string>;
+        } else {
+            const password = (what: string) =>
+                new random.RandomPassword(`${name}-${what}`, { length: 32, special: false }, parent).result;
+            const caKey = new tls.PrivateKey(`${name}-etcd-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
+            const caCert = new tls.SelfSignedCert(
+                `${name}-etcd-ca`,
+                {
+                    privateKeyPem: caKey.privateKeyPem,
+                    isCaCertificate: true,
+                    validityPeriodHours: 10 * 365 * 24,
+                    allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+                    subject: { commonName: "nextcloud-ha etcd CA" },
+                },
+                parent,
+            );
+            this.caCertPem = caCert.certPem;
+            this.values = pulumi.secret(
+                pulumi
+                    .all([password("superuser"), password("replication"), password("rewind"), password("restapi"), caKey.privateKeyPem])
+                    .apply(([superuserPassword, replicationPassword, rewindPassword, restApiPassword, caKeyPem]) => ({
+                        database: { superuserPassword, replicationPassword, rewindPassword, restApiPassword },
+                        caKeyPem,
+                    })),
+            );
+        }
+        this.registerOutputs({ caCertPem: this.caCertPem, values: this.values });
+    }
+}

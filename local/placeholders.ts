@@ -1,0 +1,26 @@
+/**
+ * Clearly marked stand-ins for the values that exist only at deploy time (passwords from
+ * @pulumi/random, certificates and keys from the deployment CA), so rendered files can be
+ * read, diffed and validated without any secret.
+ */
+import { DatabaseSecrets, TlsIdentity } from "../components/host/rendered";
+
+export function placeholder(what: string): string {
+    return `<secret: ${what}, generated at deploy time>`;
+}
+
+export const PLACEHOLDER_DATABASE: DatabaseSecrets = {
+    superuserPassword: placeholder("postgres superuser password"),
+    replicationPassword: placeholder("replication password"),
+    rewindPassword: placeholder("pg_rewind user password"),
+    restApiPassword: placeholder("Patroni REST API password"),
+};
+
+export function placeholderTls(host: string): TlsIdentity {
+    const pem = (kind: string, what: string) => `-----BEGIN ${kind}-----\n${placeholder(what)}\n-----END ${kind}-----\n`;
+    return {
+        caCert: pem("CERTIFICATE", "deployment CA certificate"),
+        cert: pem("CERTIFICATE", `certificate of ${host}, signed by the deployment CA`),
+        key: pem("PRIVATE KEY", `private key of ${host}`),
+    };
+}

@@ -1,0 +1,106 @@
+/** The dc1 stack program under Pulumi's mock runtime, with Pulumi.dc1.yaml's real config. */
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { SHARED_OUTPUTS } from "../../components/shared/sharedSecrets";
+import { MockRun, plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
+
+const VM = "proxmoxve:index/vmLegacy:VmLegacy";
+const SNIPPET = "proxmoxve:index/fileLegacy:FileLegacy";
+
+let run: MockRun;
+let stack: typeof import("../../index");
+
+beforeAll(async () => {
+    run = setupMocks("dc1");
+    stack = await import("../../index");
+    await valueOf(stack.patroniMembers);
+    await settled(run);
+});
+
+/** The user data the mock engine received for a host, unwrapped from its secret marker. */
+function userDataOf(host: string): Record<string, any> {
+    const snippet = run.byType(SNIPPET).find((r) => r.name === `${host}-user-data`);
+    expect(snippet).toBeDefined();
+    const raw = snippet!.inputs.sourceRaw as Record<string, any>;
+    const data = raw.data?.value ?? raw.value?.data ?? raw.data;
+    expect(typeof data).toBe("string");
+    expect(data.startsWith("#cloud-config\n")).toBe(true);
+    return parse(data);
+}
+
+test("declares one VM per dc1 host, with names, tags, sizes and static addresses", () => {
+    const vms = run.byType(VM);
+    expect(vms.map((v) => v.inputs.name).sort()).toEqual(["dc1-db1", "dc1-etcd1", "dc1-lb1"]);
+    const db = vms.find((v) => v.inputs.name === "dc1-db1")!.inputs as Record<string, any>;
+    expect(db.tags).toEqual(["nextcloud-ha", "dc1", "patroni"]);
+    expect(db.cpu.cores).toBe(4);
+    expect(db.memory.dedicated).toBe(8192);
+    expect(db.disks[0].size).toBe(100);
+    expect(db.clone.vmId).toBe(9000);
+    expect(db.nodeName).toBe("pve-dc1");
+    expect(db.initialization.ipConfigs[0].ipv4).toEqual({ address: "10.10.1.21/24", gateway: "10.10.1.1" });
+    expect(db.initialization.userDataFileId).toBe("dc1-db1-user-data-id");
+    const etcd = vms.find((v) => v.inputs.name === "dc1-etcd1")!.inputs as Record<string, any>;
+    expect(etcd.tags).toEqual(["nextcloud-ha", "dc1", "etcd"]);
+    expect(etcd.memory.dedicated).toBe(2048);
+});
+
+test("each VM's user data holds the rendered files of its roles", () => {
+    const db = userDataOf("dc1-db1");
+    const paths = db.write_files.map((f: any) => f.path);
+    expect(paths).toEqual(expect.arrayContaining(["/etc/patroni/config.yml", "/etc/patroni/pki/etcd-client.key"]));
+    const patroni = parse(db.write_files.find((f: any) => f.path === "/etc/patroni/config.yml").content);
+    expect(patroni.name).toBe("dc1-db1");
+    expect(patroni.postgresql.authentication.replication.password).toMatch(/^mockpw-shared-replication/);
+    expect(db.packages).toEqual(expect.arrayContaining(["patroni", "python3-etcd", "postgresql-17"]));
+    expect(db.runcmd).toContainEqual(["systemctl", "enable", "--now", "patroni.service"]);
+    const etcd = userDataOf("dc1-etcd1");
+    const env = etcd.write_files.find((f: any) => f.path === "/etc/default/etcd").content;
+    expect(env).toContain('ETCD_INITIAL_CLUSTER="dc1-etcd1=https://10.10.1.11:2380,dc2-etcd1=https://10.10.2.11:2380,dc3-etcd1=https://10.10.3.11:2380"');
+    expect(etcd.write_files.find((f: any) => f.path === "/etc/etcd/pki/member.crt").content).toContain("cert-dc1-etcd1-etcd-tls-cert");
+    const lb = userDataOf("dc1-lb1");
+    expect(lb.write_files.map((f: any) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg"]);
+});
+
+test("component outputs resolve to the plan's endpoints and members", async () => {
+    expect(await valueOf(stack.etcdClientEndpoints)).toEqual([
+        "https://10.10.1.11:2379",
+        "https://10.10.2.11:2379",
+        "https://10.10.3.11:2379",
+    ]);
+    expect((await valueOf(stack.patroniMembers)).map((m) => m.name)).toEqual(["dc1-db1", "dc2-db1"]);
+    expect(await valueOf(stack.primaryEndpoints)).toEqual(["10.10.1.31:5000"]);
+    expect(await valueOf(stack.replicaEndpoints)).toEqual(["10.10.1.31:5001"]);
+    const creds = await valueOf(stack.replicationCredentials);
+    expect(creds.username).toBe("replicator");
+    expect(creds.password).toMatch(/^mockpw-shared-replication/);
+});
+
+test("passwords and keys are secret in every input and output", async () => {
+    expect(run.generatedSecrets.length).toBeGreaterThanOrEqual(4 + 1 + 3);
+    const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
+    for (const s of run.generatedSecrets) expect(plain).not.toContain(s);
+    // The snippets carry the passwords, so the whole user data must be secret.
+    for (const snippet of run.byType(SNIPPET)) expect(JSON.stringify(plainParts(snippet.inputs))).toContain("[secret]");
+    expect(await pulumi.isSecret(stack.replicationCredentials!)).toBe(true);
+    expect(await pulumi.isSecret(stack.sharedSecrets!)).toBe(true);
+    expect(await pulumi.isSecret(stack.etcdClientEndpoints!)).toBe(false);
+});
+
+test("exports what the other sites' stacks read, under the names they read", () => {
+    expect(stack).toHaveProperty(SHARED_OUTPUTS.secrets);
+    expect(stack).toHaveProperty(SHARED_OUTPUTS.caCert);
+});
+
+test("registers the components the design names", () => {
+    const components = run.resources.filter((r) => r.type.startsWith("nextcloud-ha:"));
+    expect(components.map((c) => c.type)).toEqual(
+        expect.arrayContaining([
+            "nextcloud-ha:index:EtcdQuorum",
+            "nextcloud-ha:index:PatroniCluster",
+            "nextcloud-ha:index:LoadBalancer",
+            "nextcloud-ha:index:ProxmoxHost",
+            "nextcloud-ha:index:SharedSecrets",
+        ]),
+    );
+});

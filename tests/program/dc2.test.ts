@@ -1,0 +1,36 @@
+/** dc2 reads the shared secrets from dc1's stack instead of creating its own. */
+import { parse } from "yaml";
+import { MockRun, plainParts, primaryStackOutputs, settled, setupMocks, valueOf } from "../helpers/mocks";
+
+let run: MockRun;
+let stack: typeof import("../../index");
+
+beforeAll(async () => {
+    run = setupMocks("dc2");
+    stack = await import("../../index");
+    await valueOf(stack.patroniMembers);
+    await settled(run);
+});
+
+test("reads dc1's stack and creates no passwords or CA of its own", () => {
+    const refs = run.byType("pulumi:pulumi:StackReference");
+    expect(refs).toHaveLength(1);
+    expect(refs[0].inputs.name).toBe("organization/nextcloud-ha/dc1");
+    expect(run.byType("random:index/randomPassword:RandomPassword")).toHaveLength(0);
+    expect(run.byType("tls:index/selfSignedCert:SelfSignedCert")).toHaveLength(0);
+    expect(stack.sharedSecrets).toBeUndefined();
+});
+
+test("dc2's Patroni member uses dc1's passwords and certificates signed by dc1's CA", () => {
+    const snippet = run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === "dc2-db1-user-data")!;
+    const raw = snippet.inputs.sourceRaw as Record<string, any>;
+    const userData = parse(raw.data?.value ?? raw.value?.data ?? raw.data);
+    const patroni = parse(userData.write_files.find((f: any) => f.path === "/etc/patroni/config.yml").content);
+    const shared = primaryStackOutputs().sharedSecrets as any;
+    expect(patroni.postgresql.authentication.superuser.password).toBe(shared.database.superuserPassword);
+    const signed = run.byType("tls:index/locallySignedCert:LocallySignedCert").find((r) => r.name === "dc2-db1-etcd-tls-cert")!;
+    expect(JSON.stringify(signed.inputs.caCertPem)).toContain("primary-ca-cert");
+    const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
+    expect(plain).not.toContain(shared.caKeyPem.trim().split("\n")[1]);
+    expect(plain).not.toContain(shared.database.superuserPassword);
+});
