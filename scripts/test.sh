@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the npm packages and the cached
+# Debian 13 root when missing, type-checks, then runs jest (results in test-results.json).
+# Needs root (network namespaces, chroot). Extra arguments go to jest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s\n' "$*"; }
+
+[ "$(id -u)" = 0 ] || { echo "the test suite needs root (network namespaces and the Debian 13 root)"; exit 1; }
+
+# `npm install` from the committed lockfile (npm ci rejects it: the registry here omits
+# other platforms' optional binaries). The stamp skips the install when nothing changed.
+stamp=node_modules/.ncha-lock.sha256
+if [ ! -f "$stamp" ] || [ "$(sha256sum package-lock.json)" != "$(cat "$stamp")" ]; then
+  step "npm install (from package-lock.json)"
+  npm install --no-audit --no-fund
+  sha256sum package-lock.json >"$stamp"
+fi
+
+step "Debian 13 root (built once, about a minute, then cached)"
+npx --no-install tsx -e 'console.error(require("./local/debianRoot").ensureRoot())'
+
+step "tsc --noEmit"
+npx --no-install tsc --noEmit -p .
+
+step "jest"
+npx --no-install jest --ci --json --outputFile=test-results.json "$@"

@@ -1,0 +1,102 @@
+/** The pure renderers: what each host receives, deterministic and free of secrets' values. */
+import { parse } from "yaml";
+import { renderEtcdMember } from "../../components/etcd/render";
+import { renderCloudInit } from "../../components/host/cloudInit";
+import { renderHaproxyConfig } from "../../components/loadbalancer/haproxy";
+import { renderPatroniConfig, renderPgHba } from "../../components/patroni/render";
+import { needsTls, renderHost } from "../../components/renderHost";
+import { loadStackConfig } from "../../plan/config";
+import { buildPlan, hostByName } from "../../plan/plan";
+import { PLACEHOLDER_DATABASE, placeholderTls } from "../../local/placeholders";
+import { readStackConfig } from "../../local/stackFiles";
+
+const plan = buildPlan(loadStackConfig(readStackConfig("dc1")));
+const tls = (h: string) => placeholderTls(h);
+
+test("etcd: TLS for clients and peers from the deployment CA, client certificates required", () => {
+    const r = renderEtcdMember(plan, hostByName(plan, "dc2-etcd1"), tls("dc2-etcd1"));
+    const env = r.files.find((f) => f.path === "/etc/default/etcd")!.content;
+    expect(env).toContain('ETCD_NAME="dc2-etcd1"');
+    expect(env).toContain('ETCD_LISTEN_CLIENT_URLS="https://10.10.2.11:2379,https://127.0.0.1:2379"');
+    expect(env).toContain('ETCD_CLIENT_CERT_AUTH="true"');
+    expect(env).toContain('ETCD_PEER_CLIENT_CERT_AUTH="true"');
+    expect(env).toContain('ETCD_INITIAL_CLUSTER_TOKEN="nextcloud-etcd"');
+    expect(env).not.toMatch(/http:\/\//);
+    expect(r.files.find((f) => f.path.endsWith("member.key"))!.mode).toBe("0600");
+});
+
+test("Patroni: REST auth, rewind, checksums, timings from the plan, sync mode in three-site", () => {
+    const c = parse(renderPatroniConfig(plan, hostByName(plan, "dc1-db1"), PLACEHOLDER_DATABASE));
+    expect(c.restapi.authentication.username).toBe("patroni");
+    expect(c.restapi.connect_address).toBe("10.10.1.21:8008");
+    expect(c.bootstrap.dcs).toMatchObject({ ttl: 20, loop_wait: 5, retry_timeout: 5, synchronous_mode: true });
+    expect(c.bootstrap.dcs.postgresql.use_pg_rewind).toBe(true);
+    expect(c.bootstrap.initdb).toContain("data-checksums");
+    expect(Object.keys(c.postgresql.authentication)).toEqual(["superuser", "replication", "rewind"]);
+    expect(c.etcd3.protocol).toBe("https");
+    expect(c.postgresql.bin_dir).toBe("/usr/lib/postgresql/17/bin");
+});
+
+test("pg_hba: only the plan's networks, scram-sha-256, never trust", () => {
+    const hba = renderPgHba(plan);
+    expect(hba.join("\n")).not.toMatch(/\btrust\b/);
+    for (const line of hba.filter((l) => l.startsWith("host"))) {
+        expect(line.endsWith("scram-sha-256")).toBe(true);
+        expect(["127.0.0.1/32", ...plan.networks]).toContain(line.split(/\s+/)[3]);
+    }
+    expect(hba).not.toContain("host all all 0.0.0.0/0 scram-sha-256");
+});
+
+test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, stats on the management address", () => {
+    const cfg = renderHaproxyConfig(plan, hostByName(plan, "dc1-lb1"));
+    const section = (name: string) => cfg.split(/\n(?=listen )/).find((s) => s.startsWith(`listen ${name}`))!;
+    expect(section("primary")).toContain("bind *:5000");
+    expect(section("primary")).toContain("option httpchk OPTIONS /primary");
+    expect(section("replicas")).toContain("bind *:5001");
+    expect(section("replicas")).toContain("balance roundrobin");
+    expect(section("replicas")).toContain("option httpchk OPTIONS /replica?lag=100MB");
+    for (const s of ["primary", "replicas"]) {
+        expect(section(s)).toContain("on-marked-down shutdown-sessions");
+        expect(section(s)).toContain("server dc1-db1 10.10.1.21:5432 maxconn 1000 check port 8008");
+        expect(section(s)).toContain("server dc2-db1 10.10.2.21:5432 maxconn 1000 check port 8008");
+    }
+    expect(section("stats")).toContain("bind 10.10.1.31:7000");
+    expect(cfg).not.toMatch(/bind (\*|0\.0\.0\.0):7000/);
+});
+
+test("cloud-init: holds services during install, writes files after the packages, then enables the units", () => {
+    const host = hostByName(plan, "dc1-db1");
+    const rendered = renderHost(plan, host, { database: PLACEHOLDER_DATABASE, tls: tls(host.name) });
+    const text = renderCloudInit(host, rendered, ["ssh-ed25519 AAAAtest op@example"]);
+    expect(text.startsWith("#cloud-config\n")).toBe(true);
+    const doc = parse(text);
+    expect(doc.hostname).toBe("dc1-db1");
+    expect(doc.bootcmd[0].slice(0, 3)).toEqual(["cloud-init-per", "once", "nextcloud-ha-hold-services"]);
+    const byPath = Object.fromEntries(doc.write_files.map((f: any) => [f.path, f]));
+    expect(byPath["/etc/postgresql-common/createcluster.d/50-patroni.conf"].defer).toBe(false);
+    expect(byPath["/etc/patroni/config.yml"]).toMatchObject({ defer: true, owner: "postgres:postgres", permissions: "0600" });
+    expect(doc.runcmd[0]).toEqual(["rm", "-f", "/usr/sbin/policy-rc.d"]);
+    expect(doc.runcmd).toContainEqual(["systemctl", "disable", "--now", "postgresql.service"]);
+    expect(doc.runcmd[doc.runcmd.length - 1]).toEqual(["systemctl", "enable", "--now", "patroni.service"]);
+    expect(doc.packages).toEqual(expect.arrayContaining(["qemu-guest-agent", "patroni", "python3-etcd", "postgresql-17"]));
+});
+
+test("rendering is deterministic and every dc1 host's files match the reviewed snapshot", () => {
+    const renderAll = () =>
+        plan.hosts
+            .filter((h) => h.site === "dc1")
+            .map((h) => {
+                const r = renderHost(plan, h, {
+                    database: h.roles.includes("patroni") ? PLACEHOLDER_DATABASE : undefined,
+                    tls: needsTls(h) ? tls(h.name) : undefined,
+                });
+                return { host: h.name, userData: renderCloudInit(h, r, ["ssh-ed25519 AAAAtest op@example"]) };
+            });
+    const first = renderAll();
+    expect(renderAll()).toEqual(first);
+    for (const { host, userData } of first) expect(userData).toMatchSnapshot(host);
+});
+
+test("a host whose role needs a secret refuses to render without it", () => {
+    expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1") })).toThrow(/dc1-db1 \(patroni\) needs the database secrets/);
+});

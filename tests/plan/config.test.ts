@@ -1,0 +1,147 @@
+/** Every bad input fails before any resource, with one message naming the key and the fix. */
+import { ConfigError, loadStackConfig, RawConfig } from "../../plan/config";
+import { readStackConfig } from "../../local/stackFiles";
+
+const base = (): any => JSON.parse(JSON.stringify(readStackConfig("dc1")));
+
+function failure(raw: RawConfig): ConfigError {
+    try {
+        loadStackConfig(raw);
+    } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return e as ConfigError;
+    }
+    throw new Error("expected the config to be rejected");
+}
+
+test("the committed stack files are valid", () => {
+    for (const stack of ["dc1", "dc2", "dc3"]) expect(loadStackConfig(readStackConfig(stack)).site).toBe(stack);
+});
+
+test("missing key: the stack's site", () => {
+    const raw = base();
+    delete raw.site;
+    const e = failure(raw);
+    expect(e.key).toBe("site");
+    expect(e.message).toMatch(/^nextcloud-ha:site: expected a non-empty string, got nothing; set it with `pulumi config set nextcloud-ha:site <value>`/);
+});
+
+test("missing key: the site plan", () => {
+    const raw = base();
+    delete raw.sites;
+    expect(failure(raw).message).toMatch(/^nextcloud-ha:sites: expected the site plan.*Pulumi.yaml/);
+});
+
+test("mistyped value: a timing that is not a number", () => {
+    const raw = base();
+    raw.patroni.ttl = "thirty";
+    const e = failure(raw);
+    expect(e.key).toBe("patroni.ttl");
+    expect(e.message).toContain('"thirty"');
+    expect(e.message).toContain("whole number from 20");
+});
+
+test("misspelled key inside a section", () => {
+    const raw = base();
+    raw.patroni.loop_wait = 5;
+    const e = failure(raw);
+    expect(e.key).toBe("patroni.loop_wait");
+    expect(e.message).toContain("loopWait");
+});
+
+test("unknown topology", () => {
+    const raw = base();
+    raw.topology = "four-site";
+    const e = failure(raw);
+    expect(e.key).toBe("topology");
+    expect(e.message).toContain('"four-site"');
+    expect(e.message).toContain("three-site, two-site");
+});
+
+test("duplicate host name across sites", () => {
+    const raw = base();
+    raw.sites.dc2.hosts[1].name = "dc1-db1";
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc2.hosts[1].name");
+    expect(e.message).toContain("already used by sites.dc1.hosts[1]");
+});
+
+test("duplicate address", () => {
+    const raw = base();
+    raw.sites.dc1.hosts[2].address = "10.10.1.21";
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc1.hosts[2].address");
+    expect(e.message).toContain("10.10.1.21 is already used by sites.dc1.hosts[1]");
+});
+
+test("address outside its site's CIDR", () => {
+    const raw = base();
+    raw.sites.dc2.hosts[0].address = "10.10.1.99";
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc2.hosts[0].address");
+    expect(e.message).toContain("10.10.1.99 is outside the site's cidr 10.10.2.0/24");
+});
+
+test("even etcd membership in three-site", () => {
+    const raw = base();
+    raw.sites.dc1.hosts.push({ name: "dc1-etcd2", address: "10.10.1.12", roles: ["etcd"] });
+    const e = failure(raw);
+    expect(e.key).toBe("sites");
+    expect(e.message).toContain("4 etcd members");
+    expect(e.message).toContain("odd number of at least 3");
+});
+
+test("etcd membership smaller than 3 in two-site", () => {
+    const raw = base();
+    raw.topology = "two-site";
+    delete raw.sites.dc3;
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc1.hosts");
+    expect(e.message).toContain("1 etcd member;");
+});
+
+test("Patroni timings that break loop_wait + 2*retry_timeout <= ttl", () => {
+    const raw = base();
+    raw.patroni = { ...raw.patroni, ttl: 20, loopWait: 10, retryTimeout: 10 };
+    const e = failure(raw);
+    expect(e.key).toBe("patroni");
+    expect(e.message).toContain("loopWait 10 + 2 * retryTimeout 10 = 30 exceeds ttl 20");
+});
+
+test("a ttl Patroni 4 would silently raise", () => {
+    const raw = base();
+    raw.patroni = { ...raw.patroni, ttl: 10, loopWait: 2, retryTimeout: 3 };
+    expect(failure(raw).key).toBe("patroni.ttl");
+});
+
+test("a site named by the stack but absent from the plan", () => {
+    const raw = base();
+    raw.site = "dc9";
+    const e = failure(raw);
+    expect(e.key).toBe("site");
+    expect(e.message).toContain('"dc9" is not a site of the plan (dc1, dc2, dc3)');
+});
+
+test("a secondary site without the primary stack to read", () => {
+    const raw = JSON.parse(JSON.stringify(readStackConfig("dc2")));
+    delete raw.primaryStack;
+    expect(failure(raw).key).toBe("primaryStack");
+});
+
+test("a role that does not exist", () => {
+    const raw = base();
+    raw.sites.dc1.hosts[0].roles = ["etc"];
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc1.hosts[0].roles");
+    expect(e.message).toContain('unknown role "etc"');
+});
+
+test("defaults fill what the config leaves out", () => {
+    const raw = base();
+    delete raw.patroni;
+    delete raw.haproxy;
+    const c = loadStackConfig(raw);
+    expect(c.patroni).toEqual({ scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576 });
+    expect(c.haproxy.checkIntervalMs).toBe(1000);
+    expect(c.proxmox.datastore).toBe("local-lvm");
+});

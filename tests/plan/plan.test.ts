@@ -1,0 +1,37 @@
+/** The plan is pure and the same whichever stack computes it. */
+import { loadStackConfig } from "../../plan/config";
+import { buildPlan } from "../../plan/plan";
+import { readStackConfig } from "../../local/stackFiles";
+
+const planOf = (stack: string) => buildPlan(loadStackConfig(readStackConfig(stack)));
+
+test("every stack computes the same plan of all sites", () => {
+    const dc1 = planOf("dc1");
+    expect(planOf("dc2")).toEqual(dc1);
+    expect(planOf("dc3")).toEqual(dc1);
+});
+
+test("three-site: one etcd cluster over all sites, one synchronous Patroni cluster over the data sites, dc3 a witness", () => {
+    const p = planOf("dc1");
+    expect(p.etcdClusters).toEqual([{ name: "nextcloud-etcd", members: ["dc1-etcd1", "dc2-etcd1", "dc3-etcd1"] }]);
+    expect(p.patroniClusters).toHaveLength(1);
+    expect(p.patroniClusters[0]).toMatchObject({ scope: "nextcloud", members: ["dc1-db1", "dc2-db1"], synchronousMode: true });
+    expect(p.sites.map((s) => [s.name, s.witness])).toEqual([["dc1", false], ["dc2", false], ["dc3", true]]);
+    expect(p.hosts.map((h) => h.vmId)).toEqual([1101, 1102, 1103, 1201, 1202, 1203, 1301]);
+    expect(p.networks).toEqual(["10.10.1.0/24", "10.10.2.0/24", "10.10.3.0/24"]);
+});
+
+test("two-site: an etcd cluster per site, dc2 a standby cluster with a permanent slot on dc1", () => {
+    const raw: any = readStackConfig("dc1");
+    raw.topology = "two-site";
+    delete raw.sites.dc3;
+    for (const s of ["dc1", "dc2"]) {
+        for (const n of [2, 3]) raw.sites[s].hosts.push({ name: `${s}-etcd${n}`, address: `10.10.${s.slice(2)}.1${n}`, roles: ["etcd"] });
+    }
+    const p = buildPlan(loadStackConfig(raw));
+    expect(p.etcdClusters.map((c) => c.members.length)).toEqual([3, 3]);
+    const [primary, standby] = p.patroniClusters;
+    expect(primary.permanentSlots).toEqual(["standby_dc2"]);
+    expect(standby.standbyOf).toEqual({ scope: "nextcloud", site: "dc1", slot: "standby_dc2" });
+    expect(standby.scope).toBe("nextcloud-dc2");
+});

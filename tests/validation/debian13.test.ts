@@ -1,0 +1,89 @@
+/**
+ * The rendered configs, checked by the real programs of Debian 13 (Patroni 4.0.7's
+ * --validate-config, HAProxy 3.0's -c) from the cached Debian 13 root. The README's test
+ * command builds the root when it is missing. Patroni's validator probes the addresses in
+ * the file, so it runs in an empty network namespace where nothing leaves the machine.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { renderHaproxyConfig } from "../../components/loadbalancer/haproxy";
+import { renderPatroniConfig } from "../../components/patroni/render";
+import { loadStackConfig } from "../../plan/config";
+import { buildPlan, DeploymentPlan, hostByName } from "../../plan/plan";
+import { PLACEHOLDER_DATABASE } from "../../local/placeholders";
+import { rootReady, ROOTFS } from "../../local/debianRoot";
+import { readStackConfig } from "../../local/stackFiles";
+
+const NETNS = `ncha-validate-${process.pid}`;
+const WORK = `/tmp/ncha-validate-${process.pid}`;
+
+function inRoot(args: string[]): { status: number; output: string } {
+    const r = spawnSync("ip", ["netns", "exec", NETNS, "chroot", ROOTFS, ...args], { encoding: "utf8" });
+    return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
+}
+
+function writeInRoot(name: string, content: string): string {
+    fs.writeFileSync(path.join(ROOTFS, WORK, name), content);
+    return `${WORK}/${name}`;
+}
+
+/** Problems Patroni reports, minus "etcd not reachable", which no offline check can satisfy. */
+function patroniProblems(file: string): string[] {
+    const r = inRoot(["patroni", "--validate-config", file]);
+    const lines = r.output.split("\n").filter((l) => l.trim() !== "");
+    if (r.status !== 0 && lines.length === 0) return [`patroni exited ${r.status} without a message`];
+    return lines.filter((l) => !/^etcd3\.hosts\.\d+ \S+ didn't pass validation: \S+ is not reachable$/.test(l));
+}
+
+const plans: Record<string, DeploymentPlan> = {};
+
+beforeAll(() => {
+    if (!rootReady()) throw new Error(`no Debian 13 root at ${ROOTFS}: run the README's test command (scripts/test.sh), which builds it`);
+    execFileSync("ip", ["netns", "add", NETNS]);
+    fs.mkdirSync(path.join(ROOTFS, WORK), { recursive: true });
+    plans.threeSite = buildPlan(loadStackConfig(readStackConfig("dc1")));
+    const two = JSON.parse(JSON.stringify(readStackConfig("dc1")));
+    two.topology = "two-site";
+    delete two.sites.dc3;
+    for (const s of ["dc1", "dc2"]) {
+        for (const n of [2, 3]) two.sites[s].hosts.push({ name: `${s}-etcd${n}`, address: `10.10.${s.slice(2)}.1${n}`, roles: ["etcd"] });
+    }
+    plans.twoSite = buildPlan(loadStackConfig(two));
+});
+
+afterAll(() => {
+    spawnSync("ip", ["netns", "del", NETNS]);
+    fs.rmSync(path.join(ROOTFS, WORK), { recursive: true, force: true });
+});
+
+test.each([
+    ["threeSite", "dc1-db1"],
+    ["threeSite", "dc2-db1"],
+    ["twoSite", "dc1-db1"],
+    ["twoSite", "dc2-db1"],
+])("Patroni 4.0.7 accepts the %s config of %s", (plan, host) => {
+    const p = plans[plan];
+    const file = writeInRoot(`${plan}-${host}.yml`, renderPatroniConfig(p, hostByName(p, host), PLACEHOLDER_DATABASE));
+    expect(patroniProblems(file)).toEqual([]);
+});
+
+test("the Patroni check does catch a broken config", () => {
+    const p = plans.threeSite;
+    const broken = renderPatroniConfig(p, hostByName(p, "dc1-db1"), PLACEHOLDER_DATABASE).replace("bin_dir: /usr/lib/postgresql/17/bin", "bin_dir: /usr/lib/postgresql/99/bin");
+    expect(patroniProblems(writeInRoot("broken.yml", broken)).join("\n")).toContain("bin_dir");
+});
+
+test.each([["threeSite", "dc1-lb1"], ["threeSite", "dc2-lb1"], ["twoSite", "dc2-lb1"]])("HAProxy 3.0 accepts the %s config of %s", (plan, host) => {
+    const p = plans[plan];
+    const file = writeInRoot(`${plan}-${host}.cfg`, renderHaproxyConfig(p, hostByName(p, host)));
+    const r = inRoot(["haproxy", "-c", "-V", "-f", file]);
+    expect(r.output).toContain("Configuration file is valid");
+    expect(r.status).toBe(0);
+});
+
+test("the HAProxy check does catch a broken config", () => {
+    const p = plans.threeSite;
+    const file = writeInRoot("broken.cfg", renderHaproxyConfig(p, hostByName(p, "dc1-lb1")).replace("balance roundrobin", "balance sideways"));
+    expect(inRoot(["haproxy", "-c", "-f", file]).status).not.toBe(0);
+});
