@@ -32,8 +32,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   log "installing into the root: ${missing[*]}"
   for m in proc sys dev; do mountpoint -q "$dest/$m" || mount --bind "/$m" "$dest/$m"; done
   trap 'for m in dev sys proc; do umount -l "$dest/$m" 2>/dev/null || true; done' EXIT
+  mkdir -p "$dest/etc/postgresql-common/createcluster.d"
+  echo "create_main_cluster = false" >"$dest/etc/postgresql-common/createcluster.d/50-lab.conf"
   chroot "$dest" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   chroot "$dest" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$dest.apt.log" 2>&1 \
     || { log "apt-get install failed; see $dest.apt.log"; exit 1; }
+fi
+# The VMs never get Debian's default cluster (Patroni creates its own); neither does the root.
+if [ -d "$dest/etc/postgresql/17/main" ]; then
+  log "dropping Debian's default PostgreSQL cluster from the root"
+  chroot "$dest" pg_dropcluster 17 main >&2
 fi
 echo "$dest"

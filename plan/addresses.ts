@@ -41,11 +41,3 @@ export function cidrContains(cidr: string, address: string): boolean {
     const m = mask(c.prefix);
     return ((a & m) >>> 0) === ((parseIpv4(c.network)! & m) >>> 0);
 }
-
-/** The address at the same offset inside another network of the same prefix. */
-export function rebase(address: string, from: string, to: string): string {
-    const f = parseCidr(from)!;
-    const t = parseCidr(to)!;
-    const offset = (parseIpv4(address)! & ~mask(f.prefix)) >>> 0;
-    return formatIpv4(((parseIpv4(t.network)! & mask(t.prefix)) | offset) >>> 0);
-}

@@ -1,0 +1,231 @@
+/**
+ * Drills: a writer with several connections inserts through a site's HAProxy and records
+ * every acknowledged id; a probe on every PostgreSQL watches which of them accept writes;
+ * the drill injects a fault, measures the write outage, counts acknowledged ids missing
+ * afterwards and looks for any moment with two writable primaries. It restores the
+ * cluster between trials.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { leaderOf, patroniCluster, patroniSwitchover } from "./cluster";
+import { inHost } from "./hosts";
+import { fault, heal, hostsWith, labSecrets, requireRoot, requireState, waitHealthy } from "./lab";
+import { LabError, progress, sleep, waitFor } from "./sh";
+import { LabState } from "./state";
+import { splitBrainMoments, summarize, Summary, WatchEvent, WriteEvent, writeOutage } from "./stats";
+
+export const DRILLS = ["primary-postgres-crash", "primary-host-loss", "primary-isolation", "switchover", "replica-loss", "witness-loss"] as const;
+export type Drill = (typeof DRILLS)[number];
+
+const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
+const WRITER_CONNECTIONS = 4;
+/** Upper bound of one probe's life; a trial stops its probes long before. */
+const PROBE_SECONDS = 300;
+
+export interface TrialResult {
+    scenario: Drill;
+    trial: number;
+    ok: boolean;
+    oldLeader: string;
+    newLeader?: string;
+    target: string;
+    /** Seconds without a successful write. */
+    outage: number;
+    acknowledged: number;
+    missing: number;
+    splitBrainMoments: number;
+    problems: string[];
+}
+
+export interface DrillResult {
+    scenario: Drill;
+    trials: TrialResult[];
+    outage: Summary;
+}
+
+interface Probe<T> {
+    events: T[];
+    stop(): Promise<void>;
+}
+
+function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
+    const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
+    const child: ChildProcess = spawn(cmd, argv, {
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword },
+        stdio: ["ignore", "pipe", "ignore"],
+    });
+    const events: T[] = [];
+    let buffer = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split("\n");
+        buffer = lines.pop() ?? "";
+        for (const l of lines) if (l.trim()) events.push(JSON.parse(l) as T);
+    });
+    const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+    return {
+        events,
+        async stop() {
+            child.kill("SIGTERM");
+            await Promise.race([exited, sleep(8000)]);
+            child.kill("SIGKILL");
+        },
+    };
+}
+
+async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
+    const p = runProbe<T>(state, host, args);
+    await waitFor(`${args[0]} on ${host}`, 30000, () => (p.events.length > 0 ? true : undefined), 100);
+    await p.stop();
+    return p.events[0];
+}
+
+function membersOf(state: LabState): string[] {
+    return state.plan.patroniClusters.flatMap((c) => c.members);
+}
+
+async function currentLeader(state: LabState): Promise<string | undefined> {
+    return leaderOf(await patroniCluster(state.plan, membersOf(state)));
+}
+
+/** The host a scenario breaks, given the leader at the start of the trial. */
+async function targetOf(state: LabState, scenario: Drill, leader: string): Promise<string> {
+    const plan = state.plan;
+    switch (scenario) {
+        case "primary-postgres-crash":
+        case "primary-host-loss":
+        case "primary-isolation":
+            return leader;
+        case "switchover":
+        case "replica-loss": {
+            const m = await patroniCluster(plan, membersOf(state));
+            const replica = m?.find((x) => x.name !== leader && x.role !== "leader")?.name;
+            if (!replica) throw new LabError("no replica to target");
+            return replica;
+        }
+        case "witness-loss": {
+            const witness = plan.sites.find((s) => s.witness);
+            const etcd = witness && hostsWith(plan, "etcd").find((h) => h.site === witness.name);
+            if (!etcd) throw new LabError("this topology has no witness site");
+            return etcd.name;
+        }
+    }
+}
+
+async function inject(state: LabState, scenario: Drill, leader: string, target: string): Promise<void> {
+    switch (scenario) {
+        case "primary-postgres-crash":
+            await fault("kill-postgres", target);
+            return;
+        case "primary-host-loss":
+        case "replica-loss":
+        case "witness-loss":
+            await fault("kill-host", target);
+            return;
+        case "primary-isolation":
+            await fault("isolate-host", target);
+            return;
+        case "switchover": {
+            const r = await patroniSwitchover(state.plan, leader, target, labSecrets().restApiPassword);
+            if (r.status !== 200) throw new LabError(`Patroni refused the switchover (${r.status}): ${r.body.trim()}`);
+            return;
+        }
+    }
+}
+
+const CHANGES_LEADER: Drill[] = ["primary-host-loss", "primary-isolation", "switchover"];
+
+async function trial(scenario: Drill, n: number, say: (m: string) => void): Promise<TrialResult> {
+    let state = requireState();
+    const leader = await waitHealthy(state, 180000, () => undefined);
+    const target = await targetOf(state, scenario, leader);
+    const writerHost = hostsWith(state.plan, "haproxy").find((h) => h.site === state.plan.primarySite) ?? hostsWith(state.plan, "haproxy")[0];
+    const trialId = `${scenario}-${Date.now()}`;
+    const problems: string[] = [];
+    await probeOnce(state, writerHost.name, ["setup", "--port", String(state.plan.ports.haproxyPrimary)]);
+    const watchers = membersOf(state).map((m) => runProbe<WatchEvent>(state, m, ["watch", "--member", m, "--duration", String(PROBE_SECONDS)]));
+    const writer = runProbe<WriteEvent>(state, writerHost.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId]);
+    try {
+        await waitFor("the writer's first acknowledged writes", 30000, () => (writer.events.filter((e) => e.ok).length >= 20 ? true : undefined), 100);
+        await sleep(2000);
+        const faultAt = Date.now() / 1000;
+        say(`trial ${n}: ${scenario} on ${target} (leader ${leader}), writing through ${writerHost.name}:5000`);
+        await inject(state, scenario, leader, target);
+        // Recovered: a write started after the fault succeeded, after any failure, and the leader moved if it must.
+        await waitFor("writes to succeed again after the fault", 150000, async () => {
+            const { outage } = writeOutage(writer.events, faultAt);
+            const latestOk = writer.events.filter((e) => e.ok).reduce((m, e) => Math.max(m, e.t), 0);
+            if (!Number.isFinite(outage) || latestOk < faultAt + 1) return undefined;
+            if (CHANGES_LEADER.includes(scenario)) {
+                const now = await currentLeader(state);
+                if (!now || now === leader) return undefined;
+            }
+            return true;
+        });
+        const newLeader = await currentLeader(state);
+        await sleep(5000);
+        if (scenario !== "switchover" && scenario !== "primary-postgres-crash") {
+            say(`trial ${n}: healing (${await heal()}), writing on through the heal`);
+        }
+        state = requireState();
+        await sleep(15000);
+        await waitHealthy(state, 180000, () => undefined);
+        await sleep(2000);
+        await writer.stop();
+        await Promise.all(watchers.map((w) => w.stop()));
+        const acked = new Set(writer.events.filter((e) => e.ok).map((e) => e.id!));
+        const stored = await probeOnce<{ ids: number[] }>(state, writerHost.name, ["count", "--port", String(state.plan.ports.haproxyPrimary), "--trial", trialId]);
+        const present = new Set(stored.ids);
+        const missing = [...acked].filter((id) => !present.has(id));
+        const { outage } = writeOutage(writer.events, faultAt);
+        const moments = splitBrainMoments(watchers.flatMap((w) => w.events));
+        if (missing.length > 0) problems.push(`${missing.length} acknowledged writes lost (ids ${missing.slice(0, 5).join(", ")}...)`);
+        if (moments.length > 0) problems.push(`split-brain: ${moments[0].members.join(" and ")} both writable at ${new Date(moments[0].t * 1000).toISOString()} (${moments.length} samples)`);
+        if (CHANGES_LEADER.includes(scenario) && newLeader === leader) problems.push(`the leader did not move from ${leader}`);
+        if (!Number.isFinite(outage)) problems.push("writes never recovered");
+        const result: TrialResult = {
+            scenario,
+            trial: n,
+            ok: problems.length === 0,
+            oldLeader: leader,
+            newLeader,
+            target,
+            outage: Math.round(outage * 1000) / 1000,
+            acknowledged: acked.size,
+            missing: missing.length,
+            splitBrainMoments: moments.length,
+            problems,
+        };
+        say(`trial ${n}: outage ${result.outage.toFixed(2)} s, ${acked.size} writes acknowledged, ${missing.length} lost, ${moments.length} split-brain samples, leader ${leader} -> ${newLeader}`);
+        return result;
+    } finally {
+        await writer.stop();
+        await Promise.all(watchers.map((w) => w.stop()));
+    }
+}
+
+/** Runs a drill's trials, restoring the cluster between them. */
+export async function drill(scenario: string, opts: { trials: number; say?: (m: string) => void }): Promise<DrillResult> {
+    requireRoot();
+    if (!DRILLS.includes(scenario as Drill)) throw new LabError(`unknown scenario ${scenario || "(none)"}; the scenarios are ${DRILLS.join(", ")}`);
+    const state = requireState();
+    if (scenario === "witness-loss" && !state.plan.sites.some((s) => s.witness)) throw new LabError("witness-loss needs a topology with a witness site (three-site)");
+    const say = opts.say ?? progress;
+    const trials: TrialResult[] = [];
+    for (let n = 1; n <= opts.trials; n++) {
+        try {
+            trials.push(await trial(scenario as Drill, n, say));
+        } finally {
+            const s = requireState();
+            if (s.faults.killed.length + s.faults.isolatedHosts.length + s.faults.isolatedSites.length > 0) say(`restoring: ${await heal()}`);
+        }
+    }
+    return { scenario: scenario as Drill, trials, outage: summarize(trials.map((t) => t.outage)) };
+}
+
+export function formatDrill(r: DrillResult): string {
+    const s = r.outage;
+    const lines = r.trials.map((t) => `  trial ${t.trial}: ${t.ok ? "ok  " : "FAIL"} outage ${t.outage.toFixed(2)} s, acknowledged ${t.acknowledged}, lost ${t.missing}, split-brain samples ${t.splitBrainMoments}, leader ${t.oldLeader} -> ${t.newLeader ?? "?"}${t.problems.length ? ` (${t.problems.join("; ")})` : ""}`);
+    return [`drill ${r.scenario}: ${r.trials.length} trials, write outage min/median/p95/max ${[s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" / ")} s`, ...lines].join("\n");
+}

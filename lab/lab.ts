@@ -1,0 +1,340 @@
+/**
+ * The lab's commands: boot the plan's database tier in network namespaces from the stack
+ * files, report on it, break it, heal it, and take it down.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { DatabaseSecrets } from "../components/host/rendered";
+import { needsTls, renderHost } from "../components/renderHost";
+import { DB_USERS } from "../components/patroni/render";
+import { ensureRoot, rootReady, ROOTFS } from "../local/debianRoot";
+import { PLACEHOLDER_DATABASE, placeholderTls } from "../local/placeholders";
+import { listStacks, readStackConfig } from "../local/stackFiles";
+import { loadStackConfig, Role } from "../plan/config";
+import { buildPlan, DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
+import { etcdHealth, haproxyServers, healthy, leaderOf, patroniCluster, PatroniMemberStatus } from "./cluster";
+import { bootHost, killHost, killProcesses, stageHost, startService } from "./hosts";
+import { readdress } from "./labPlan";
+import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, setHostLink, setSiteCut, setWanDelay } from "./net";
+import { createCa, issueIdentity } from "./pki";
+import { LabError, progress, waitFor } from "./sh";
+import { hostDir, LAB_DIR, LabState, loadState, PGPASS_FILE, PKI_DIR, removeState, ROUTER_NS, saveState, SECRETS_FILE } from "./state";
+
+export function requireRoot(): void {
+    if (process.getuid?.() !== 0) throw new LabError("the lab needs root (network namespaces, mounts, chroot); run it with sudo");
+}
+
+/** The plan of the stack files, as every stack computes it, checked against every stack file. */
+export function planFromStackFiles(topology?: string): DeploymentPlan {
+    const stacks = listStacks();
+    if (stacks.length === 0) throw new LabError("no Pulumi.<stack>.yaml files here");
+    const configs = stacks.map((s) => loadStackConfig(readStackConfig(s)));
+    const plan = buildPlan(configs[0]);
+    if (topology !== undefined && topology !== plan.topology) {
+        throw new LabError(`the stack files describe a ${plan.topology} deployment; --topology ${topology} needs stack files for it (two-site arrives with the multi-site issue)`);
+    }
+    const missing = plan.sites.filter((s) => !configs.some((c) => c.site === s.name));
+    if (missing.length > 0) throw new LabError(`no stack file deploys site ${missing.map((s) => s.name).join(", ")}; add Pulumi.<stack>.yaml with nextcloud-ha:site set to it`);
+    return plan;
+}
+
+export function hostsWith(plan: DeploymentPlan, role: Role): HostPlan[] {
+    return plan.hosts.filter((h) => h.roles.includes(role));
+}
+
+export function labSecrets(): DatabaseSecrets {
+    return JSON.parse(fs.readFileSync(SECRETS_FILE, "utf8")) as DatabaseSecrets;
+}
+
+function writeSecrets(): DatabaseSecrets {
+    const pw = () => randomBytes(24).toString("base64url");
+    const secrets: DatabaseSecrets = { superuserPassword: pw(), replicationPassword: pw(), rewindPassword: pw(), restApiPassword: pw() };
+    fs.writeFileSync(SECRETS_FILE, JSON.stringify(secrets), { mode: 0o600 });
+    fs.writeFileSync(PGPASS_FILE, `*:*:*:${DB_USERS.superuser}:${secrets.superuserPassword}\n`, { mode: 0o600 });
+    return secrets;
+}
+
+function startHostServices(state: LabState, host: HostPlan, only?: string[]): void {
+    // The services depend only on the roles; the files were staged at `up`.
+    const { services } = renderHost(state.plan, host, { database: PLACEHOLDER_DATABASE, tls: placeholderTls(host.name) });
+    for (const spec of services) {
+        if (only && !only.includes(spec.name)) continue;
+        const pid = startService(state.holders[host.name], host.name, spec);
+        state.services = state.services.filter((s) => !(s.host === host.name && s.name === spec.name));
+        state.services.push({ host: host.name, name: spec.name, pid });
+    }
+    saveState(state);
+}
+
+export function tcpOpen(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+    return new Promise((resolve) => {
+        const s = net.connect({ host: address, port, timeout: timeoutMs });
+        s.on("connect", () => (s.destroy(), resolve(true)));
+        s.on("timeout", () => (s.destroy(), resolve(false)));
+        s.on("error", () => resolve(false));
+    });
+}
+
+/** Waits until Patroni has a leader, every replica streams, and each HAProxy routes to the leader. */
+export async function waitHealthy(state: LabState, timeoutMs: number, say = progress): Promise<string> {
+    const plan = state.plan;
+    const members = plan.patroniClusters.flatMap((c) => c.members);
+    let said = "";
+    const leader = await waitFor("a Patroni leader with every replica streaming", timeoutMs, async () => {
+        const m = await patroniCluster(plan, members);
+        const line = m ? m.map((x) => `${x.name}=${x.role}/${x.state}`).join(" ") : "no member answers yet";
+        if (line !== said) say(`patroni: ${(said = line)}`);
+        return healthy(m, members.length) ? leaderOf(m) : undefined;
+    });
+    for (const lb of hostsWith(plan, "haproxy")) {
+        await waitFor(`HAProxy on ${lb.name} routing 5000 to ${leader}`, timeoutMs, async () => {
+            const up = await haproxyServers(plan, lb.name);
+            return up?.primary?.length === 1 && up.primary[0] === leader ? true : undefined;
+        });
+    }
+    return leader;
+}
+
+export async function up(opts: { topology?: string; wanDelayMs?: number }): Promise<void> {
+    requireRoot();
+    const existing = loadState();
+    if (existing) throw new LabError(`a lab is already running (up since ${existing.createdAt}); run \`npm run lab -- down\` first`);
+    const plan = readdress(planFromStackFiles(opts.topology));
+    const clash = existingNamespaces().filter((ns) => ns === ROUTER_NS || plan.hosts.some((h) => h.name === ns));
+    if (clash.length > 0) throw new LabError(`network namespaces ${clash.join(", ")} already exist; run \`npm run lab -- down\`, or remove them with \`ip netns del\``);
+    if (!rootReady()) progress(`building the Debian 13 root at ${ROOTFS} (once, about a minute)`);
+    ensureRoot();
+    fs.rmSync(LAB_DIR, { recursive: true, force: true });
+    fs.mkdirSync(LAB_DIR, { recursive: true, mode: 0o700 });
+    const state: LabState = {
+        createdAt: new Date().toISOString(),
+        topology: plan.topology,
+        plan,
+        namespaces: [ROUTER_NS, ...plan.hosts.map((h) => h.name)],
+        holders: {},
+        services: [],
+        faults: { killed: [], isolatedHosts: [], isolatedSites: [] },
+    };
+    saveState(state); // before anything exists, so `down` can always clean up
+    try {
+        progress(`network: router ${ROUTER_NS}, ${plan.sites.length} sites (${plan.networks.join(", ")}), ${plan.hosts.length} hosts`);
+        createRouter(plan);
+        if (opts.wanDelayMs) setWanDelay(plan, opts.wanDelayMs);
+        const secrets = writeSecrets();
+        createCa(PKI_DIR);
+        for (const host of plan.hosts) {
+            createHostNetwork(plan, host);
+            const tls = needsTls(host) ? issueIdentity(PKI_DIR, host) : undefined;
+            stageHost(plan, host, renderHost(plan, host, { database: host.roles.includes("patroni") ? secrets : undefined, tls }));
+            state.holders[host.name] = await bootHost(host);
+            saveState(state);
+        }
+        progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}`);
+        for (const h of hostsWith(plan, "etcd")) startHostServices(state, h);
+        const etcd = hostsWith(plan, "etcd");
+        await waitFor("every etcd member healthy", 60000, async () => ((await Promise.all(etcd.map((h) => etcdHealth(plan, h.name)))).every(Boolean) ? true : undefined));
+        progress(`etcd: ${etcd.length} members healthy`);
+        for (const h of plan.hosts.filter((x) => !x.roles.includes("etcd"))) startHostServices(state, h);
+        const leader = await waitHealthy(state, 120000);
+        const lb = hostsWith(plan, "haproxy")[0];
+        progress(`healthy: leader ${leader}; HAProxy on ${hostsWith(plan, "haproxy").map((h) => h.name).join(", ")} routes to it`);
+        console.log(`lab up: ${plan.hosts.length} hosts, leader ${leader}. Connect:`);
+        console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${lb.address} -p ${plan.ports.haproxyPrimary} -U ${DB_USERS.superuser} postgres`);
+        console.log(`  npm run lab -- status     npm run lab -- down`);
+    } catch (e) {
+        progress(`up failed: ${(e as Error).message}; tearing down what it started (logs kept in ${path.join(LAB_DIR, "failed-logs")})`);
+        keepLogs(state);
+        await down({ quiet: true });
+        throw e;
+    }
+}
+
+function keepLogs(state: LabState): void {
+    const dest = path.join(path.dirname(LAB_DIR), "lab-failed-logs");
+    fs.rmSync(dest, { recursive: true, force: true });
+    for (const h of state.plan.hosts) {
+        const src = path.join(hostDir(h.name), "log");
+        if (fs.existsSync(src)) fs.cpSync(src, path.join(dest, h.name), { recursive: true });
+    }
+}
+
+export async function down(opts: { quiet?: boolean } = {}): Promise<void> {
+    requireRoot();
+    const state = loadState();
+    const namespaces = state?.namespaces ?? [];
+    const present = new Set(existingNamespaces());
+    // After a crash with no state, still remove what the stack files' hosts would be named.
+    if (!state) {
+        try {
+            for (const h of planFromStackFiles().hosts) if (present.has(h.name)) namespaces.push(h.name);
+        } catch {
+            /* no plan: only the router */
+        }
+        if (present.has(ROUTER_NS)) namespaces.push(ROUTER_NS);
+    }
+    const live = namespaces.filter((ns) => present.has(ns));
+    for (const ns of live) await killHost(ns);
+    destroyNetwork(namespaces);
+    removeState();
+    fs.rmSync(path.join(LAB_DIR, "hosts"), { recursive: true, force: true });
+    if (!opts.quiet) console.log(live.length > 0 ? `lab down: stopped ${live.length} namespaces (${live.join(", ")})` : "lab down: nothing was running");
+}
+
+export function requireState(): LabState {
+    const s = loadState();
+    if (!s) throw new LabError("no lab is running; start one with `npm run lab -- up`");
+    return s;
+}
+
+function pidAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+export interface LabStatus {
+    hosts: { name: string; site: string; roles: string[]; namespace: string; address: string; up: boolean; services: Record<string, "running" | "stopped"> }[];
+    patroni: { leader?: string; members: PatroniMemberStatus[] };
+    etcd: Record<string, boolean>;
+    haproxy: Record<string, { primary: string; replicas: string; upPrimary: string[]; upReplicas: string[] } | undefined>;
+    faults: LabState["faults"];
+}
+
+export async function status(): Promise<LabStatus> {
+    const state = requireState();
+    const plan = state.plan;
+    const members = (await patroniCluster(plan, plan.patroniClusters.flatMap((c) => c.members))) ?? [];
+    const etcd: Record<string, boolean> = {};
+    for (const h of hostsWith(plan, "etcd")) etcd[h.name] = await etcdHealth(plan, h.name);
+    const haproxy: LabStatus["haproxy"] = {};
+    for (const h of hostsWith(plan, "haproxy")) {
+        const up = await haproxyServers(plan, h.name);
+        haproxy[h.name] = up && {
+            primary: `${h.address}:${plan.ports.haproxyPrimary}`,
+            replicas: `${h.address}:${plan.ports.haproxyReplicas}`,
+            upPrimary: up.primary ?? [],
+            upReplicas: up.replicas ?? [],
+        };
+    }
+    return {
+        hosts: plan.hosts.map((h) => ({
+            name: h.name,
+            site: h.site,
+            roles: h.roles,
+            namespace: h.name,
+            address: h.address,
+            up: state.holders[h.name] !== undefined && pidAlive(state.holders[h.name]),
+            services: Object.fromEntries(state.services.filter((s) => s.host === h.name).map((s) => [s.name, pidAlive(s.pid) ? "running" : "stopped"])),
+        })),
+        patroni: { leader: leaderOf(members), members },
+        etcd,
+        haproxy,
+        faults: state.faults,
+    };
+}
+
+export function formatStatus(s: LabStatus): string {
+    const lines = ["HOST         SITE  ROLES     NAMESPACE    ADDRESS        STATE  SERVICES"];
+    for (const h of s.hosts) {
+        const svc = Object.entries(h.services).map(([k, v]) => `${k}:${v}`).join(" ");
+        lines.push(`${h.name.padEnd(12)} ${h.site.padEnd(5)} ${h.roles.join(",").padEnd(9)} ${h.namespace.padEnd(12)} ${h.address.padEnd(14)} ${(h.up ? "up" : "down").padEnd(6)} ${svc}`);
+    }
+    lines.push("", `patroni: leader ${s.patroni.leader ?? "NONE"}`);
+    for (const m of s.patroni.members) lines.push(`  ${m.name.padEnd(10)} ${m.role.padEnd(13)} ${m.state.padEnd(10)} timeline ${m.timeline ?? "-"} lag ${m.lag ?? 0}`);
+    lines.push(`etcd: ${Object.entries(s.etcd).map(([k, v]) => `${k} ${v ? "healthy" : "UNHEALTHY"}`).join(", ")}`);
+    for (const [lb, v] of Object.entries(s.haproxy)) {
+        lines.push(v ? `haproxy ${lb}: read-write ${v.primary} -> [${v.upPrimary.join(", ")}], read-only ${v.replicas} -> [${v.upReplicas.join(", ")}]` : `haproxy ${lb}: not answering`);
+    }
+    const f = s.faults;
+    if (f.killed.length + f.isolatedHosts.length + f.isolatedSites.length > 0) {
+        lines.push(`faults: killed [${f.killed.join(", ")}] isolated hosts [${f.isolatedHosts.join(", ")}] isolated sites [${f.isolatedSites.join(", ")}] (npm run lab -- heal)`);
+    }
+    return lines.join("\n");
+}
+
+export const FAULTS = ["kill-postgres", "kill-host", "isolate-host", "isolate-site", "slow-wan"] as const;
+export type FaultKind = (typeof FAULTS)[number];
+
+/** Resolves `primary` to the current leader; checks the target exists in the plan. */
+export async function resolveTarget(state: LabState, target: string, kind: "host" | "site"): Promise<string> {
+    const plan = state.plan;
+    if (target === "primary") {
+        const leader = leaderOf(await patroniCluster(plan, plan.patroniClusters.flatMap((c) => c.members)));
+        if (!leader) throw new LabError("there is no Patroni leader right now to target as `primary`");
+        return kind === "site" ? hostByName(plan, leader).site : leader;
+    }
+    if (kind === "site") {
+        if (!plan.sites.some((s) => s.name === target)) throw new LabError(`no site ${target} in the plan (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
+    } else if (!plan.hosts.some((h) => h.name === target)) {
+        throw new LabError(`no host ${target} in the plan (hosts: ${plan.hosts.map((h) => h.name).join(", ")}, or primary)`);
+    }
+    return target;
+}
+
+export async function fault(kind: string, target: string | undefined): Promise<string> {
+    requireRoot();
+    const state = requireState();
+    if (!FAULTS.includes(kind as FaultKind)) throw new LabError(`unknown fault ${kind}; the faults are ${FAULTS.join(", ")}`);
+    if (target === undefined) throw new LabError(`fault ${kind} needs a target: ${kind === "slow-wan" ? "the delay in ms" : kind === "isolate-site" ? "a site, or primary" : "a host, or primary"}`);
+    const plan = state.plan;
+    switch (kind as FaultKind) {
+        case "kill-postgres": {
+            const host = await resolveTarget(state, target, "host");
+            if (!hostByName(plan, host).roles.includes("patroni")) throw new LabError(`${host} runs no PostgreSQL`);
+            const n = killProcesses(host, "postgres");
+            return `killed ${n} postgres processes on ${host}`;
+        }
+        case "kill-host": {
+            const host = await resolveTarget(state, target, "host");
+            await killHost(host);
+            state.faults.killed = [...new Set([...state.faults.killed, host])];
+            saveState(state);
+            return `killed every process on ${host}`;
+        }
+        case "isolate-host": {
+            const host = await resolveTarget(state, target, "host");
+            setHostLink(plan, host, false);
+            state.faults.isolatedHosts = [...new Set([...state.faults.isolatedHosts, host])];
+            saveState(state);
+            return `isolated ${host}`;
+        }
+        case "isolate-site": {
+            const site = await resolveTarget(state, target, "site");
+            if (!state.faults.isolatedSites.includes(site)) setSiteCut(plan, site, true);
+            state.faults.isolatedSites = [...new Set([...state.faults.isolatedSites, site])];
+            saveState(state);
+            return `cut site ${site} off from the other sites`;
+        }
+        case "slow-wan": {
+            const ms = Number(target);
+            if (!Number.isInteger(ms) || ms < 0 || ms > 10000) throw new LabError(`slow-wan takes a delay in ms from 0 to 10000, got ${target}`);
+            setWanDelay(plan, ms);
+            return `WAN delay ${ms} ms`;
+        }
+    }
+}
+
+/** Undoes every fault: reboots killed hosts with their services, restores links. */
+export async function heal(): Promise<string> {
+    requireRoot();
+    const state = requireState();
+    const done: string[] = [];
+    for (const site of state.faults.isolatedSites) setSiteCut(state.plan, site, false), done.push(`site ${site} reconnected`);
+    for (const host of state.faults.isolatedHosts) setHostLink(state.plan, host, true), done.push(`${host} reconnected`);
+    for (const name of state.faults.killed) {
+        const host = hostByName(state.plan, name);
+        state.holders[name] = await bootHost(host);
+        startHostServices(state, host);
+        done.push(`${name} rebooted`);
+    }
+    // A crashed PostgreSQL is restarted by its Patroni; nothing to do for kill-postgres.
+    state.faults = { killed: [], isolatedHosts: [], isolatedSites: [] };
+    saveState(state);
+    return done.length > 0 ? done.join(", ") : "nothing to heal";
+}
+

@@ -1,0 +1,57 @@
+/**
+ * What a running lab consists of, on disk, so that `status`, `fault` and `down` act on
+ * exactly what `up` started, even after a crash. Written before anything is created.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DeploymentPlan } from "../plan/plan";
+
+export const LAB_DIR = process.env.NCHA_LAB_DIR ?? "/var/lib/nextcloud-ha/lab";
+export const ROUTER_NS = "lab-router";
+export const MGMT_LINK = "ncha-lab0";
+
+export interface LabServiceRecord {
+    host: string;
+    name: string;
+    pid: number;
+}
+
+export interface LabState {
+    createdAt: string;
+    topology: string;
+    /** The re-addressed plan the lab runs. */
+    plan: DeploymentPlan;
+    /** Network namespaces the lab created (hosts and router), for `down`. */
+    namespaces: string[];
+    /** Holder pid of each booted host. */
+    holders: Record<string, number>;
+    services: LabServiceRecord[];
+    /** Hosts currently isolated, sites cut off, and the WAN delay in force. */
+    faults: { killed: string[]; isolatedHosts: string[]; isolatedSites: string[] };
+}
+
+const STATE_FILE = path.join(LAB_DIR, "state.json");
+
+export function hostDir(host: string): string {
+    return path.join(LAB_DIR, "hosts", host);
+}
+
+export function loadState(): LabState | undefined {
+    if (!fs.existsSync(STATE_FILE)) return undefined;
+    return JSON.parse(fs.readFileSync(STATE_FILE, "utf8")) as LabState;
+}
+
+export function saveState(state: LabState): void {
+    fs.mkdirSync(LAB_DIR, { recursive: true });
+    fs.writeFileSync(`${STATE_FILE}.tmp`, JSON.stringify(state, null, 2));
+    fs.renameSync(`${STATE_FILE}.tmp`, STATE_FILE);
+}
+
+export function removeState(): void {
+    fs.rmSync(STATE_FILE, { force: true });
+}
+
+/** Secrets of the lab live in files of mode 0600 under the lab dir; never printed. */
+export const SECRETS_FILE = path.join(LAB_DIR, "secrets.json");
+export const PGPASS_FILE = path.join(LAB_DIR, "pgpass");
+export const PKI_DIR = path.join(LAB_DIR, "pki");
