@@ -163,14 +163,14 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
             }
             return true;
         });
-        const newLeader = await currentLeader(state);
         await sleep(5000);
         if (scenario !== "switchover" && scenario !== "primary-postgres-crash") {
             say(`trial ${n}: healing (${await heal()}), writing on through the heal`);
         }
         state = requireState();
-        await sleep(15000);
-        await waitHealthy(state, 180000, () => undefined);
+        // After a partition heals, the old primary is where lost writes would show: keep writing.
+        await sleep(scenario === "primary-isolation" ? 15000 : 3000);
+        const newLeader = await waitHealthy(state, 180000, () => undefined);
         await sleep(2000);
         await writer.stop();
         await Promise.all(watchers.map((w) => w.stop()));

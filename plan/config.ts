@@ -60,8 +60,10 @@ export interface PatroniConfig extends PatroniTimings {
 }
 
 export interface HaproxyConfig {
-    /** Health check interval (ms): `inter` and `fastinter`. */
+    /** Health check interval (ms) of a server that is up (`inter`). */
     checkIntervalMs: number;
+    /** Check interval (ms) while a server changes state or is down (`fastinter`, `downinter`). */
+    fastCheckIntervalMs: number;
     /** Consecutive failed checks before a server is marked down. */
     fall: number;
     /** Consecutive good checks before a server is marked up. */
@@ -112,7 +114,7 @@ export const DEFAULTS = {
     topology: "three-site" as Topology,
     primarySite: "dc1",
     patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576 },
-    haproxy: { checkIntervalMs: 1000, fall: 2, rise: 2, replicaMaxLag: "100MB" },
+    haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
     etcd: { heartbeatMs: 100, electionTimeoutMs: 1000 },
     sizes: {
         etcd: { cores: 2, memoryMb: 2048, diskGb: 20 },
@@ -400,9 +402,10 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
             `loopWait ${patroni.loopWait} + 2 * retryTimeout ${patroni.retryTimeout} = ${patroni.loopWait + 2 * patroni.retryTimeout} exceeds ttl ${patroni.ttl}; Patroni needs loop_wait + 2*retry_timeout <= ttl, or a leader can lose its key while still retrying; raise ttl or lower loopWait/retryTimeout`,
         );
     }
-    const hp = section("haproxy", raw.haproxy, ["checkIntervalMs", "fall", "rise", "replicaMaxLag"]);
+    const hp = section("haproxy", raw.haproxy, ["checkIntervalMs", "fastCheckIntervalMs", "fall", "rise", "replicaMaxLag"]);
     const haproxy: HaproxyConfig = {
         checkIntervalMs: int("haproxy.checkIntervalMs", hp.checkIntervalMs, DEFAULTS.haproxy.checkIntervalMs, 100, 60000),
+        fastCheckIntervalMs: int("haproxy.fastCheckIntervalMs", hp.fastCheckIntervalMs, DEFAULTS.haproxy.fastCheckIntervalMs, 100, 60000),
         fall: int("haproxy.fall", hp.fall, DEFAULTS.haproxy.fall, 1, 100),
         rise: int("haproxy.rise", hp.rise, DEFAULTS.haproxy.rise, 1, 100),
         replicaMaxLag: str("haproxy.replicaMaxLag", hp.replicaMaxLag, DEFAULTS.haproxy.replicaMaxLag),

@@ -17,7 +17,7 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
     const servers = cluster.members
         .map((m) => hostByName(plan, m))
         .map((m) => `    server ${m.name} ${m.address}:${p.postgres} maxconn 1000 check port ${p.patroniRest}`);
-    const checks = `    default-server inter ${hp.checkIntervalMs}ms fastinter ${hp.checkIntervalMs}ms downinter ${hp.checkIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions`;
+    const checks = `    default-server inter ${hp.checkIntervalMs}ms fastinter ${hp.fastCheckIntervalMs}ms downinter ${hp.fastCheckIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions`;
     return [
         `# HAProxy ${host.name} (site ${host.site}) for Patroni cluster ${cluster.scope}; rendered by nextcloud-ha`,
         "global",
