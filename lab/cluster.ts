@@ -49,10 +49,14 @@ export function leaderOf(members: PatroniMemberStatus[] | undefined): string | u
     return members?.find((m) => m.role === "leader" && m.state === "running")?.name;
 }
 
-/** True when a leader runs and every other member streams from it. */
-export function healthy(members: PatroniMemberStatus[] | undefined, expected: number): boolean {
+/**
+ * True when a leader runs and every other member streams from it; in synchronous mode one
+ * of them must also be the sync standby, or Patroni could not fail over without loss.
+ */
+export function healthy(members: PatroniMemberStatus[] | undefined, expected: number, synchronous: boolean): boolean {
     if (!members || members.length < expected || !leaderOf(members)) return false;
-    return members.filter((m) => m.role !== "leader").every((m) => m.state === "streaming");
+    const replicas = members.filter((m) => m.role !== "leader");
+    return replicas.every((m) => m.state === "streaming") && (!synchronous || replicas.some((m) => m.role === "sync_standby"));
 }
 
 export async function etcdHealth(plan: DeploymentPlan, member: string): Promise<boolean> {

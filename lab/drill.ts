@@ -49,7 +49,7 @@ interface Probe<T> {
     stop(): Promise<void>;
 }
 
-function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
+export function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
     const child: ChildProcess = spawn(cmd, argv, {
         env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword },
@@ -68,20 +68,22 @@ function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
         events,
         async stop() {
             child.kill("SIGTERM");
-            await Promise.race([exited, sleep(8000)]);
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 8000)))]);
+            clearTimeout(timer);
             child.kill("SIGKILL");
         },
     };
 }
 
-async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
+export async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
     const p = runProbe<T>(state, host, args);
     await waitFor(`${args[0]} on ${host}`, 30000, () => (p.events.length > 0 ? true : undefined), 100);
     await p.stop();
     return p.events[0];
 }
 
-function membersOf(state: LabState): string[] {
+export function membersOf(state: LabState): string[] {
     return state.plan.patroniClusters.flatMap((c) => c.members);
 }
 

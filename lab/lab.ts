@@ -77,7 +77,8 @@ export function tcpOpen(address: string, port: number, timeoutMs = 1000): Promis
     });
 }
 
-/** Waits until Patroni has a leader, every replica streams, and each HAProxy routes to the leader. */
+/** Waits until Patroni has a leader, every replica streams (one of them synchronous where the
+ * cluster is), and each HAProxy routes to the leader. */
 export async function waitHealthy(state: LabState, timeoutMs: number, say = progress): Promise<string> {
     const plan = state.plan;
     const members = plan.patroniClusters.flatMap((c) => c.members);
@@ -86,7 +87,7 @@ export async function waitHealthy(state: LabState, timeoutMs: number, say = prog
         const m = await patroniCluster(plan, members);
         const line = m ? m.map((x) => `${x.name}=${x.role}/${x.state}`).join(" ") : "no member answers yet";
         if (line !== said) say(`patroni: ${(said = line)}`);
-        return healthy(m, members.length) ? leaderOf(m) : undefined;
+        return healthy(m, members.length, plan.patroniClusters.some((c) => c.synchronousMode)) ? leaderOf(m) : undefined;
     });
     for (const lb of hostsWith(plan, "haproxy")) {
         await waitFor(`HAProxy on ${lb.name} routing 5000 to ${leader}`, timeoutMs, async () => {

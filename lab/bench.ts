@@ -1,0 +1,273 @@
+/**
+ * `npm run bench:failover`: the failover benchmark. Not a test: it measures, side by side
+ * in one run on this machine, and writes docs/BENCHMARKS.md and docs/failover-chart.svg.
+ *   - primary-host-loss with Patroni's default timings and with the project's, alternating;
+ *   - primary-isolation and switchover with the project's timings;
+ *   - pgbench through HAProxy against pgbench direct to the primary, alternating pairs;
+ *   - a soak under write load that must show no failover at all.
+ * Options: --trials N (20), --pairs N (5), --soak-minutes N (10), --clients N (16).
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { PatroniTimings } from "../plan/config";
+import { hostByName } from "../plan/plan";
+import { ROOTFS } from "../local/debianRoot";
+import { REPO_ROOT } from "../local/stackFiles";
+import { patroniCluster } from "./cluster";
+import { drill, membersOf, runProbe, TrialResult } from "./drill";
+import { inHost } from "./hosts";
+import { down, hostsWith, labSecrets, requireState, up, waitHealthy } from "./lab";
+import { LabError, progress, run, sleep } from "./sh";
+import { loadState, LabState } from "./state";
+import { splitBrainMoments, summarize, Summary, WatchEvent, WriteEvent } from "./stats";
+
+const DOCS = path.join(REPO_ROOT, "docs");
+export const PATRONI_DEFAULTS: PatroniTimings = { ttl: 30, loopWait: 10, retryTimeout: 10 };
+
+function arg(name: string, fallback: number): number {
+    const i = process.argv.indexOf(name);
+    if (i < 0) return fallback;
+    const n = Number(process.argv[i + 1]);
+    if (!Number.isInteger(n) || n < 1) throw new LabError(`${name} takes a whole number, got ${process.argv[i + 1]}`);
+    return n;
+}
+
+/** Changes the cluster's HA timings the way an operator would: PATCH /config on the leader. */
+async function setTimings(state: LabState, t: PatroniTimings): Promise<void> {
+    const leader = await waitHealthy(state, 180000, () => undefined);
+    const body = JSON.stringify({ ttl: t.ttl, loop_wait: t.loopWait, retry_timeout: t.retryTimeout });
+    const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(
+            `http://${hostByName(state.plan, leader).address}:${state.plan.ports.patroniRest}/config`,
+            { method: "PATCH", auth: `patroni:${labSecrets().restApiPassword}`, agent: false, timeout: 10000, headers: { "content-type": "application/json" } },
+            (res) => (res.resume(), resolve(res.statusCode ?? 0)),
+        );
+        req.on("error", reject);
+        req.end(body);
+    });
+    if (status !== 200) throw new LabError(`Patroni refused the timings ${body} (${status})`);
+    await sleep((t.loopWait + 2) * 1000); // every member picks the change up on its next loop
+}
+
+interface PgbenchRun {
+    path: "haproxy" | "direct";
+    pair: number;
+    tps: number;
+}
+
+function pgbench(state: LabState, host: string, address: string, port: number, args: string[]): string {
+    const argv = inHost(state.holders[host], host, ["env", `PGPASSWORD=${labSecrets().superuserPassword}`, "/usr/lib/postgresql/17/bin/pgbench", "-h", address, "-p", String(port), "-U", "postgres", ...args, "postgres"]);
+    return execFileSync(argv[0], argv.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 600000 });
+}
+
+async function pgbenchPairs(pairs: number, clients: number, seconds: number, say: (m: string) => void): Promise<PgbenchRun[]> {
+    const state = requireState();
+    const leader = await waitHealthy(state, 180000, () => undefined);
+    const lb = hostsWith(state.plan, "haproxy").find((h) => h.site === hostByName(state.plan, leader).site) ?? hostsWith(state.plan, "haproxy")[0];
+    const primary = hostByName(state.plan, leader);
+    pgbench(state, lb.name, "127.0.0.1", state.plan.ports.haproxyPrimary, ["-i", "-q", "-s", "10"]);
+    const runs: PgbenchRun[] = [];
+    for (let pair = 1; pair <= pairs; pair++) {
+        const order: ("haproxy" | "direct")[] = pair % 2 ? ["haproxy", "direct"] : ["direct", "haproxy"];
+        for (const p of order) {
+            const [address, port] = p === "haproxy" ? ["127.0.0.1", state.plan.ports.haproxyPrimary] : [primary.address, state.plan.ports.postgres];
+            const out = pgbench(state, lb.name, address, port, ["-n", "-c", String(clients), "-j", "2", "-T", String(seconds)]);
+            const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
+            if (!Number.isFinite(tps)) throw new LabError(`could not read pgbench's tps: ${out.slice(-300)}`);
+            runs.push({ path: p, pair, tps });
+            say(`pgbench pair ${pair}: ${p} ${tps.toFixed(0)} tps (${clients} clients, ${seconds} s, from ${lb.name})`);
+        }
+    }
+    return runs;
+}
+
+interface SoakResult {
+    minutes: number;
+    acknowledged: number;
+    failedWrites: number;
+    leaderBefore: string;
+    leaderAfter?: string;
+    timelineBefore?: number;
+    timelineAfter?: number;
+    splitBrainMoments: number;
+}
+
+async function soak(minutes: number, say: (m: string) => void): Promise<SoakResult> {
+    const state = requireState();
+    const leaderBefore = await waitHealthy(state, 180000, () => undefined);
+    const tl = async () => (await patroniCluster(state.plan, membersOf(state)))?.find((m) => m.role === "leader")?.timeline;
+    const timelineBefore = await tl();
+    const lb = hostsWith(state.plan, "haproxy")[0];
+    const seconds = minutes * 60;
+    const watchers = membersOf(state).map((m) => runProbe<WatchEvent>(state, m, ["watch", "--member", m, "--duration", String(seconds + 30)]));
+    const writer = runProbe<WriteEvent>(state, lb.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", "4", "--duration", String(seconds), "--trial", `soak-${Date.now()}`]);
+    for (let m = 1; m <= minutes; m++) {
+        await sleep(60000);
+        const leader = (await patroniCluster(state.plan, membersOf(state)))?.find((x) => x.role === "leader")?.name;
+        say(`soak minute ${m}/${minutes}: ${writer.events.filter((e) => e.ok).length} writes acknowledged, ${writer.events.filter((e) => !e.ok).length} failed, leader ${leader ?? "NONE"}`);
+    }
+    await writer.stop();
+    await Promise.all(watchers.map((w) => w.stop()));
+    const members = await patroniCluster(state.plan, membersOf(state));
+    return {
+        minutes,
+        acknowledged: writer.events.filter((e) => e.ok).length,
+        failedWrites: writer.events.filter((e) => !e.ok).length,
+        leaderBefore,
+        leaderAfter: members?.find((m) => m.role === "leader")?.name,
+        timelineBefore,
+        timelineAfter: await tl(),
+        splitBrainMoments: splitBrainMoments(watchers.flatMap((w) => w.events)).length,
+    };
+}
+
+function machine(): string {
+    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+    const v = (p: string) => run("chroot", [ROOTFS, "dpkg-query", "-W", "-f=${Version}", p]).trim();
+    return `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, host ${fs.readFileSync("/etc/debian_version", "utf8").trim()}; ` +
+        `lab from Debian 13: Patroni ${v("patroni")}, PostgreSQL ${v("postgresql-17")}, etcd ${v("etcd-server")}, HAProxy ${v("haproxy")}`;
+}
+
+const fmt = (s: Summary) => [s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" | ");
+
+interface Series {
+    label: string;
+    trials: TrialResult[];
+}
+
+export function chartSvg(series: { label: string; summary: Summary }[], goal?: number): string {
+    const width = 760;
+    const rowH = 46;
+    const left = 290;
+    const max = Math.max(goal ?? 0, ...series.map((s) => s.summary.max)) * 1.1 || 1;
+    const x = (v: number) => left + ((width - left - 30) * v) / max;
+    const rows = series.map((s, i) => {
+        const y = 40 + i * rowH;
+        const m = s.summary;
+        return [
+            `<text x="10" y="${y + 5}" font-size="13">${s.label} (n=${m.n})</text>`,
+            `<line x1="${x(m.min)}" y1="${y}" x2="${x(m.max)}" y2="${y}" stroke="#555" stroke-width="2"/>`,
+            `<rect x="${x(m.min)}" y="${y - 8}" width="${Math.max(2, x(m.p95) - x(m.min))}" height="16" fill="#8fb8de" opacity="0.7"/>`,
+            `<circle cx="${x(m.median)}" cy="${y}" r="5" fill="#1f4e79"/>`,
+            `<text x="${x(m.max) + 6}" y="${y + 4}" font-size="11">${m.median.toFixed(1)} / ${m.p95.toFixed(1)} / ${m.max.toFixed(1)} s</text>`,
+        ].join("");
+    });
+    const h = 60 + series.length * rowH;
+    const ticks = Array.from({ length: 6 }, (_, i) => (max * i) / 5).map(
+        (v) => `<line x1="${x(v)}" y1="25" x2="${x(v)}" y2="${h - 25}" stroke="#ddd"/><text x="${x(v) - 8}" y="${h - 8}" font-size="11">${v.toFixed(0)}</text>`,
+    );
+    const goalLine = goal ? `<line x1="${x(goal)}" y1="20" x2="${x(goal)}" y2="${h - 25}" stroke="#c00" stroke-dasharray="4"/><text x="${x(goal) + 3}" y="18" font-size="11" fill="#c00">goal ${goal} s</text>` : "";
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${ticks.join("")}${goalLine}${rows.join("")}<text x="${left}" y="${h - 8}" font-size="1"> </text></svg>\n`;
+}
+
+function report(r: { machine: string; started: string; series: Series[]; pgbench: PgbenchRun[]; clients: number; soak?: SoakResult; finished: boolean }): void {
+    const lines = [
+        "# Failover benchmarks",
+        "",
+        `Written by \`npm run bench:failover\` (lab/bench.ts) ${r.finished ? "" : "(**partial: the run was still going**) "}on ${r.started.slice(0, 10)}.`,
+        `Machine: ${r.machine}. Topology: three-site lab (etcd in dc1, dc2, dc3; Patroni in dc1 and dc2, synchronous mode; HAProxy in dc1 and dc2), no WAN delay (this kernel has no netem).`,
+        "Writer: 4 connections through dc1's HAProxy (port 5000), one INSERT each every 20 ms. Outage: from the first failed write after the fault to the first successful write after it. Lost: acknowledged ids missing after recovery and heal. Split-brain: samples (every 100 ms, on every PostgreSQL) in which two members were writable.",
+        "",
+        "## Write outage (seconds)",
+        "",
+        "| scenario | timings (ttl/loop_wait/retry_timeout) | trials | min | median | p95 | max | acknowledged writes lost | split-brain samples | failed trials |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ...r.series.map((s) => {
+            const sum = summarize(s.trials.map((t) => t.outage));
+            const lost = s.trials.reduce((a, t) => a + t.missing, 0);
+            const sb = s.trials.reduce((a, t) => a + t.splitBrainMoments, 0);
+            return `| ${s.label.split(" @ ")[0]} | ${s.label.split(" @ ")[1] ?? ""} | ${sum.n} | ${fmt(sum).split(" | ").join(" | ")} | ${lost} | ${sb} | ${s.trials.filter((t) => !t.ok).length} |`;
+        }),
+        "",
+        "![write outage per scenario: min-max line, min-p95 bar, median dot](failover-chart.svg)",
+        "",
+    ];
+    if (r.pgbench.length > 0) {
+        const tps = (p: string) => summarize(r.pgbench.filter((x) => x.path === p).map((x) => x.tps));
+        const h = tps("haproxy");
+        const d = tps("direct");
+        lines.push(
+            `## Throughput: pgbench (TPC-B-like, scale 10, ${r.clients} clients, alternating pairs)`,
+            "",
+            "| path | runs | min | median | p95 | max |",
+            "| --- | --- | --- | --- | --- | --- |",
+            `| through HAProxy (5000) | ${h.n} | ${fmt(h)} |`,
+            `| direct to the primary (5432) | ${d.n} | ${fmt(d)} |`,
+            "",
+            `HAProxy / direct, median: ${((100 * h.median) / d.median).toFixed(1)} %. Each pair: ${r.pgbench.filter((x) => x.path === "haproxy").map((x) => `${((100 * x.tps) / r.pgbench.find((y) => y.pair === x.pair && y.path === "direct")!.tps).toFixed(0)} %`).join(", ")}.`,
+            "",
+        );
+    }
+    if (r.soak) {
+        const s = r.soak;
+        lines.push(
+            `## Soak: ${s.minutes} minutes of writes`,
+            "",
+            `${s.acknowledged} writes acknowledged, ${s.failedWrites} failed; leader ${s.leaderBefore} -> ${s.leaderAfter ?? "none"}, timeline ${s.timelineBefore} -> ${s.timelineAfter}; ${s.splitBrainMoments} split-brain samples. ${s.leaderBefore === s.leaderAfter && s.timelineBefore === s.timelineAfter && s.failedWrites === 0 ? "No failover." : "**A failover or failed writes happened.**"}`,
+            "",
+        );
+    }
+    lines.push("## Every trial", "", "| scenario | trial | outage s | acknowledged | lost | split-brain samples | leader | problems |", "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (const s of r.series) for (const t of s.trials) lines.push(`| ${s.label} | ${t.trial} | ${t.outage.toFixed(2)} | ${t.acknowledged} | ${t.missing} | ${t.splitBrainMoments} | ${t.oldLeader} -> ${t.newLeader ?? "?"} | ${t.problems.join("; ")} |`);
+    fs.mkdirSync(DOCS, { recursive: true });
+    fs.writeFileSync(path.join(DOCS, "BENCHMARKS.md"), lines.join("\n") + "\n");
+    fs.writeFileSync(path.join(DOCS, "failover-chart.svg"), chartSvg(r.series.map((s) => ({ label: s.label, summary: summarize(s.trials.map((t) => t.outage)) })), 20));
+}
+
+async function main(): Promise<void> {
+    const trials = arg("--trials", 20);
+    const pairs = arg("--pairs", 5);
+    const soakMinutes = arg("--soak-minutes", 10);
+    const clients = arg("--clients", 16);
+    const ownLab = !loadState();
+    if (ownLab) await up({});
+    const state = requireState();
+    const project: PatroniTimings = state.plan.patroni;
+    const t = (x: PatroniTimings) => `${x.ttl}/${x.loopWait}/${x.retryTimeout}`;
+    const r = { machine: machine(), started: new Date().toISOString(), series: [] as Series[], pgbench: [] as PgbenchRun[], clients, soak: undefined as SoakResult | undefined, finished: false };
+    const patroniDefaults: Series = { label: `primary-host-loss @ Patroni defaults ${t(PATRONI_DEFAULTS)}`, trials: [] };
+    const projectDefaults: Series = { label: `primary-host-loss @ project defaults ${t(project)}`, trials: [] };
+    r.series.push(patroniDefaults, projectDefaults);
+    try {
+        for (let i = 1; i <= trials; i++) {
+            for (const [series, timings] of (i % 2 ? [[patroniDefaults, PATRONI_DEFAULTS], [projectDefaults, project]] : [[projectDefaults, project], [patroniDefaults, PATRONI_DEFAULTS]]) as [Series, PatroniTimings][]) {
+                await setTimings(requireState(), timings);
+                const d = await drill("primary-host-loss", { trials: 1, say: () => undefined });
+                series.trials.push({ ...d.trials[0], trial: i });
+                progress(`${series.label} trial ${i}/${trials}: outage ${d.trials[0].outage.toFixed(2)} s, lost ${d.trials[0].missing}${d.trials[0].ok ? "" : ` FAIL ${d.trials[0].problems.join("; ")}`}`);
+            }
+            report(r);
+        }
+        await setTimings(requireState(), project);
+        for (const scenario of ["primary-isolation", "switchover"]) {
+            const series: Series = { label: `${scenario} @ project defaults ${t(project)}`, trials: [] };
+            r.series.push(series);
+            for (let i = 1; i <= trials; i++) {
+                const d = await drill(scenario, { trials: 1, say: () => undefined });
+                series.trials.push({ ...d.trials[0], trial: i });
+                progress(`${series.label} trial ${i}/${trials}: outage ${d.trials[0].outage.toFixed(2)} s, lost ${d.trials[0].missing}${d.trials[0].ok ? "" : ` FAIL ${d.trials[0].problems.join("; ")}`}`);
+                report(r);
+            }
+        }
+        r.pgbench = await pgbenchPairs(pairs, clients, 20, progress);
+        report(r);
+        r.soak = await soak(soakMinutes, progress);
+        r.finished = true;
+        report(r);
+        progress(`wrote ${path.join(DOCS, "BENCHMARKS.md")} and failover-chart.svg`);
+    } finally {
+        if (ownLab) await down({ quiet: true });
+    }
+}
+
+if (require.main === module) {
+    main().catch((e) => {
+        console.error(`bench: ${(e as Error).message}`);
+        process.exit(1);
+    });
+}
+
+
