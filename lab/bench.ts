@@ -139,11 +139,11 @@ interface Series {
 }
 
 export function chartSvg(series: { label: string; summary: Summary }[], goal?: number): string {
-    const width = 760;
+    const width = 900;
     const rowH = 46;
-    const left = 290;
-    const max = Math.max(goal ?? 0, ...series.map((s) => s.summary.max)) * 1.1 || 1;
-    const x = (v: number) => left + ((width - left - 30) * v) / max;
+    const left = 300;
+    const max = Math.max(goal ?? 0, ...series.map((s) => s.summary.max)) * 1.05 || 1;
+    const x = (v: number) => left + ((width - left - 170) * v) / max;
     const rows = series.map((s, i) => {
         const y = 40 + i * rowH;
         const m = s.summary;
@@ -152,15 +152,15 @@ export function chartSvg(series: { label: string; summary: Summary }[], goal?: n
             `<line x1="${x(m.min)}" y1="${y}" x2="${x(m.max)}" y2="${y}" stroke="#555" stroke-width="2"/>`,
             `<rect x="${x(m.min)}" y="${y - 8}" width="${Math.max(2, x(m.p95) - x(m.min))}" height="16" fill="#8fb8de" opacity="0.7"/>`,
             `<circle cx="${x(m.median)}" cy="${y}" r="5" fill="#1f4e79"/>`,
-            `<text x="${x(m.max) + 6}" y="${y + 4}" font-size="11">${m.median.toFixed(1)} / ${m.p95.toFixed(1)} / ${m.max.toFixed(1)} s</text>`,
+            `<text x="${x(m.max) + 6}" y="${y + 4}" font-size="11">median ${m.median.toFixed(1)}, p95 ${m.p95.toFixed(1)}, max ${m.max.toFixed(1)} s</text>`,
         ].join("");
     });
     const h = 60 + series.length * rowH;
     const ticks = Array.from({ length: 6 }, (_, i) => (max * i) / 5).map(
         (v) => `<line x1="${x(v)}" y1="25" x2="${x(v)}" y2="${h - 25}" stroke="#ddd"/><text x="${x(v) - 8}" y="${h - 8}" font-size="11">${v.toFixed(0)}</text>`,
     );
-    const goalLine = goal ? `<line x1="${x(goal)}" y1="20" x2="${x(goal)}" y2="${h - 25}" stroke="#c00" stroke-dasharray="4"/><text x="${x(goal) + 3}" y="18" font-size="11" fill="#c00">goal ${goal} s</text>` : "";
-    return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${ticks.join("")}${goalLine}${rows.join("")}<text x="${left}" y="${h - 8}" font-size="1"> </text></svg>\n`;
+    const goalLine = goal ? `<line x1="${x(goal)}" y1="20" x2="${x(goal)}" y2="${h - 25}" stroke="#c00" stroke-dasharray="4"/><text x="${x(goal) + 3}" y="18" font-size="11" fill="#c00">host-loss goal: p95 ${goal} s</text>` : "";
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${ticks.join("")}${goalLine}${rows.join("")}<text x="10" y="${h - 8}" font-size="11">write outage, seconds</text></svg>\n`;
 }
 
 function report(r: { machine: string; started: string; series: Series[]; pgbench: PgbenchRun[]; clients: number; soak?: SoakResult; finished: boolean }): void {

@@ -106,7 +106,11 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
     const clash = existingNamespaces().filter((ns) => ns === ROUTER_NS || plan.hosts.some((h) => h.name === ns));
     if (clash.length > 0) throw new LabError(`network namespaces ${clash.join(", ")} already exist; run \`npm run lab -- down\`, or remove them with \`ip netns del\``);
     if (!rootReady()) progress(`building the Debian 13 root at ${ROOTFS} (once, about a minute)`);
-    ensureRoot();
+    try {
+        ensureRoot();
+    } catch (e) {
+        throw new LabError((e as Error).message);
+    }
     fs.rmSync(LAB_DIR, { recursive: true, force: true });
     fs.mkdirSync(LAB_DIR, { recursive: true, mode: 0o700 });
     const state: LabState = {

@@ -36,6 +36,10 @@ export function rootReady(root = ROOTFS): boolean {
 
 /** Builds or completes the root (needs root privileges; prints progress to stderr). */
 export function ensureRoot(root = ROOTFS): string {
-    execFileSync("bash", [path.join(__dirname, "rootfs.sh"), root, ...ROOT_PACKAGES], { stdio: ["ignore", "ignore", "inherit"] });
+    try {
+        execFileSync("bash", [path.join(__dirname, "rootfs.sh"), root, ...ROOT_PACKAGES], { stdio: ["ignore", "ignore", "inherit"] });
+    } catch {
+        throw new Error(`could not build the Debian 13 root at ${root} with ${ROOT_PACKAGES.join(" ")}; the lines above and ${root}.apt.log say why`);
+    }
     return root;
 }

@@ -2,6 +2,7 @@
 import { loadStackConfig } from "../../plan/config";
 import { buildPlan } from "../../plan/plan";
 import { readStackConfig } from "../../local/stackFiles";
+import { twoSiteConfig } from "../helpers/configs";
 
 const planOf = (stack: string) => buildPlan(loadStackConfig(readStackConfig(stack)));
 
@@ -22,13 +23,7 @@ test("three-site: one etcd cluster over all sites, one synchronous Patroni clust
 });
 
 test("two-site: an etcd cluster per site, dc2 a standby cluster with a permanent slot on dc1", () => {
-    const raw: any = readStackConfig("dc1");
-    raw.topology = "two-site";
-    delete raw.sites.dc3;
-    for (const s of ["dc1", "dc2"]) {
-        for (const n of [2, 3]) raw.sites[s].hosts.push({ name: `${s}-etcd${n}`, address: `10.10.${s.slice(2)}.1${n}`, roles: ["etcd"] });
-    }
-    const p = buildPlan(loadStackConfig(raw));
+    const p = buildPlan(loadStackConfig(twoSiteConfig()));
     expect(p.etcdClusters.map((c) => c.members.length)).toEqual([3, 3]);
     const [primary, standby] = p.patroniClusters;
     expect(primary.permanentSlots).toEqual(["standby_dc2"]);

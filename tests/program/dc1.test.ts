@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { SHARED_OUTPUTS } from "../../components/shared/sharedSecrets";
+import { userDataOf as userDataFrom } from "../helpers/configs";
 import { MockRun, plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
@@ -17,15 +18,10 @@ beforeAll(async () => {
     await settled(run);
 });
 
-/** The user data the mock engine received for a host, unwrapped from its secret marker. */
 function userDataOf(host: string): Record<string, any> {
     const snippet = run.byType(SNIPPET).find((r) => r.name === `${host}-user-data`);
     expect(snippet).toBeDefined();
-    const raw = snippet!.inputs.sourceRaw as Record<string, any>;
-    const data = raw.data?.value ?? raw.value?.data ?? raw.data;
-    expect(typeof data).toBe("string");
-    expect(data.startsWith("#cloud-config\n")).toBe(true);
-    return parse(data);
+    return userDataFrom(snippet!);
 }
 
 test("declares one VM per dc1 host, with names, tags, sizes and static addresses", () => {

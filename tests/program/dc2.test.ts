@@ -1,5 +1,6 @@
 /** dc2 reads the shared secrets from dc1's stack instead of creating its own. */
 import { parse } from "yaml";
+import { userDataOf } from "../helpers/configs";
 import { MockRun, plainParts, primaryStackOutputs, settled, setupMocks, valueOf } from "../helpers/mocks";
 
 let run: MockRun;
@@ -23,8 +24,7 @@ test("reads dc1's stack and creates no passwords or CA of its own", () => {
 
 test("dc2's Patroni member uses dc1's passwords and certificates signed by dc1's CA", () => {
     const snippet = run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === "dc2-db1-user-data")!;
-    const raw = snippet.inputs.sourceRaw as Record<string, any>;
-    const userData = parse(raw.data?.value ?? raw.value?.data ?? raw.data);
+    const userData = userDataOf(snippet);
     const patroni = parse(userData.write_files.find((f: any) => f.path === "/etc/patroni/config.yml").content);
     const shared = primaryStackOutputs().sharedSecrets as any;
     expect(patroni.postgresql.authentication.superuser.password).toBe(shared.database.superuserPassword);

@@ -14,6 +14,7 @@ import { buildPlan, DeploymentPlan, hostByName } from "../../plan/plan";
 import { PLACEHOLDER_DATABASE } from "../../local/placeholders";
 import { rootReady, ROOTFS } from "../../local/debianRoot";
 import { readStackConfig } from "../../local/stackFiles";
+import { twoSiteConfig } from "../helpers/configs";
 
 const NETNS = `ncha-validate-${process.pid}`;
 const WORK = `/tmp/ncha-validate-${process.pid}`;
@@ -43,13 +44,7 @@ beforeAll(() => {
     execFileSync("ip", ["netns", "add", NETNS]);
     fs.mkdirSync(path.join(ROOTFS, WORK), { recursive: true });
     plans.threeSite = buildPlan(loadStackConfig(readStackConfig("dc1")));
-    const two = JSON.parse(JSON.stringify(readStackConfig("dc1")));
-    two.topology = "two-site";
-    delete two.sites.dc3;
-    for (const s of ["dc1", "dc2"]) {
-        for (const n of [2, 3]) two.sites[s].hosts.push({ name: `${s}-etcd${n}`, address: `10.10.${s.slice(2)}.1${n}`, roles: ["etcd"] });
-    }
-    plans.twoSite = buildPlan(loadStackConfig(two));
+    plans.twoSite = buildPlan(loadStackConfig(twoSiteConfig()));
 });
 
 afterAll(() => {
