@@ -5,7 +5,10 @@
 import { DeploymentPlan, HostPlan } from "../plan/plan";
 import { renderEtcdMember } from "./etcd/render";
 import { DatabaseSecrets, mergeRendered, RenderedHost, TlsIdentity } from "./host/rendered";
+import { renderGlusterBrick } from "./gluster/render";
 import { renderHaproxy } from "./loadbalancer/haproxy";
+import { renderNginx, TlsCertificate } from "./loadbalancer/nginx";
+import { NextcloudSecrets, renderNextcloudNode } from "./nextcloud/render";
 import { renderPatroniMember } from "./patroni/render";
 
 export interface HostInputs {
@@ -13,6 +16,10 @@ export interface HostInputs {
     database?: DatabaseSecrets;
     /** The host's etcd TLS identity; needed by hosts with the etcd or patroni role. */
     tls?: TlsIdentity;
+    /** The site's wildcard certificate; needed by hosts with the nginx role. */
+    certificate?: TlsCertificate;
+    /** What every Nextcloud node shares; needed by hosts with the nextcloud role. */
+    nextcloud?: NextcloudSecrets;
 }
 
 /** True when the host talks to etcd and so needs a certificate from the deployment CA. */
@@ -34,6 +41,13 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                     return renderPatroniMember(plan, host, need(inputs.database, "the database secrets"), need(inputs.tls, "a TLS identity"));
                 case "haproxy":
                     return renderHaproxy(plan, host);
+                case "nginx":
+                    return renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
+                case "gluster":
+                case "gluster-arbiter":
+                    return renderGlusterBrick(plan, host);
+                case "nextcloud":
+                    return renderNextcloudNode(plan, host, need(inputs.nextcloud, "the Nextcloud secrets"));
                 default: {
                     const never: never = role;
                     throw new Error(`no renderer for role ${String(never)}`);

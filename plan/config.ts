@@ -12,8 +12,13 @@ export const PROJECT = "nextcloud-ha";
 export type Topology = "three-site" | "two-site";
 export const TOPOLOGIES: readonly Topology[] = ["three-site", "two-site"];
 
-export type Role = "etcd" | "patroni" | "haproxy";
-export const ROLES: readonly Role[] = ["etcd", "patroni", "haproxy"];
+/**
+ * What a host does. Order matters: a host with several roles is built by the component of
+ * its first role. `gluster` holds a data brick, `gluster-arbiter` the arbiter brick,
+ * `nginx` terminates TLS in front of the `nextcloud` app nodes.
+ */
+export type Role = "etcd" | "patroni" | "haproxy" | "nginx" | "gluster" | "gluster-arbiter" | "nextcloud";
+export const ROLES: readonly Role[] = ["etcd", "patroni", "haproxy", "nginx", "gluster", "gluster-arbiter", "nextcloud"];
 
 export interface Size {
     cores: number;
@@ -72,6 +77,26 @@ export interface HaproxyConfig {
     replicaMaxLag: string;
 }
 
+export interface GlusterConfig {
+    /** Volume name. */
+    volume: string;
+    /** Size of the data disk that holds a data brick. */
+    brickDiskGb: number;
+    /** Size of the arbiter's disk (names and metadata only, about 4 KB a file). */
+    arbiterDiskGb: number;
+}
+
+export interface NextcloudConfig {
+    /** The public name users reach, covered by the wildcard certificate. */
+    domain: string;
+    /** Extra names Nextcloud answers to (`trusted_domains`); the domain is always included. */
+    trustedDomains: string[];
+    /** Pinned Nextcloud image (apache variant). */
+    image: string;
+    /** Largest upload NGINX accepts. */
+    maxUploadSize: string;
+}
+
 export interface EtcdConfig {
     heartbeatMs: number;
     electionTimeoutMs: number;
@@ -85,6 +110,8 @@ export interface ProjectConfig {
     patroni: PatroniConfig;
     haproxy: HaproxyConfig;
     etcd: EtcdConfig;
+    gluster: GlusterConfig;
+    nextcloud: NextcloudConfig;
     sizes: Record<Role, Size>;
 }
 
@@ -120,7 +147,13 @@ export const DEFAULTS = {
         etcd: { cores: 2, memoryMb: 2048, diskGb: 20 },
         patroni: { cores: 4, memoryMb: 8192, diskGb: 100 },
         haproxy: { cores: 2, memoryMb: 2048, diskGb: 16 },
+        nginx: { cores: 2, memoryMb: 2048, diskGb: 16 },
+        gluster: { cores: 2, memoryMb: 4096, diskGb: 32 },
+        "gluster-arbiter": { cores: 2, memoryMb: 2048, diskGb: 32 },
+        nextcloud: { cores: 4, memoryMb: 8192, diskGb: 64 },
     } as Record<Role, Size>,
+    gluster: { volume: "nextcloud", brickDiskGb: 500, arbiterDiskGb: 20 },
+    nextcloud: { domain: "cloud.example.com", image: "nextcloud:31.0.9-apache", maxUploadSize: "16G" },
     proxmox: { datastore: "local-lvm", snippetsDatastore: "local", bridge: "vmbr0" },
     dns: ["1.1.1.1", "9.9.9.9"],
 };
@@ -133,6 +166,8 @@ export const CONFIG_KEYS = {
     patroni: "object",
     haproxy: "object",
     etcd: "object",
+    gluster: "object",
+    nextcloud: "object",
     sizes: "object",
     site: "string",
     primaryStack: "string",
@@ -335,6 +370,39 @@ function checkQuorum(key: string, members: number, scope: string): void {
     }
 }
 
+/**
+ * The Gluster volume is `replica 2 arbiter 1`: one data brick in each data site and an
+ * arbiter where it can break a tie (the witness in three-site; the primary site in
+ * two-site, so that site keeps quorum on a cut link). Two data bricks without an arbiter
+ * would accept writes on both sides of a partition: split-brain.
+ */
+function checkGluster(p: ProjectConfig): void {
+    const data = Object.entries(p.sites).flatMap(([s, site]) => site.hosts.filter((h) => h.roles.includes("gluster")).map((h) => ({ s, h })));
+    const arbiters = Object.entries(p.sites).flatMap(([s, site]) => site.hosts.filter((h) => h.roles.includes("gluster-arbiter")).map((h) => ({ s, h })));
+    if (data.length === 0 && arbiters.length === 0) return;
+    if (data.length !== 2) {
+        throw new ConfigError("sites", `the Gluster volume is replica 2 arbiter 1 and needs exactly 2 hosts with the "gluster" role (one per data site), found ${data.length}`);
+    }
+    if (data[0].s === data[1].s) {
+        throw new ConfigError("sites", `both Gluster data bricks are in ${data[0].s}; put one in each data site so the files survive the loss of a site`);
+    }
+    if (arbiters.length !== 1) {
+        throw new ConfigError(
+            "sites",
+            arbiters.length === 0
+                ? `a replica 2 Gluster volume without an arbiter accepts writes on both sides of a cut link and ends in split-brain; give one host the "gluster-arbiter" role (${p.topology === "three-site" ? "in the witness site" : `in ${p.primarySite}`})`
+                : `the Gluster volume takes exactly one arbiter, found ${arbiters.length}`,
+        );
+    }
+    const arbiterSite = arbiters[0].s;
+    if (p.topology === "three-site" && data.some((d) => d.s === arbiterSite)) {
+        throw new ConfigError("sites", `in three-site the Gluster arbiter belongs in the witness site, not in ${arbiterSite} beside a data brick: losing ${arbiterSite} would then take two of three bricks`);
+    }
+    if (p.topology === "two-site" && arbiterSite !== p.primarySite) {
+        throw new ConfigError("sites", `in two-site the Gluster arbiter belongs in the primary site ${p.primarySite} (it keeps quorum when the link is cut), not in ${arbiterSite}`);
+    }
+}
+
 /** Checks the cross-key rules of a topology: quorum sizes, members, sites. */
 function checkTopology(p: ProjectConfig): void {
     const siteNames = Object.keys(p.sites);
@@ -375,6 +443,7 @@ function checkTopology(p: ProjectConfig): void {
             throw new ConfigError("topology", `unknown topology ${show(never)}`);
         }
     }
+    checkGluster(p);
     for (const s of siteNames) {
         if (hostsWithRole(p.sites, "patroni", s).length > 0 && hostsWithRole(p.sites, "haproxy", s).length === 0) {
             throw new ConfigError(`sites.${s}.hosts`, `${s} runs Patroni members but no host with the "haproxy" role routes to them; add one`);
@@ -421,6 +490,29 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
     if (etcd.electionTimeoutMs < 5 * etcd.heartbeatMs) {
         throw new ConfigError("etcd.electionTimeoutMs", `${etcd.electionTimeoutMs} is less than 5 heartbeats (${etcd.heartbeatMs} ms each); etcd wants an election timeout of about 10 heartbeats, e.g. ${10 * etcd.heartbeatMs}`);
     }
+    const gl = section("gluster", raw.gluster, ["volume", "brickDiskGb", "arbiterDiskGb"]);
+    const gluster: GlusterConfig = {
+        volume: name("gluster.volume", gl.volume ?? DEFAULTS.gluster.volume),
+        brickDiskGb: int("gluster.brickDiskGb", gl.brickDiskGb, DEFAULTS.gluster.brickDiskGb, 8, 65536),
+        arbiterDiskGb: int("gluster.arbiterDiskGb", gl.arbiterDiskGb, DEFAULTS.gluster.arbiterDiskGb, 8, 65536),
+    };
+    const nc = section("nextcloud", raw.nextcloud, ["domain", "trustedDomains", "image", "maxUploadSize"]);
+    const domain = str("nextcloud.domain", nc.domain, DEFAULTS.nextcloud.domain);
+    if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domain)) {
+        throw new ConfigError("nextcloud.domain", `${show(domain)} is not a DNS name; write it as "cloud.example.com"`);
+    }
+    const nextcloud: NextcloudConfig = {
+        domain,
+        trustedDomains: [...new Set([domain, ...stringList("nextcloud.trustedDomains", nc.trustedDomains, [])])],
+        image: str("nextcloud.image", nc.image, DEFAULTS.nextcloud.image),
+        maxUploadSize: str("nextcloud.maxUploadSize", nc.maxUploadSize, DEFAULTS.nextcloud.maxUploadSize),
+    };
+    if (!/^[\w./-]+:[\w.-]+$/.test(nextcloud.image) || nextcloud.image.endsWith(":latest")) {
+        throw new ConfigError("nextcloud.image", `${show(nextcloud.image)} is not a pinned image; name a version tag, e.g. "${DEFAULTS.nextcloud.image}", so every node runs the same code`);
+    }
+    if (!/^\d+[KMG]$/.test(nextcloud.maxUploadSize)) {
+        throw new ConfigError("nextcloud.maxUploadSize", `${show(nextcloud.maxUploadSize)} is not a size NGINX understands; write e.g. "16G"`);
+    }
     const sz = section("sizes", raw.sizes, ROLES);
     const sizes = Object.fromEntries(ROLES.map((r) => [r, loadSize(`sizes.${r}`, sz[r], DEFAULTS.sizes[r])])) as Record<Role, Size>;
     const project: ProjectConfig = {
@@ -430,6 +522,8 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         patroni,
         haproxy,
         etcd,
+        gluster,
+        nextcloud,
         sizes,
     };
     checkTopology(project);

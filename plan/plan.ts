@@ -3,7 +3,7 @@
  * plain data. Pure, and computed from the project-level config only, so every stack (and
  * the lab) computes the same plan and dc1 can name dc2's members without reading dc2.
  */
-import { EtcdConfig, HaproxyConfig, PatroniConfig, ProjectConfig, Role, ROLES, Size, Topology } from "./config";
+import { EtcdConfig, HaproxyConfig, NextcloudConfig, PatroniConfig, ProjectConfig, Role, ROLES, Size, Topology } from "./config";
 
 /** Debian 13 package versions the VMs and the lab run. */
 export const VERSIONS = {
@@ -22,6 +22,10 @@ export const PORTS = {
     haproxyPrimary: 5000,
     haproxyReplicas: 5001,
     haproxyStats: 7000,
+    https: 443,
+    http: 80,
+    nextcloud: 8080,
+    redis: 6379,
 } as const;
 
 export interface HostPlan {
@@ -37,6 +41,8 @@ export interface HostPlan {
     size: Size;
     vmId: number;
     proxmoxNode: string;
+    /** A second disk, formatted and mounted at first boot (Gluster bricks). */
+    dataDisk?: { sizeGb: number; mountPoint: string; filesystem: "xfs" };
 }
 
 export interface SitePlan {
@@ -66,6 +72,28 @@ export interface PatroniClusterPlan {
     permanentSlots: string[];
 }
 
+export interface GlusterBrick {
+    host: string;
+    /** Brick directory on the host's data disk. */
+    path: string;
+    arbiter: boolean;
+}
+
+/** The files volume: `replica 2 arbiter 1`, data bricks first, the arbiter last. */
+export interface GlusterPlan {
+    volume: string;
+    bricks: GlusterBrick[];
+    /** Where the data disk is mounted on brick hosts. */
+    brickMount: string;
+    /** Where app hosts mount the volume. */
+    mountPoint: string;
+    /**
+     * The site whose stack probes the peers and creates the volume: the last site holding a
+     * brick, deployed after the others, so every peer exists when its command runs.
+     */
+    createdBy: string;
+}
+
 export interface DeploymentPlan {
     topology: Topology;
     primarySite: string;
@@ -78,6 +106,9 @@ export interface DeploymentPlan {
     patroni: PatroniConfig;
     haproxy: HaproxyConfig;
     etcd: EtcdConfig;
+    /** Absent when the plan has no Gluster hosts. */
+    gluster?: GlusterPlan;
+    nextcloud: NextcloudConfig;
     versions: typeof VERSIONS;
     ports: typeof PORTS;
 }
@@ -165,6 +196,20 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
             throw new Error(`unknown topology ${String(never)}`);
         }
     }
+    const brickMount = "/data/glusterfs";
+    for (const h of hosts) {
+        if (h.roles.includes("gluster")) h.dataDisk = { sizeGb: config.gluster.brickDiskGb, mountPoint: brickMount, filesystem: "xfs" };
+        if (h.roles.includes("gluster-arbiter")) h.dataDisk = { sizeGb: config.gluster.arbiterDiskGb, mountPoint: brickMount, filesystem: "xfs" };
+    }
+    const bricks: GlusterBrick[] = [
+        ...withRole("gluster").map((h) => ({ host: h, path: `${brickMount}/${config.gluster.volume}/brick`, arbiter: false })),
+        ...withRole("gluster-arbiter").map((h) => ({ host: h, path: `${brickMount}/${config.gluster.volume}/arbiter`, arbiter: true })),
+    ];
+    const brickSites = sites.filter((s) => bricks.some((b) => hosts.find((h) => h.name === b.host)!.site === s.name));
+    const gluster: GlusterPlan | undefined =
+        bricks.length === 0
+            ? undefined
+            : { volume: config.gluster.volume, bricks, brickMount, mountPoint: `/srv/${config.gluster.volume}`, createdBy: brickSites[brickSites.length - 1].name };
     return {
         topology: config.topology,
         primarySite: config.primarySite,
@@ -176,6 +221,8 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         patroni: config.patroni,
         haproxy: config.haproxy,
         etcd: config.etcd,
+        gluster,
+        nextcloud: config.nextcloud,
         versions: VERSIONS,
         ports: PORTS,
     };

@@ -23,6 +23,13 @@ export function renderCloudInit(host: HostPlan, rendered: RenderedHost, sshAutho
         timezone: "Etc/UTC",
         ssh_pwauth: false,
         ssh_authorized_keys: sshAuthorizedKeys,
+        ...(host.dataDisk
+            ? {
+                  // The second disk (scsi1), formatted once and mounted by label.
+                  fs_setup: [{ label: "data", filesystem: host.dataDisk.filesystem, device: "/dev/sdb", partition: "none", overwrite: false }],
+                  mounts: [["LABEL=data", host.dataDisk.mountPoint, host.dataDisk.filesystem, "defaults,nofail", "0", "2"]],
+              }
+            : {}),
         package_update: true,
         package_upgrade: false,
         packages: [...new Set([...BASE_PACKAGES, ...rendered.packages])].sort(),

@@ -48,7 +48,10 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 operatingSystem: { type: "l26" },
                 cpu: { cores: host.size.cores, type: "host" },
                 memory: { dedicated: host.size.memoryMb },
-                disks: [{ interface: "scsi0", datastoreId: px.datastore, size: host.size.diskGb, discard: "on", iothread: true }],
+                disks: [
+                    { interface: "scsi0", datastoreId: px.datastore, size: host.size.diskGb, discard: "on", iothread: true },
+                    ...(host.dataDisk ? [{ interface: "scsi1", datastoreId: px.datastore, size: host.dataDisk.sizeGb, discard: "on", iothread: true }] : []),
+                ],
                 scsiHardware: "virtio-scsi-single",
                 networkDevices: [{ bridge: px.bridge, model: "virtio", vlanId: px.vlanId }],
                 initialization: {

@@ -22,3 +22,19 @@ export function userDataOf(snippet: Captured): Record<string, any> {
     if (typeof data !== "string" || !data.startsWith("#cloud-config\n")) throw new Error(`${snippet.name} holds no cloud-config`);
     return parse(data);
 }
+
+/** The committed plan plus the app tier: Gluster bricks in dc1 and dc2, the arbiter on dc3's witness, NGINX and app nodes. */
+export function appTierConfig(): RawConfig {
+    const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1")));
+    const add = (site: string, host: object) => raw.sites[site].hosts.push(host);
+    add("dc1", { name: "dc1-gfs1", address: "10.10.1.41", roles: ["gluster"] });
+    add("dc2", { name: "dc2-gfs1", address: "10.10.2.41", roles: ["gluster"] });
+    raw.sites.dc3.hosts[0].roles = ["etcd", "gluster-arbiter"];
+    for (const s of ["dc1", "dc2"]) {
+        raw.sites[s].hosts.find((h: any) => h.roles.includes("haproxy")).roles = ["haproxy", "nginx"];
+        add(s, { name: `${s}-app1`, address: `10.10.${s.slice(2)}.51`, roles: ["nextcloud"] });
+    }
+    add("dc1", { name: "dc1-app2", address: "10.10.1.52", roles: ["nextcloud"] });
+    raw.nextcloud = { domain: "cloud.example.org", trustedDomains: ["files.example.org"] };
+    return raw;
+}

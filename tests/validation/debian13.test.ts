@@ -8,13 +8,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderHaproxyConfig } from "../../components/loadbalancer/haproxy";
+import { renderNginxSite, TLS_DIR } from "../../components/loadbalancer/nginx";
 import { renderPatroniConfig } from "../../components/patroni/render";
 import { loadStackConfig } from "../../plan/config";
 import { buildPlan, DeploymentPlan, hostByName } from "../../plan/plan";
 import { PLACEHOLDER_DATABASE } from "../../local/placeholders";
 import { rootReady, ROOTFS } from "../../local/debianRoot";
 import { readStackConfig } from "../../local/stackFiles";
-import { twoSiteConfig } from "../helpers/configs";
+import { appTierConfig, twoSiteConfig } from "../helpers/configs";
 
 const NETNS = `ncha-validate-${process.pid}`;
 const WORK = `/tmp/ncha-validate-${process.pid}`;
@@ -45,6 +46,7 @@ beforeAll(() => {
     fs.mkdirSync(path.join(ROOTFS, WORK), { recursive: true });
     plans.threeSite = buildPlan(loadStackConfig(readStackConfig("dc1")));
     plans.twoSite = buildPlan(loadStackConfig(twoSiteConfig()));
+    plans.appTier = buildPlan(loadStackConfig(appTierConfig()));
 });
 
 afterAll(() => {
@@ -81,4 +83,29 @@ test("the HAProxy check does catch a broken config", () => {
     const p = plans.threeSite;
     const file = writeInRoot("broken.cfg", renderHaproxyConfig(p, hostByName(p, "dc1-lb1")).replace("balance roundrobin", "balance sideways"));
     expect(inRoot(["haproxy", "-c", "-f", file]).status).not.toBe(0);
+});
+
+/** Debian's own nginx.conf, loading the rendered site instead of sites-enabled, and its TLS files from the work dir. */
+function nginxMain(site: string): string {
+    const main = fs.readFileSync(path.join(ROOTFS, "etc/nginx/nginx.conf"), "utf8");
+    expect(main).toContain("include /etc/nginx/sites-enabled/*;");
+    return main.replace("include /etc/nginx/sites-enabled/*;", `include ${site};`).replace(/pid [^;]+;/, `pid ${WORK}/nginx.pid;`);
+}
+
+test.each(["dc1-lb1", "dc2-lb1"])("NGINX 1.26 accepts the site config of %s", (host) => {
+    const p = plans.appTier;
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=*.example.org",
+        "-keyout", path.join(ROOTFS, WORK, "wildcard.key"), "-out", path.join(ROOTFS, WORK, "wildcard.crt")], { stdio: "ignore" });
+    const site = renderNginxSite(p, hostByName(p, host)).split(TLS_DIR).join(WORK);
+    const siteFile = writeInRoot(`${host}-nginx-site.conf`, site);
+    const main = writeInRoot(`${host}-nginx.conf`, nginxMain(siteFile));
+    const r = inRoot(["nginx", "-t", "-c", main]);
+    expect(r.output).toContain("test is successful");
+    expect(r.status).toBe(0);
+});
+
+test("the NGINX check does catch a broken config", () => {
+    const p = plans.appTier;
+    const site = writeInRoot("broken-site.conf", renderNginxSite(p, hostByName(p, "dc1-lb1")).replace("ssl_protocols", "ssl_protocolz"));
+    expect(inRoot(["nginx", "-t", "-c", writeInRoot("broken-nginx.conf", nginxMain(site))]).status).not.toBe(0);
 });

@@ -1,0 +1,109 @@
+/**
+ * Renders the GlusterFS side of the plan: glusterd on brick hosts, the idempotent script
+ * that probes the peers and creates the `replica 2 arbiter 1` volume with the options the
+ * Gluster docs give for quorum and small-file web workloads, and the FUSE mount unit with
+ * backup volfile servers for the app hosts. Pure.
+ */
+import { DeploymentPlan, GlusterPlan, HostPlan, hostByName } from "../../plan/plan";
+import { RenderedHost } from "../host/rendered";
+
+export const VOLUME_SCRIPT = "/usr/local/sbin/nextcloud-ha-gluster-volume";
+
+/** Volume options: client and server quorum, then the metadata-cache/nl-cache small-file tuning. */
+export const VOLUME_OPTIONS: [string, string][] = [
+    ["cluster.quorum-type", "auto"],
+    ["cluster.server-quorum-type", "server"],
+    ["group", "metadata-cache"],
+    ["group", "nl-cache"],
+    ["performance.readdir-ahead", "on"],
+    ["performance.parallel-readdir", "on"],
+    ["network.inode-lru-limit", "200000"],
+];
+
+function requireGluster(plan: DeploymentPlan): GlusterPlan {
+    if (!plan.gluster) throw new Error("the plan has no Gluster volume");
+    return plan.gluster;
+}
+
+/** `address:path` of every brick, in volume order (data bricks, then the arbiter). */
+export function brickSpecs(plan: DeploymentPlan): string[] {
+    return requireGluster(plan).bricks.map((b) => `${hostByName(plan, b.host).address}:${b.path}`);
+}
+
+/**
+ * The script that creates the volume, run on a brick host of `createdBy`. Idempotent:
+ * waits (bounded) for every peer, probes only missing peers, creates and starts the
+ * volume only when absent, and sets options every time (setting an option is idempotent).
+ */
+export function renderVolumeScript(plan: DeploymentPlan, runsOn: HostPlan): string {
+    const g = requireGluster(plan);
+    const peers = g.bricks.map((b) => hostByName(plan, b.host)).filter((h) => h.name !== runsOn.name);
+    return [
+        "#!/bin/sh",
+        `# Creates GlusterFS volume ${g.volume} (replica 2 arbiter 1) once every peer is up; safe to re-run.`,
+        "set -eu",
+        ...peers.flatMap((p) => [
+            `i=0; until gluster peer probe ${p.address} >/dev/null 2>&1; do`,
+            `  i=$((i+1)); [ "$i" -lt 120 ] || { echo "peer ${p.name} (${p.address}) not reachable after 10 minutes" >&2; exit 1; }; sleep 5`,
+            "done",
+        ]),
+        `i=0; until [ "$(gluster pool list | grep -c Connected)" -ge ${g.bricks.length} ]; do i=$((i+1)); [ "$i" -lt 60 ] || { gluster pool list >&2; exit 1; }; sleep 2; done`,
+        `if ! gluster volume info ${g.volume} >/dev/null 2>&1; then`,
+        `  gluster --mode=script volume create ${g.volume} replica 2 arbiter 1 ${brickSpecs(plan).join(" ")}`,
+        "fi",
+        ...VOLUME_OPTIONS.map(([k, v]) => `gluster --mode=script volume set ${g.volume} ${k} ${v}`),
+        `gluster volume info ${g.volume} | grep -q '^Status: Started' || gluster --mode=script volume start ${g.volume}`,
+        `gluster volume info ${g.volume}`,
+        "",
+    ].join("\n");
+}
+
+/** glusterd on a brick host, with its brick directory; the volume script on the creating site's first brick host. */
+export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): RenderedHost {
+    const g = requireGluster(plan);
+    const brick = g.bricks.find((b) => b.host === host.name);
+    if (!brick) throw new Error(`${host.name} holds no brick of ${g.volume}`);
+    const creator = g.bricks.map((b) => hostByName(plan, b.host)).find((h) => h.site === g.createdBy)!;
+    return {
+        files: [
+            { path: `${brick.path}/.nextcloud-ha-brick`, content: `brick of ${g.volume} on ${host.name}\n`, mode: "0644", owner: "root:root" },
+            ...(creator.name === host.name ? [{ path: VOLUME_SCRIPT, content: renderVolumeScript(plan, host), mode: "0755", owner: "root:root" }] : []),
+        ],
+        services: [{ name: "glusterd", unit: "glusterd.service", user: "root", command: ["/usr/sbin/glusterd", "-N", "-p", "/run/glusterd.pid", "--log-level", "INFO"] }],
+        packages: ["glusterfs-server", "xfsprogs"],
+    };
+}
+
+/** The FUSE mount of the volume on an app host, falling back to the other bricks' servers. */
+export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
+    const g = requireGluster(plan);
+    const servers = g.bricks.map((b) => hostByName(plan, b.host).address);
+    const unit = g.mountPoint.replace(/^\//, "").replace(/\//g, "-") + ".mount";
+    return {
+        files: [
+            {
+                path: `/etc/systemd/system/${unit}`,
+                content: [
+                    "[Unit]",
+                    `Description=GlusterFS volume ${g.volume} (nextcloud-ha)`,
+                    "Wants=network-online.target",
+                    "After=network-online.target",
+                    "",
+                    "[Mount]",
+                    `What=${servers[0]}:/${g.volume}`,
+                    `Where=${g.mountPoint}`,
+                    "Type=glusterfs",
+                    `Options=defaults,_netdev,backup-volfile-servers=${servers.slice(1).join(":")}`,
+                    "",
+                    "[Install]",
+                    "WantedBy=remote-fs.target",
+                    "",
+                ].join("\n"),
+                mode: "0644",
+                owner: "root:root",
+            },
+        ],
+        services: [{ name: "gluster-mount", unit, user: "root", command: ["/usr/sbin/mount.glusterfs", `${servers[0]}:/${g.volume}`, g.mountPoint, "-o", `backup-volfile-servers=${servers.slice(1).join(":")}`] }],
+        packages: ["glusterfs-client"],
+    };
+}

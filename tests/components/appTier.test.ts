@@ -1,0 +1,75 @@
+/** Renderers of the files and app tier: Gluster, NGINX, the Nextcloud node's host side. */
+import { parse } from "yaml";
+import { renderCloudInit } from "../../components/host/cloudInit";
+import { renderGlusterBrick, renderGlusterMount, renderVolumeScript } from "../../components/gluster/render";
+import { renderNginxSite } from "../../components/loadbalancer/nginx";
+import { NextcloudSecrets, renderNextcloudConfig } from "../../components/nextcloud/render";
+import { renderHost } from "../../components/renderHost";
+import { loadStackConfig } from "../../plan/config";
+import { buildPlan, hostByName } from "../../plan/plan";
+import { appTierConfig } from "../helpers/configs";
+
+const plan = buildPlan(loadStackConfig(appTierConfig()));
+const SECRETS: NextcloudSecrets = { instanceId: "oc1234", passwordSalt: "salt'x", secret: "s3cr3t", databasePassword: "dbpw", redisPassword: "redispw" };
+
+test("volume script: waits for peers, creates replica 2 arbiter 1 only when absent, sets quorum and small-file options", () => {
+    const script = renderVolumeScript(plan, hostByName(plan, "dc3-etcd1"));
+    expect(script).toContain("gluster peer probe 10.10.1.41");
+    expect(script).toContain("gluster peer probe 10.10.2.41");
+    expect(script).not.toContain("gluster peer probe 10.10.3.11");
+    expect(script).toContain("if ! gluster volume info nextcloud");
+    expect(script).toContain(
+        "volume create nextcloud replica 2 arbiter 1 10.10.1.41:/data/glusterfs/nextcloud/brick 10.10.2.41:/data/glusterfs/nextcloud/brick 10.10.3.11:/data/glusterfs/nextcloud/arbiter",
+    );
+    for (const o of ["cluster.quorum-type auto", "cluster.server-quorum-type server", "group metadata-cache", "group nl-cache", "performance.parallel-readdir on"]) {
+        expect(script).toContain(`volume set nextcloud ${o}`);
+    }
+    expect(script).toMatch(/-lt 120 \]/); // bounded waits
+});
+
+test("only the creating site's brick host gets the volume script", () => {
+    expect(renderGlusterBrick(plan, hostByName(plan, "dc1-gfs1")).files.map((f) => f.path)).not.toContain("/usr/local/sbin/nextcloud-ha-gluster-volume");
+    expect(renderGlusterBrick(plan, hostByName(plan, "dc3-etcd1")).files.map((f) => f.path)).toContain("/usr/local/sbin/nextcloud-ha-gluster-volume");
+});
+
+test("app hosts mount the volume with backup volfile servers", () => {
+    const unit = renderGlusterMount(plan).files[0];
+    expect(unit.path).toBe("/etc/systemd/system/srv-nextcloud.mount");
+    expect(unit.content).toContain("What=10.10.1.41:/nextcloud");
+    expect(unit.content).toContain("Options=defaults,_netdev,backup-volfile-servers=10.10.2.41:10.10.3.11");
+});
+
+test("brick hosts format and mount their data disk at first boot", () => {
+    const host = hostByName(plan, "dc1-gfs1");
+    const doc = parse(renderCloudInit(host, renderHost(plan, host, {}), []));
+    expect(doc.fs_setup[0]).toMatchObject({ label: "data", filesystem: "xfs", device: "/dev/sdb", overwrite: false });
+    expect(doc.mounts[0]).toEqual(["LABEL=data", "/data/glusterfs", "xfs", "defaults,nofail", "0", "2"]);
+});
+
+test("NGINX: TLS 1.2+, HSTS, upload size, only the site's own app nodes with passive health checks", () => {
+    const site = renderNginxSite(plan, hostByName(plan, "dc1-lb1"));
+    expect(site).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
+    expect(site).toContain("Strict-Transport-Security");
+    expect(site).toContain("client_max_body_size 16G;");
+    expect(site).toContain("server 10.10.1.51:8080 max_fails=3 fail_timeout=10s;");
+    expect(site).toContain("server 10.10.1.52:8080 max_fails=3 fail_timeout=10s;");
+    expect(site).not.toContain("10.10.2.51"); // no load balancing across datacenters
+    expect(site).toContain("location = /status.php");
+    expect(site).toContain("server_name cloud.example.org files.example.org;");
+});
+
+test("Nextcloud config: shared secrets, database through HAProxy, the site's Redis by address, the site's proxies", () => {
+    const dc1 = renderNextcloudConfig(plan, hostByName(plan, "dc1-app2"), SECRETS);
+    const dc2 = renderNextcloudConfig(plan, hostByName(plan, "dc2-app1"), SECRETS);
+    for (const cfg of [dc1, dc2]) {
+        expect(cfg).toContain("'instanceid' => 'oc1234',");
+        expect(cfg).toContain("'passwordsalt' => 'salt\\'x',");
+        expect(cfg).toContain("'memcache.locking' => '\\\\OC\\\\Memcache\\\\Redis',");
+        expect(cfg).not.toMatch(/localhost|127\.0\.0\.1/);
+    }
+    expect(dc1).toContain("'dbhost' => '10.10.1.31:5000',");
+    expect(dc1).toContain("'redis' => ['host' => '10.10.1.51'");
+    expect(dc1).toContain("'trusted_proxies' => ['10.10.1.31'],");
+    expect(dc2).toContain("'dbhost' => '10.10.2.31:5000',");
+    expect(dc2).toContain("'redis' => ['host' => '10.10.2.51'");
+});

@@ -1,0 +1,65 @@
+/** The files tier's rules: replica 2 always with an arbiter, placed where it breaks a tie. */
+import { ConfigError, loadStackConfig } from "../../plan/config";
+import { buildPlan } from "../../plan/plan";
+import { appTierConfig } from "../helpers/configs";
+
+function failure(raw: any): ConfigError {
+    try {
+        loadStackConfig(raw);
+    } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return e as ConfigError;
+    }
+    throw new Error("expected the config to be rejected");
+}
+
+test("the volume: data bricks in dc1 and dc2, the arbiter last on dc3's witness, created by dc3's stack", () => {
+    const plan = buildPlan(loadStackConfig(appTierConfig()));
+    expect(plan.gluster).toEqual({
+        volume: "nextcloud",
+        bricks: [
+            { host: "dc1-gfs1", path: "/data/glusterfs/nextcloud/brick", arbiter: false },
+            { host: "dc2-gfs1", path: "/data/glusterfs/nextcloud/brick", arbiter: false },
+            { host: "dc3-etcd1", path: "/data/glusterfs/nextcloud/arbiter", arbiter: true },
+        ],
+        brickMount: "/data/glusterfs",
+        mountPoint: "/srv/nextcloud",
+        createdBy: "dc3",
+    });
+    const gfs = plan.hosts.find((h) => h.name === "dc1-gfs1")!;
+    expect(gfs.dataDisk).toEqual({ sizeGb: 500, mountPoint: "/data/glusterfs", filesystem: "xfs" });
+    expect(plan.hosts.find((h) => h.name === "dc3-etcd1")!.dataDisk!.sizeGb).toBe(20);
+    expect(plan.nextcloud.trustedDomains).toEqual(["cloud.example.org", "files.example.org"]);
+});
+
+test("replica 2 without an arbiter is refused, and the message says why", () => {
+    const raw: any = appTierConfig();
+    raw.sites.dc3.hosts[0].roles = ["etcd"];
+    const e = failure(raw);
+    expect(e.key).toBe("sites");
+    expect(e.message).toContain("without an arbiter");
+    expect(e.message).toContain("split-brain");
+    expect(e.message).toContain("in the witness site");
+});
+
+test("three-site: the arbiter beside a data brick is refused", () => {
+    const raw: any = appTierConfig();
+    raw.sites.dc3.hosts[0].roles = ["etcd"];
+    raw.sites.dc1.hosts.push({ name: "dc1-arb1", address: "10.10.1.42", roles: ["gluster-arbiter"] });
+    expect(failure(raw).message).toContain("belongs in the witness site, not in dc1");
+});
+
+test("both data bricks in one site are refused", () => {
+    const raw: any = appTierConfig();
+    raw.sites.dc2.hosts = raw.sites.dc2.hosts.filter((h: any) => h.name !== "dc2-gfs1");
+    raw.sites.dc1.hosts.push({ name: "dc1-gfs2", address: "10.10.1.43", roles: ["gluster"] });
+    expect(failure(raw).message).toContain("both Gluster data bricks are in dc1");
+});
+
+test("an unpinned image is refused", () => {
+    const raw: any = appTierConfig();
+    raw.nextcloud.image = "nextcloud:latest";
+    const e = failure(raw);
+    expect(e.key).toBe("nextcloud.image");
+    expect(e.message).toContain("not a pinned image");
+});
