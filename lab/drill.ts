@@ -20,6 +20,8 @@ export type Drill = (typeof DRILLS)[number];
 
 const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
 const WRITER_CONNECTIONS = 4;
+/** Spread of the moment a fault lands (at least the longest loop_wait measured, 10 s). */
+const FAULT_JITTER_MS = 10000;
 /** Upper bound of one probe's life; a trial stops its probes long before. */
 const PROBE_SECONDS = 300;
 
@@ -150,7 +152,10 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
     const writer = runProbe<WriteEvent>(state, writerHost.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId]);
     try {
         await waitFor("the writer's first acknowledged writes", 30000, () => (writer.events.filter((e) => e.ok).length >= 20 ? true : undefined), 100);
-        await sleep(2000);
+        // Patroni renews the leader key every loop_wait, and the outage is ttl minus the time
+        // since the last renewal: a random delay makes the fault land anywhere in that loop
+        // (a config change wakes Patroni at once and would otherwise fix the phase).
+        await sleep(2000 + Math.random() * FAULT_JITTER_MS);
         const faultAt = Date.now() / 1000;
         say(`trial ${n}: ${scenario} on ${target} (leader ${leader}), writing through ${writerHost.name}:5000`);
         await inject(state, scenario, leader, target);
