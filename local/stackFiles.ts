@@ -10,6 +10,8 @@ import { parse } from "yaml";
 import { CONFIG_KEYS, ConfigError, PROJECT, RawConfig } from "../plan/config";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
+/** Where the stack files are read from: the repository, unless NCHA_STACK_DIR names another folder. */
+export const STACK_DIR = process.env.NCHA_STACK_DIR ?? REPO_ROOT;
 
 function readYaml(file: string): Record<string, unknown> {
     if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
@@ -33,7 +35,7 @@ function ownKey(key: string): string | undefined {
 }
 
 /** The stacks that have a Pulumi.<stack>.yaml in the directory, sorted. */
-export function listStacks(dir = REPO_ROOT): string[] {
+export function listStacks(dir = STACK_DIR): string[] {
     return fs
         .readdirSync(dir)
         .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
@@ -42,7 +44,7 @@ export function listStacks(dir = REPO_ROOT): string[] {
 }
 
 /** The merged raw config of a stack, keyed without the project prefix. */
-export function readStackConfig(stack: string, dir = REPO_ROOT): RawConfig {
+export function readStackConfig(stack: string, dir = STACK_DIR): RawConfig {
     const stackFile = path.join(dir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(stackFile)) {
         throw new Error(`no stack file ${path.basename(stackFile)}; the stacks here are ${listStacks(dir).join(", ") || "none"}`);

@@ -256,3 +256,11 @@ export function patroniClusterOf(plan: DeploymentPlan, host: string): PatroniClu
     if (!c) throw new Error(`host ${host} belongs to no Patroni cluster`);
     return c;
 }
+
+/** Where each member of a quorum runs: what the policy pack checks for spread. */
+export function memberPlacement(plan: DeploymentPlan, members: string[]): { name: string; site: string; proxmoxNode: string }[] {
+    return members.map((m) => {
+        const h = hostByName(plan, m);
+        return { name: h.name, site: h.site, proxmoxNode: h.proxmoxNode };
+    });
+}

@@ -3,7 +3,7 @@
  * all sites; two-site: one cluster per site), with TLS for clients and peers.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { etcdClusterOf, hostsOf } from "../../plan/plan";
+import { etcdClusterOf, hostsOf, memberPlacement } from "../../plan/plan";
 import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
 import { ProxmoxHost } from "../host/proxmoxHost";
 import { etcdClientUrls } from "./render";
@@ -19,7 +19,8 @@ export class EtcdQuorum extends pulumi.ComponentResource {
         const local = hostsOf(ctx.plan, ctx.config.site, "etcd");
         if (local.length === 0) throw new Error(`site ${ctx.config.site} has no etcd member`);
         const cluster = etcdClusterOf(ctx.plan, local[0].name);
-        super("nextcloud-ha:index:EtcdQuorum", name, { site: ctx.config.site, cluster }, opts);
+        // The args reach the engine as the component's inputs: the policy pack reads them.
+        super("nextcloud-ha:index:EtcdQuorum", name, { site: ctx.config.site, cluster: { name: cluster.name, members: memberPlacement(ctx.plan, cluster.members) } }, opts);
         this.hosts = placeHosts(this, ctx, ownedHosts(ctx, "etcd"));
         this.clientEndpoints = pulumi.output(etcdClientUrls(ctx.plan, local[0].name));
         this.members = pulumi.output(cluster.members);

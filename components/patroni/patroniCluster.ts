@@ -4,7 +4,7 @@
  * secondary a standby cluster).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { hostByName, hostsOf, patroniClusterOf } from "../../plan/plan";
+import { hostByName, hostsOf, memberPlacement, patroniClusterOf } from "../../plan/plan";
 import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
 import { ProxmoxHost } from "../host/proxmoxHost";
 import { DB_USERS } from "./render";
@@ -29,7 +29,17 @@ export class PatroniCluster extends pulumi.ComponentResource {
         const local = hostsOf(ctx.plan, ctx.config.site, "patroni");
         if (local.length === 0) throw new Error(`site ${ctx.config.site} has no Patroni member`);
         const cluster = patroniClusterOf(ctx.plan, local[0].name);
-        super("nextcloud-ha:index:PatroniCluster", name, { site: ctx.config.site, cluster, timings: ctx.plan.patroni }, opts);
+        super(
+            "nextcloud-ha:index:PatroniCluster",
+            name,
+            {
+                site: ctx.config.site,
+                topology: ctx.plan.topology,
+                cluster: { scope: cluster.scope, synchronousMode: cluster.synchronousMode, members: memberPlacement(ctx.plan, cluster.members) },
+                timings: { ttl: ctx.plan.patroni.ttl, loopWait: ctx.plan.patroni.loopWait, retryTimeout: ctx.plan.patroni.retryTimeout },
+            },
+            opts,
+        );
         this.hosts = placeHosts(this, ctx, ownedHosts(ctx, "patroni"));
         this.scope = pulumi.output(cluster.scope);
         this.members = pulumi.output(

@@ -1,0 +1,120 @@
+/**
+ * The invariants that keep the data safe, as pure functions over a resource's type, name
+ * and inputs. The policy pack (index.ts) runs them at `pulumi preview`/`up`; `npm run check`
+ * runs the same functions offline over what the program registers under the mock runtime.
+ * No Pulumi import here.
+ */
+
+export interface ReviewedResource {
+    type: string;
+    name: string;
+    props: Record<string, any>;
+}
+
+export interface PolicyRule {
+    name: string;
+    description: string;
+    /** Resource types the rule reads; every resource when absent. */
+    types?: string[];
+    /** Violation messages, each saying what to change; empty when the resource complies. */
+    check(resource: ReviewedResource): string[];
+}
+
+export const TYPES = {
+    etcd: "nextcloud-ha:index:EtcdQuorum",
+    patroni: "nextcloud-ha:index:PatroniCluster",
+    gluster: "nextcloud-ha:index:GlusterVolume",
+} as const;
+
+/** The marker the offline check puts where the engine holds a secret. */
+export const SECRET_PLACEHOLDER = "[secret]";
+
+/** Input names that carry a credential. */
+const SENSITIVE = /(password|passphrase|secret|private_?key|api_?token|apikey|token)$/i;
+/** Provider inputs the provider's schema marks secret, so the engine encrypts them anyway. */
+const SCHEMA_SECRET = new Set(["tls:index/locallySignedCert:LocallySignedCert.caPrivateKeyPem", "tls:index/selfSignedCert:SelfSignedCert.privateKeyPem", "tls:index/certRequest:CertRequest.privateKeyPem"]);
+
+type Member = { name: string; site: string; proxmoxNode: string };
+
+function spreadViolation(kind: string, members: Member[] | undefined): string[] {
+    if (!members || members.length < 2) return [];
+    const nodes = new Set(members.map((m) => `${m.site}/${m.proxmoxNode}`));
+    return nodes.size === 1
+        ? [`every member of this ${kind} (${members.map((m) => m.name).join(", ")}) runs on Proxmox node ${[...nodes][0]}: losing that one node loses the whole ${kind}; set proxmoxNode on the hosts so they spread over at least two nodes`]
+        : [];
+}
+
+export const RULES: PolicyRule[] = [
+    {
+        name: "etcd-quorum-odd",
+        description: "An etcd cluster has an odd number of members, at least 3.",
+        types: [TYPES.etcd],
+        check: ({ props }) => {
+            const n = props.cluster?.members?.length ?? 0;
+            return n >= 3 && n % 2 === 1 ? [] : [`etcd cluster ${props.cluster?.name} has ${n} members; use 3 or 5 (an odd number of at least 3): add or remove a host with the etcd role`];
+        },
+    },
+    {
+        name: "patroni-timings",
+        description: "Patroni's loop_wait + 2 * retry_timeout <= ttl.",
+        types: [TYPES.patroni],
+        check: ({ props }) => {
+            const t = props.timings ?? {};
+            return t.loopWait + 2 * t.retryTimeout <= t.ttl
+                ? []
+                : [`loop_wait ${t.loopWait} + 2 * retry_timeout ${t.retryTimeout} exceeds ttl ${t.ttl}: a leader could lose its key while still retrying; raise patroni.ttl or lower patroni.loopWait/retryTimeout`];
+        },
+    },
+    {
+        name: "three-site-synchronous",
+        description: "A Patroni cluster stretched over sites replicates synchronously.",
+        types: [TYPES.patroni],
+        check: ({ props }) =>
+            props.topology === "three-site" && props.cluster?.synchronousMode !== true
+                ? [`cluster ${props.cluster?.scope} spans sites without synchronous_mode: an automatic failover between sites could lose acknowledged writes; enable synchronous mode`]
+                : [],
+    },
+    {
+        name: "gluster-arbiter",
+        description: "A replica 2 Gluster volume has an arbiter.",
+        types: [TYPES.gluster],
+        check: ({ props }) => {
+            const bricks: { arbiter?: boolean }[] = props.bricks ?? [];
+            const data = bricks.filter((b) => !b.arbiter).length;
+            const arbiters = bricks.filter((b) => b.arbiter).length;
+            return data === 2 && arbiters !== 1
+                ? [`volume ${props.volume} is replica 2 with ${arbiters} arbiters: both halves of a cut link would accept writes (split-brain); add exactly one gluster-arbiter host`]
+                : [];
+        },
+    },
+    {
+        name: "quorum-spread",
+        description: "The members of one quorum do not all run on one Proxmox node.",
+        types: [TYPES.etcd, TYPES.patroni],
+        check: ({ type, props }) => spreadViolation(type === TYPES.etcd ? "etcd cluster" : "Patroni cluster", props.cluster?.members),
+    },
+    {
+        name: "no-plaintext-secrets",
+        description: "No password or key in plain text in any resource input.",
+        check: ({ type, props }) => {
+            const found: string[] = [];
+            const walk = (v: unknown, path: string) => {
+                if (typeof v === "string") {
+                    const key = path.split(".").pop() ?? "";
+                    const pem = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v);
+                    if (v !== SECRET_PLACEHOLDER && v !== "" && (SENSITIVE.test(key) || pem) && !SCHEMA_SECRET.has(`${type}.${path}`)) found.push(path);
+                } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+                else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
+            };
+            walk(props, "");
+            return found.map((p) => `input ${p} holds a credential in plain text; pass it as a secret (pulumi.secret, config set --secret, or a @pulumi/random output)`);
+        },
+    },
+];
+
+/** Runs every rule over every resource; the violations, each naming the rule and the resource. */
+export function review(resources: ReviewedResource[]): { rule: string; resource: string; message: string }[] {
+    return resources.flatMap((r) =>
+        RULES.filter((rule) => !rule.types || rule.types.includes(r.type)).flatMap((rule) => rule.check(r).map((message) => ({ rule: rule.name, resource: `${r.type}::${r.name}`, message }))),
+    );
+}

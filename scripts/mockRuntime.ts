@@ -1,0 +1,122 @@
+/**
+ * Runs the stack program under Pulumi's mock runtime with a stack's real config from its
+ * stack file, and records every resource the program registers. Used by the tests and by
+ * `npm run check`. Secrets are mock values, marked secret as the engine would mark them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { SECRET_PLACEHOLDER } from "../policies/rules";
+import { PROJECT } from "../plan/config";
+import { readStackConfig } from "../local/stackFiles";
+
+export interface Captured {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+}
+
+/** The marker the SDK wraps secret values in when they cross into the engine. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export interface MockRun {
+    resources: Captured[];
+    /** Every secret value the mocks generated (passwords, private keys). */
+    generatedSecrets: string[];
+    byType(type: string): Captured[];
+}
+
+/** Values the mocked primary stack exports, for secondary stacks. */
+export function primaryStackOutputs(): Record<string, unknown> {
+    return {
+        sharedSecrets: {
+            database: {
+                superuserPassword: "primary-superuser-pw-7Qm2",
+                replicationPassword: "primary-replication-pw-8Rn3",
+                rewindPassword: "primary-rewind-pw-9So4",
+                restApiPassword: "primary-restapi-pw-1Tp5",
+            },
+            caKeyPem: "-----BEGIN PRIVATE KEY-----\nprimary-ca-key-2Uq6\n-----END PRIVATE KEY-----\n",
+        },
+        etcdCaCertPem: "-----BEGIN CERTIFICATE-----\nprimary-ca-cert\n-----END CERTIFICATE-----\n",
+    };
+}
+
+export function setupMocks(stack: string, overrides: Record<string, unknown> = {}): MockRun {
+    const run: MockRun = {
+        resources: [],
+        generatedSecrets: Object.values(primaryStackOutputs().sharedSecrets as Record<string, unknown>).flatMap((v) =>
+            typeof v === "string" ? [v] : Object.values(v as Record<string, string>),
+        ),
+        byType: (type) => run.resources.filter((r) => r.type === type),
+    };
+    let counter = 0;
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+                run.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                const secret = (prefix: string) => {
+                    const value = `${prefix}-${args.name}-${(++counter).toString(36)}x7Kp`;
+                    run.generatedSecrets.push(value);
+                    return pulumi.secret(value);
+                };
+                switch (args.type) {
+                    case "random:index/randomPassword:RandomPassword":
+                        return { id: args.name, state: { ...args.inputs, result: secret("mockpw") } };
+                    case "tls:index/privateKey:PrivateKey":
+                        return { id: args.name, state: { ...args.inputs, privateKeyPem: secret("mockkey") } };
+                    case "tls:index/selfSignedCert:SelfSignedCert":
+                    case "tls:index/locallySignedCert:LocallySignedCert":
+                        return { id: args.name, state: { ...args.inputs, certPem: `-----BEGIN CERTIFICATE-----\ncert-${args.name}\n-----END CERTIFICATE-----\n` } };
+                    case "tls:index/certRequest:CertRequest":
+                        return { id: args.name, state: { ...args.inputs, certRequestPem: `csr-${args.name}` } };
+                    case "pulumi:pulumi:StackReference":
+                        return { id: args.name, state: { outputs: primaryStackOutputs(), secretOutputNames: ["sharedSecrets"] } };
+                    default:
+                        return { id: `${args.name}-id`, state: args.inputs };
+                }
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                return args.inputs;
+            },
+        },
+        PROJECT,
+        stack,
+        false,
+    );
+    const raw = { ...readStackConfig(stack), ...overrides };
+    const all: Record<string, string> = {};
+    for (const [k, v] of Object.entries(raw)) {
+        if (v !== undefined) all[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    pulumi.runtime.setAllConfig(all);
+    return run;
+}
+
+export function valueOf<T>(output: pulumi.Output<T> | undefined): Promise<T> {
+    if (output === undefined) return Promise.reject(new Error("output is undefined"));
+    return new Promise((resolve) => output.apply(resolve));
+}
+
+/** Waits until no resource has been registered for a while (outputs resolve asynchronously). */
+export async function settled(run: MockRun, quietMs = 300, maxMs = 10000): Promise<void> {
+    const start = Date.now();
+    let last = -1;
+    let since = Date.now();
+    while (Date.now() - start < maxMs) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (run.resources.length !== last) {
+            last = run.resources.length;
+            since = Date.now();
+        } else if (Date.now() - since >= quietMs) return;
+    }
+}
+
+/** Strips values the SDK marked secret, leaving only what would be stored in plain text. */
+export function plainParts(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(plainParts);
+    if (value && typeof value === "object") {
+        const o = value as Record<string, unknown>;
+        if (o[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return SECRET_PLACEHOLDER;
+        return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plainParts(v)]));
+    }
+    return value;
+}

@@ -1,0 +1,55 @@
+/** Each rule of the policy pack, with a complying and a violating resource. */
+import { PolicyRule, review, RULES, TYPES } from "../../policies/rules";
+
+const rule = (name: string): PolicyRule => RULES.find((r) => r.name === name)!;
+const members = (...nodes: string[]) => nodes.map((n, i) => ({ name: `m${i}`, site: `dc${i + 1}`, proxmoxNode: n }));
+const etcd = (n: number) => ({ type: TYPES.etcd, name: "dc1-etcd", props: { cluster: { name: "nextcloud-etcd", members: members(...Array.from({ length: n }, (_, i) => `pve${i}`)) } } });
+const patroni = (over: Record<string, unknown> = {}) => ({
+    type: TYPES.patroni,
+    name: "dc1-patroni",
+    props: { topology: "three-site", cluster: { scope: "nextcloud", synchronousMode: true, members: members("pve-a", "pve-b") }, timings: { ttl: 20, loopWait: 5, retryTimeout: 5 }, ...over },
+});
+
+test("etcd-quorum-odd", () => {
+    expect(rule("etcd-quorum-odd").check(etcd(3))).toEqual([]);
+    expect(rule("etcd-quorum-odd").check(etcd(4))[0]).toMatch(/has 4 members; use 3 or 5/);
+    expect(rule("etcd-quorum-odd").check(etcd(1))[0]).toMatch(/has 1 members/);
+});
+
+test("patroni-timings", () => {
+    expect(rule("patroni-timings").check(patroni())).toEqual([]);
+    expect(rule("patroni-timings").check(patroni({ timings: { ttl: 20, loopWait: 10, retryTimeout: 10 } }))[0]).toMatch(/exceeds ttl 20/);
+});
+
+test("three-site-synchronous", () => {
+    expect(rule("three-site-synchronous").check(patroni())).toEqual([]);
+    expect(rule("three-site-synchronous").check(patroni({ cluster: { scope: "nextcloud", synchronousMode: false, members: [] } }))[0]).toMatch(/without synchronous_mode/);
+    expect(rule("three-site-synchronous").check(patroni({ topology: "two-site", cluster: { scope: "x", synchronousMode: false } }))).toEqual([]);
+});
+
+test("gluster-arbiter", () => {
+    const vol = (arbiter: boolean) => ({ type: TYPES.gluster, name: "v", props: { volume: "nextcloud", bricks: [{ arbiter: false }, { arbiter: false }, ...(arbiter ? [{ arbiter: true }] : [])] } });
+    expect(rule("gluster-arbiter").check(vol(true))).toEqual([]);
+    expect(rule("gluster-arbiter").check(vol(false))[0]).toMatch(/replica 2 with 0 arbiters.*split-brain/);
+});
+
+test("quorum-spread", () => {
+    expect(rule("quorum-spread").check(patroni())).toEqual([]);
+    const same = patroni({ cluster: { scope: "nextcloud", synchronousMode: true, members: [{ name: "a", site: "dc1", proxmoxNode: "pve1" }, { name: "b", site: "dc1", proxmoxNode: "pve1" }] } });
+    expect(rule("quorum-spread").check(same)[0]).toMatch(/runs on Proxmox node dc1\/pve1/);
+});
+
+test("no-plaintext-secrets: names and PEM keys in plain text, not the engine's secret markers", () => {
+    const r = rule("no-plaintext-secrets");
+    expect(r.check({ type: "docker:index/container:Container", name: "c", props: { envs: ["A=b"], redisPassword: "[secret]" } })).toEqual([]);
+    expect(r.check({ type: "x:y:Z", name: "c", props: { auth: { password: "hunter2" } } })).toEqual([
+        "input auth.password holds a credential in plain text; pass it as a secret (pulumi.secret, config set --secret, or a @pulumi/random output)",
+    ]);
+    expect(r.check({ type: "x:y:Z", name: "c", props: { data: "-----BEGIN EC PRIVATE KEY-----\nabc" } })).toHaveLength(1);
+    // A violation never repeats the value.
+    expect(JSON.stringify(r.check({ type: "x:y:Z", name: "c", props: { password: "hunter2" } }))).not.toContain("hunter2");
+});
+
+test("review names the rule and the resource of each violation", () => {
+    expect(review([etcd(2), patroni()])).toEqual([{ rule: "etcd-quorum-odd", resource: `${TYPES.etcd}::dc1-etcd`, message: expect.stringContaining("has 2 members") }]);
+});
