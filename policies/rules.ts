@@ -21,6 +21,7 @@ export interface PolicyRule {
 }
 
 export const TYPES = {
+    host: "nextcloud-ha:index:ProxmoxHost",
     etcd: "nextcloud-ha:index:EtcdQuorum",
     patroni: "nextcloud-ha:index:PatroniCluster",
     gluster: "nextcloud-ha:index:GlusterVolume",
@@ -35,6 +36,35 @@ const SENSITIVE = /(password|passphrase|secret|private_?key|api_?token|apikey|to
 const SCHEMA_SECRET = new Set(["tls:index/locallySignedCert:LocallySignedCert.caPrivateKeyPem", "tls:index/selfSignedCert:SelfSignedCert.privateKeyPem", "tls:index/certRequest:CertRequest.privateKeyPem"]);
 
 type Member = { name: string; site: string; proxmoxNode: string };
+
+/** PostgreSQL, Patroni REST, etcd client and peer: never open beyond the plan's networks. */
+const PROTECTED_PORTS = [5432, 8008, 2379, 2380];
+
+function ipv4(a: string): number | undefined {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
+    return m ? m.slice(1).reduce((n, x) => n * 256 + Number(x), 0) : undefined;
+}
+
+/** True when the CIDR (or address) lies inside one of the networks. */
+function within(cidr: string, networks: string[]): boolean {
+    const [a, p = "32"] = cidr.split("/");
+    const start = ipv4(a);
+    if (start === undefined) return false;
+    return networks.some((n) => {
+        const [na, np] = n.split("/");
+        const size = 2 ** (32 - Number(np));
+        const base = ipv4(na)!;
+        return Number(p) >= Number(np) && start >= base && start + 2 ** (32 - Number(p)) <= base + size;
+    });
+}
+
+/** The ports a Proxmox dport expression covers ("5432", "5000:5001", "80,443"). */
+function ports(dport: string): [number, number][] {
+    return dport.split(",").map((part) => {
+        const [lo, hi = lo] = part.split(":").map(Number);
+        return [lo, hi];
+    });
+}
 
 function spreadViolation(kind: string, members: Member[] | undefined): string[] {
     if (!members || members.length < 2) return [];
@@ -92,6 +122,18 @@ export const RULES: PolicyRule[] = [
         description: "The members of one quorum do not all run on one Proxmox node.",
         types: [TYPES.etcd, TYPES.patroni],
         check: ({ type, props }) => spreadViolation(type === TYPES.etcd ? "etcd cluster" : "Patroni cluster", props.cluster?.members),
+    },
+    {
+        name: "database-ports-within-plan",
+        description: "PostgreSQL, Patroni REST and etcd ports are open only to the plan's networks.",
+        types: [TYPES.host],
+        check: ({ name, props }) => {
+            const networks: string[] = props.networks ?? [];
+            return (props.firewall ?? [])
+                .filter((r: { dport: string }) => ports(r.dport).some(([lo, hi]) => PROTECTED_PORTS.some((p) => p >= lo && p <= hi)))
+                .filter((r: { source: string }) => !r.source || r.source.split(",").some((c) => !within(c.trim(), networks)))
+                .map((r: { dport: string; source: string }) => `${name} opens port ${r.dport} to ${r.source || "any source"}, beyond the plan's networks (${networks.join(", ")}); restrict the rule's source to them`);
+        },
     },
     {
         name: "no-plaintext-secrets",

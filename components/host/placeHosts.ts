@@ -8,6 +8,7 @@ import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
 import { needsTls, renderHost } from "../renderHost";
 import { SharedSecrets } from "../shared/sharedSecrets";
 import { renderCloudInit } from "./cloudInit";
+import { renderFirewall } from "./firewall";
 import { ProxmoxHost } from "./proxmoxHost";
 import { issueTlsIdentity } from "./tlsIdentity";
 
@@ -41,7 +42,11 @@ export function placeHosts(parent: pulumi.ComponentResource, ctx: SiteContext, h
                     ctx.config.sshAuthorizedKeys,
                 ),
             );
-        placed[host.name] = new ProxmoxHost(host.name, { host, proxmox: ctx.config.proxmox, userData: pulumi.secret(userData) }, { parent });
+        placed[host.name] = new ProxmoxHost(
+            host.name,
+            { host, proxmox: ctx.config.proxmox, userData: pulumi.secret(userData), firewall: renderFirewall(ctx.plan, host), networks: ctx.plan.networks },
+            { parent },
+        );
     }
     return placed;
 }

@@ -7,10 +7,15 @@ import * as proxmox from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import { ProxmoxConfig } from "../../plan/config";
 import { HostPlan } from "../../plan/plan";
+import { FirewallRule } from "./firewall";
 
 export interface ProxmoxHostArgs {
     host: HostPlan;
     proxmox: ProxmoxConfig;
+    /** Inbound rules (policy DROP otherwise), from renderFirewall. */
+    firewall: FirewallRule[];
+    /** The plan's networks: the policy pack checks the protected ports against them. */
+    networks: string[];
     /** The host's cloud-init user data (secret when it holds passwords or keys). */
     userData: pulumi.Input<string>;
 }
@@ -21,7 +26,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
     readonly vm: proxmox.VmLegacy;
 
     constructor(name: string, args: ProxmoxHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("nextcloud-ha:index:ProxmoxHost", name, { host: args.host, proxmox: args.proxmox }, opts);
+        super("nextcloud-ha:index:ProxmoxHost", name, { host: args.host, proxmox: args.proxmox, firewall: args.firewall, networks: args.networks }, opts);
         const { host, proxmox: px } = args;
         const snippet = new proxmox.FileLegacy(
             `${name}-user-data`,
@@ -53,7 +58,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                     ...(host.dataDisk ? [{ interface: "scsi1", datastoreId: px.datastore, size: host.dataDisk.sizeGb, discard: "on", iothread: true }] : []),
                 ],
                 scsiHardware: "virtio-scsi-single",
-                networkDevices: [{ bridge: px.bridge, model: "virtio", vlanId: px.vlanId }],
+                networkDevices: [{ bridge: px.bridge, model: "virtio", vlanId: px.vlanId, firewall: true }],
                 initialization: {
                     datastoreId: px.datastore,
                     ipConfigs: [{ ipv4: { address: `${host.address}/${host.prefix}`, gateway: host.gateway } }],
@@ -62,6 +67,20 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 },
             },
             { parent: this },
+        );
+        new proxmox.firewall.OptionsLegacy(
+            `${name}-firewall`,
+            { nodeName: host.proxmoxNode, vmId: host.vmId, enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT" },
+            { parent: this, dependsOn: [this.vm] },
+        );
+        new proxmox.firewall.RulesLegacy(
+            `${name}-firewall-rules`,
+            {
+                nodeName: host.proxmoxNode,
+                vmId: host.vmId,
+                rules: args.firewall.map((r) => ({ type: "in", action: "ACCEPT", proto: r.proto, dport: r.dport, source: r.source || undefined, comment: r.comment })),
+            },
+            { parent: this, dependsOn: [this.vm] },
         );
         this.vmId = this.vm.vmId as pulumi.Output<number>;
         this.address = host.address;

@@ -100,3 +100,11 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
 test("a host whose role needs a secret refuses to render without it", () => {
     expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1") })).toThrow(/dc1-db1 \(patroni\) needs the database secrets/);
 });
+
+test("firewall: each role's ports open only to the networks that need them", () => {
+    const { renderFirewall } = require("../../components/host/firewall") as typeof import("../../components/host/firewall");
+    const rules = (h: string) => Object.fromEntries(renderFirewall(plan, hostByName(plan, h)).map((r) => [r.dport, r.source]));
+    expect(rules("dc1-db1")).toEqual({ "22": plan.networks.join(","), "5432": "10.10.1.0/24,10.10.2.0/24", "8008": "10.10.1.0/24,10.10.2.0/24" });
+    expect(rules("dc3-etcd1")["2379"]).toBe("10.10.1.0/24,10.10.2.0/24,10.10.3.0/24");
+    expect(rules("dc1-lb1")).toMatchObject({ "5000:5001": "10.10.1.0/24", "7000": "10.10.1.0/24" });
+});

@@ -53,3 +53,12 @@ test("no-plaintext-secrets: names and PEM keys in plain text, not the engine's s
 test("review names the rule and the resource of each violation", () => {
     expect(review([etcd(2), patroni()])).toEqual([{ rule: "etcd-quorum-odd", resource: `${TYPES.etcd}::dc1-etcd`, message: expect.stringContaining("has 2 members") }]);
 });
+
+test("database-ports-within-plan", () => {
+    const host = (rules: object[]) => ({ type: TYPES.host, name: "dc1-db1", props: { networks: ["10.10.1.0/24", "10.10.2.0/24"], firewall: rules } });
+    const r = rule("database-ports-within-plan");
+    expect(r.check(host([{ dport: "5432", source: "10.10.1.0/24,10.10.2.0/24" }, { dport: "80,443", source: "" }]))).toEqual([]);
+    expect(r.check(host([{ dport: "5432", source: "10.10.1.0/24,0.0.0.0/0" }]))[0]).toMatch(/opens port 5432 to 10.10.1.0\/24,0.0.0.0\/0, beyond the plan's networks/);
+    expect(r.check(host([{ dport: "2379:2380", source: "" }]))[0]).toMatch(/to any source/);
+    expect(r.check(host([{ dport: "8000:9000", source: "192.168.0.0/16" }]))).toHaveLength(1);
+});

@@ -100,3 +100,12 @@ test("registers the components the design names", () => {
         ]),
     );
 });
+
+test("every VM gets a DROP-by-default firewall with the rendered rules", () => {
+    const options = run.byType("proxmoxve:firewall/optionsLegacy:OptionsLegacy");
+    const rules = run.byType("proxmoxve:firewall/rulesLegacy:RulesLegacy");
+    expect(options.map((o) => o.inputs.vmId).sort()).toEqual([1101, 1102, 1103]);
+    expect(options.every((o) => o.inputs.inputPolicy === "DROP" && o.inputs.enabled === true)).toBe(true);
+    const db = rules.find((r) => r.inputs.vmId === 1102)!.inputs.rules as { dport: string; source?: string }[];
+    expect(db.find((r) => r.dport === "5432")!.source).toBe("10.10.1.0/24,10.10.2.0/24");
+});

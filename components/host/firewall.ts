@@ -1,0 +1,71 @@
+/**
+ * Proxmox firewall rules for a VM: every role's ports open only to the plan's networks that
+ * need them (inbound policy DROP). Pure.
+ */
+import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../../plan/plan";
+
+export interface FirewallRule {
+    dport: string;
+    proto: "tcp";
+    /** Comma-separated CIDRs; empty means any source (public services only). */
+    source: string;
+    comment: string;
+}
+
+
+
+
+function cidrsOf(plan: DeploymentPlan, hosts: string[]): string {
+    const sites = new Set(hosts.map((h) => hostByName(plan, h).site));
+    return plan.sites.filter((s) => sites.has(s.name)).map((s) => s.cidr).join(",");
+}
+
+export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRule[] {
+    const p = plan.ports;
+    const names = (role: Parameters<typeof hostsOf>[2], site?: string) =>
+        plan.hosts.filter((h) => h.roles.includes(role!) && (site === undefined || h.site === site)).map((h) => h.name);
+    const rules: FirewallRule[] = [{ dport: "22", proto: "tcp", source: plan.networks.join(","), comment: "ssh from the plan's networks" }];
+    for (const role of host.roles) {
+        switch (role) {
+            case "etcd": {
+                const cluster = etcdClusterOf(plan, host.name);
+                const clients = plan.patroniClusters.filter((c) => c.etcd === cluster.name).flatMap((c) => c.members);
+                rules.push({ dport: String(p.etcdClient), proto: "tcp", source: cidrsOf(plan, [...cluster.members, ...clients]), comment: "etcd clients: Patroni and members" });
+                rules.push({ dport: String(p.etcdPeer), proto: "tcp", source: cidrsOf(plan, cluster.members), comment: "etcd peers" });
+                break;
+            }
+            case "patroni": {
+                const cluster = patroniClusterOf(plan, host.name);
+                const lbs = plan.hosts.filter((h) => h.roles.includes("haproxy") && cluster.sites.includes(h.site)).map((h) => h.name);
+                const source = cidrsOf(plan, [...cluster.members, ...lbs]);
+                rules.push({ dport: String(p.postgres), proto: "tcp", source, comment: "PostgreSQL: HAProxy and replication" });
+                rules.push({ dport: String(p.patroniRest), proto: "tcp", source, comment: "Patroni REST API: HAProxy checks and members" });
+                break;
+            }
+            case "haproxy":
+                rules.push({ dport: `${p.haproxyPrimary}:${p.haproxyReplicas}`, proto: "tcp", source: cidrsOf(plan, [host.name, ...names("nextcloud")]), comment: "HAProxy to PostgreSQL: app nodes" });
+                rules.push({ dport: String(p.haproxyStats), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "HAProxy stats: management" });
+                break;
+            case "nginx":
+                rules.push({ dport: `${p.http},${p.https}`, proto: "tcp", source: "", comment: "Nextcloud over HTTPS: public" });
+                break;
+            case "gluster":
+            case "gluster-arbiter": {
+                const peers = plan.gluster?.bricks.map((b) => b.host) ?? [];
+                const source = cidrsOf(plan, [...peers, ...names("nextcloud")]);
+                rules.push({ dport: "24007:24008", proto: "tcp", source, comment: "glusterd: peers and clients" });
+                rules.push({ dport: "49152:49251", proto: "tcp", source, comment: "Gluster bricks: peers and clients" });
+                break;
+            }
+            case "nextcloud":
+                rules.push({ dport: String(p.nextcloud), proto: "tcp", source: hostsOf(plan, host.site, "nginx").map((h) => `${h.address}/32`).join(","), comment: "Nextcloud: the site's NGINX" });
+                rules.push({ dport: String(p.redis), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "Redis: the site's app nodes" });
+                break;
+            default: {
+                const never: never = role;
+                throw new Error(`no firewall rules for role ${String(never)}`);
+            }
+        }
+    }
+    return rules;
+}
