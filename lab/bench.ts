@@ -7,7 +7,7 @@
  *   - a soak under write load that must show no failover at all.
  * Options: --trials N (20), --pairs N (5), --soak-minutes N (10), --clients N (16).
  */
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -45,6 +45,7 @@ async function setTimings(state: LabState, t: PatroniTimings): Promise<void> {
             { method: "PATCH", auth: `patroni:${labSecrets().restApiPassword}`, agent: false, timeout: 10000, headers: { "content-type": "application/json" } },
             (res) => (res.resume(), resolve(res.statusCode ?? 0)),
         );
+        req.on("timeout", () => req.destroy(new Error("Patroni did not answer PATCH /config within 10 s")));
         req.on("error", reject);
         req.end(body);
     });
@@ -59,8 +60,11 @@ interface PgbenchRun {
 }
 
 function pgbench(state: LabState, host: string, address: string, port: number, args: string[]): string {
-    const argv = inHost(state.holders[host], host, ["env", `PGPASSWORD=${labSecrets().superuserPassword}`, "/usr/lib/postgresql/17/bin/pgbench", "-h", address, "-p", String(port), "-U", "postgres", ...args, "postgres"]);
-    return execFileSync(argv[0], argv.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 600000 });
+    const argv = inHost(state.holders[host], host, ["/usr/lib/postgresql/17/bin/pgbench", "-h", address, "-p", String(port), "-U", "postgres", ...args, "postgres"]);
+    // The password travels in the environment, never on a command line (ps, error messages).
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 600000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword } });
+    if (r.status !== 0) throw new LabError(`pgbench ${args.join(" ")} failed: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`);
+    return r.stdout;
 }
 
 async function pgbenchPairs(pairs: number, clients: number, seconds: number, say: (m: string) => void): Promise<PgbenchRun[]> {

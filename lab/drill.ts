@@ -48,6 +48,10 @@ export interface DrillResult {
 
 interface Probe<T> {
     events: T[];
+    /** True once the probe's process is gone (it dies with a killed host). */
+    exited(): boolean;
+    /** The last lines it wrote on stderr, for error messages. */
+    stderr(): string;
     stop(): Promise<void>;
 }
 
@@ -55,19 +59,24 @@ export function runProbe<T>(state: LabState, host: string, args: string[]): Prob
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
     const child: ChildProcess = spawn(cmd, argv, {
         env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword },
-        stdio: ["ignore", "pipe", "ignore"],
+        stdio: ["ignore", "pipe", "pipe"],
     });
     const events: T[] = [];
     let buffer = "";
+    let errors = "";
+    let gone = false;
+    child.stderr!.on("data", (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
     child.stdout!.on("data", (chunk: Buffer) => {
         buffer += chunk.toString();
         const lines = buffer.split("\n");
         buffer = lines.pop() ?? "";
         for (const l of lines) if (l.trim()) events.push(JSON.parse(l) as T);
     });
-    const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+    const exited = new Promise<void>((resolve) => child.on("close", () => ((gone = true), resolve())));
     return {
         events,
+        exited: () => gone,
+        stderr: () => errors.trim().split("\n").slice(-3).join(" | "),
         async stop() {
             child.kill("SIGTERM");
             let timer: NodeJS.Timeout | undefined;
@@ -80,8 +89,11 @@ export function runProbe<T>(state: LabState, host: string, args: string[]): Prob
 
 export async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
     const p = runProbe<T>(state, host, args);
-    await waitFor(`${args[0]} on ${host}`, 30000, () => (p.events.length > 0 ? true : undefined), 100);
-    await p.stop();
+    try {
+        await waitFor(`${args[0]} on ${host}`, 30000, () => (p.events.length > 0 ? true : p.exited() ? Promise.reject(new Error(p.stderr() || "the probe exited")) : undefined), 100);
+    } finally {
+        await p.stop();
+    }
     return p.events[0];
 }
 
@@ -148,7 +160,8 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
     const trialId = `${scenario}-${Date.now()}`;
     const problems: string[] = [];
     await probeOnce(state, writerHost.name, ["setup", "--port", String(state.plan.ports.haproxyPrimary)]);
-    const watchers = membersOf(state).map((m) => runProbe<WatchEvent>(state, m, ["watch", "--member", m, "--duration", String(PROBE_SECONDS)]));
+    const watch = (s: LabState, m: string) => runProbe<WatchEvent>(s, m, ["watch", "--member", m, "--duration", String(PROBE_SECONDS)]);
+    const watchers = membersOf(state).map((m) => watch(state, m));
     const writer = runProbe<WriteEvent>(state, writerHost.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId]);
     try {
         await waitFor("the writer's first acknowledged writes", 30000, () => (writer.events.filter((e) => e.ok).length >= 20 ? true : undefined), 100);
@@ -175,6 +188,11 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
             say(`trial ${n}: healing (${await heal()}), writing on through the heal`);
         }
         state = requireState();
+        // A killed host's probe died with it: watch the rebooted host too, or a second
+        // writable primary after the heal would go unseen.
+        membersOf(state).forEach((m, i) => {
+            if (watchers[i].exited()) watchers.push(watch(state, m));
+        });
         // After a partition heals, the old primary is where lost writes would show: keep writing.
         await sleep(scenario === "primary-isolation" ? 15000 : 3000);
         const newLeader = await waitHealthy(state, 180000, () => undefined);

@@ -127,6 +127,7 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         progress(`network: router ${ROUTER_NS}, ${plan.sites.length} sites (${plan.networks.join(", ")}), ${plan.hosts.length} hosts`);
         createRouter(plan);
         if (opts.wanDelayMs) setWanDelay(plan, opts.wanDelayMs);
+        state.wanDelayMs = opts.wanDelayMs ?? 0;
         const secrets = writeSecrets();
         createCa(PKI_DIR);
         for (const host of plan.hosts) {
@@ -149,20 +150,21 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${lb.address} -p ${plan.ports.haproxyPrimary} -U ${DB_USERS.superuser} postgres`);
         console.log(`  npm run lab -- status     npm run lab -- down`);
     } catch (e) {
-        progress(`up failed: ${(e as Error).message}; tearing down what it started (logs kept in ${path.join(LAB_DIR, "failed-logs")})`);
-        keepLogs(state);
+        progress(`up failed: ${(e as Error).message}; tearing down what it started (hosts' logs kept in ${keepLogs(state)})`);
         await down({ quiet: true });
         throw e;
     }
 }
 
-function keepLogs(state: LabState): void {
+/** Copies every host's logs out of the lab dir, which `down` removes; returns where. */
+function keepLogs(state: LabState): string {
     const dest = path.join(path.dirname(LAB_DIR), "lab-failed-logs");
     fs.rmSync(dest, { recursive: true, force: true });
     for (const h of state.plan.hosts) {
         const src = path.join(hostDir(h.name), "log");
         if (fs.existsSync(src)) fs.cpSync(src, path.join(dest, h.name), { recursive: true });
     }
+    return dest;
 }
 
 export async function down(opts: { quiet?: boolean } = {}): Promise<void> {
@@ -319,6 +321,8 @@ export async function fault(kind: string, target: string | undefined): Promise<s
             const ms = Number(target);
             if (!Number.isInteger(ms) || ms < 0 || ms > 10000) throw new LabError(`slow-wan takes a delay in ms from 0 to 10000, got ${target}`);
             setWanDelay(plan, ms);
+            state.faults.wanDelayMs = ms;
+            saveState(state);
             return `WAN delay ${ms} ms`;
         }
     }
@@ -337,6 +341,7 @@ export async function heal(): Promise<string> {
         startHostServices(state, host);
         done.push(`${name} rebooted`);
     }
+    if (state.faults.wanDelayMs) setWanDelay(state.plan, state.wanDelayMs ?? 0), done.push(`WAN delay back to ${state.wanDelayMs ?? 0} ms`);
     // A crashed PostgreSQL is restarted by its Patroni; nothing to do for kill-postgres.
     state.faults = { killed: [], isolatedHosts: [], isolatedSites: [] };
     saveState(state);

@@ -26,8 +26,10 @@ export interface LabState {
     /** Holder pid of each booted host. */
     holders: Record<string, number>;
     services: LabServiceRecord[];
-    /** Hosts currently isolated, sites cut off, and the WAN delay in force. */
-    faults: { killed: string[]; isolatedHosts: string[]; isolatedSites: string[] };
+    /** The WAN delay `up` set (ms); `heal` returns to it. */
+    wanDelayMs?: number;
+    /** Hosts killed or isolated, sites cut off, and a `slow-wan` delay in force. */
+    faults: { killed: string[]; isolatedHosts: string[]; isolatedSites: string[]; wanDelayMs?: number };
 }
 
 const STATE_FILE = path.join(LAB_DIR, "state.json");

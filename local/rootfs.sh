@@ -16,7 +16,7 @@ fi
 
 if [ ! -f "$dest/.debootstrap-done" ]; then
   log "debootstrap trixie into $dest (about a minute)"
-  rm -rf "$dest"; mkdir -p "$dest"
+  rm -rf --one-file-system "$dest"; mkdir -p "$dest"
   debootstrap --variant=minbase trixie "$dest" "$mirror" >"$dest.debootstrap.log" 2>&1 \
     || { log "debootstrap failed; see $dest.debootstrap.log"; exit 1; }
   # Keep apt from starting services inside the root: the lab starts them itself.
@@ -29,9 +29,13 @@ for p in "$@"; do
   chroot "$dest" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  # A running lab mounts this root as the lower layer of every host: it must not change under it.
+  if grep -qs "lowerdir=$dest," /proc/[0-9]*/mountinfo; then
+    echo "rootfs.sh: a running lab uses $dest; run 'npm run lab -- down' before adding packages (${missing[*]})" >&2; exit 1
+  fi
   log "installing into the root: ${missing[*]}"
-  for m in proc sys dev; do mountpoint -q "$dest/$m" || mount --bind "/$m" "$dest/$m"; done
   trap 'for m in dev sys proc; do umount -l "$dest/$m" 2>/dev/null || true; done' EXIT
+  for m in proc sys dev; do mountpoint -q "$dest/$m" || mount --bind "/$m" "$dest/$m"; done
   mkdir -p "$dest/etc/postgresql-common/createcluster.d"
   echo "create_main_cluster = false" >"$dest/etc/postgresql-common/createcluster.d/50-lab.conf"
   chroot "$dest" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2

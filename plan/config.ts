@@ -415,9 +415,14 @@ function checkTopology(p: ProjectConfig): void {
                 throw new ConfigError("sites", `three-site needs exactly 3 sites (two data sites and a witness), got ${siteNames.length} (${siteNames.join(", ")}); add or remove a site, or set topology to two-site`);
             }
             checkQuorum("sites", hostsWithRole(p.sites, "etcd").length, "the three-site etcd cluster");
+            const total = hostsWithRole(p.sites, "etcd").length;
             for (const s of siteNames) {
-                if (hostsWithRole(p.sites, "etcd", s).length === 0) {
+                const here = hostsWithRole(p.sites, "etcd", s).length;
+                if (here === 0) {
                     throw new ConfigError(`sites.${s}.hosts`, `three-site spreads etcd over all three sites, and ${s} has no host with the "etcd" role; give it one`);
+                }
+                if (total - here <= total / 2) {
+                    throw new ConfigError(`sites.${s}.hosts`, `${s} holds ${here} of the ${total} etcd members, so losing ${s} would lose the quorum; spread the members so that no site holds half or more (e.g. 1+1+1 or 2+2+1)`);
                 }
             }
             const dataSites = siteNames.filter((s) => hostsWithRole(p.sites, "patroni", s).length > 0);

@@ -41,13 +41,7 @@ export function primaryStackOutputs(): Record<string, unknown> {
 }
 
 export function setupMocks(stack: string, overrides: Record<string, unknown> = {}): MockRun {
-    const run: MockRun = {
-        resources: [],
-        generatedSecrets: Object.values(primaryStackOutputs().sharedSecrets as Record<string, unknown>).flatMap((v) =>
-            typeof v === "string" ? [v] : Object.values(v as Record<string, string>),
-        ),
-        byType: (type) => run.resources.filter((r) => r.type === type),
-    };
+    const run: MockRun = { resources: [], generatedSecrets: [], byType: (type) => run.resources.filter((r) => r.type === type) };
     let counter = 0;
     pulumi.runtime.setMocks(
         {
@@ -68,8 +62,12 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                         return { id: args.name, state: { ...args.inputs, certPem: `-----BEGIN CERTIFICATE-----\ncert-${args.name}\n-----END CERTIFICATE-----\n` } };
                     case "tls:index/certRequest:CertRequest":
                         return { id: args.name, state: { ...args.inputs, certRequestPem: `csr-${args.name}` } };
-                    case "pulumi:pulumi:StackReference":
-                        return { id: args.name, state: { outputs: primaryStackOutputs(), secretOutputNames: ["sharedSecrets"] } };
+                    case "pulumi:pulumi:StackReference": {
+                        const outputs = primaryStackOutputs();
+                        const shared = outputs.sharedSecrets as { database: Record<string, string>; caKeyPem: string };
+                        run.generatedSecrets.push(...Object.values(shared.database), shared.caKeyPem.split("\n")[1]);
+                        return { id: args.name, state: { outputs, secretOutputNames: ["sharedSecrets"] } };
+                    }
                     default:
                         return { id: `${args.name}-id`, state: args.inputs };
                 }

@@ -5,6 +5,7 @@
  */
 import * as proxmox from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import { ProxmoxConfig } from "../../plan/config";
 import { HostPlan } from "../../plan/plan";
 import { FirewallRule } from "./firewall";
@@ -34,7 +35,12 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 nodeName: host.proxmoxNode,
                 datastoreId: px.snippetsDatastore,
                 contentType: "snippets",
-                sourceRaw: { fileName: `${host.name}-user-data.yaml`, data: args.userData },
+                // Named by content: a changed snippet is a new file, so replacing it never
+                // deletes the file a VM still points at.
+                sourceRaw: {
+                    fileName: pulumi.output(args.userData).apply((d) => `${host.name}-user-data-${createHash("sha256").update(d).digest("hex").slice(0, 12)}.yaml`),
+                    data: args.userData,
+                },
             },
             { parent: this },
         );
@@ -66,7 +72,9 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                     userDataFileId: snippet.id,
                 },
             },
-            { parent: this },
+            // cloud-init acts on the first boot only: a later change of the user data must not
+            // replace a running database VM. Changes after that go through the hosts' services.
+            { parent: this, ignoreChanges: ["initialization"] },
         );
         new proxmox.firewall.OptionsLegacy(
             `${name}-firewall`,

@@ -14,6 +14,7 @@ const MINUTE = 60000;
 const CLI = path.join(__dirname, "..", "..", "lab", "cli.ts");
 const TSX = path.join(__dirname, "..", "..", "node_modules", ".bin", "tsx");
 let hosts: string[] = [];
+let started = false;
 
 function cli(...args: string[]): { status: number; stderr: string } {
     const r = spawnSync(TSX, [CLI, ...args], { encoding: "utf8", timeout: MINUTE });
@@ -22,11 +23,13 @@ function cli(...args: string[]): { status: number; stderr: string } {
 
 beforeAll(async () => {
     if (loadState()) throw new Error("a lab is already running here; run `npm run lab -- down` before the tests");
+    started = true; // from here on, whatever up() leaves behind is this test's to remove
     await up({});
     hosts = loadState()!.plan.hosts.map((h) => h.name);
 }, 5 * MINUTE);
 
 afterAll(async () => {
+    if (!started) return; // never tear down a lab this test did not start
     await down({ quiet: true });
     const left = existingNamespaces().filter((ns) => ns === ROUTER_NS || hosts.includes(ns));
     expect(left).toEqual([]);

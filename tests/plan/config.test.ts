@@ -91,6 +91,14 @@ test("even etcd membership in three-site", () => {
     expect(e.message).toContain("odd number of at least 3");
 });
 
+test("three-site: an etcd layout that the loss of one site would break", () => {
+    const raw = base();
+    raw.sites.dc1.hosts.push({ name: "dc1-etcd2", address: "10.10.1.12", roles: ["etcd"] }, { name: "dc1-etcd3", address: "10.10.1.13", roles: ["etcd"] });
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc1.hosts");
+    expect(e.message).toContain("dc1 holds 3 of the 5 etcd members, so losing dc1 would lose the quorum");
+});
+
 test("etcd membership smaller than 3 in two-site", () => {
     const raw = base();
     raw.topology = "two-site";

@@ -18,15 +18,19 @@ import { readStackConfig } from "../../local/stackFiles";
 import { appTierConfig, twoSiteConfig } from "../helpers/configs";
 
 const NETNS = `ncha-validate-${process.pid}`;
-const WORK = `/tmp/ncha-validate-${process.pid}`;
+/** Files to check live outside the root and appear at /mnt inside it, through a bind mount
+ * in a private mount namespace: the root itself is never written (labs may be using it). */
+const HOST_WORK = `/tmp/ncha-validate-${process.pid}`;
+const WORK = "/mnt";
 
 function inRoot(args: string[]): { status: number; output: string } {
-    const r = spawnSync("ip", ["netns", "exec", NETNS, "chroot", ROOTFS, ...args], { encoding: "utf8" });
+    const script = 'root=$1; shift; mount --bind "$0" "$root/mnt" && exec chroot "$root" "$@"';
+    const r = spawnSync("ip", ["netns", "exec", NETNS, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, HOST_WORK, ROOTFS, ...args], { encoding: "utf8" });
     return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
 function writeInRoot(name: string, content: string): string {
-    fs.writeFileSync(path.join(ROOTFS, WORK, name), content);
+    fs.writeFileSync(path.join(HOST_WORK, name), content);
     return `${WORK}/${name}`;
 }
 
@@ -43,7 +47,7 @@ const plans: Record<string, DeploymentPlan> = {};
 beforeAll(() => {
     if (!rootReady()) throw new Error(`no Debian 13 root at ${ROOTFS}: run the README's test command (scripts/test.sh), which builds it`);
     execFileSync("ip", ["netns", "add", NETNS]);
-    fs.mkdirSync(path.join(ROOTFS, WORK), { recursive: true });
+    fs.mkdirSync(HOST_WORK, { recursive: true });
     plans.threeSite = buildPlan(loadStackConfig(readStackConfig("dc1")));
     plans.twoSite = buildPlan(loadStackConfig(twoSiteConfig()));
     plans.appTier = buildPlan(loadStackConfig(appTierConfig()));
@@ -51,7 +55,7 @@ beforeAll(() => {
 
 afterAll(() => {
     spawnSync("ip", ["netns", "del", NETNS]);
-    fs.rmSync(path.join(ROOTFS, WORK), { recursive: true, force: true });
+    fs.rmSync(HOST_WORK, { recursive: true, force: true });
 });
 
 test.each([
@@ -95,7 +99,7 @@ function nginxMain(site: string): string {
 test.each(["dc1-lb1", "dc2-lb1"])("NGINX 1.26 accepts the site config of %s", (host) => {
     const p = plans.appTier;
     execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=*.example.org",
-        "-keyout", path.join(ROOTFS, WORK, "wildcard.key"), "-out", path.join(ROOTFS, WORK, "wildcard.crt")], { stdio: "ignore" });
+        "-keyout", path.join(HOST_WORK, "wildcard.key"), "-out", path.join(HOST_WORK, "wildcard.crt")], { stdio: "ignore" });
     const site = renderNginxSite(p, hostByName(p, host)).split(TLS_DIR).join(WORK);
     const siteFile = writeInRoot(`${host}-nginx-site.conf`, site);
     const main = writeInRoot(`${host}-nginx.conf`, nginxMain(siteFile));
