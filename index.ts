@@ -4,8 +4,8 @@
  * site's part of it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { EtcdQuorum, LoadBalancer, PatroniCluster, SharedSecrets, SiteContext } from "./components";
-import { CONFIG_KEYS, ConfigKey, loadStackConfig, PROJECT, RawConfig } from "./plan/config";
+import { EtcdQuorum, GlusterVolume, LoadBalancer, PatroniCluster, SharedSecrets, SiteContext } from "./components";
+import { CONFIG_KEYS, ConfigError, ConfigKey, loadStackConfig, PROJECT, RawConfig, Role } from "./plan/config";
 import { buildPlan, hostsOf } from "./plan/plan";
 
 function readConfig(): RawConfig {
@@ -20,14 +20,37 @@ function readConfig(): RawConfig {
 const config = loadStackConfig(readConfig());
 const plan = buildPlan(config);
 const site = config.site;
-const has = (role: "etcd" | "patroni" | "haproxy") => hostsOf(plan, site, role).length > 0;
+const has = (role: Role) => hostsOf(plan, site, role).length > 0;
+
+/** The site's wildcard certificate, needed where NGINX terminates TLS. */
+function certificate(): pulumi.Output<{ cert: string; key: string }> | undefined {
+    if (!has("nginx")) return undefined;
+    const cfg = new pulumi.Config(PROJECT);
+    const cert = cfg.get("tlsCertificate");
+    const key = cfg.getSecret("tlsKey");
+    if (!cert || !/-----BEGIN CERTIFICATE-----/.test(cert)) {
+        throw new ConfigError("tlsCertificate", `missing or not a PEM certificate; site ${site} terminates TLS: \`pulumi config set ${PROJECT}:tlsCertificate -- "$(cat wildcard.crt)"\``);
+    }
+    if (!key) throw new ConfigError("tlsKey", `missing; set the wildcard certificate's key as a secret: \`pulumi config set --secret ${PROJECT}:tlsKey -- "$(cat wildcard.key)"\``);
+    return pulumi.secret(key.apply((k) => ({ cert, key: k })));
+}
+
+if (has("nextcloud")) {
+    // Rendered and validated (components/nextcloud/render.ts), but nothing places app nodes yet.
+    throw new ConfigError("sites", `site ${site} has hosts with the "nextcloud" role, which this version cannot deploy yet (the NextcloudTier component is not built); remove them for now`);
+}
 
 const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack });
-const ctx: SiteContext = { plan, config, secrets };
+const ctx: SiteContext = { plan, config, secrets, certificate: certificate() };
 
 const etcd = has("etcd") ? new EtcdQuorum(`${site}-etcd`, ctx) : undefined;
 const patroni = has("patroni") ? new PatroniCluster(`${site}-patroni`, ctx) : undefined;
 const lb = has("haproxy") ? new LoadBalancer(`${site}-lb`, ctx, { dependsOn: patroni ? [patroni] : [] }) : undefined;
+const brickHosts = plan.gluster?.bricks.map((b) => b.host).filter((h) => hostsOf(plan, site).some((x) => x.name === h)) ?? [];
+const gluster =
+    plan.gluster && (brickHosts.length > 0 || plan.gluster.createdBy === site)
+        ? new GlusterVolume(`${site}-gluster`, ctx, Object.fromEntries(Object.entries(etcd?.hosts ?? {}).filter(([n]) => brickHosts.includes(n))))
+        : undefined;
 
 export const topology = plan.topology;
 export const siteName = site;
@@ -38,6 +61,8 @@ export const patroniMembers = patroni?.members;
 export const primaryEndpoints = lb?.primaryEndpoints;
 export const replicaEndpoints = lb?.replicaEndpoints;
 export const replicationCredentials = patroni?.replicationCredentials;
+export const glusterVolume = gluster?.volumeName;
+export const glusterMountServers = gluster?.mountServers;
 // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them.
 export const sharedSecrets = config.primaryStack ? undefined : secrets.values;
 export const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;

@@ -4,3 +4,4 @@ export { LoadBalancer } from "./loadbalancer/loadBalancer";
 export { ProxmoxHost } from "./host/proxmoxHost";
 export { SharedSecrets, SHARED_OUTPUTS } from "./shared/sharedSecrets";
 export { SiteContext } from "./host/placeHosts";
+export { GlusterVolume } from "./gluster/glusterVolume";

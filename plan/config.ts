@@ -134,6 +134,8 @@ export interface StackConfig extends ProjectConfig {
     primaryStack?: string;
     proxmox: ProxmoxConfig;
     sshAuthorizedKeys: string[];
+    /** The cloud image's user that remote commands log in as (with the operator's SSH agent). */
+    sshUser: string;
 }
 
 /** Defaults in one visible place. Timings: see docs/TIMINGS.md. */
@@ -173,6 +175,7 @@ export const CONFIG_KEYS = {
     primaryStack: "string",
     proxmox: "object",
     sshAuthorizedKeys: "object",
+    sshUser: "string",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
@@ -450,6 +453,12 @@ function checkTopology(p: ProjectConfig): void {
     }
     checkGluster(p);
     for (const s of siteNames) {
+        const apps = hostsWithRole(p.sites, "nextcloud", s).length;
+        const nginx = hostsWithRole(p.sites, "nginx", s).length;
+        if (nginx > 0 && apps === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs NGINX but no host with the "nextcloud" role for it to serve; add app nodes or drop the nginx role`);
+        if (apps > 0 && hostsWithRole(p.sites, "haproxy", s).length === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs Nextcloud app nodes but no HAProxy for their database connection; add one`);
+        if (apps > 0 && nginx === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs Nextcloud app nodes but no host with the "nginx" role in front of them; add one`);
+        if (apps > 0 && hostsWithRole(p.sites, "gluster").length === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs Nextcloud app nodes but the plan has no Gluster volume for their data directory; add gluster hosts`);
         if (hostsWithRole(p.sites, "patroni", s).length > 0 && hostsWithRole(p.sites, "haproxy", s).length === 0) {
             throw new ConfigError(`sites.${s}.hosts`, `${s} runs Patroni members but no host with the "haproxy" role routes to them; add one`);
         }
@@ -568,5 +577,7 @@ export function loadStackConfig(raw: RawConfig): StackConfig {
             throw new ConfigError(`sshAuthorizedKeys[${i}]`, `${show(k.slice(0, 30))}... is not an SSH public key line; paste the contents of ~/.ssh/id_ed25519.pub`);
         }
     });
-    return { ...project, site, primaryStack, proxmox, sshAuthorizedKeys: keys };
+    const sshUser = str("sshUser", raw.sshUser, "debian");
+    if (!/^[a-z_][a-z0-9_-]*$/.test(sshUser)) throw new ConfigError("sshUser", `${show(sshUser)} is not a user name`);
+    return { ...project, site, primaryStack, proxmox, sshAuthorizedKeys: keys, sshUser };
 }

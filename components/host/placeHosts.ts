@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Role, StackConfig } from "../../plan/config";
 import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
 import { needsTls, renderHost } from "../renderHost";
+import { TlsCertificate } from "../loadbalancer/nginx";
 import { SharedSecrets } from "../shared/sharedSecrets";
 import { renderCloudInit } from "./cloudInit";
 import { renderFirewall } from "./firewall";
@@ -17,6 +18,8 @@ export interface SiteContext {
     plan: DeploymentPlan;
     config: StackConfig;
     secrets: SharedSecrets;
+    /** The wildcard certificate and key (stack config; the key secret), for NGINX hosts. */
+    certificate?: pulumi.Output<TlsCertificate>;
 }
 
 /**
@@ -34,11 +37,11 @@ export function placeHosts(parent: pulumi.ComponentResource, ctx: SiteContext, h
             ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: ctx.secrets.caCertPem, keyPem: ctx.secrets.values.caKeyPem }, parent)
             : undefined;
         const userData = pulumi
-            .all([ctx.secrets.values, tls])
-            .apply(([values, identity]) =>
+            .all([ctx.secrets.values, tls, host.roles.includes("nginx") ? ctx.certificate : undefined])
+            .apply(([values, identity, certificate]) =>
                 renderCloudInit(
                     host,
-                    renderHost(ctx.plan, host, { database: host.roles.includes("patroni") ? values.database : undefined, tls: identity }),
+                    renderHost(ctx.plan, host, { database: host.roles.includes("patroni") ? values.database : undefined, tls: identity, certificate }),
                     ctx.config.sshAuthorizedKeys,
                 ),
             );

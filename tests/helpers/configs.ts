@@ -38,3 +38,13 @@ export function appTierConfig(): RawConfig {
     raw.nextcloud = { domain: "cloud.example.org", trustedDomains: ["files.example.org"] };
     return raw;
 }
+
+/** The files tier alone: the Gluster bricks and arbiter of appTierConfig, no app nodes or NGINX. */
+export function filesTierConfig(): RawConfig {
+    const raw: any = appTierConfig();
+    for (const site of Object.values<any>(raw.sites)) {
+        site.hosts = site.hosts.filter((h: any) => !h.roles.includes("nextcloud"));
+        for (const h of site.hosts) h.roles = h.roles.filter((r: string) => r !== "nginx");
+    }
+    return raw;
+}

@@ -1,0 +1,40 @@
+/** The files tier under mocks: brick VMs with data disks, and the volume created by the last site's stack. */
+import { review } from "../../policies/rules";
+import { readStackConfig } from "../../local/stackFiles";
+import { filesTierConfig } from "../helpers/configs";
+import { plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
+
+async function runStack(stack: string) {
+    const files: any = filesTierConfig();
+    const run = setupMocks(stack, { sites: files.sites, nextcloud: files.nextcloud, ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }) });
+    let program: typeof import("../../index") | undefined;
+    await jest.isolateModulesAsync(async () => {
+        program = await import("../../index");
+    });
+    await valueOf(program!.etcdClientEndpoints);
+    await settled(run);
+    return { run, program: program! };
+}
+
+test("dc3 (last brick site): the arbiter on the witness gets its disk, and the volume is created there once the peers are up", async () => {
+    const { run, program } = await runStack("dc3");
+    const vm = run.byType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "dc3-etcd1")!.inputs as any;
+    expect(vm.disks.map((d: any) => [d.interface, d.size])).toEqual([["scsi0", 32], ["scsi1", 20]]);
+    const create = run.byType("command:remote:Command");
+    expect(create).toHaveLength(1);
+    expect(create[0].inputs.create).toBe("sudo /usr/local/sbin/nextcloud-ha-gluster-volume");
+    // The command provider's schema marks the whole connection secret.
+    expect((create[0].inputs.connection as any).value).toMatchObject({ host: "10.10.3.11", user: "debian" });
+    expect(await valueOf(program.glusterMountServers)).toEqual(["10.10.1.41", "10.10.2.41", "10.10.3.11"]);
+    expect(review(run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as any })))).toEqual([]);
+});
+
+test("dc1: its data brick VM with a 500 GB disk, no volume command (dc3 runs it)", async () => {
+    const { run } = await runStack("dc1");
+    const vm = run.byType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "dc1-gfs1")!.inputs as any;
+    expect(vm.disks.map((d: any) => d.size)).toEqual([32, 500]);
+    expect(vm.tags).toEqual(["nextcloud-ha", "dc1", "gluster"]);
+    expect(run.byType("command:remote:Command")).toHaveLength(0);
+    const gluster = run.byType("nextcloud-ha:index:GlusterVolume")[0].inputs as any;
+    expect(gluster.bricks).toEqual([{ host: "dc1-gfs1", arbiter: false }, { host: "dc2-gfs1", arbiter: false }, { host: "dc3-etcd1", arbiter: true }]);
+});
