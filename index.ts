@@ -4,7 +4,7 @@
  * site's part of it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { EtcdQuorum, GlusterVolume, LoadBalancer, PatroniCluster, SharedSecrets, SiteContext } from "./components";
+import { EtcdQuorum, GlusterVolume, LoadBalancer, NextcloudTier, PatroniCluster, SharedSecrets, SiteContext } from "./components";
 import { CONFIG_KEYS, ConfigError, ConfigKey, loadStackConfig, PROJECT, RawConfig, Role } from "./plan/config";
 import { buildPlan, hostsOf } from "./plan/plan";
 
@@ -35,11 +35,6 @@ function certificate(): pulumi.Output<{ cert: string; key: string }> | undefined
     return pulumi.secret(key.apply((k) => ({ cert, key: k })));
 }
 
-if (has("nextcloud")) {
-    // Rendered and validated (components/nextcloud/render.ts), but nothing places app nodes yet.
-    throw new ConfigError("sites", `site ${site} has hosts with the "nextcloud" role, which this version cannot deploy yet (the NextcloudTier component is not built); remove them for now`);
-}
-
 const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack });
 const ctx: SiteContext = { plan, config, secrets, certificate: certificate() };
 
@@ -51,6 +46,7 @@ const gluster =
     plan.gluster && (brickHosts.length > 0 || plan.gluster.createdBy === site)
         ? new GlusterVolume(`${site}-gluster`, ctx, Object.fromEntries(Object.entries(etcd?.hosts ?? {}).filter(([n]) => brickHosts.includes(n))))
         : undefined;
+const app = has("nextcloud") ? new NextcloudTier(`${site}-nextcloud`, ctx, { dependsOn: [...(lb ? [lb] : []), ...(gluster ? [gluster] : [])] }) : undefined;
 
 export const topology = plan.topology;
 export const siteName = site;
@@ -63,6 +59,23 @@ export const replicaEndpoints = lb?.replicaEndpoints;
 export const replicationCredentials = patroni?.replicationCredentials;
 export const glusterVolume = gluster?.volumeName;
 export const glusterMountServers = gluster?.mountServers;
+export const nextcloudAppEndpoints = app?.appEndpoints;
+/** Users reach https://<domain>; this site's NGINX answers for it when DNS points here. */
+export const publicEndpoint = lb && has("nginx") ? lb.nginxAddresses.apply((a) => ({ url: `https://${plan.nextcloud.domain}`, addresses: a })) : undefined;
+/**
+ * The A records for the domain. Primary/secondary, never both: the primary site's NGINX
+ * addresses normally; when moving to another site, replace them with that site's.
+ */
+export const dnsRecords =
+    lb && has("nginx")
+        ? lb.nginxAddresses.apply((a) => ({
+              name: plan.nextcloud.domain,
+              type: "A",
+              values: a,
+              active: site === plan.primarySite,
+              note: site === plan.primarySite ? "publish these" : `publish these instead of ${plan.primarySite}'s only when ${site} takes over`,
+          }))
+        : undefined;
 // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them.
 export const sharedSecrets = config.primaryStack ? undefined : secrets.values;
 export const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;

@@ -5,3 +5,4 @@ export { ProxmoxHost } from "./host/proxmoxHost";
 export { SharedSecrets, SHARED_OUTPUTS } from "./shared/sharedSecrets";
 export { SiteContext } from "./host/placeHosts";
 export { GlusterVolume } from "./gluster/glusterVolume";
+export { NextcloudTier } from "./nextcloud/nextcloudTier";

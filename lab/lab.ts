@@ -50,7 +50,7 @@ export function labSecrets(): DatabaseSecrets {
 
 function writeSecrets(): DatabaseSecrets {
     const pw = () => randomBytes(24).toString("base64url");
-    const secrets: DatabaseSecrets = { superuserPassword: pw(), replicationPassword: pw(), rewindPassword: pw(), restApiPassword: pw() };
+    const secrets: DatabaseSecrets = { superuserPassword: pw(), replicationPassword: pw(), rewindPassword: pw(), restApiPassword: pw(), appPassword: pw() };
     fs.writeFileSync(SECRETS_FILE, JSON.stringify(secrets), { mode: 0o600 });
     fs.writeFileSync(PGPASS_FILE, `*:*:*:${DB_USERS.superuser}:${secrets.superuserPassword}\n`, { mode: 0o600 });
     return secrets;

@@ -4,6 +4,7 @@
  * read, diffed and validated without any secret.
  */
 import { DatabaseSecrets, TlsIdentity } from "../components/host/rendered";
+import { NextcloudSecrets } from "../components/nextcloud/render";
 
 export function placeholder(what: string): string {
     return `<secret: ${what}, generated at deploy time>`;
@@ -14,6 +15,7 @@ export const PLACEHOLDER_DATABASE: DatabaseSecrets = {
     replicationPassword: placeholder("replication password"),
     rewindPassword: placeholder("pg_rewind user password"),
     restApiPassword: placeholder("Patroni REST API password"),
+    appPassword: placeholder("Nextcloud database password"),
 };
 
 export function placeholderTls(host: string): TlsIdentity {
@@ -23,4 +25,17 @@ export function placeholderTls(host: string): TlsIdentity {
         cert: pem("CERTIFICATE", `certificate of ${host}, signed by the deployment CA`),
         key: pem("PRIVATE KEY", `private key of ${host}`),
     };
+}
+
+export const PLACEHOLDER_NEXTCLOUD: NextcloudSecrets = {
+    instanceId: placeholder("Nextcloud instanceid"),
+    passwordSalt: placeholder("Nextcloud passwordsalt"),
+    secret: placeholder("Nextcloud secret"),
+    databasePassword: PLACEHOLDER_DATABASE.appPassword,
+    redisPassword: placeholder("Redis password"),
+    adminPassword: placeholder("Nextcloud admin password"),
+};
+
+export function placeholderCertificate(): { cert: string; key: string } {
+    return { cert: `-----BEGIN CERTIFICATE-----\n${placeholder("wildcard certificate, from stack config")}\n-----END CERTIFICATE-----\n`, key: `-----BEGIN PRIVATE KEY-----\n${placeholder("wildcard key, from stack config")}\n-----END PRIVATE KEY-----\n` };
 }

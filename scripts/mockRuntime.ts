@@ -33,6 +33,15 @@ export function primaryStackOutputs(): Record<string, unknown> {
                 replicationPassword: "primary-replication-pw-8Rn3",
                 rewindPassword: "primary-rewind-pw-9So4",
                 restApiPassword: "primary-restapi-pw-1Tp5",
+                appPassword: "primary-app-pw-3Vr7",
+            },
+            nextcloud: {
+                instanceId: "ocprimary123",
+                passwordSalt: "primary-salt-4Ws8",
+                secret: "primary-secret-5Xt9",
+                databasePassword: "primary-app-pw-3Vr7",
+                redisPassword: "primary-redis-pw-6Yu0",
+                adminPassword: "primary-admin-pw-7Zv1",
             },
             caKeyPem: "-----BEGIN PRIVATE KEY-----\nprimary-ca-key-2Uq6\n-----END PRIVATE KEY-----\n",
         },
@@ -40,7 +49,11 @@ export function primaryStackOutputs(): Record<string, unknown> {
     };
 }
 
-export function setupMocks(stack: string, overrides: Record<string, unknown> = {}): MockRun {
+/**
+ * Sets the mock runtime up for a stack. `overrides` replace config keys; `primaryOutputs`
+ * replaces what the mocked primary stack exports (to feed one stack's real exports to another).
+ */
+export function setupMocks(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>): MockRun {
     const run: MockRun = { resources: [], generatedSecrets: [], byType: (type) => run.resources.filter((r) => r.type === type) };
     let counter = 0;
     pulumi.runtime.setMocks(
@@ -55,6 +68,8 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                 switch (args.type) {
                     case "random:index/randomPassword:RandomPassword":
                         return { id: args.name, state: { ...args.inputs, result: secret("mockpw") } };
+                    case "random:index/randomString:RandomString":
+                        return { id: args.name, state: { ...args.inputs, result: secret("mockstr") } };
                     case "tls:index/privateKey:PrivateKey":
                         return { id: args.name, state: { ...args.inputs, privateKeyPem: secret("mockkey") } };
                     case "tls:index/selfSignedCert:SelfSignedCert":
@@ -63,9 +78,9 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                     case "tls:index/certRequest:CertRequest":
                         return { id: args.name, state: { ...args.inputs, certRequestPem: `csr-${args.name}` } };
                     case "pulumi:pulumi:StackReference": {
-                        const outputs = primaryStackOutputs();
-                        const shared = outputs.sharedSecrets as { database: Record<string, string>; caKeyPem: string };
-                        run.generatedSecrets.push(...Object.values(shared.database), shared.caKeyPem.split("\n")[1]);
+                        const outputs = primaryOutputs ?? primaryStackOutputs();
+                        const shared = outputs.sharedSecrets as { database: Record<string, string>; nextcloud: Record<string, string>; caKeyPem: string };
+                        run.generatedSecrets.push(...Object.values(shared.database), ...Object.values(shared.nextcloud), shared.caKeyPem.split("\n")[1]);
                         return { id: args.name, state: { outputs, secretOutputNames: ["sharedSecrets"] } };
                     }
                     default:

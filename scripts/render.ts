@@ -9,7 +9,7 @@ import { renderCloudInit } from "../components/host/cloudInit";
 import { needsTls, renderHost } from "../components/renderHost";
 import { loadStackConfig } from "../plan/config";
 import { buildPlan, hostsOf } from "../plan/plan";
-import { PLACEHOLDER_DATABASE, placeholderTls } from "../local/placeholders";
+import { PLACEHOLDER_DATABASE, PLACEHOLDER_NEXTCLOUD, placeholderCertificate, placeholderTls } from "../local/placeholders";
 import { listStacks, readStackConfig } from "../local/stackFiles";
 
 function usage(): never {
@@ -28,6 +28,8 @@ function main(argv: string[]): void {
         const rendered = renderHost(plan, host, {
             database: host.roles.includes("patroni") ? PLACEHOLDER_DATABASE : undefined,
             tls: needsTls(host) ? placeholderTls(host.name) : undefined,
+            certificate: host.roles.includes("nginx") ? placeholderCertificate() : undefined,
+            nextcloud: host.roles.includes("nextcloud") ? PLACEHOLDER_NEXTCLOUD : undefined,
         });
         const dir = path.join(out, host.name);
         for (const f of rendered.files) {

@@ -41,7 +41,12 @@ export function placeHosts(parent: pulumi.ComponentResource, ctx: SiteContext, h
             .apply(([values, identity, certificate]) =>
                 renderCloudInit(
                     host,
-                    renderHost(ctx.plan, host, { database: host.roles.includes("patroni") ? values.database : undefined, tls: identity, certificate }),
+                    renderHost(ctx.plan, host, {
+                        database: host.roles.includes("patroni") ? values.database : undefined,
+                        nextcloud: host.roles.includes("nextcloud") ? values.nextcloud : undefined,
+                        tls: identity,
+                        certificate,
+                    }),
                     ctx.config.sshAuthorizedKeys,
                 ),
             );

@@ -43,6 +43,8 @@ export interface DatabaseSecrets {
     replicationPassword: string;
     rewindPassword: string;
     restApiPassword: string;
+    /** The application's database role (Nextcloud), created when the cluster bootstraps. */
+    appPassword: string;
 }
 
 /** A host's TLS identity for etcd: the deployment CA, and its own certificate and key. */

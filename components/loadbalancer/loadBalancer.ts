@@ -1,6 +1,7 @@
 /**
  * LoadBalancer: this site's HAProxy nodes routing to the Patroni primary (5000) and to the
- * replicas (5001). The NGINX half arrives with the app tier.
+ * replicas (5001), and its NGINX nodes terminating TLS in front of the site's app nodes
+ * (a keepalived VIP for two NGINX nodes is not built yet).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { hostsOf } from "../../plan/plan";
@@ -14,14 +15,18 @@ export class LoadBalancer extends pulumi.ComponentResource {
     readonly replicaEndpoints: pulumi.Output<string[]>;
     readonly hosts: Record<string, ProxmoxHost>;
 
+    /** `https://<domain>` served by this site's NGINX nodes, when the site has any. */
+    readonly nginxAddresses: pulumi.Output<string[]>;
+
     constructor(name: string, ctx: SiteContext, opts?: pulumi.ComponentResourceOptions) {
         const local = hostsOf(ctx.plan, ctx.config.site, "haproxy");
         if (local.length === 0) throw new Error(`site ${ctx.config.site} has no HAProxy host`);
         super("nextcloud-ha:index:LoadBalancer", name, { site: ctx.config.site, haproxy: ctx.plan.haproxy }, opts);
-        this.hosts = placeHosts(this, ctx, ownedHosts(ctx, "haproxy"));
+        this.hosts = placeHosts(this, ctx, [...ownedHosts(ctx, "haproxy"), ...ownedHosts(ctx, "nginx")]);
         const p = ctx.plan.ports;
         this.primaryEndpoints = pulumi.output(local.map((h) => `${h.address}:${p.haproxyPrimary}`));
         this.replicaEndpoints = pulumi.output(local.map((h) => `${h.address}:${p.haproxyReplicas}`));
-        this.registerOutputs({ primaryEndpoints: this.primaryEndpoints, replicaEndpoints: this.replicaEndpoints });
+        this.nginxAddresses = pulumi.output(hostsOf(ctx.plan, ctx.config.site, "nginx").map((h) => h.address));
+        this.registerOutputs({ primaryEndpoints: this.primaryEndpoints, replicaEndpoints: this.replicaEndpoints, nginxAddresses: this.nginxAddresses });
     }
 }

@@ -9,6 +9,9 @@ import { etcdClientUrls } from "../etcd/render";
 import { DatabaseSecrets, RenderedHost, TlsIdentity } from "../host/rendered";
 
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
+export const POST_BOOTSTRAP = "/etc/patroni/post-bootstrap.sh";
+/** The application's database and role, created once when the cluster bootstraps. */
+export const APP_DATABASE = { name: "nextcloud", role: "nextcloud" } as const;
 const PKI = "/etc/patroni/pki";
 
 /** Database role names; operators see them in pg_stat_replication and pg_hba. */
@@ -84,6 +87,8 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
         bootstrap: {
             dcs,
             initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+            // A standby cluster copies its databases from the primary site.
+            ...(cluster.standbyOf ? {} : { post_bootstrap: POST_BOOTSTRAP }),
         },
         postgresql: {
             listen: `${host.address},127.0.0.1:${plan.ports.postgres}`,
@@ -106,6 +111,26 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
     return `# Patroni member ${host.name} of cluster ${cluster.scope} (site ${host.site}); rendered by nextcloud-ha\n` + stringify(config, { lineWidth: 0, version: "1.1" });
 }
 
+/**
+ * Run by Patroni once, on the member that bootstraps the cluster, with a superuser
+ * connection URL as its argument (Patroni supplies the password through PGPASSFILE).
+ * Idempotent, so a re-bootstrap does no harm.
+ */
+export function renderPostBootstrap(secrets: DatabaseSecrets): string {
+    const pw = secrets.appPassword.replace(/'/g, "''");
+    const { name, role } = APP_DATABASE;
+    return [
+        "#!/bin/sh",
+        `# Creates the application's role and database (${name}); rendered by nextcloud-ha.`,
+        "set -eu",
+        `psql "$1" -v ON_ERROR_STOP=1 -q <<'SQL'`,
+        `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN PASSWORD '${pw}'; END IF; END $$;`,
+        "SQL",
+        `psql "$1" -Atc "SELECT 1 FROM pg_database WHERE datname = '${name}'" | grep -q 1 || psql "$1" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE ${name} OWNER ${role}"`,
+        "",
+    ].join("\n");
+}
+
 /** The files, service and packages of one Patroni member. */
 export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secrets: DatabaseSecrets, tls: TlsIdentity): RenderedHost {
     hostByName(plan, host.name);
@@ -119,6 +144,7 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 beforePackages: true,
             },
             { path: PATRONI_CONFIG, content: renderPatroniConfig(plan, host, secrets), mode: "0600", owner: "postgres:postgres" },
+            { path: POST_BOOTSTRAP, content: renderPostBootstrap(secrets), mode: "0700", owner: "postgres:postgres" },
             { path: `${PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "postgres:postgres" },
             { path: `${PKI}/etcd-client.crt`, content: tls.cert, mode: "0644", owner: "postgres:postgres" },
             { path: `${PKI}/etcd-client.key`, content: tls.key, mode: "0600", owner: "postgres:postgres" },

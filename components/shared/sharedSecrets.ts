@@ -7,12 +7,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { DatabaseSecrets } from "../host/rendered";
+import { NextcloudSecrets } from "../nextcloud/render";
 
 /** What the primary stack exports for the others; names listed in the README. */
 export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem" } as const;
 
 export interface SharedSecretValues {
     database: DatabaseSecrets;
+    /** Identical on every Nextcloud node of every site (databasePassword = database.appPassword). */
+    nextcloud: NextcloudSecrets;
     caKeyPem: string;
 }
 
@@ -35,8 +38,10 @@ export class SharedSecrets extends pulumi.ComponentResource {
             this.values = pulumi.secret(primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SharedSecretValues>);
             this.caCertPem = primary.requireOutput(SHARED_OUTPUTS.caCert) as pulumi.Output<string>;
         } else {
-            const password = (what: string) =>
-                new random.RandomPassword(`${name}-${what}`, { length: 32, special: false }, parent).result;
+            const password = (what: string, length = 32) =>
+                new random.RandomPassword(`${name}-${what}`, { length, special: false }, parent).result;
+            // Nextcloud's own format: "oc" and ten lower-case letters or digits.
+            const instanceId = new random.RandomString(`${name}-nextcloud-instanceid`, { length: 10, special: false, upper: false }, parent).result;
             const caKey = new tls.PrivateKey(`${name}-etcd-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
             const caCert = new tls.SelfSignedCert(
                 `${name}-etcd-ca`,
@@ -52,9 +57,14 @@ export class SharedSecrets extends pulumi.ComponentResource {
             this.caCertPem = caCert.certPem;
             this.values = pulumi.secret(
                 pulumi
-                    .all([password("superuser"), password("replication"), password("rewind"), password("restapi"), caKey.privateKeyPem])
-                    .apply(([superuserPassword, replicationPassword, rewindPassword, restApiPassword, caKeyPem]) => ({
-                        database: { superuserPassword, replicationPassword, rewindPassword, restApiPassword },
+                    .all([
+                        pulumi.all([password("superuser"), password("replication"), password("rewind"), password("restapi"), password("nextcloud-db")]),
+                        pulumi.all([instanceId, password("nextcloud-passwordsalt", 30), password("nextcloud-secret", 48), password("redis"), password("nextcloud-admin", 24)]),
+                        caKey.privateKeyPem,
+                    ])
+                    .apply(([[superuserPassword, replicationPassword, rewindPassword, restApiPassword, appPassword], [id, passwordSalt, secret, redisPassword, adminPassword], caKeyPem]) => ({
+                        database: { superuserPassword, replicationPassword, rewindPassword, restApiPassword, appPassword },
+                        nextcloud: { instanceId: `oc${id}`, passwordSalt, secret, databasePassword: appPassword, redisPassword, adminPassword },
                         caKeyPem,
                     })),
             );

@@ -10,7 +10,7 @@ import { buildPlan, hostByName } from "../../plan/plan";
 import { appTierConfig } from "../helpers/configs";
 
 const plan = buildPlan(loadStackConfig(appTierConfig()));
-const SECRETS: NextcloudSecrets = { instanceId: "oc1234", passwordSalt: "salt'x", secret: "s3cr3t", databasePassword: "dbpw", redisPassword: "redispw" };
+const SECRETS: NextcloudSecrets = { instanceId: "oc1234", passwordSalt: "salt'x", secret: "s3cr3t", databasePassword: "dbpw", redisPassword: "redispw", adminPassword: "adminpw" };
 
 test("volume script: waits for peers, creates replica 2 arbiter 1 only when absent, sets quorum and small-file options", () => {
     const script = renderVolumeScript(plan, hostByName(plan, "dc3-etcd1"));

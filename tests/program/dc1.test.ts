@@ -73,8 +73,9 @@ test("component outputs resolve to the plan's endpoints and members", async () =
 });
 
 test("passwords and keys are secret in every input and output", async () => {
-    // dc1 makes them: 4 passwords, the CA key and a key for each of its 2 etcd/Patroni hosts.
-    expect(run.generatedSecrets).toHaveLength(4 + 1 + 2);
+    // dc1 makes them: 9 passwords (5 database, 4 Nextcloud), the Nextcloud instanceid, the CA key
+    // and a key for each of its 2 etcd/Patroni hosts.
+    expect(run.generatedSecrets).toHaveLength(9 + 1 + 1 + 2);
     const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
     for (const s of run.generatedSecrets) expect(plain).not.toContain(s);
     // The snippets carry the passwords, so the whole user data must be secret.

@@ -1,0 +1,103 @@
+/**
+ * The app tier under mocks: the containers and their environment, one installer and one
+ * cron runner, the same Nextcloud secrets on dc1 and dc2 (dc2 reads dc1's real exports),
+ * and no secret in plain text.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { review } from "../../policies/rules";
+import { readStackConfig } from "../../local/stackFiles";
+import { appTierConfig, userDataOf } from "../helpers/configs";
+import { MockRun, plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-cert-"));
+execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=*.example.org", "-keyout", `${dir}/k`, "-out", `${dir}/c`], { stdio: "ignore" });
+const TLS = { tlsCertificate: fs.readFileSync(`${dir}/c`, "utf8"), tlsKey: fs.readFileSync(`${dir}/k`, "utf8") };
+fs.rmSync(dir, { recursive: true });
+
+async function runStack(stack: string, primaryOutputs?: Record<string, unknown>) {
+    const app: any = appTierConfig();
+    const overrides = { sites: app.sites, nextcloud: app.nextcloud, ...TLS, ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }) };
+    const run = setupMocks(stack, overrides, primaryOutputs);
+    let program: typeof import("../../index") | undefined;
+    await jest.isolateModulesAsync(async () => {
+        program = await import("../../index");
+    });
+    await valueOf(program!.etcdClientEndpoints);
+    await settled(run, 500);
+    return { run, program: program! };
+}
+
+const containers = (run: MockRun, host: string) => run.byType("docker:index/container:Container").filter((c) => c.name.startsWith(`${host}-`));
+const envOf = (c: { inputs: Record<string, unknown> }) => ((c.inputs.envs as any)?.value ?? c.inputs.envs) as string[];
+const nextcloudConfigOf = (run: MockRun, host: string) =>
+    userDataOf(run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files.find(
+        (f: any) => f.path === "/etc/nextcloud-ha/nextcloud-ha.config.php",
+    ).content as string;
+
+let dc1: Awaited<ReturnType<typeof runStack>>;
+
+beforeAll(async () => {
+    dc1 = await runStack("dc1");
+}, 30000);
+
+test("dc1: Redis and the installer (with cron) on the first app node, a plain app node beside it", () => {
+    expect(containers(dc1.run, "dc1-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud", "nextcloud-cron"]);
+    expect(containers(dc1.run, "dc1-app2").map((c) => c.inputs.name)).toEqual(["nextcloud"]);
+    const installer = containers(dc1.run, "dc1-app1").find((c) => c.inputs.name === "nextcloud")!;
+    const keys = (c: any) => envOf(c).map((e) => e.split("=")[0]).sort();
+    expect(keys(installer)).toEqual(expect.arrayContaining(["NEXTCLOUD_ADMIN_USER", "NEXTCLOUD_ADMIN_PASSWORD", "POSTGRES_HOST", "NC_instanceid", "NC_secret"]));
+    expect(envOf(installer)).toContain("POSTGRES_HOST=10.10.1.31:5000");
+    const other = containers(dc1.run, "dc1-app2")[0];
+    expect(keys(other)).not.toContain("NEXTCLOUD_ADMIN_USER");
+    expect(keys(other)).not.toContain("POSTGRES_PASSWORD");
+    expect(other.inputs.ports).toEqual([{ internal: 80, external: 8080 }]);
+    expect((other.inputs.mounts as any[]).map((m) => `${m.source}:${m.target}`)).toContain("/srv/nextcloud/data:/var/www/html/data");
+    const cron = dc1.run.byType("docker:index/container:Container").filter((c) => (c.inputs.entrypoints as string[] | undefined)?.[0] === "/cron.sh");
+    expect(cron.map((c) => c.name)).toEqual(["dc1-app1-nextcloud-cron"]);
+    expect(dc1.run.byType("command:remote:Command").map((c) => c.name)).toContain("dc1-app1-wait-installed");
+});
+
+test("the docker providers reach the app nodes over SSH", () => {
+    const providers = dc1.run.byType("pulumi:providers:docker").map((p) => p.inputs.host).sort();
+    expect(providers).toEqual(["ssh://debian@10.10.1.51", "ssh://debian@10.10.1.52"]);
+});
+
+test("dc2 installs nothing and runs no cron; its config.php holds exactly dc1's instanceid, passwordsalt and secret", async () => {
+    const shared = await valueOf(dc1.program.sharedSecrets!);
+    const caCert = await valueOf(dc1.program.etcdCaCertPem!);
+    const dc2 = await runStack("dc2", { sharedSecrets: shared, etcdCaCertPem: caCert });
+    expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud"]);
+    expect(envOf(containers(dc2.run, "dc2-app1")[1]).map((e) => e.split("=")[0])).not.toContain("NEXTCLOUD_ADMIN_USER");
+    const pick = (cfg: string) => ["instanceid", "passwordsalt", "secret"].map((k) => new RegExp(`'${k}' => '([^']*)'`).exec(cfg)![1]);
+    const one = pick(nextcloudConfigOf(dc1.run, "dc1-app1"));
+    expect(one[0]).toMatch(/^ocmockstr-/);
+    expect(pick(nextcloudConfigOf(dc2.run, "dc2-app1"))).toEqual(one);
+    expect(pick(nextcloudConfigOf(dc1.run, "dc1-app2"))).toEqual(one);
+    expect(nextcloudConfigOf(dc2.run, "dc2-app1")).toContain("'dbhost' => '10.10.2.31:5000',");
+    expect(await valueOf(dc2.program.dnsRecords!)).toMatchObject({ name: "cloud.example.org", type: "A", values: ["10.10.2.31"], active: false });
+});
+
+test("no secret in plain text, and every policy rule passes", async () => {
+    const plain = JSON.stringify(dc1.run.resources.map((r) => plainParts(r.inputs)));
+    for (const s of dc1.run.generatedSecrets) expect(plain).not.toContain(s);
+    expect(plain).not.toContain("BEGIN PRIVATE KEY"); // the wildcard key
+    for (const c of dc1.run.byType("docker:index/container:Container").filter((x) => x.inputs.name !== "nextcloud-cron")) {
+        expect(JSON.stringify(plainParts(c.inputs))).toContain("[secret]");
+    }
+    expect(review(dc1.run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as any })))).toEqual([]);
+    expect(await pulumi.isSecret(dc1.program.sharedSecrets!)).toBe(true);
+    expect(await valueOf(dc1.program.publicEndpoint!)).toEqual({ url: "https://cloud.example.org", addresses: ["10.10.1.31"] });
+});
+
+test("NGINX's user data carries the wildcard certificate, and its key only as a secret", () => {
+    const snippet = dc1.run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === "dc1-lb1-user-data")!;
+    const files = userDataOf(snippet).write_files;
+    expect(files.find((f: any) => f.path === "/etc/nginx/tls/wildcard.crt").content).toBe(TLS.tlsCertificate);
+    expect(JSON.stringify(plainParts(snippet.inputs))).not.toContain(TLS.tlsKey.split("\n")[1]);
+    expect(parse(JSON.stringify(files.map((f: any) => f.path)))).toContain("/etc/nginx/sites-enabled/nextcloud.conf");
+});
