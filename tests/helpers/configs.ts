@@ -1,7 +1,7 @@
 /** Variants of the committed stack config that the tests share. */
 import { parse } from "yaml";
 import { readStackConfig } from "../../local/stackFiles";
-import { RawConfig } from "../../plan/config";
+import { ConfigError, loadStackConfig, RawConfig } from "../../plan/config";
 import { Captured } from "./mocks";
 
 /** dc1's config turned two-site: dc3 dropped, three etcd members in each of dc1 and dc2. */
@@ -47,4 +47,15 @@ export function filesTierConfig(): RawConfig {
         for (const h of site.hosts) h.roles = h.roles.filter((r: string) => r !== "nginx");
     }
     return raw;
+}
+
+/** The ConfigError a bad config raises; fails the test when the config is accepted. */
+export function configFailure(raw: RawConfig): ConfigError {
+    try {
+        loadStackConfig(raw);
+    } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        return e;
+    }
+    throw new Error("expected the config to be rejected");
 }

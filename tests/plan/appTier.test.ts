@@ -1,17 +1,9 @@
 /** The files tier's rules: replica 2 always with an arbiter, placed where it breaks a tie. */
-import { ConfigError, loadStackConfig } from "../../plan/config";
+import { loadStackConfig } from "../../plan/config";
 import { buildPlan } from "../../plan/plan";
-import { appTierConfig } from "../helpers/configs";
+import { appTierConfig, configFailure } from "../helpers/configs";
 
-function failure(raw: any): ConfigError {
-    try {
-        loadStackConfig(raw);
-    } catch (e) {
-        expect(e).toBeInstanceOf(ConfigError);
-        return e as ConfigError;
-    }
-    throw new Error("expected the config to be rejected");
-}
+const failure = configFailure;
 
 test("the volume: data bricks in dc1 and dc2, the arbiter last on dc3's witness, created by dc3's stack", () => {
     const plan = buildPlan(loadStackConfig(appTierConfig()));

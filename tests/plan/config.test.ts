@@ -1,18 +1,11 @@
 /** Every bad input fails before any resource, with one message naming the key and the fix. */
-import { ConfigError, loadStackConfig, RawConfig } from "../../plan/config";
+import { loadStackConfig } from "../../plan/config";
 import { readStackConfig } from "../../local/stackFiles";
+import { configFailure } from "../helpers/configs";
 
 const base = (): any => JSON.parse(JSON.stringify(readStackConfig("dc1")));
 
-function failure(raw: RawConfig): ConfigError {
-    try {
-        loadStackConfig(raw);
-    } catch (e) {
-        expect(e).toBeInstanceOf(ConfigError);
-        return e as ConfigError;
-    }
-    throw new Error("expected the config to be rejected");
-}
+const failure = configFailure;
 
 test("the committed stack files are valid", () => {
     for (const stack of ["dc1", "dc2", "dc3"]) expect(loadStackConfig(readStackConfig(stack)).site).toBe(stack);
