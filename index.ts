@@ -12,7 +12,7 @@ function readConfig(): RawConfig {
     const cfg = new pulumi.Config(PROJECT);
     const raw: RawConfig = {};
     for (const [key, kind] of Object.entries(CONFIG_KEYS) as [ConfigKey, string][]) {
-        raw[key] = kind === "object" ? cfg.getObject(key) : cfg.get(key);
+        if (kind !== "secret") raw[key] = kind === "object" ? cfg.getObject(key) : cfg.get(key);
     }
     return raw;
 }
@@ -42,10 +42,9 @@ const etcd = has("etcd") ? new EtcdQuorum(`${site}-etcd`, ctx) : undefined;
 const patroni = has("patroni") ? new PatroniCluster(`${site}-patroni`, ctx) : undefined;
 const lb = has("haproxy") ? new LoadBalancer(`${site}-lb`, ctx, { dependsOn: patroni ? [patroni] : [] }) : undefined;
 const brickHosts = plan.gluster?.bricks.map((b) => b.host).filter((h) => hostsOf(plan, site).some((x) => x.name === h)) ?? [];
-const gluster =
-    plan.gluster && (brickHosts.length > 0 || plan.gluster.createdBy === site)
-        ? new GlusterVolume(`${site}-gluster`, ctx, Object.fromEntries(Object.entries(etcd?.hosts ?? {}).filter(([n]) => brickHosts.includes(n))))
-        : undefined;
+// Brick hosts whose first role is another (an etcd witness that is also the arbiter) are already built.
+const built = { ...etcd?.hosts, ...patroni?.hosts, ...lb?.hosts };
+const gluster = brickHosts.length > 0 ? new GlusterVolume(`${site}-gluster`, ctx, Object.fromEntries(Object.entries(built).filter(([n]) => brickHosts.includes(n)))) : undefined;
 const app = has("nextcloud") ? new NextcloudTier(`${site}-nextcloud`, ctx, { dependsOn: [...(lb ? [lb] : []), ...(gluster ? [gluster] : [])] }) : undefined;
 
 export const topology = plan.topology;

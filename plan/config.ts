@@ -176,6 +176,9 @@ export const CONFIG_KEYS = {
     proxmox: "object",
     sshAuthorizedKeys: "object",
     sshUser: "string",
+    // Read by the stack program itself (the key is a secret): the wildcard certificate.
+    tlsCertificate: "string",
+    tlsKey: "secret",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;
