@@ -7,6 +7,7 @@ import { renderEtcdMember } from "./etcd/render";
 import { DatabaseSecrets, mergeRendered, RenderedHost, TlsIdentity } from "./host/rendered";
 import { renderGlusterBrick } from "./gluster/render";
 import { renderHaproxy } from "./loadbalancer/haproxy";
+import { renderKeepalived } from "./loadbalancer/keepalived";
 import { renderNginx, TlsCertificate } from "./loadbalancer/nginx";
 import { NextcloudSecrets, renderNextcloudNode } from "./nextcloud/render";
 import { renderPatroniMember } from "./patroni/render";
@@ -41,8 +42,10 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                     return renderPatroniMember(plan, host, need(inputs.database, "the database secrets"), need(inputs.tls, "a TLS identity"));
                 case "haproxy":
                     return renderHaproxy(plan, host);
-                case "nginx":
-                    return renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
+                case "nginx": {
+                    const nginx = renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
+                    return plan.sites.find((s) => s.name === host.site)?.vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
+                }
                 case "gluster":
                 case "gluster-arbiter":
                     return renderGlusterBrick(plan, host);

@@ -48,6 +48,10 @@ export interface SiteConfig {
     proxmoxNode: string;
     vmIdBase: number;
     hosts: HostConfig[];
+    /** Virtual address keepalived moves between the site's NGINX nodes (needs two of them). */
+    vip?: string;
+    /** The VMs' interface carrying the VIP: Proxmox's cloud-init names the first NIC eth0. */
+    vipInterface: string;
 }
 
 /** Patroni's HA timings, in seconds (Patroni's dynamic configuration). */
@@ -311,7 +315,7 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
         const key = `sites.${siteName}`;
         name(key, siteName);
         if (!isObject(v)) throw new ConfigError(key, `expected an object with cidr, gateway, proxmoxNode and hosts, got ${show(v)}`);
-        rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "vmIdBase", "hosts"]);
+        rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "vmIdBase", "hosts", "vip", "vipInterface"]);
         const cidr = str(`${key}.cidr`, v.cidr);
         if (parseCidr(cidr) === undefined) throw new ConfigError(`${key}.cidr`, `${show(cidr)} is not an IPv4 CIDR; write it as "10.10.1.0/24"`);
         const gateway = ipv4(`${key}.gateway`, v.gateway);
@@ -326,7 +330,14 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
             proxmoxNode: str(`${key}.proxmoxNode`, v.proxmoxNode),
             vmIdBase: int(`${key}.vmIdBase`, v.vmIdBase, 1000 + ordinal * 100, 100, 999999000),
             hosts: v.hosts.map((h, i) => loadHost(`${key}.hosts[${i}]`, h, cidr)),
+            vipInterface: str(`${key}.vipInterface`, v.vipInterface, "eth0"),
         };
+        if (v.vip !== undefined) {
+            const vip = ipv4(`${key}.vip`, v.vip);
+            if (!cidrContains(cidr, vip)) throw new ConfigError(`${key}.vip`, `${vip} is outside the site's cidr ${cidr}; the VIP must be on the site's network`);
+            if (vip === gateway || sites[siteName].hosts.some((h) => h.address === vip)) throw new ConfigError(`${key}.vip`, `${vip} is already the gateway's or a host's address; give the VIP an unused address`);
+            sites[siteName].vip = vip;
+        }
     }
     checkUnique(sites);
     return sites;
@@ -459,6 +470,8 @@ function checkTopology(p: ProjectConfig): void {
         const apps = hostsWithRole(p.sites, "nextcloud", s).length;
         const nginx = hostsWithRole(p.sites, "nginx", s).length;
         if (nginx > 0 && apps === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs NGINX but no host with the "nextcloud" role for it to serve; add app nodes or drop the nginx role`);
+        if (nginx >= 2 && !p.sites[s].vip) throw new ConfigError(`sites.${s}.vip`, `${s} has ${nginx} NGINX nodes; set a virtual address (vip) that keepalived moves between them, or DNS could point at a dead node`);
+        if (nginx < 2 && p.sites[s].vip) throw new ConfigError(`sites.${s}.vip`, `a VIP needs two NGINX nodes to move between, ${s} has ${nginx}; remove vip or add an nginx host`);
         if (apps > 0 && hostsWithRole(p.sites, "haproxy", s).length === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs Nextcloud app nodes but no HAProxy for their database connection; add one`);
         if (apps > 0 && nginx === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs Nextcloud app nodes but no host with the "nginx" role in front of them; add one`);
         if (apps > 0 && hostsWithRole(p.sites, "gluster").length === 0) throw new ConfigError(`sites.${s}.hosts`, `${s} runs Nextcloud app nodes but the plan has no Gluster volume for their data directory; add gluster hosts`);

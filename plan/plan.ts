@@ -48,6 +48,8 @@ export interface HostPlan {
 export interface SitePlan {
     name: string;
     cidr: string;
+    /** keepalived's virtual address for the site's NGINX nodes, when it has two. */
+    vip?: { address: string; interface: string };
     hosts: string[];
     /** The witness site holds etcd (and later the Gluster arbiter) but no database. */
     witness: boolean;
@@ -149,6 +151,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         sites.push({
             name: siteName,
             cidr: site.cidr,
+            ...(site.vip ? { vip: { address: site.vip, interface: site.vipInterface } } : {}),
             hosts: site.hosts.map((h) => h.name),
             witness: !site.hosts.some((h) => h.roles.includes("patroni")),
         });

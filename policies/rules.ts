@@ -130,7 +130,7 @@ export const RULES: PolicyRule[] = [
         check: ({ name, props }) => {
             const networks: string[] = props.networks ?? [];
             return (props.firewall ?? [])
-                .filter((r: { dport: string }) => ports(r.dport).some(([lo, hi]) => PROTECTED_PORTS.some((p) => p >= lo && p <= hi)))
+                .filter((r: { dport: string }) => r.dport && ports(r.dport).some(([lo, hi]) => PROTECTED_PORTS.some((p) => p >= lo && p <= hi)))
                 .filter((r: { source: string }) => !r.source || r.source.split(",").some((c) => !within(c.trim(), networks)))
                 .map((r: { dport: string; source: string }) => `${name} opens port ${r.dport} to ${r.source || "any source"}, beyond the plan's networks (${networks.join(", ")}); restrict the rule's source to them`);
         },

@@ -5,8 +5,9 @@
 import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../../plan/plan";
 
 export interface FirewallRule {
+    /** Empty for protocols without ports (VRRP). */
     dport: string;
-    proto: "tcp";
+    proto: "tcp" | "vrrp";
     /** Comma-separated CIDRs; empty means any source (public services only). */
     source: string;
     comment: string;
@@ -48,6 +49,10 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 break;
             case "nginx":
                 rules.push({ dport: `${p.http},${p.https}`, proto: "tcp", source: "", comment: "Nextcloud over HTTPS: public" });
+                if (plan.sites.find((s) => s.name === host.site)?.vip) {
+                    // keepalived's adverts: IP protocol 112, from the site's NGINX nodes only.
+                    rules.push({ dport: "", proto: "vrrp", source: hostsOf(plan, host.site, "nginx").map((h) => `${h.address}/32`).join(","), comment: "VRRP from the other NGINX node" });
+                }
                 break;
             case "gluster":
             case "gluster-arbiter": {

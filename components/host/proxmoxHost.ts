@@ -86,7 +86,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
             {
                 nodeName: host.proxmoxNode,
                 vmId: host.vmId,
-                rules: args.firewall.map((r) => ({ type: "in", action: "ACCEPT", proto: r.proto, dport: r.dport, source: r.source || undefined, comment: r.comment })),
+                rules: args.firewall.map((r) => ({ type: "in", action: "ACCEPT", proto: r.proto, dport: r.dport || undefined, source: r.source || undefined, comment: r.comment })),
             },
             { parent: this, dependsOn: [this.vm] },
         );

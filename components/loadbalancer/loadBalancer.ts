@@ -1,7 +1,7 @@
 /**
  * LoadBalancer: this site's HAProxy nodes routing to the Patroni primary (5000) and to the
  * replicas (5001), and its NGINX nodes terminating TLS in front of the site's app nodes
- * (a keepalived VIP for two NGINX nodes is not built yet).
+ * (two NGINX nodes share a keepalived VIP).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { hostsOf } from "../../plan/plan";
@@ -15,7 +15,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
     readonly replicaEndpoints: pulumi.Output<string[]>;
     readonly hosts: Record<string, ProxmoxHost>;
 
-    /** `https://<domain>` served by this site's NGINX nodes, when the site has any. */
+    /** The address(es) DNS points at for this site: its VIP, or its one NGINX node. */
     readonly nginxAddresses: pulumi.Output<string[]>;
 
     constructor(name: string, ctx: SiteContext, opts?: pulumi.ComponentResourceOptions) {
@@ -26,7 +26,9 @@ export class LoadBalancer extends pulumi.ComponentResource {
         const p = ctx.plan.ports;
         this.primaryEndpoints = pulumi.output(local.map((h) => `${h.address}:${p.haproxyPrimary}`));
         this.replicaEndpoints = pulumi.output(local.map((h) => `${h.address}:${p.haproxyReplicas}`));
-        this.nginxAddresses = pulumi.output(hostsOf(ctx.plan, ctx.config.site, "nginx").map((h) => h.address));
+        // With two NGINX nodes, the public address is the site's VIP.
+        const vip = ctx.plan.sites.find((s) => s.name === ctx.config.site)?.vip;
+        this.nginxAddresses = pulumi.output(vip ? [vip.address] : hostsOf(ctx.plan, ctx.config.site, "nginx").map((h) => h.address));
         this.registerOutputs({ primaryEndpoints: this.primaryEndpoints, replicaEndpoints: this.replicaEndpoints, nginxAddresses: this.nginxAddresses });
     }
 }

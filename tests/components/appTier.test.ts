@@ -73,3 +73,27 @@ test("Nextcloud config: shared secrets, database through HAProxy, the site's Red
     expect(dc2).toContain("'dbhost' => '10.10.2.31:5000',");
     expect(dc2).toContain("'redis' => ['host' => '10.10.2.51'");
 });
+
+test("keepalived: two NGINX nodes share the site's VIP over unicast VRRP, and DNS points at the VIP", () => {
+    const raw: any = appTierConfig();
+    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
+    raw.sites.dc1.vip = "10.10.1.30";
+    const p = buildPlan(loadStackConfig(raw));
+    const { renderKeepalivedConfig } = require("../../components/loadbalancer/keepalived") as typeof import("../../components/loadbalancer/keepalived");
+    const one = renderKeepalivedConfig(p, hostByName(p, "dc1-lb1"));
+    const two = renderKeepalivedConfig(p, hostByName(p, "dc1-lb2"));
+    expect(one).toContain("virtual_ipaddress {\n        10.10.1.30/24 dev eth0");
+    expect(one).toContain("unicast_peer {\n        10.10.1.32\n    }");
+    expect(two).toContain("unicast_peer {\n        10.10.1.31\n    }");
+    expect(one).toContain("priority 150");
+    expect(two).toContain("priority 100");
+    expect(one).toContain('script "/usr/bin/pgrep -x nginx"');
+    const rendered = renderHost(p, hostByName(p, "dc1-lb2"), { certificate: { cert: "c", key: "k" } });
+    expect(rendered.services.map((s) => s.name)).toEqual(["nginx", "keepalived"]);
+});
+
+test("two NGINX nodes without a VIP are refused", () => {
+    const raw: any = appTierConfig();
+    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
+    expect(() => loadStackConfig(raw)).toThrow(/sites.dc1.vip: dc1 has 2 NGINX nodes; set a virtual address/);
+});
