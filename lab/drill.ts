@@ -9,13 +9,26 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { leaderOf, patroniCluster, patroniSwitchover } from "./cluster";
-import { inHost } from "./hosts";
+import { execInHost, inHost } from "./hosts";
+import { hostByName, hostsOf } from "../plan/plan";
 import { fault, heal, hostsWith, labSecrets, requireRoot, requireState, waitHealthy } from "./lab";
 import { LabError, progress, sleep, waitFor } from "./sh";
 import { LabState } from "./state";
 import { splitBrainMoments, summarize, Summary, WatchEvent, WriteEvent, writeOutage } from "./stats";
 
-export const DRILLS = ["primary-postgres-crash", "primary-host-loss", "primary-isolation", "switchover", "replica-loss", "witness-loss"] as const;
+export const DRILLS = [
+    "primary-postgres-crash",
+    "primary-host-loss",
+    "primary-isolation",
+    "switchover",
+    "replica-loss",
+    "witness-loss",
+    // Through NGINX and the app hosts; need the files and app tier in the plan.
+    "storage-host-loss",
+    "app-host-loss",
+    "e2e-primary-host-loss",
+] as const;
+const THROUGH_NGINX: string[] = ["storage-host-loss", "app-host-loss", "e2e-primary-host-loss"];
 export type Drill = (typeof DRILLS)[number];
 
 const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
@@ -112,7 +125,18 @@ async function targetOf(state: LabState, scenario: Drill, leader: string): Promi
         case "primary-postgres-crash":
         case "primary-host-loss":
         case "primary-isolation":
+        case "e2e-primary-host-loss":
             return leader;
+        case "storage-host-loss": {
+            const brick = plan.gluster?.bricks.map((b) => hostByName(plan, b.host)).find((h) => !h.roles.includes("gluster-arbiter") && h.site === plan.primarySite);
+            if (!brick) throw new LabError("storage-host-loss needs a Gluster data brick in the primary site");
+            return brick.name;
+        }
+        case "app-host-loss": {
+            const app = hostsOf(plan, plan.primarySite, "nextcloud");
+            if (app.length < 2) throw new LabError("app-host-loss needs two app hosts in the primary site (NGINX serves through the other)");
+            return app[0].name;
+        }
         case "switchover":
         case "replica-loss": {
             const m = await patroniCluster(plan, membersOf(state));
@@ -137,6 +161,9 @@ async function inject(state: LabState, scenario: Drill, leader: string, target: 
         case "primary-host-loss":
         case "replica-loss":
         case "witness-loss":
+        case "storage-host-loss":
+        case "app-host-loss":
+        case "e2e-primary-host-loss":
             await fault("kill-host", target);
             return;
         case "primary-isolation":
@@ -150,19 +177,40 @@ async function inject(state: LabState, scenario: Drill, leader: string, target: 
     }
 }
 
-const CHANGES_LEADER: Drill[] = ["primary-host-loss", "primary-isolation", "switchover"];
+const CHANGES_LEADER: Drill[] = ["primary-host-loss", "primary-isolation", "switchover", "e2e-primary-host-loss"];
+
+/** Waits (bounded) until Gluster has healed every brick: `heal info` lists no entry anywhere. */
+async function waitGlusterHealed(state: LabState): Promise<void> {
+    const g = state.plan.gluster!;
+    const host = g.bricks[0].host;
+    await waitFor(`Gluster volume ${g.volume} to finish healing`, 180000, () => {
+        const r = execInHost(state.holders[host], host, ["gluster", "volume", "heal", g.volume, "info"], 20000);
+        const counts = [...r.stdout.matchAll(/Number of entries: (\d+)/g)].map((m) => Number(m[1]));
+        return r.status === 0 && counts.length === g.bricks.length && counts.every((n) => n === 0) ? true : undefined;
+    }, 2000);
+}
 
 async function trial(scenario: Drill, n: number, say: (m: string) => void): Promise<TrialResult> {
     let state = requireState();
     const leader = await waitHealthy(state, 180000, () => undefined);
     const target = await targetOf(state, scenario, leader);
-    const writerHost = hostsWith(state.plan, "haproxy").find((h) => h.site === state.plan.primarySite) ?? hostsWith(state.plan, "haproxy")[0];
+    const viaNginx = THROUGH_NGINX.includes(scenario);
+    const front = viaNginx ? hostsOf(state.plan, state.plan.primarySite, "nginx")[0] : undefined;
+    if (viaNginx && !front) throw new LabError(`${scenario} needs the app tier (NGINX, app and Gluster hosts) in the stack files' plan`);
+    const writerHost = front ?? hostsWith(state.plan, "haproxy").find((h) => h.site === state.plan.primarySite) ?? hostsWith(state.plan, "haproxy")[0];
     const trialId = `${scenario}-${Date.now()}`;
     const problems: string[] = [];
-    await probeOnce(state, writerHost.name, ["setup", "--port", String(state.plan.ports.haproxyPrimary)]);
+    const http = front && ["--address", front.address, "--domain", state.plan.nextcloud.domain, "--cafile", "/etc/nginx/tls/wildcard.crt"];
+    if (!http) await probeOnce(state, writerHost.name, ["setup", "--port", String(state.plan.ports.haproxyPrimary)]);
     const watch = (s: LabState, m: string) => runProbe<WatchEvent>(s, m, ["watch", "--member", m, "--duration", String(PROBE_SECONDS)]);
     const watchers = membersOf(state).map((m) => watch(state, m));
-    const writer = runProbe<WriteEvent>(state, writerHost.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId]);
+    const writer = runProbe<WriteEvent>(
+        state,
+        writerHost.name,
+        http
+            ? ["http-write", ...http, "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId]
+            : ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId],
+    );
     try {
         await waitFor("the writer's first acknowledged writes", 30000, () => (writer.events.filter((e) => e.ok).length >= 20 ? true : undefined), 100);
         // Patroni renews the leader key every loop_wait, and the outage is ttl minus the time
@@ -196,16 +244,26 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
         // After a partition heals, the old primary is where lost writes would show: keep writing.
         await sleep(scenario === "primary-isolation" ? 15000 : 3000);
         const newLeader = await waitHealthy(state, 180000, () => undefined);
+        if (scenario === "storage-host-loss") await waitGlusterHealed(state);
         await sleep(2000);
         await writer.stop();
         await Promise.all(watchers.map((w) => w.stop()));
         const acked = new Set(writer.events.filter((e) => e.ok).map((e) => e.id!));
-        const stored = await probeOnce<{ ids: number[] }>(state, writerHost.name, ["count", "--port", String(state.plan.ports.haproxyPrimary), "--trial", trialId]);
-        const present = new Set(stored.ids);
-        const missing = [...acked].filter((id) => !present.has(id));
+        let missing: (string | number)[];
+        if (http) {
+            const v = await probeOnce<{ status: number; rows: string[]; files: string[] }>(state, writerHost.name, ["http-verify", ...http, "--trial", trialId]);
+            if (v.status !== 200) problems.push(`verifying through NGINX answered ${v.status}`);
+            const rows = new Set(v.rows ?? []);
+            const files = new Set(v.files ?? []);
+            missing = [...acked].filter((id) => !rows.has(String(id)) || !files.has(String(id)));
+        } else {
+            const stored = await probeOnce<{ ids: number[] }>(state, writerHost.name, ["count", "--port", String(state.plan.ports.haproxyPrimary), "--trial", trialId]);
+            const present = new Set<string | number>(stored.ids);
+            missing = [...acked].filter((id) => !present.has(id));
+        }
         const { outage } = writeOutage(writer.events, faultAt);
         const moments = splitBrainMoments(watchers.flatMap((w) => w.events));
-        if (missing.length > 0) problems.push(`${missing.length} acknowledged writes lost (ids ${missing.slice(0, 5).join(", ")}...)`);
+        if (missing.length > 0) problems.push(`${missing.length} acknowledged writes lost${http ? " (row or file)" : ""} (ids ${missing.slice(0, 5).join(", ")}...)`);
         if (moments.length > 0) problems.push(`split-brain: ${moments[0].members.join(" and ")} both writable at ${new Date(moments[0].t * 1000).toISOString()} (${moments.length} samples)`);
         if (CHANGES_LEADER.includes(scenario) && newLeader === leader) problems.push(`the leader did not move from ${leader}`);
         if (!Number.isFinite(outage)) problems.push("writes never recovered");

@@ -4,15 +4,17 @@
 # shared Debian 13 root as a read-only lower layer, the host's disk as the upper layer),
 # gives it private /proc, /dev, /dev/shm, /run and /tmp, copies the rendered files in, and
 # then sleeps. Services enter its namespaces; killing it is pulling the host's plug.
-# Usage: host-holder.sh ROOTFS HOSTDIR HOSTNAME
+# Usage: host-holder.sh ROOTFS HOSTDIR HOSTNAME [DATA_DISK_MOUNTPOINT]
+# The optional data disk (a Gluster brick's) is HOSTDIR/disk, mounted where the VM mounts its
+# second disk: a filesystem of its own, as glusterd expects of a brick.
 set -euo pipefail
-rootfs=$1 hd=$2 name=$3
+rootfs=$1 hd=$2 name=$3 datadisk=${4:-}
 m=$hd/root
 mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$hd/upper,workdir=$hd/work" "$m"
 mount -t proc proc "$m/proc"
 mount -t sysfs -o ro sysfs "$m/sys"
 mount -t tmpfs -o mode=755,size=4m,nosuid dev "$m/dev"
-for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+for d in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0 fuse:10:229; do
   IFS=: read -r n a b <<<"$d"; mknod -m 666 "$m/dev/$n" c "$a" "$b"
 done
 ln -s /proc/self/fd "$m/dev/fd"; ln -s /proc/self/fd/0 "$m/dev/stdin"
@@ -22,6 +24,10 @@ mount -t tmpfs -o mode=1777,size=512m,nosuid,nodev shm "$m/dev/shm"   # PostgreS
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$m/dev/pts"; ln -s pts/ptmx "$m/dev/ptmx"
 mount -t tmpfs -o mode=755,size=64m,nosuid,nodev run "$m/run"
 mount -t tmpfs -o mode=1777,size=512m,nosuid,nodev tmp "$m/tmp"
+if [ -n "$datadisk" ]; then
+  mkdir -p "$hd/disk" "$m$datadisk"
+  mount --bind "$hd/disk" "$m$datadisk"
+fi
 cp -a "$hd/stage/." "$m/"
 # What systemd-tmpfiles does on a VM for the packages' runtime directories.
 chroot "$m" sh -c 'id postgres >/dev/null 2>&1 && install -d -o postgres -g postgres -m 2775 /run/postgresql /var/log/postgresql; true'

@@ -59,7 +59,7 @@ export async function bootHost(host: HostPlan): Promise<number> {
     fs.rmSync(path.join(dir, "ready"), { force: true });
     spawnDetached(
         "ip",
-        ["netns", "exec", host.name, "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--", "bash", HOLDER, ROOTFS, dir, host.name],
+        ["netns", "exec", host.name, "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--", "bash", HOLDER, ROOTFS, dir, host.name, ...(host.dataDisk ? [host.dataDisk.mountPoint] : [])],
         path.join(dir, "log", "holder.log"),
     );
     for (let i = 0; i < 100; i++) {
@@ -108,4 +108,10 @@ export function killProcesses(host: string, name: string): number {
     });
     if (hits.length > 0) tryRun("kill", ["-9", ...hits]);
     return hits.length;
+}
+
+/** Runs a command inside a booted host and waits for it (bounded); returns its result. */
+export function execInHost(holderPid: number, host: string, argv: string[], timeoutMs = 60000): { status: number; stdout: string; stderr: string } {
+    const [cmd, ...args] = inHost(holderPid, host, argv);
+    return tryRun(cmd, args, undefined, timeoutMs);
 }

@@ -10,7 +10,10 @@ import { DatabaseSecrets } from "../components/host/rendered";
 import { needsTls, renderHost } from "../components/renderHost";
 import { DB_USERS } from "../components/patroni/render";
 import { ensureRoot, rootReady, ROOTFS } from "../local/debianRoot";
-import { PLACEHOLDER_DATABASE, placeholderTls } from "../local/placeholders";
+import { PLACEHOLDER_DATABASE, PLACEHOLDER_NEXTCLOUD, placeholderCertificate, placeholderTls } from "../local/placeholders";
+import { ServiceSpec } from "../components/host/rendered";
+import { NextcloudSecrets } from "../components/nextcloud/render";
+import { createVolume, labCertificate, labExtraFiles, labServices, mounted, PHASES } from "./appTier";
 import { listStacks, readStackConfig } from "../local/stackFiles";
 import { loadStackConfig, Role } from "../plan/config";
 import { buildPlan, DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
@@ -44,28 +47,84 @@ export function hostsWith(plan: DeploymentPlan, role: Role): HostPlan[] {
     return plan.hosts.filter((h) => h.roles.includes(role));
 }
 
+interface LabSecrets {
+    database: DatabaseSecrets;
+    nextcloud: NextcloudSecrets;
+}
+
 export function labSecrets(): DatabaseSecrets {
-    return JSON.parse(fs.readFileSync(SECRETS_FILE, "utf8")) as DatabaseSecrets;
+    return (JSON.parse(fs.readFileSync(SECRETS_FILE, "utf8")) as LabSecrets).database;
 }
 
-function writeSecrets(): DatabaseSecrets {
+/** The lab's own passwords (the Pulumi program's come from @pulumi/random), mode 0600, never printed. */
+function writeSecrets(): LabSecrets {
     const pw = () => randomBytes(24).toString("base64url");
-    const secrets: DatabaseSecrets = { superuserPassword: pw(), replicationPassword: pw(), rewindPassword: pw(), restApiPassword: pw(), appPassword: pw() };
-    fs.writeFileSync(SECRETS_FILE, JSON.stringify(secrets), { mode: 0o600 });
-    fs.writeFileSync(PGPASS_FILE, `*:*:*:${DB_USERS.superuser}:${secrets.superuserPassword}\n`, { mode: 0o600 });
-    return secrets;
+    const database: DatabaseSecrets = { superuserPassword: pw(), replicationPassword: pw(), rewindPassword: pw(), restApiPassword: pw(), appPassword: pw() };
+    const nextcloud: NextcloudSecrets = {
+        instanceId: `oc${randomBytes(5).toString("hex")}`,
+        passwordSalt: pw(),
+        secret: pw(),
+        databasePassword: database.appPassword,
+        redisPassword: pw(),
+        adminPassword: pw(),
+    };
+    fs.writeFileSync(SECRETS_FILE, JSON.stringify({ database, nextcloud }), { mode: 0o600 });
+    fs.writeFileSync(PGPASS_FILE, `*:*:*:${DB_USERS.superuser}:${database.superuserPassword}\n`, { mode: 0o600 });
+    return { database, nextcloud };
 }
 
-function startHostServices(state: LabState, host: HostPlan, only?: string[]): void {
-    // The services depend only on the roles; the files were staged at `up`.
-    const { services } = renderHost(state.plan, host, { database: PLACEHOLDER_DATABASE, tls: placeholderTls(host.name) });
-    for (const spec of services) {
-        if (only && !only.includes(spec.name)) continue;
+/** The services the lab runs on a host (they depend only on its roles; its files are staged). */
+function servicesOf(plan: DeploymentPlan, host: HostPlan): ServiceSpec[] {
+    const placeholders = { database: PLACEHOLDER_DATABASE, tls: placeholderTls(host.name), certificate: placeholderCertificate(), nextcloud: PLACEHOLDER_NEXTCLOUD };
+    return labServices(host, renderHost(plan, host, placeholders).services);
+}
+
+/** Starts the host's services of the given phase (all of them when none is given). */
+function startHostServices(state: LabState, host: HostPlan, phase?: string[]): void {
+    for (const spec of servicesOf(state.plan, host)) {
+        if (phase && !phase.includes(spec.name)) continue;
         const pid = startService(state.holders[host.name], host.name, spec);
         state.services = state.services.filter((s) => !(s.host === host.name && s.name === spec.name));
         state.services.push({ host: host.name, name: spec.name, pid });
     }
     saveState(state);
+}
+
+/** Starts every host's services phase by phase, waiting between phases for what the next needs. */
+async function startAll(state: LabState, hosts: HostPlan[], say = progress): Promise<string | undefined> {
+    const plan = state.plan;
+    let leader: string | undefined;
+    for (const phase of PHASES) {
+        const targets = hosts.filter((h) => servicesOf(plan, h).some((s) => phase.includes(s.name)));
+        if (targets.length === 0) continue;
+        for (const h of targets) startHostServices(state, h, phase);
+        switch (phase[0]) {
+            case "etcd": {
+                const etcd = hostsWith(plan, "etcd");
+                await waitFor("every etcd member healthy", 60000, async () => ((await Promise.all(etcd.map((h) => etcdHealth(plan, h.name)))).every(Boolean) ? true : undefined));
+                say(`etcd: ${etcd.length} members healthy`);
+                break;
+            }
+            case "glusterd":
+                if (targets.length === plan.gluster!.bricks.length) say(`gluster: volume ${plan.gluster!.volume} created on ${createVolume(plan, state.holders)}`);
+                break;
+            case "patroni":
+                leader = await waitHealthy(state, 120000, say);
+                break;
+            case "gluster-mount":
+                await waitFor(`the Gluster volume mounted on ${targets.map((h) => h.name).join(", ")}`, 60000, () => (targets.every((h) => mounted(plan, state.holders[h.name], h.name)) ? true : undefined));
+                say(`gluster: ${plan.gluster!.mountPoint} mounted on ${targets.map((h) => h.name).join(", ")}`);
+                break;
+            case "probe-app":
+                await waitFor("the probe apps answering", 60000, async () => ((await Promise.all(targets.map((h) => tcpOpen(h.address, plan.ports.nextcloud)))).every(Boolean) ? true : undefined));
+                break;
+            case "nginx":
+                await waitFor("NGINX answering on 443", 60000, async () => ((await Promise.all(hostsWith(plan, "nginx").map((h) => tcpOpen(h.address, plan.ports.https)))).every(Boolean) ? true : undefined));
+                say(`nginx: https://${plan.nextcloud.domain} served by ${hostsWith(plan, "nginx").map((h) => h.name).join(", ")}`);
+                break;
+        }
+    }
+    return leader;
 }
 
 export function tcpOpen(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -130,20 +189,22 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         state.wanDelayMs = opts.wanDelayMs ?? 0;
         const secrets = writeSecrets();
         createCa(PKI_DIR);
+        const certificate = hostsWith(plan, "nginx").length > 0 ? labCertificate(PKI_DIR, plan.nextcloud.domain) : undefined;
         for (const host of plan.hosts) {
             createHostNetwork(plan, host);
             const tls = needsTls(host) ? issueIdentity(PKI_DIR, host) : undefined;
-            stageHost(plan, host, renderHost(plan, host, { database: host.roles.includes("patroni") ? secrets : undefined, tls }));
+            const rendered = renderHost(plan, host, {
+                database: host.roles.includes("patroni") ? secrets.database : undefined,
+                nextcloud: host.roles.includes("nextcloud") ? secrets.nextcloud : undefined,
+                tls,
+                certificate,
+            });
+            stageHost(plan, host, { ...rendered, files: [...rendered.files, ...labExtraFiles(plan, host, secrets.nextcloud)] });
             state.holders[host.name] = await bootHost(host);
             saveState(state);
         }
         progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}`);
-        for (const h of hostsWith(plan, "etcd")) startHostServices(state, h);
-        const etcd = hostsWith(plan, "etcd");
-        await waitFor("every etcd member healthy", 60000, async () => ((await Promise.all(etcd.map((h) => etcdHealth(plan, h.name)))).every(Boolean) ? true : undefined));
-        progress(`etcd: ${etcd.length} members healthy`);
-        for (const h of plan.hosts.filter((x) => !x.roles.includes("etcd"))) startHostServices(state, h);
-        const leader = await waitHealthy(state, 120000);
+        const leader = (await startAll(state, plan.hosts)) ?? "none";
         const lb = hostsWith(plan, "haproxy")[0];
         progress(`healthy: leader ${leader}; HAProxy on ${hostsWith(plan, "haproxy").map((h) => h.name).join(", ")} routes to it`);
         console.log(`lab up: ${plan.hosts.length} hosts, leader ${leader}. Connect:`);
@@ -328,6 +389,17 @@ export async function fault(kind: string, target: string | undefined): Promise<s
     }
 }
 
+/** Starts a rebooted host's services in phase order; a new brick only needs its glusterd. */
+async function restartServices(state: LabState, hosts: HostPlan[]): Promise<void> {
+    for (const phase of PHASES) {
+        for (const h of hosts) startHostServices(state, h, phase);
+        if (phase[0] === "gluster-mount") {
+            const apps = hosts.filter((h) => h.roles.includes("nextcloud"));
+            await waitFor("the Gluster volume mounted on the rebooted hosts", 60000, () => (apps.every((h) => mounted(state.plan, state.holders[h.name], h.name)) ? true : undefined));
+        }
+    }
+}
+
 /** Undoes every fault: reboots killed hosts with their services, restores links. */
 export async function heal(): Promise<string> {
     requireRoot();
@@ -335,12 +407,15 @@ export async function heal(): Promise<string> {
     const done: string[] = [];
     for (const site of state.faults.isolatedSites) setSiteCut(state.plan, site, false), done.push(`site ${site} reconnected`);
     for (const host of state.faults.isolatedHosts) setHostLink(state.plan, host, true), done.push(`${host} reconnected`);
+    const rebooted: HostPlan[] = [];
     for (const name of state.faults.killed) {
         const host = hostByName(state.plan, name);
         state.holders[name] = await bootHost(host);
-        startHostServices(state, host);
+        rebooted.push(host);
         done.push(`${name} rebooted`);
     }
+    saveState(state);
+    await restartServices(state, rebooted);
     if (state.faults.wanDelayMs) setWanDelay(state.plan, state.wanDelayMs ?? 0), done.push(`WAN delay back to ${state.wanDelayMs ?? 0} ms`);
     // A crashed PostgreSQL is restarted by its Patroni; nothing to do for kill-postgres.
     state.faults = { killed: [], isolatedHosts: [], isolatedSites: [] };

@@ -25,7 +25,7 @@ export interface WriteEvent {
     t: number;
     done: number;
     ok: boolean;
-    id?: number;
+    id?: number | string;
     w: number;
     err?: string;
 }

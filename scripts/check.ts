@@ -11,13 +11,17 @@ import { loadStackConfig } from "../plan/config";
 import { renderMermaid } from "../plan/diagram";
 import { buildPlan } from "../plan/plan";
 import { listStacks, readStackConfig } from "../local/stackFiles";
+import { placeholderCertificate } from "../local/placeholders";
 import { plainParts, settled, setupMocks } from "./mockRuntime";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
 async function checkOne(stack: string): Promise<number> {
     const config = loadStackConfig(readStackConfig(stack)); // bad config: its one-line error, before anything else
-    const run = setupMocks(stack);
+    // Secrets the stack holds encrypted (the wildcard certificate's key) are placeholders here.
+    const raw = readStackConfig(stack);
+    const cert = placeholderCertificate();
+    const run = setupMocks(stack, { tlsCertificate: raw.tlsCertificate ?? cert.cert, tlsKey: cert.key });
     await import("../index");
     await settled(run);
     const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as Record<string, any> }));

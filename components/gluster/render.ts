@@ -66,7 +66,8 @@ export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): Render
     const creator = g.bricks.map((b) => hostByName(plan, b.host)).find((h) => h.site === g.createdBy)!;
     return {
         files: [
-            { path: `${brick.path}/.nextcloud-ha-brick`, content: `brick of ${g.volume} on ${host.name}\n`, mode: "0644", owner: "root:root" },
+            // Beside the brick, not in it (glusterd creates the brick directory itself).
+            { path: `${g.brickMount}/${g.volume}/README.nextcloud-ha`, content: `${brick.path}: ${brick.arbiter ? "arbiter" : "data"} brick of volume ${g.volume} on ${host.name}\n`, mode: "0644", owner: "root:root" },
             ...(creator.name === host.name ? [{ path: VOLUME_SCRIPT, content: renderVolumeScript(plan, host), mode: "0755", owner: "root:root" }] : []),
         ],
         services: [{ name: "glusterd", unit: "glusterd.service", user: "root", command: ["/usr/sbin/glusterd", "-N", "-p", "/run/glusterd.pid", "--log-level", "INFO"] }],

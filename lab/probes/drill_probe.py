@@ -4,8 +4,15 @@
 #   write: --port P --conns N --duration S --trial T   INSERT through HAProxy, one event per try
 #   watch: --member NAME --duration S                  pg_is_in_recovery() of the local PostgreSQL
 #   setup / count: --port P [--trial T]                create the table / list a trial's ids
-import json, signal, sys, threading, time
-import psycopg2
+#   http-write: --address A --domain D --cafile F --conns N --duration S --trial T
+#               POST /write through NGINX (the probe app behind it writes a row and a file)
+#   http-verify: --address A --domain D --cafile F --trial T   the trial's ids with a row / a file
+import http.client, json, signal, ssl, sys, threading, time
+
+try:
+    import psycopg2
+except ImportError:  # the HTTP modes do not need it
+    psycopg2 = None
 
 args = dict(zip(sys.argv[2::2], sys.argv[3::2]))
 mode = sys.argv[1]
@@ -48,7 +55,49 @@ def writer(n, port, trial, deadline):
             time.sleep(0.1)
 
 
-if mode == "write":
+def https():
+    ctx = ssl.create_default_context(cafile=args["--cafile"])
+    ctx.check_hostname = False  # connecting by address; the chain is still verified
+    return http.client.HTTPSConnection(args["--address"], 443, context=ctx, timeout=5)
+
+
+def http_writer(n, trial, deadline):
+    conn, seq = None, 0
+    while not stop.is_set() and time.time() < deadline:
+        t = time.time()
+        ident = "%s-%d-%d" % (trial, n, seq)
+        try:
+            if conn is None:
+                conn = https()
+            conn.request("POST", "/write?id=" + ident, headers={"Host": args["--domain"]})
+            res = conn.getresponse()
+            body = json.loads(res.read() or b"{}")
+            if res.status == 200 and body.get("ok"):
+                emit(t=t, done=time.time(), ok=True, id=ident, w=n, via=body.get("host"))
+                seq += 1
+                time.sleep(0.02)
+            else:
+                emit(t=t, done=time.time(), ok=False, w=n, err="%d %s" % (res.status, body.get("error", ""))[:120])
+                time.sleep(0.1)
+        except Exception as e:
+            emit(t=t, done=time.time(), ok=False, w=n, err=str(e).strip()[:120])
+            conn = None
+            time.sleep(0.1)
+
+
+if mode == "http-write":
+    deadline = time.time() + float(args["--duration"])
+    threads = [threading.Thread(target=http_writer, args=(i, args["--trial"], deadline)) for i in range(int(args["--conns"]))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+elif mode == "http-verify":
+    c = https()
+    c.request("GET", "/verify?prefix=" + args["--trial"], headers={"Host": args["--domain"]})
+    res = c.getresponse()
+    emit(status=res.status, **json.loads(res.read() or b"{}"))
+elif mode == "write":
     deadline = time.time() + float(args["--duration"])
     threads = [threading.Thread(target=writer, args=(i, args["--port"], args["--trial"], deadline)) for i in range(int(args["--conns"]))]
     for th in threads:

@@ -59,3 +59,19 @@ export function configFailure(raw: RawConfig): ConfigError {
     }
     throw new Error("expected the config to be rejected");
 }
+
+/** Writes a stack dir (Pulumi.yaml and the three stack files) whose plan is `raw`'s, for the CLI tools and the lab. */
+export function writeStackDir(dir: string, raw: RawConfig): void {
+    const fs = require("node:fs") as typeof import("node:fs");
+    const path = require("node:path") as typeof import("node:path");
+    const { parse: parseYaml, stringify } = require("yaml") as typeof import("yaml");
+    const root = path.join(__dirname, "..", "..");
+    fs.mkdirSync(dir, { recursive: true });
+    const project = parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8"));
+    const r = raw as Record<string, unknown>;
+    for (const key of ["topology", "sites", "gluster", "nextcloud", "patroni", "haproxy", "etcd"]) {
+        if (r[key] !== undefined) project.config[key] = typeof r[key] === "object" ? { value: r[key] } : r[key];
+    }
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify(project));
+    for (const f of fs.readdirSync(root).filter((x) => /^Pulumi\.dc\d+\.yaml$/.test(x))) fs.copyFileSync(path.join(root, f), path.join(dir, f));
+}

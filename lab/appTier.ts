@@ -1,0 +1,75 @@
+/**
+ * The lab's files and app tier: what the lab adds so the app-tier roles run here. Nextcloud
+ * and Docker cannot run offline, so on app hosts a probe app (probes/probe_app.py) stands in
+ * for the Nextcloud container; everything else (glusterd, the volume script, the Gluster
+ * mount, NGINX, keepalived) runs exactly as rendered. Services start in phases, each
+ * waiting for what the next one needs.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { RenderedFile, ServiceSpec } from "../components/host/rendered";
+import { VOLUME_SCRIPT } from "../components/gluster/render";
+import { TlsCertificate } from "../components/loadbalancer/nginx";
+import { APP_DATABASE } from "../components/patroni/render";
+import { NextcloudSecrets } from "../components/nextcloud/render";
+import { DeploymentPlan, HostPlan, hostsOf } from "../plan/plan";
+import { execInHost } from "./hosts";
+import { run } from "./sh";
+
+const PROBE_APP = "/usr/local/lib/nextcloud-ha/probe_app.py";
+const PROBE_CONFIG = "/etc/nextcloud-ha/lab-probe.json";
+
+/** Start order: each phase waits for the one before (see lab.ts). */
+export const PHASES: string[][] = [["etcd"], ["glusterd"], ["patroni", "haproxy"], ["gluster-mount"], ["probe-app"], ["nginx", "keepalived"]];
+
+/** A self-signed certificate for the domain and its wildcard, standing in for the real one. */
+export function labCertificate(dir: string, domain: string): TlsCertificate {
+    const parent = domain.split(".").slice(1).join(".");
+    run("openssl", [
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+        "-subj", `/CN=*.${parent}`, "-addext", `subjectAltName=DNS:*.${parent},DNS:${domain}`,
+        "-keyout", path.join(dir, "wildcard.key"), "-out", path.join(dir, "wildcard.crt"),
+    ]);
+    return { cert: fs.readFileSync(path.join(dir, "wildcard.crt"), "utf8"), key: fs.readFileSync(path.join(dir, "wildcard.key"), "utf8") };
+}
+
+/** The services the lab runs for a host: the rendered ones, with the probe app in Docker's place. */
+export function labServices(host: HostPlan, specs: ServiceSpec[]): ServiceSpec[] {
+    return specs.map((s) =>
+        s.name === "docker" ? { name: "probe-app", unit: "(lab only)", user: "root", command: ["/usr/bin/python3", "-u", PROBE_APP, PROBE_CONFIG] } : s,
+    );
+}
+
+/** Files only the lab adds: the probe app and its config on app hosts. */
+export function labExtraFiles(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedFile[] {
+    if (!host.roles.includes("nextcloud")) return [];
+    const lb = hostsOf(plan, host.site, "haproxy")[0];
+    const config = {
+        host: host.name,
+        port: plan.ports.nextcloud,
+        dbhost: lb.address,
+        dbport: plan.ports.haproxyPrimary,
+        dbname: APP_DATABASE.name,
+        dbuser: APP_DATABASE.role,
+        dbpassword: secrets.databasePassword,
+        datadir: `${plan.gluster!.mountPoint}/data`,
+    };
+    return [
+        { path: PROBE_APP, content: fs.readFileSync(path.join(__dirname, "probes", "probe_app.py"), "utf8"), mode: "0755", owner: "root:root" },
+        { path: PROBE_CONFIG, content: JSON.stringify(config, null, 2), mode: "0600", owner: "root:root" },
+    ];
+}
+
+/** Runs the rendered volume script on the host that creates the volume (it waits for its peers). */
+export function createVolume(plan: DeploymentPlan, holders: Record<string, number>): string {
+    const g = plan.gluster!;
+    const creator = g.bricks.map((b) => plan.hosts.find((h) => h.name === b.host)!).find((h) => h.site === g.createdBy)!;
+    const r = execInHost(holders[creator.name], creator.name, [VOLUME_SCRIPT], 600000);
+    if (r.status !== 0) throw new Error(`creating Gluster volume ${g.volume} on ${creator.name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
+    return creator.name;
+}
+
+/** True when the Gluster volume is mounted on the app host. */
+export function mounted(plan: DeploymentPlan, holderPid: number, host: string): boolean {
+    return execInHost(holderPid, host, ["mountpoint", "-q", plan.gluster!.mountPoint], 10000).status === 0;
+}
