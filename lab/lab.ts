@@ -18,7 +18,7 @@ import { listStacks, readStackConfig } from "../local/stackFiles";
 import { loadStackConfig, Role } from "../plan/config";
 import { buildPlan, DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
 import { etcdHealth, haproxyServers, healthy, leaderOf, patroniCluster, PatroniMemberStatus } from "./cluster";
-import { bootHost, killHost, killProcesses, stageHost, startService } from "./hosts";
+import { bootHost, execInHost, killHost, killProcesses, stageHost, startService } from "./hosts";
 import { readdress } from "./labPlan";
 import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, setHostLink, setSiteCut, setWanDelay } from "./net";
 import { createCa, issueIdentity } from "./pki";
@@ -209,6 +209,7 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         progress(`healthy: leader ${leader}; HAProxy on ${hostsWith(plan, "haproxy").map((h) => h.name).join(", ")} routes to it`);
         console.log(`lab up: ${plan.hosts.length} hosts, leader ${leader}. Connect:`);
         console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${lb.address} -p ${plan.ports.haproxyPrimary} -U ${DB_USERS.superuser} postgres`);
+        if (certificate) console.log(`  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${hostsWith(plan, "nginx")[0].address} https://${plan.nextcloud.domain}/status.php`);
         console.log(`  npm run lab -- status     npm run lab -- down`);
     } catch (e) {
         progress(`up failed: ${(e as Error).message}; tearing down what it started (hosts' logs kept in ${keepLogs(state)})`);
@@ -270,6 +271,10 @@ export interface LabStatus {
     patroni: { leader?: string; members: PatroniMemberStatus[] };
     etcd: Record<string, boolean>;
     haproxy: Record<string, { primary: string; replicas: string; upPrimary: string[]; upReplicas: string[] } | undefined>;
+    /** The Gluster volume's bricks online (`gluster volume status`), when the plan has one. */
+    gluster?: { volume: string; bricksOnline: number; bricks: number };
+    /** Where NGINX serves the domain, when the plan has the app tier. */
+    nginx?: { url: string; addresses: string[] };
     faults: LabState["faults"];
 }
 
@@ -302,8 +307,23 @@ export async function status(): Promise<LabStatus> {
         patroni: { leader: leaderOf(members), members },
         etcd,
         haproxy,
+        gluster: plan.gluster && glusterStatus(state),
+        nginx: hostsWith(plan, "nginx").length > 0 ? { url: `https://${plan.nextcloud.domain}`, addresses: hostsWith(plan, "nginx").map((h) => h.address) } : undefined,
         faults: state.faults,
     };
+}
+
+/** Counts the bricks `gluster volume status` reports online, asked of the first reachable brick host. */
+function glusterStatus(state: LabState): { volume: string; bricksOnline: number; bricks: number } {
+    const g = state.plan.gluster!;
+    for (const b of g.bricks) {
+        if (!pidAlive(state.holders[b.host])) continue;
+        const r = execInHost(state.holders[b.host], b.host, ["gluster", "volume", "status", g.volume], 20000);
+        if (r.status !== 0) continue;
+        const online = r.stdout.split("\n").filter((l) => /^Brick /.test(l) && /\sY\s+\d+\s*$/.test(l)).length;
+        return { volume: g.volume, bricksOnline: online, bricks: g.bricks.length };
+    }
+    return { volume: g.volume, bricksOnline: 0, bricks: g.bricks.length };
 }
 
 export function formatStatus(s: LabStatus): string {
@@ -318,6 +338,8 @@ export function formatStatus(s: LabStatus): string {
     for (const [lb, v] of Object.entries(s.haproxy)) {
         lines.push(v ? `haproxy ${lb}: read-write ${v.primary} -> [${v.upPrimary.join(", ")}], read-only ${v.replicas} -> [${v.upReplicas.join(", ")}]` : `haproxy ${lb}: not answering`);
     }
+    if (s.gluster) lines.push(`gluster: volume ${s.gluster.volume}, ${s.gluster.bricksOnline} of ${s.gluster.bricks} bricks online`);
+    if (s.nginx) lines.push(`nginx: ${s.nginx.url} at ${s.nginx.addresses.join(", ")} (the probe app stands in for Nextcloud)`);
     const f = s.faults;
     if (f.killed.length + f.isolatedHosts.length + f.isolatedSites.length > 0) {
         lines.push(`faults: killed [${f.killed.join(", ")}] isolated hosts [${f.isolatedHosts.join(", ")}] isolated sites [${f.isolatedSites.join(", ")}] (npm run lab -- heal)`);
