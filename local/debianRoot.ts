@@ -21,6 +21,7 @@ export const ROOT_PACKAGES = [
     "glusterfs-server",
     "glusterfs-client",
     "nginx",
+    "keepalived",
     "iproute2",
     "procps",
     "ca-certificates",

@@ -113,3 +113,16 @@ test("the NGINX check does catch a broken config", () => {
     const site = writeInRoot("broken-site.conf", renderNginxSite(p, hostByName(p, "dc1-lb1")).replace("ssl_protocols", "ssl_protocolz"));
     expect(inRoot(["nginx", "-t", "-c", writeInRoot("broken-nginx.conf", nginxMain(site))]).status).not.toBe(0);
 });
+
+test("keepalived accepts the config of two NGINX nodes sharing a VIP, and rejects a broken one", () => {
+    const { renderKeepalivedConfig } = require("../../components/loadbalancer/keepalived") as typeof import("../../components/loadbalancer/keepalived");
+    const raw: any = appTierConfig();
+    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
+    raw.sites.dc1.vip = "10.10.1.30";
+    const p = buildPlan(loadStackConfig(raw));
+    const good = writeInRoot("keepalived.conf", renderKeepalivedConfig(p, hostByName(p, "dc1-lb2")));
+    const r = inRoot(["keepalived", "--config-test", "-f", good]);
+    expect(r.status).toBe(0);
+    const bad = writeInRoot("keepalived-bad.conf", renderKeepalivedConfig(p, hostByName(p, "dc1-lb2")).replace("virtual_router_id 51", "virtual_router_id 999"));
+    expect(inRoot(["keepalived", "--config-test", "-f", bad]).status).not.toBe(0);
+});
