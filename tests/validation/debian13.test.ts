@@ -47,6 +47,8 @@ const plans: Record<string, DeploymentPlan> = {};
 beforeAll(() => {
     if (!rootReady()) throw new Error(`no Debian 13 root at ${ROOTFS}: run the README's test command (scripts/test.sh), which builds it`);
     execFileSync("ip", ["netns", "add", NETNS]);
+    // keepalived's config test wants the interface the VIP lives on (eth0, as Proxmox names it).
+    execFileSync("ip", ["-n", NETNS, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"]);
     fs.mkdirSync(HOST_WORK, { recursive: true });
     plans.threeSite = buildPlan(loadStackConfig(readStackConfig("dc1")));
     plans.twoSite = buildPlan(loadStackConfig(twoSiteConfig()));
