@@ -20,7 +20,7 @@ const PROBE_APP = "/usr/local/lib/nextcloud-ha/probe_app.py";
 const PROBE_CONFIG = "/etc/nextcloud-ha/lab-probe.json";
 
 /** Start order: each phase waits for the one before (see lab.ts). */
-export const PHASES: string[][] = [["etcd"], ["glusterd"], ["patroni", "haproxy"], ["gluster-mount"], ["probe-app"], ["nginx", "keepalived"]];
+export const PHASES: string[][] = [["etcd"], ["glusterd"], ["patroni", "haproxy"], ["gluster-mount"], ["gluster-data-dir"], ["probe-app"], ["nginx", "keepalived"]];
 
 /** A self-signed certificate for the domain and its wildcard, standing in for the real one. */
 export function labCertificate(dir: string, domain: string): TlsCertificate {

@@ -218,7 +218,7 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
         // (a config change wakes Patroni at once and would otherwise fix the phase).
         await sleep(2000 + Math.random() * FAULT_JITTER_MS);
         const faultAt = Date.now() / 1000;
-        say(`trial ${n}: ${scenario} on ${target} (leader ${leader}), writing through ${writerHost.name}:5000`);
+        say(`trial ${n}: ${scenario} on ${target} (leader ${leader}), writing through ${writerHost.name}:${http ? `${state.plan.ports.https} (NGINX)` : state.plan.ports.haproxyPrimary}`);
         await inject(state, scenario, leader, target);
         // Recovered: a write started after the fault succeeded, after any failure, and the leader moved if it must.
         await waitFor("writes to succeed again after the fault", 150000, async () => {

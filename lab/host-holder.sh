@@ -28,7 +28,8 @@ if [ -n "$datadisk" ]; then
   mkdir -p "$hd/disk" "$m$datadisk"
   mount --bind "$hd/disk" "$m$datadisk"
 fi
-cp -a "$hd/stage/." "$m/"
+# --remove-destination: a staged file replaces a symlink (Debian links sites-enabled/default).
+cp -a --remove-destination "$hd/stage/." "$m/"
 # What systemd-tmpfiles does on a VM for the packages' runtime directories.
 chroot "$m" sh -c 'id postgres >/dev/null 2>&1 && install -d -o postgres -g postgres -m 2775 /run/postgresql /var/log/postgresql; true'
 hostname "$name"

@@ -266,8 +266,10 @@ function pidAlive(pid: number): boolean {
     }
 }
 
+const ONE_SHOT = ["gluster-mount", "gluster-data-dir"];
+
 export interface LabStatus {
-    hosts: { name: string; site: string; roles: string[]; namespace: string; address: string; up: boolean; services: Record<string, "running" | "stopped"> }[];
+    hosts: { name: string; site: string; roles: string[]; namespace: string; address: string; up: boolean; services: Record<string, "running" | "stopped" | "done"> }[];
     patroni: { leader?: string; members: PatroniMemberStatus[] };
     etcd: Record<string, boolean>;
     haproxy: Record<string, { primary: string; replicas: string; upPrimary: string[]; upReplicas: string[] } | undefined>;
@@ -302,7 +304,8 @@ export async function status(): Promise<LabStatus> {
             namespace: h.name,
             address: h.address,
             up: state.holders[h.name] !== undefined && pidAlive(state.holders[h.name]),
-            services: Object.fromEntries(state.services.filter((s) => s.host === h.name).map((s) => [s.name, pidAlive(s.pid) ? "running" : "stopped"])),
+            // One-shot steps (the Gluster mount, its data directory) are "done" once they have run.
+            services: Object.fromEntries(state.services.filter((s) => s.host === h.name).map((s) => [s.name, pidAlive(s.pid) ? "running" : ONE_SHOT.includes(s.name) ? "done" : "stopped"])),
         })),
         patroni: { leader: leaderOf(members), members },
         etcd,
@@ -320,7 +323,10 @@ function glusterStatus(state: LabState): { volume: string; bricksOnline: number;
         if (!pidAlive(state.holders[b.host])) continue;
         const r = execInHost(state.holders[b.host], b.host, ["gluster", "volume", "status", g.volume], 20000);
         if (r.status !== 0) continue;
-        const online = r.stdout.split("\n").filter((l) => /^Brick /.test(l) && /\sY\s+\d+\s*$/.test(l)).length;
+        // Long brick paths wrap onto a second line: join each "Brick" entry with its status line.
+        const lines = r.stdout.split("\n");
+        const entries = lines.flatMap((l, i) => (l.startsWith("Brick ") ? [/\s[YN]\s+\S+\s*$/.test(l) ? l : `${l} ${lines[i + 1] ?? ""}`] : []));
+        const online = entries.filter((e) => /\sY\s+\d+\s*$/.test(e)).length;
         return { volume: g.volume, bricksOnline: online, bricks: g.bricks.length };
     }
     return { volume: g.volume, bricksOnline: 0, bricks: g.bricks.length };

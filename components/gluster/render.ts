@@ -75,6 +75,13 @@ export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): Render
     };
 }
 
+const DATA_DIR_UNIT = "nextcloud-ha-data-dir.service";
+
+/** Nextcloud's data directory on the volume, owned by www-data (uid 33 on Debian and in the image). */
+function dataDirCommand(g: GlusterPlan): string[] {
+    return ["/usr/bin/install", "-d", "-o", "33", "-g", "33", "-m", "0770", `${g.mountPoint}/data`];
+}
+
 /** The FUSE mount of the volume on an app host, falling back to the other bricks' servers. */
 export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
     const g = requireGluster(plan);
@@ -103,8 +110,37 @@ export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
                 mode: "0644",
                 owner: "root:root",
             },
+            {
+                path: `/etc/systemd/system/${DATA_DIR_UNIT}`,
+                content: [
+                    "[Unit]",
+                    "Description=Nextcloud's data directory on the Gluster volume (nextcloud-ha)",
+                    `Requires=${unit}`,
+                    `After=${unit}`,
+                    "",
+                    "[Service]",
+                    "Type=oneshot",
+                    `ExecStart=${dataDirCommand(g).join(" ")}`,
+                    "RemainAfterExit=yes",
+                    "",
+                    "[Install]",
+                    "WantedBy=multi-user.target",
+                    "",
+                ].join("\n"),
+                mode: "0644",
+                owner: "root:root",
+            },
         ],
-        services: [{ name: "gluster-mount", unit, user: "root", command: ["/usr/sbin/mount.glusterfs", `${servers[0]}:/${g.volume}`, g.mountPoint, "-o", `backup-volfile-servers=${servers.slice(1).join(":")}`] }],
+        services: [
+            {
+                name: "gluster-mount",
+                unit,
+                user: "root",
+                // What the mount unit does: systemd creates Where= first.
+                command: ["/bin/sh", "-c", `mkdir -p ${g.mountPoint} && exec /usr/sbin/mount.glusterfs ${servers[0]}:/${g.volume} ${g.mountPoint} -o backup-volfile-servers=${servers.slice(1).join(":")}`],
+            },
+            { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g) },
+        ],
         packages: ["glusterfs-client"],
     };
 }

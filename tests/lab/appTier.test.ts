@@ -32,13 +32,23 @@ afterAll(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
 }, 2 * MINUTE);
 
-test("every app host serves through NGINX with the volume mounted", async () => {
+test("every app host serves through NGINX with the volume mounted and every brick online", async () => {
     const s = await lab.status();
     const apps = s.hosts.filter((h) => h.roles.includes("nextcloud"));
     expect(apps.map((h) => h.name).sort()).toEqual(["dc1-app1", "dc1-app2", "dc2-app1"]);
-    for (const h of apps) expect(h.services["probe-app"]).toBe("running");
+    for (const h of apps) expect(h.services).toMatchObject({ "probe-app": "running", "gluster-mount": "done" });
     for (const h of s.hosts.filter((x) => x.roles.includes("nginx"))) expect(h.services.nginx).toBe("running");
+    expect(s.gluster).toEqual({ volume: "nextcloud", bricksOnline: 3, bricks: 3 });
 }, MINUTE);
+
+test("app-host-loss: NGINX keeps serving through the other app node", async () => {
+    const { drill } = await import("../../lab/drill");
+    const t = (await drill("app-host-loss", { trials: 1, say: () => undefined })).trials[0];
+    expect(t.problems).toEqual([]);
+    expect(t.target).toBe("dc1-app1");
+    expect(t.missing).toBe(0);
+    expect(t.acknowledged).toBeGreaterThan(100);
+}, 6 * MINUTE);
 
 test("storage-host-loss: files written through NGINX survive, and the volume heals", async () => {
     const { drill } = await import("../../lab/drill");
