@@ -1,12 +1,12 @@
 /** Variants of the committed stack config that the tests share. */
 import { parse } from "yaml";
-import { readStackConfig } from "../../local/stackFiles";
+import { readStackConfig, REPO_ROOT } from "../../local/stackFiles";
 import { ConfigError, loadStackConfig, RawConfig } from "../../plan/config";
 import { Captured } from "./mocks";
 
 /** dc1's config turned two-site: dc3 dropped, three etcd members in each of dc1 and dc2. */
 export function twoSiteConfig(): RawConfig {
-    const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1")));
+    const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1", REPO_ROOT)));
     raw.topology = "two-site";
     delete raw.sites.dc3;
     for (const s of ["dc1", "dc2"]) {
@@ -25,7 +25,7 @@ export function userDataOf(snippet: Captured): Record<string, any> {
 
 /** The committed plan plus the app tier: Gluster bricks in dc1 and dc2, the arbiter on dc3's witness, NGINX and app nodes. */
 export function appTierConfig(): RawConfig {
-    const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1")));
+    const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1", REPO_ROOT)));
     const add = (site: string, host: object) => raw.sites[site].hosts.push(host);
     add("dc1", { name: "dc1-gfs1", address: "10.10.1.41", roles: ["gluster"] });
     add("dc2", { name: "dc2-gfs1", address: "10.10.2.41", roles: ["gluster"] });
