@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hostsOf } from "../../plan/plan";
 import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
 import { ProxmoxHost } from "../host/proxmoxHost";
-import { ContainerSpec, installerOf, renderNextcloudContainers } from "./render";
+import { containerShapes, ContainerSpec, installerOf, renderNextcloudContainers, renderWaitInstalled } from "./render";
 
 export class NextcloudTier extends pulumi.ComponentResource {
     /** `address:8080` of each app node of the site, what NGINX proxies to. */
@@ -35,8 +35,7 @@ export class NextcloudTier extends pulumi.ComponentResource {
                 { parent: this, dependsOn: vm ? [vm] : [] },
             );
             const specs = nextcloud.apply((s) => renderNextcloudContainers(ctx.plan, host, s));
-            // Which containers, images and mounts a node gets does not depend on the secrets' values.
-            const shapes = renderNextcloudContainers(ctx.plan, host, { instanceId: "", passwordSalt: "", secret: "", databasePassword: "", redisPassword: "", adminPassword: "" });
+            const shapes = containerShapes(ctx.plan, host);
             const images = new Map<string, docker.RemoteImage>();
             const containers: docker.Container[] = [];
             shapes.forEach((shape, i) => {
@@ -69,8 +68,7 @@ export class NextcloudTier extends pulumi.ComponentResource {
                     `${host.name}-wait-installed`,
                     {
                         connection: { host: host.address, user: ctx.config.sshUser, dialErrorLimit: 60 },
-                        // Bounded: ten minutes for the image's first start and the installation.
-                        create: `for i in $(seq 1 120); do curl -fsS http://127.0.0.1:${ctx.plan.ports.nextcloud}/status.php | grep -q '"installed":true' && exit 0; sleep 5; done; echo 'Nextcloud did not report installed within 10 minutes' >&2; exit 1`,
+                        create: renderWaitInstalled(ctx.plan),
                     },
                     { parent: this, dependsOn: containers },
                 );

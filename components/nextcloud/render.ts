@@ -166,6 +166,19 @@ export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, 
     return specs;
 }
 
+/**
+ * The remote command run on the installer after its containers start: waits, bounded to ten
+ * minutes, until Nextcloud reports itself installed; the other nodes start after it.
+ */
+export function renderWaitInstalled(plan: DeploymentPlan): string {
+    return `for i in $(seq 1 120); do curl -fsS http://127.0.0.1:${plan.ports.nextcloud}/status.php | grep -q '"installed":true' && exit 0; sleep 5; done; echo 'Nextcloud did not report installed within 10 minutes' >&2; exit 1`;
+}
+
+/** Which containers a node gets; their shape does not depend on the secrets' values. */
+export function containerShapes(plan: DeploymentPlan, host: HostPlan): ContainerSpec[] {
+    return renderNextcloudContainers(plan, host, { instanceId: "", passwordSalt: "", secret: "", databasePassword: "", redisPassword: "", adminPassword: "" });
+}
+
 /** The host side of an app node; its containers are placed by the NextcloudTier component. */
 export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedHost {
     const hook = renderHook(installerOf(plan).name === host.name);

@@ -10,6 +10,14 @@ import { buildPlan, hostByName } from "../../plan/plan";
 import { appTierConfig } from "../helpers/configs";
 
 const plan = buildPlan(loadStackConfig(appTierConfig()));
+
+/** The app tier with a second NGINX node in dc1, with or without the site's VIP. */
+function twoNginxConfig(vip: boolean): any {
+    const raw: any = appTierConfig();
+    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
+    if (vip) raw.sites.dc1.vip = "10.10.1.30";
+    return raw;
+}
 const SECRETS: NextcloudSecrets = { instanceId: "oc1234", passwordSalt: "salt'x", secret: "s3cr3t", databasePassword: "dbpw", redisPassword: "redispw", adminPassword: "adminpw" };
 
 test("volume script: waits for peers, creates replica 2 arbiter 1 only when absent, sets quorum and small-file options", () => {
@@ -75,10 +83,7 @@ test("Nextcloud config: shared secrets, database through HAProxy, the site's Red
 });
 
 test("keepalived: two NGINX nodes share the site's VIP over unicast VRRP, and DNS points at the VIP", () => {
-    const raw: any = appTierConfig();
-    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
-    raw.sites.dc1.vip = "10.10.1.30";
-    const p = buildPlan(loadStackConfig(raw));
+    const p = buildPlan(loadStackConfig(twoNginxConfig(true)));
     const { renderKeepalivedConfig } = require("../../components/loadbalancer/keepalived") as typeof import("../../components/loadbalancer/keepalived");
     const one = renderKeepalivedConfig(p, hostByName(p, "dc1-lb1"));
     const two = renderKeepalivedConfig(p, hostByName(p, "dc1-lb2"));
@@ -93,7 +98,5 @@ test("keepalived: two NGINX nodes share the site's VIP over unicast VRRP, and DN
 });
 
 test("two NGINX nodes without a VIP are refused", () => {
-    const raw: any = appTierConfig();
-    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
-    expect(() => loadStackConfig(raw)).toThrow(/sites.dc1.vip: dc1 has 2 NGINX nodes; set a virtual address/);
+    expect(() => loadStackConfig(twoNginxConfig(false))).toThrow(/sites.dc1.vip: dc1 has 2 NGINX nodes; set a virtual address/);
 });
