@@ -62,8 +62,8 @@ export const nextcloudAppEndpoints = app?.appEndpoints;
 /** Users reach https://<domain>; this site's NGINX answers for it when DNS points here. */
 export const publicEndpoint = lb && has("nginx") ? lb.nginxAddresses.apply((a) => ({ url: `https://${plan.nextcloud.domain}`, addresses: a })) : undefined;
 /**
- * The A records for the domain. Primary/secondary, never both: the primary site's NGINX
- * addresses normally; when moving to another site, replace them with that site's.
+ * The A records for the domain. Primary/secondary, never both: the active site's NGINX
+ * addresses (or VIP); when moving to another site, replace them with that site's.
  */
 export const dnsRecords =
     lb && has("nginx")
@@ -71,8 +71,8 @@ export const dnsRecords =
               name: plan.nextcloud.domain,
               type: "A",
               values: a,
-              active: site === plan.primarySite,
-              note: site === plan.primarySite ? "publish these" : `publish these instead of ${plan.primarySite}'s only when ${site} takes over`,
+              active: site === plan.activeSite,
+              note: site === plan.activeSite ? "publish these" : `publish these instead of ${plan.activeSite}'s only when ${site} takes over (npm run promote -- ${site})`,
           }))
         : undefined;
 // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them.

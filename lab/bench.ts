@@ -16,7 +16,7 @@ import { PatroniTimings } from "../plan/config";
 import { hostByName } from "../plan/plan";
 import { ROOTFS } from "../local/debianRoot";
 import { REPO_ROOT } from "../local/stackFiles";
-import { patroniCluster } from "./cluster";
+import { patroniMembers } from "./cluster";
 import { drill, membersOf, runProbe, TrialResult } from "./drill";
 import { inHost } from "./hosts";
 import { down, hostsWith, labSecrets, requireState, up, waitHealthy } from "./lab";
@@ -102,7 +102,7 @@ interface SoakResult {
 async function soak(minutes: number, say: (m: string) => void): Promise<SoakResult> {
     const state = requireState();
     const leaderBefore = await waitHealthy(state, 180000, () => undefined);
-    const tl = async () => (await patroniCluster(state.plan, membersOf(state)))?.find((m) => m.role === "leader")?.timeline;
+    const tl = async () => (await patroniMembers(state.plan)).find((m) => m.role === "leader")?.timeline;
     const timelineBefore = await tl();
     const lb = hostsWith(state.plan, "haproxy")[0];
     const seconds = minutes * 60;
@@ -110,12 +110,12 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     const writer = runProbe<WriteEvent>(state, lb.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", "4", "--duration", String(seconds), "--trial", `soak-${Date.now()}`]);
     for (let m = 1; m <= minutes; m++) {
         await sleep(60000);
-        const leader = (await patroniCluster(state.plan, membersOf(state)))?.find((x) => x.role === "leader")?.name;
+        const leader = (await patroniMembers(state.plan)).find((x) => x.role === "leader")?.name;
         say(`soak minute ${m}/${minutes}: ${writer.events.filter((e) => e.ok).length} writes acknowledged, ${writer.events.filter((e) => !e.ok).length} failed, leader ${leader ?? "NONE"}`);
     }
     await writer.stop();
     await Promise.all(watchers.map((w) => w.stop()));
-    const members = await patroniCluster(state.plan, membersOf(state));
+    const members = await patroniMembers(state.plan);
     return {
         minutes,
         acknowledged: writer.events.filter((e) => e.ok).length,

@@ -6,7 +6,8 @@ import { down, fault, formatStatus, heal, status, up } from "./lab";
 import { LabError } from "./sh";
 
 const USAGE = `usage: npm run lab -- <command>
-  up [--topology three-site] [--wan-delay MS]   boot the database tier from the stack files
+  up [--topology three-site|two-site] [--wan-delay MS]
+                                                boot the plan of the stack files (two-site: examples/two-site)
   status [--json]                               hosts, services, Patroni, etcd, HAProxy
   down                                          stop everything the lab started
   fault <kind> <target>                         kill-postgres|kill-host|isolate-host HOST|primary,

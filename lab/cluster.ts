@@ -4,11 +4,11 @@
  * the lab's management link.
  */
 import * as fs from "node:fs";
-import * as http from "node:http";
-import * as https from "node:https";
 import * as path from "node:path";
 import { DeploymentPlan, hostByName } from "../plan/plan";
 import { PKI_DIR } from "./state";
+import { HttpAnswer, httpRequest } from "../ops/http";
+import { DB_USERS } from "../components/patroni/render";
 
 export interface PatroniMemberStatus {
     name: string;
@@ -17,19 +17,12 @@ export interface PatroniMemberStatus {
     host: string;
     lag?: number | string;
     timeline?: number;
+    /** The Patroni cluster (scope) the member belongs to; set by patroniMembers. */
+    cluster?: string;
 }
 
-export function httpGet(url: string, timeoutMs = 1500, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const lib = url.startsWith("https:") ? https : http;
-        const req = lib.get(url, { timeout: timeoutMs, agent: false, ...(tls ?? {}) }, (res) => {
-            let body = "";
-            res.on("data", (c) => (body += c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-        req.on("error", reject);
-    });
+export function httpGet(url: string, timeoutMs = 1500, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<HttpAnswer> {
+    return httpRequest(url, { timeoutMs, tls });
 }
 
 /** Patroni's view of the cluster, asked of the first member that answers. */
@@ -45,17 +38,35 @@ export async function patroniCluster(plan: DeploymentPlan, members: string[]): P
     return undefined;
 }
 
+/**
+ * Every Patroni cluster's members (two-site has one cluster per site), each cluster asked
+ * separately and its members tagged with its scope; a cluster nobody answers for adds none.
+ */
+export async function patroniMembers(plan: DeploymentPlan): Promise<PatroniMemberStatus[]> {
+    const views = await Promise.all(plan.patroniClusters.map(async (c) => ((await patroniCluster(plan, c.members)) ?? []).map((m) => ({ ...m, cluster: c.scope }))));
+    return views.flat();
+}
+
+/** The member that accepts writes: Patroni's `leader` (a standby cluster's leader is `standby_leader`). */
 export function leaderOf(members: PatroniMemberStatus[] | undefined): string | undefined {
     return members?.find((m) => m.role === "leader" && m.state === "running")?.name;
 }
 
+/** Every member that is a running primary; more than one across clusters means two writable sites. */
+export function primariesOf(members: PatroniMemberStatus[] | undefined): string[] {
+    return (members ?? []).filter((m) => m.role === "leader" && m.state === "running").map((m) => m.name);
+}
+
 /**
- * True when a leader runs and every other member streams from it; in synchronous mode one
- * of them must also be the sync standby, or Patroni could not fail over without loss.
+ * True when one cluster has its leader (a primary, or a standby cluster's standby leader)
+ * and every other member streams from it; in synchronous mode one of them must also be the
+ * sync standby, or Patroni could not fail over without loss.
  */
 export function healthy(members: PatroniMemberStatus[] | undefined, expected: number, synchronous: boolean): boolean {
-    if (!members || members.length < expected || !leaderOf(members)) return false;
-    const replicas = members.filter((m) => m.role !== "leader");
+    if (!members || members.length < expected) return false;
+    const standbyLeader = members.find((m) => m.role === "standby_leader" && ["streaming", "running"].includes(m.state));
+    if (!leaderOf(members) && !standbyLeader) return false;
+    const replicas = members.filter((m) => m.role !== "leader" && m.role !== "standby_leader");
     return replicas.every((m) => m.state === "streaming") && (!synchronous || replicas.some((m) => m.role === "sync_standby"));
 }
 
@@ -92,26 +103,7 @@ export async function haproxyServers(plan: DeploymentPlan, lb: string): Promise<
 }
 
 /** Asks Patroni for a switchover to the candidate (an unsafe endpoint: needs the REST password). */
-export function patroniSwitchover(plan: DeploymentPlan, leader: string, candidate: string, password: string): Promise<{ status: number; body: string }> {
-    const body = JSON.stringify({ leader, candidate });
-    return new Promise((resolve, reject) => {
-        const req = http.request(
-            `http://${hostByName(plan, leader).address}:${plan.ports.patroniRest}/switchover`,
-            {
-                method: "POST",
-                timeout: 30000,
-                agent: false,
-                auth: `patroni:${password}`,
-                headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-            },
-            (res) => {
-                let text = "";
-                res.on("data", (c) => (text += c));
-                res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-            },
-        );
-        req.on("timeout", () => req.destroy(new Error("switchover request timed out")));
-        req.on("error", reject);
-        req.end(body);
-    });
+export async function patroniSwitchover(plan: DeploymentPlan, leader: string, candidate: string, password: string): Promise<HttpAnswer> {
+    const url = `http://${hostByName(plan, leader).address}:${plan.ports.patroniRest}/switchover`;
+    return httpRequest(url, { method: "POST", body: { leader, candidate }, auth: `${DB_USERS.restApi}:${password}`, timeoutMs: 30000 });
 }

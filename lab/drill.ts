@@ -8,9 +8,9 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { leaderOf, patroniCluster, patroniSwitchover } from "./cluster";
+import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { execInHost, inHost } from "./hosts";
-import { hostByName, hostsOf } from "../plan/plan";
+import { hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
 import { fault, heal, hostsWith, labSecrets, requireRoot, requireState, waitHealthy } from "./lab";
 import { LabError, progress, sleep, waitFor } from "./sh";
 import { LabState } from "./state";
@@ -115,7 +115,7 @@ export function membersOf(state: LabState): string[] {
 }
 
 async function currentLeader(state: LabState): Promise<string | undefined> {
-    return leaderOf(await patroniCluster(state.plan, membersOf(state)));
+    return leaderOf(await patroniMembers(state.plan));
 }
 
 /** The host a scenario breaks, given the leader at the start of the trial. */
@@ -139,8 +139,8 @@ async function targetOf(state: LabState, scenario: Drill, leader: string): Promi
         }
         case "switchover":
         case "replica-loss": {
-            const m = await patroniCluster(plan, membersOf(state));
-            const replica = m?.find((x) => x.name !== leader && x.role !== "leader")?.name;
+            const m = await patroniMembers(plan);
+            const replica = m.find((x) => x.name !== leader && x.role !== "leader" && x.cluster === patroniClusterOf(plan, leader).scope)?.name;
             if (!replica) throw new LabError("no replica to target");
             return replica;
         }

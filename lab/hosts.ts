@@ -111,7 +111,8 @@ export function killProcesses(host: string, name: string): number {
 }
 
 /** Runs a command inside a booted host and waits for it (bounded); returns its result. */
-export function execInHost(holderPid: number, host: string, argv: string[], timeoutMs = 60000): { status: number; stdout: string; stderr: string } {
-    const [cmd, ...args] = inHost(holderPid, host, argv);
-    return tryRun(cmd, args, undefined, timeoutMs);
+export function execInHost(holderPid: number, host: string, argv: string[], timeoutMs = 60000, opts: { user?: string; input?: string } = {}): { status: number; stdout: string; stderr: string } {
+    const asUser = opts.user ? ["setpriv", `--reuid=${opts.user}`, `--regid=${opts.user}`, "--init-groups", "--reset-env", "--", ...argv] : argv;
+    const [cmd, ...args] = inHost(holderPid, host, asUser);
+    return tryRun(cmd, args, opts.input, timeoutMs);
 }

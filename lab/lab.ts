@@ -4,7 +4,6 @@
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { DatabaseSecrets } from "../components/host/rendered";
 import { needsTls, renderHost } from "../components/renderHost";
@@ -13,11 +12,13 @@ import { ensureRoot, rootReady, ROOTFS } from "../local/debianRoot";
 import { PLACEHOLDER_DATABASE, PLACEHOLDER_NEXTCLOUD, placeholderCertificate, placeholderTls } from "../local/placeholders";
 import { ServiceSpec } from "../components/host/rendered";
 import { NextcloudSecrets } from "../components/nextcloud/render";
+import { bricksOnline } from "../ops/siteMove";
+import { tcpOpen } from "../ops/http";
 import { createVolume, labCertificate, labExtraFiles, labServices, mounted, PHASES } from "./appTier";
-import { listStacks, readStackConfig } from "../local/stackFiles";
-import { loadStackConfig, Role } from "../plan/config";
-import { buildPlan, DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
-import { etcdHealth, haproxyServers, healthy, leaderOf, patroniCluster, PatroniMemberStatus } from "./cluster";
+import { listStacks, readStackConfig, REPO_ROOT, STACK_DIR } from "../local/stackFiles";
+import { loadStackConfig, Role, TOPOLOGIES } from "../plan/config";
+import { buildPlan, DeploymentPlan, hostByName, HostPlan, patroniClusterOf } from "../plan/plan";
+import { etcdHealth, haproxyServers, healthy, leaderOf, patroniMembers, PatroniMemberStatus, primariesOf } from "./cluster";
 import { bootHost, execInHost, killHost, killProcesses, stageHost, startService } from "./hosts";
 import { readdress } from "./labPlan";
 import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, setHostLink, setSiteCut, setWanDelay } from "./net";
@@ -31,16 +32,31 @@ export function requireRoot(): void {
 
 /** The plan of the stack files, as every stack computes it, checked against every stack file. */
 export function planFromStackFiles(topology?: string): DeploymentPlan {
-    const stacks = listStacks();
-    if (stacks.length === 0) throw new LabError("no Pulumi.<stack>.yaml files here");
-    const configs = stacks.map((s) => loadStackConfig(readStackConfig(s)));
+    const dir = stackDirFor(topology);
+    const stacks = listStacks(dir);
+    if (stacks.length === 0) throw new LabError(`no Pulumi.<stack>.yaml files in ${dir}`);
+    const configs = stacks.map((s) => loadStackConfig(readStackConfig(s, dir)));
     const plan = buildPlan(configs[0]);
     if (topology !== undefined && topology !== plan.topology) {
-        throw new LabError(`the stack files describe a ${plan.topology} deployment; --topology ${topology} needs stack files for it (two-site arrives with the multi-site issue)`);
+        throw new LabError(`the stack files in ${dir} describe a ${plan.topology} deployment, not ${topology}`);
     }
     const missing = plan.sites.filter((s) => !configs.some((c) => c.site === s.name));
     if (missing.length > 0) throw new LabError(`no stack file deploys site ${missing.map((s) => s.name).join(", ")}; add Pulumi.<stack>.yaml with nextcloud-ha:site set to it`);
     return plan;
+}
+
+/**
+ * Where the stack files of a topology are: the project's own (STACK_DIR) when they describe
+ * it or no topology is asked for, else the example of that topology in examples/<topology>/.
+ */
+export function stackDirFor(topology?: string): string {
+    if (topology === undefined) return STACK_DIR;
+    if (!(TOPOLOGIES as readonly string[]).includes(topology)) throw new LabError(`unknown topology ${topology}; the topologies are ${TOPOLOGIES.join(", ")}`);
+    const own = listStacks(STACK_DIR)[0];
+    if (own !== undefined && loadStackConfig(readStackConfig(own)).topology === topology) return STACK_DIR;
+    const example = path.join(REPO_ROOT, "examples", topology);
+    if (!fs.existsSync(path.join(example, "Pulumi.yaml"))) throw new LabError(`the stack files in ${STACK_DIR} are not ${topology}, and there is no example in ${example}`);
+    return example;
 }
 
 export function hostsWith(plan: DeploymentPlan, role: Role): HostPlan[] {
@@ -127,31 +143,28 @@ async function startAll(state: LabState, hosts: HostPlan[], say = progress): Pro
     return leader;
 }
 
-export function tcpOpen(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
-    return new Promise((resolve) => {
-        const s = net.connect({ host: address, port, timeout: timeoutMs });
-        s.on("connect", () => (s.destroy(), resolve(true)));
-        s.on("timeout", () => (s.destroy(), resolve(false)));
-        s.on("error", () => resolve(false));
-    });
-}
-
-/** Waits until Patroni has a leader, every replica streams (one of them synchronous where the
- * cluster is), and each HAProxy routes to the leader. */
+/**
+ * Waits until every Patroni cluster has its leader and every replica streams (one of them
+ * synchronous where the cluster is), exactly one member in the lab accepts writes, and each
+ * HAProxy routes 5000 to its site's primary (to nobody in a standby cluster's site).
+ */
 export async function waitHealthy(state: LabState, timeoutMs: number, say = progress): Promise<string> {
     const plan = state.plan;
-    const members = plan.patroniClusters.flatMap((c) => c.members);
     let said = "";
     const leader = await waitFor("a Patroni leader with every replica streaming", timeoutMs, async () => {
-        const m = await patroniCluster(plan, members);
-        const line = m ? m.map((x) => `${x.name}=${x.role}/${x.state}`).join(" ") : "no member answers yet";
+        const m = await patroniMembers(plan);
+        const line = m.length > 0 ? m.map((x) => `${x.name}=${x.role}/${x.state}`).join(" ") : "no member answers yet";
         if (line !== said) say(`patroni: ${(said = line)}`);
-        return healthy(m, members.length, plan.patroniClusters.some((c) => c.synchronousMode)) ? leaderOf(m) : undefined;
+        const ok = plan.patroniClusters.every((c) => healthy(m.filter((x) => x.cluster === c.scope), c.members.length, c.synchronousMode));
+        const primaries = primariesOf(m);
+        return ok && primaries.length === 1 ? primaries[0] : undefined;
     });
     for (const lb of hostsWith(plan, "haproxy")) {
-        await waitFor(`HAProxy on ${lb.name} routing 5000 to ${leader}`, timeoutMs, async () => {
+        const cluster = patroniClusterOf(plan, lb.name);
+        const expected = cluster.members.includes(leader) ? [leader] : [];
+        await waitFor(`HAProxy on ${lb.name} routing 5000 to ${expected[0] ?? "nobody (its site's cluster is a standby)"}`, timeoutMs, async () => {
             const up = await haproxyServers(plan, lb.name);
-            return up?.primary?.length === 1 && up.primary[0] === leader ? true : undefined;
+            return up && (up.primary ?? []).join() === expected.join() ? true : undefined;
         });
     }
     return leader;
@@ -236,10 +249,12 @@ export async function down(opts: { quiet?: boolean } = {}): Promise<void> {
     const present = new Set(existingNamespaces());
     // After a crash with no state, still remove what the stack files' hosts would be named.
     if (!state) {
-        try {
-            for (const h of planFromStackFiles().hosts) if (present.has(h.name)) namespaces.push(h.name);
-        } catch {
-            /* no plan: only the router */
+        for (const topology of TOPOLOGIES) {
+            try {
+                for (const h of planFromStackFiles(topology).hosts) if (present.has(h.name) && !namespaces.includes(h.name)) namespaces.push(h.name);
+            } catch {
+                /* no plan of that topology: nothing of it to remove */
+            }
         }
         if (present.has(ROUTER_NS)) namespaces.push(ROUTER_NS);
     }
@@ -283,7 +298,7 @@ export interface LabStatus {
 export async function status(): Promise<LabStatus> {
     const state = requireState();
     const plan = state.plan;
-    const members = (await patroniCluster(plan, plan.patroniClusters.flatMap((c) => c.members))) ?? [];
+    const members = await patroniMembers(plan);
     const etcd: Record<string, boolean> = {};
     for (const h of hostsWith(plan, "etcd")) etcd[h.name] = await etcdHealth(plan, h.name);
     const haproxy: LabStatus["haproxy"] = {};
@@ -323,11 +338,7 @@ function glusterStatus(state: LabState): { volume: string; bricksOnline: number;
         if (!pidAlive(state.holders[b.host])) continue;
         const r = execInHost(state.holders[b.host], b.host, ["gluster", "volume", "status", g.volume], 20000);
         if (r.status !== 0) continue;
-        // Long brick paths wrap onto a second line: join each "Brick" entry with its status line.
-        const lines = r.stdout.split("\n");
-        const entries = lines.flatMap((l, i) => (l.startsWith("Brick ") ? [/\s[YN]\s+\S+\s*$/.test(l) ? l : `${l} ${lines[i + 1] ?? ""}`] : []));
-        const online = entries.filter((e) => /\sY\s+\d+\s*$/.test(e)).length;
-        return { volume: g.volume, bricksOnline: online, bricks: g.bricks.length };
+        return { volume: g.volume, bricksOnline: bricksOnline(r.stdout).length, bricks: g.bricks.length };
     }
     return { volume: g.volume, bricksOnline: 0, bricks: g.bricks.length };
 }
@@ -339,7 +350,7 @@ export function formatStatus(s: LabStatus): string {
         lines.push(`${h.name.padEnd(12)} ${h.site.padEnd(5)} ${h.roles.join(",").padEnd(9)} ${h.namespace.padEnd(12)} ${h.address.padEnd(14)} ${(h.up ? "up" : "down").padEnd(6)} ${svc}`);
     }
     lines.push("", `patroni: leader ${s.patroni.leader ?? "NONE"}`);
-    for (const m of s.patroni.members) lines.push(`  ${m.name.padEnd(10)} ${m.role.padEnd(13)} ${m.state.padEnd(10)} timeline ${m.timeline ?? "-"} lag ${m.lag ?? 0}`);
+    for (const m of s.patroni.members) lines.push(`  ${m.name.padEnd(10)} ${(m.cluster ?? "").padEnd(14)} ${m.role.padEnd(14)} ${m.state.padEnd(10)} timeline ${m.timeline ?? "-"} lag ${m.lag ?? 0}`);
     lines.push(`etcd: ${Object.entries(s.etcd).map(([k, v]) => `${k} ${v ? "healthy" : "UNHEALTHY"}`).join(", ")}`);
     for (const [lb, v] of Object.entries(s.haproxy)) {
         lines.push(v ? `haproxy ${lb}: read-write ${v.primary} -> [${v.upPrimary.join(", ")}], read-only ${v.replicas} -> [${v.upReplicas.join(", ")}]` : `haproxy ${lb}: not answering`);
@@ -360,7 +371,7 @@ export type FaultKind = (typeof FAULTS)[number];
 export async function resolveTarget(state: LabState, target: string, kind: "host" | "site"): Promise<string> {
     const plan = state.plan;
     if (target === "primary") {
-        const leader = leaderOf(await patroniCluster(plan, plan.patroniClusters.flatMap((c) => c.members)));
+        const leader = leaderOf(await patroniMembers(plan));
         if (!leader) throw new LabError("there is no Patroni leader right now to target as `primary`");
         return kind === "site" ? hostByName(plan, leader).site : leader;
     }
@@ -417,10 +428,14 @@ export async function fault(kind: string, target: string | undefined): Promise<s
     }
 }
 
-/** Starts a rebooted host's services in phase order; a new brick only needs its glusterd. */
-async function restartServices(state: LabState, hosts: HostPlan[]): Promise<void> {
+/**
+ * Starts rebooted hosts' services in phase order, leaving out the `hold` services (a site
+ * that comes back fenced keeps Patroni stopped until it is told to follow the new primary);
+ * a new brick only needs its glusterd.
+ */
+export async function restartServices(state: LabState, hosts: HostPlan[], hold: string[] = []): Promise<void> {
     for (const phase of PHASES) {
-        for (const h of hosts) startHostServices(state, h, phase);
+        for (const h of hosts) startHostServices(state, h, phase.filter((s) => !hold.includes(s)));
         if (phase[0] === "gluster-mount") {
             const apps = hosts.filter((h) => h.roles.includes("nextcloud"));
             await waitFor("the Gluster volume mounted on the rebooted hosts", 60000, () => (apps.every((h) => mounted(state.plan, state.holders[h.name], h.name)) ? true : undefined));
@@ -428,8 +443,13 @@ async function restartServices(state: LabState, hosts: HostPlan[]): Promise<void
     }
 }
 
-/** Undoes every fault: reboots killed hosts with their services, restores links. */
-export async function heal(): Promise<string> {
+/** Starts one service the hosts' roles give them (after `restartServices` held it back). */
+export function startHeld(state: LabState, hosts: HostPlan[], service: string): void {
+    for (const h of hosts) startHostServices(state, h, [service]);
+}
+
+/** Undoes every fault: reboots killed hosts with their services (but the `hold` ones), restores links. */
+export async function heal(hold: string[] = []): Promise<string> {
     requireRoot();
     const state = requireState();
     const done: string[] = [];
@@ -440,10 +460,10 @@ export async function heal(): Promise<string> {
         const host = hostByName(state.plan, name);
         state.holders[name] = await bootHost(host);
         rebooted.push(host);
-        done.push(`${name} rebooted`);
+        done.push(`${name} rebooted${hold.length ? ` (${hold.join(", ")} held)` : ""}`);
     }
     saveState(state);
-    await restartServices(state, rebooted);
+    await restartServices(state, rebooted, hold);
     if (state.faults.wanDelayMs) setWanDelay(state.plan, state.wanDelayMs ?? 0), done.push(`WAN delay back to ${state.wanDelayMs ?? 0} ms`);
     // A crashed PostgreSQL is restarted by its Patroni; nothing to do for kill-postgres.
     state.faults = { killed: [], isolatedHosts: [], isolatedSites: [] };

@@ -110,6 +110,12 @@ export interface EtcdConfig {
 export interface ProjectConfig {
     topology: Topology;
     primarySite: string;
+    /**
+     * two-site: the site whose Patroni cluster is the primary; the other follows it as a
+     * standby cluster. Default: primarySite. Set it to the promoted site after
+     * `npm run promote` so rebuilt VMs and the DNS output match the running cluster.
+     */
+    activeSite: string;
     sites: Record<string, SiteConfig>;
     patroni: PatroniConfig;
     haproxy: HaproxyConfig;
@@ -168,6 +174,7 @@ export const DEFAULTS = {
 export const CONFIG_KEYS = {
     topology: "string",
     primarySite: "string",
+    activeSite: "string",
     sites: "object",
     patroni: "object",
     haproxy: "object",
@@ -426,6 +433,12 @@ function checkTopology(p: ProjectConfig): void {
     if (!siteNames.includes(p.primarySite)) {
         throw new ConfigError("primarySite", `${show(p.primarySite)} is not a site of the plan (${siteNames.join(", ")}); name one of them`);
     }
+    if (!siteNames.includes(p.activeSite)) {
+        throw new ConfigError("activeSite", `${show(p.activeSite)} is not a site of the plan (${siteNames.join(", ")}); name the site whose database is the primary`);
+    }
+    if (p.topology === "three-site" && p.activeSite !== p.primarySite) {
+        throw new ConfigError("activeSite", `three-site runs one Patroni cluster that fails over between sites by itself, so there is no active site to set; remove activeSite`);
+    }
     switch (p.topology) {
         case "three-site": {
             if (siteNames.length !== 3) {
@@ -545,9 +558,11 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
     }
     const sz = section("sizes", raw.sizes, ROLES);
     const sizes = Object.fromEntries(ROLES.map((r) => [r, loadSize(`sizes.${r}`, sz[r], DEFAULTS.sizes[r])])) as Record<Role, Size>;
+    const primarySite = str("primarySite", raw.primarySite, DEFAULTS.primarySite);
     const project: ProjectConfig = {
         topology: topology as Topology,
-        primarySite: str("primarySite", raw.primarySite, DEFAULTS.primarySite),
+        primarySite,
+        activeSite: str("activeSite", raw.activeSite, primarySite),
         sites: loadSites(raw.sites),
         patroni,
         haproxy,

@@ -98,7 +98,10 @@ export interface GlusterPlan {
 
 export interface DeploymentPlan {
     topology: Topology;
+    /** The site whose stack creates the shared secrets (and installs Nextcloud first). */
     primarySite: string;
+    /** two-site: the site whose Patroni cluster is the primary now (config `activeSite`). */
+    activeSite: string;
     sites: SitePlan[];
     hosts: HostPlan[];
     /** Every site network: what pg_hba and the firewall let in. */
@@ -178,18 +181,19 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
             break;
         case "two-site": {
             etcdClusters = sites.map((s) => ({ name: `${scope}-${s.name}-etcd`, members: withRole("etcd", s.name) }));
-            const standbySites = sites.filter((s) => s.name !== config.primarySite);
-            const slot = (site: string) => `standby_${site.replace(/-/g, "_")}`;
+            const standbySites = sites.filter((s) => s.name !== config.activeSite);
+            // Named by site, not by role: a promotion must never rename a running cluster.
+            const scopeOf = (site: string) => (site === config.primarySite ? scope : `${scope}-${site}`);
             patroniClusters = sites.map((s) => {
-                const primary = s.name === config.primarySite;
+                const primary = s.name === config.activeSite;
                 return {
-                    scope: primary ? scope : `${scope}-${s.name}`,
+                    scope: scopeOf(s.name),
                     sites: [s.name],
                     members: withRole("patroni", s.name),
                     etcd: `${scope}-${s.name}-etcd`,
                     synchronousMode: false,
-                    standbyOf: primary ? undefined : { scope, site: config.primarySite, slot: slot(s.name) },
-                    permanentSlots: primary ? standbySites.map((x) => slot(x.name)) : [],
+                    standbyOf: primary ? undefined : { scope: scopeOf(config.activeSite), site: config.activeSite, slot: standbySlot(s.name) },
+                    permanentSlots: primary ? standbySites.map((x) => standbySlot(x.name)) : [],
                 };
             });
             break;
@@ -216,6 +220,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
     return {
         topology: config.topology,
         primarySite: config.primarySite,
+        activeSite: config.activeSite,
         sites,
         hosts,
         networks: sites.map((s) => s.cidr),
@@ -240,6 +245,17 @@ export function hostByName(plan: DeploymentPlan, name: string): HostPlan {
 
 export function hostsOf(plan: DeploymentPlan, site: string, role?: Role): HostPlan[] {
     return plan.hosts.filter((h) => h.site === site && (role === undefined || h.roles.includes(role)));
+}
+
+/** two-site: the permanent replication slot the primary site keeps for a standby site. */
+export function standbySlot(site: string): string {
+    return `standby_${site.replace(/-/g, "_")}`;
+}
+
+/** Where users reach a site: its VIP when it has one, else its NGINX hosts (the domain's A records). */
+export function publicAddresses(plan: DeploymentPlan, site: string): string[] {
+    const vip = plan.sites.find((s) => s.name === site)?.vip;
+    return vip ? [vip.address] : hostsOf(plan, site, "nginx").map((h) => h.address);
 }
 
 /** The etcd cluster a host's member belongs to, or the one its Patroni uses. */

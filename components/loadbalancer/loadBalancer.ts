@@ -4,7 +4,7 @@
  * (two NGINX nodes share a keepalived VIP).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { hostsOf } from "../../plan/plan";
+import { hostsOf, publicAddresses } from "../../plan/plan";
 import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
 import { ProxmoxHost } from "../host/proxmoxHost";
 
@@ -27,8 +27,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
         this.primaryEndpoints = pulumi.output(local.map((h) => `${h.address}:${p.haproxyPrimary}`));
         this.replicaEndpoints = pulumi.output(local.map((h) => `${h.address}:${p.haproxyReplicas}`));
         // With two NGINX nodes, the public address is the site's VIP.
-        const vip = ctx.plan.sites.find((s) => s.name === ctx.config.site)?.vip;
-        this.nginxAddresses = pulumi.output(vip ? [vip.address] : hostsOf(ctx.plan, ctx.config.site, "nginx").map((h) => h.address));
+        this.nginxAddresses = pulumi.output(publicAddresses(ctx.plan, ctx.config.site));
         this.registerOutputs({ primaryEndpoints: this.primaryEndpoints, replicaEndpoints: this.replicaEndpoints, nginxAddresses: this.nginxAddresses });
     }
 }

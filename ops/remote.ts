@@ -1,0 +1,48 @@
+/**
+ * The site commands' transport against the VMs: Patroni's REST API over HTTP from where the
+ * command runs (a machine inside the plan's networks: the Proxmox firewall opens port 8008
+ * to nothing else), and commands over SSH as the stack's sshUser with sudo, using the
+ * operator's SSH agent, as the Pulumi program's remote commands do.
+ */
+import { spawn } from "node:child_process";
+import { DB_USERS } from "../components/patroni/render";
+import { DeploymentPlan } from "../plan/plan";
+import { httpRequest, tcpOpen } from "./http";
+import { CommandResult, SiteTransport } from "./siteMove";
+
+/** Where the REST password comes from: never a command-line argument (it would land in shell history and ps). */
+export const REST_PASSWORD_ENV = "NCHA_PATRONI_REST_PASSWORD";
+
+/** Quotes one word for the remote shell that ssh hands the command line to. */
+export function shellQuote(word: string): string {
+    return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassword: string | undefined): SiteTransport {
+    return {
+        async patroni(host, method, path, body) {
+            if (method !== "GET" && !restPassword) throw new Error(`set ${REST_PASSWORD_ENV} to Patroni's REST password first (README, "Moving the primary between sites")`);
+            try {
+                return await httpRequest(`http://${host.address}:${plan.ports.patroniRest}${path}`, { method, body, timeoutMs: 5000, ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${restPassword}` }) });
+            } catch {
+                return undefined;
+            }
+        },
+        tcpOpen: (address, port) => tcpOpen(address, port),
+        run(host, argv, opts = {}) {
+            const sudo = ["sudo", "-n", ...(opts.user ? ["-u", opts.user] : []), "--", ...argv];
+            const args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", `${sshUser}@${host.address}`, sudo.map(shellQuote).join(" ")];
+            return new Promise<CommandResult>((resolve) => {
+                const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+                let stdout = "";
+                let stderr = "";
+                const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60000);
+                child.stdout.on("data", (c) => (stdout += c));
+                child.stderr.on("data", (c) => (stderr += c));
+                child.on("error", (e) => (stderr += String(e)));
+                child.on("close", (code) => (clearTimeout(timer), resolve({ status: code ?? 255, stdout, stderr })));
+                child.stdin.end(opts.stdin ?? "");
+            });
+        },
+    };
+}

@@ -1,0 +1,371 @@
+/**
+ * Moving the primary between the two sites of a two-site deployment: what an operator
+ * would do by hand, as one guarded command each.
+ *
+ * - promote(T): T's standby cluster becomes the primary. Refuses while another site still
+ *   answers, unless the operator confirms that site is fenced (two sites cannot tell a dead
+ *   peer from a cut link), or asks for a planned move, which first demotes the other site
+ *   and waits for T to replay everything it wrote (no loss). Lifts the Gluster quorum that
+ *   T's bricks lack on their own, and prints the DNS change.
+ * - rejoin(S): the old primary site S becomes a standby cluster following the active site.
+ *   Patroni rewinds S's old primary with pg_rewind (docs/runbooks/two-site.md has the fresh
+ *   clone for when that fails) and restores the Gluster quorum once the bricks have healed.
+ *
+ * Everything goes through a SiteTransport, so the same steps run against the VMs (HTTP and
+ * SSH: ops/remote.ts) and in the lab (lab/siteOps.ts). No Pulumi here.
+ */
+import { VOLUME_OPTIONS } from "../components/gluster/render";
+import { PATRONI_CONFIG } from "../components/patroni/render";
+import { DeploymentPlan, hostByName, HostPlan, hostsOf, PatroniClusterPlan, publicAddresses, standbySlot } from "../plan/plan";
+import { HttpAnswer } from "./http";
+
+export interface CommandResult {
+    status: number;
+    stdout: string;
+    stderr: string;
+}
+
+export interface SiteTransport {
+    /** Patroni's REST API on a member; undefined when it does not answer. PATCH carries the REST password. */
+    patroni(host: HostPlan, method: "GET" | "PATCH", path: string, body?: unknown): Promise<HttpAnswer | undefined>;
+    /** True when something accepts a TCP connection there. */
+    tcpOpen(address: string, port: number): Promise<boolean>;
+    /** Runs a command on a host (as root unless a user is given); a non-zero exit is a result, not an error. */
+    run(host: HostPlan, argv: string[], opts?: { user?: string; stdin?: string; timeoutMs?: number }): Promise<CommandResult>;
+}
+
+/** A refusal or a failed step; the message says what to do. */
+export class SiteMoveError extends Error {}
+
+export interface MoveOptions {
+    /** Sites the operator confirms are fenced: they cannot reach clients or the other site's data. */
+    confirmFenced?: string[];
+    /** promote only: the other site is healthy; demote it first and lose nothing. */
+    planned?: boolean;
+    /** Say what would be done, change nothing. */
+    dryRun?: boolean;
+    /** Bound of each wait (default 120 s). */
+    waitMs?: number;
+    say?: (line: string) => void;
+}
+
+interface Member {
+    name: string;
+    role: string;
+    state: string;
+}
+
+export interface PromoteReport {
+    site: string;
+    /** The site's cluster was the primary already; nothing was changed in Patroni. */
+    alreadyPrimary: boolean;
+    /** What still answered on the other site (empty when it was silent). */
+    otherSiteAnswering: string[];
+    /** The new primary member. */
+    leader?: string;
+    /** How far the standby had replayed when it was promoted (Patroni's replayed_timestamp). */
+    replayedUntil?: string;
+    glusterQuorumLifted: boolean;
+    dns?: { name: string; type: "A"; values: string[] };
+}
+
+export interface RejoinReport {
+    site: string;
+    following: string;
+    /** How the config reached the site's DCS: Patroni's REST API, or patronictl while Patroni is stopped. */
+    via: "rest" | "patronictl";
+    /** True once the site's members stream from the active site (false when Patroni is not running there yet). */
+    streaming: boolean;
+    glusterQuorum: "restored" | "left lifted" | "was not lifted" | "no volume";
+}
+
+const GLUSTER_LIFT: [string, string][] = [
+    ["cluster.server-quorum-type", "none"],
+    ["cluster.quorum-type", "fixed"],
+    ["cluster.quorum-count", "1"],
+];
+
+function clusterOfSite(plan: DeploymentPlan, site: string): PatroniClusterPlan {
+    const c = plan.patroniClusters.find((x) => x.sites.length === 1 && x.sites[0] === site);
+    if (!c) throw new SiteMoveError(`site ${site} has no Patroni cluster of its own in the plan`);
+    return c;
+}
+
+function checkTwoSite(plan: DeploymentPlan, site: string): void {
+    if (plan.topology !== "two-site") {
+        throw new SiteMoveError(`the plan is ${plan.topology}: its one Patroni cluster fails over between sites by itself, so there is nothing to promote; for a planned move use a Patroni switchover (patronictl switchover)`);
+    }
+    if (!plan.sites.some((s) => s.name === site)) throw new SiteMoveError(`no site ${site} in the plan (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
+}
+
+/** A cluster's members as Patroni reports them, asked of the first member that answers. */
+async function membersOf(plan: DeploymentPlan, t: SiteTransport, cluster: PatroniClusterPlan): Promise<{ asked: HostPlan; members: Member[] } | undefined> {
+    for (const name of cluster.members) {
+        const host = hostByName(plan, name);
+        const r = await t.patroni(host, "GET", "/cluster");
+        if (r?.status === 200) return { asked: host, members: (JSON.parse(r.body).members ?? []) as Member[] };
+    }
+    return undefined;
+}
+
+const running = (m: Member[], role: string) => m.find((x) => x.role === role && ["running", "streaming"].includes(x.state));
+
+/** What of a site answers: Patroni REST on its members, HAProxy's read-write port, NGINX's https. */
+export async function answering(plan: DeploymentPlan, t: SiteTransport, site: string): Promise<string[]> {
+    const found: string[] = [];
+    for (const h of hostsOf(plan, site)) {
+        if (h.roles.includes("patroni") && (await t.patroni(h, "GET", "/patroni")) !== undefined) found.push(`${h.name} (Patroni REST ${plan.ports.patroniRest})`);
+        if (h.roles.includes("haproxy") && (await t.tcpOpen(h.address, plan.ports.haproxyPrimary))) found.push(`${h.name} (HAProxy ${plan.ports.haproxyPrimary})`);
+        if (h.roles.includes("nginx") && (await t.tcpOpen(h.address, plan.ports.https))) found.push(`${h.name} (NGINX ${plan.ports.https})`);
+    }
+    return found;
+}
+
+async function poll<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+    const until = Date.now() + ms;
+    for (;;) {
+        const v = await probe();
+        if (v !== undefined) return v;
+        if (Date.now() > until) throw new SiteMoveError(`gave up after ${Math.round(ms / 1000)} s waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 500));
+    }
+}
+
+/** The standby_cluster section that makes `site`'s cluster follow `source`'s read-write endpoint. */
+export function standbyClusterConfig(plan: DeploymentPlan, site: string, source: string): Record<string, unknown> {
+    const lb = hostsOf(plan, source, "haproxy")[0];
+    if (!lb) throw new SiteMoveError(`site ${source} has no HAProxy host for ${site} to follow`);
+    return { host: lb.address, port: plan.ports.haproxyPrimary, primary_slot_name: standbySlot(site), create_replica_methods: ["basebackup"] };
+}
+
+/** The bricks (`host:path` as Gluster names them) that `gluster volume status` shows online. */
+export function bricksOnline(statusText: string): string[] {
+    // Long brick paths wrap onto a second line: join each "Brick" entry with its status line.
+    const lines = statusText.split("\n");
+    const entries = lines.flatMap((l, i) => (l.startsWith("Brick ") ? [/\s[YN]\s+\S+\s*$/.test(l) ? l : `${l.trimEnd()}${(lines[i + 1] ?? "").trimStart()}`] : []));
+    return entries.filter((e) => /\sY\s+\d+\s*$/.test(e)).map((e) => e.slice("Brick ".length).split(/\s+/)[0]);
+}
+
+async function gluster(t: SiteTransport, host: HostPlan, args: string[]): Promise<string> {
+    const r = await t.run(host, ["gluster", "--mode=script", ...args], { timeoutMs: 60000 });
+    if (r.status !== 0) throw new SiteMoveError(`gluster ${args.join(" ")} on ${host.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+}
+
+function siteBricks(plan: DeploymentPlan, site: string) {
+    return (plan.gluster?.bricks ?? []).map((b) => ({ ...b, host: hostByName(plan, b.host) })).filter((b) => b.host.site === site);
+}
+
+/** Promotes `site`'s standby cluster to the primary of the deployment. */
+export async function promote(plan: DeploymentPlan, t: SiteTransport, site: string, opts: MoveOptions = {}): Promise<PromoteReport> {
+    const say = opts.say ?? (() => undefined);
+    const waitMs = opts.waitMs ?? 120000;
+    checkTwoSite(plan, site);
+    const other = plan.sites.find((s) => s.name !== site)!.name;
+    const cluster = clusterOfSite(plan, site);
+    const view = await membersOf(plan, t, cluster);
+    if (!view) throw new SiteMoveError(`no Patroni member of ${site} answers (${cluster.members.join(", ")} on port ${plan.ports.patroniRest}); ${site} cannot take over until its cluster runs`);
+    const report: PromoteReport = { site, alreadyPrimary: false, otherSiteAnswering: [], glusterQuorumLifted: false };
+    const primary = running(view.members, "leader");
+    const standbyLeader = running(view.members, "standby_leader");
+    if (primary) {
+        report.alreadyPrimary = true;
+        report.leader = primary.name;
+        say(`${site}: ${primary.name} is the primary already; nothing to change in Patroni`);
+    } else if (!standbyLeader) {
+        throw new SiteMoveError(`${site}'s cluster has no running standby leader (${view.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") || "no members"}); wait until \`patronictl list\` on ${view.asked.name} shows one, then run again`);
+    }
+
+    report.otherSiteAnswering = await answering(plan, t, other);
+    const otherCluster = clusterOfSite(plan, other);
+    const otherView = report.otherSiteAnswering.length > 0 ? await membersOf(plan, t, otherCluster) : undefined;
+    const otherPrimary = otherView && running(otherView.members, "leader");
+    if (report.otherSiteAnswering.length === 0) {
+        say(`${other}: nothing answers (Patroni REST, HAProxy, NGINX on ${hostsOf(plan, other).length} hosts); going ahead. Silence from here does not prove ${other} is down: keep it fenced until you rejoin it (npm run rejoin -- ${other})`);
+    } else if (opts.planned && !report.alreadyPrimary) {
+        if (!otherPrimary) throw new SiteMoveError(`--planned moves the primary from a healthy ${other}, but ${other} has no running primary (${otherView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); if ${other} is lost, fence it and run without --planned`);
+        say(`${other}: answers (${report.otherSiteAnswering.join(", ")}); planned move: ${other} is demoted first, then ${site} is promoted once it has replayed everything`);
+    } else if (!(opts.confirmFenced ?? []).includes(other)) {
+        throw new SiteMoveError(
+            `${other} still answers: ${report.otherSiteAnswering.join(", ")}. Promoting ${site} now could leave two primaries taking writes. ` +
+                `If ${other} is healthy, move the primary without loss: npm run promote -- ${site} --planned. ` +
+                `If ${other} is broken, fence it first (power off its database VMs, or cut its WAN link), then run again; if it is fenced from its clients but still reachable from here, say so: --confirm-fenced ${other}`,
+        );
+    } else {
+        say(`${other}: answers (${report.otherSiteAnswering.join(", ")}), and you confirmed it is fenced${otherPrimary ? `; ${otherPrimary.name} there is still a primary, rejoin ${other} before unfencing it` : ""}`);
+    }
+
+    const leaderHost = hostByName(plan, (report.leader ?? standbyLeader!.name));
+    const promotion = { standby_cluster: null, slots: { [standbySlot(other)]: { type: "physical" } } };
+    if (!report.alreadyPrimary) {
+        if (opts.dryRun) {
+            say(`dry run: would ${opts.planned && otherPrimary ? `demote ${other} (standby_cluster -> ${site}), wait for ${leaderHost.name} to replay its last write, then ` : ""}PATCH ${leaderHost.name}'s /config with ${JSON.stringify(promotion)}`);
+        } else {
+            if (opts.planned && otherPrimary) await demoteForPlannedMove(plan, t, other, site, otherView!.asked, leaderHost, waitMs, say);
+            const status = await t.patroni(leaderHost, "GET", "/patroni");
+            if (status?.status === 200) {
+                const x = JSON.parse(status.body).xlog ?? {};
+                report.replayedUntil = x.replayed_timestamp ?? undefined;
+                if (!opts.planned) say(`${leaderHost.name} has replayed ${other}'s WAL up to ${x.replayed_timestamp ?? "an unknown time"}; writes ${other} acknowledged after that are not in ${site}`);
+            }
+            const r = await t.patroni(leaderHost, "PATCH", "/config", promotion);
+            if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${leaderHost.name} refused the promotion (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
+            say(`${site}: standby_cluster removed from ${cluster.scope}'s config; slot ${standbySlot(other)} kept for ${other} to rejoin`);
+            report.leader = await poll(`${site}'s cluster to have a primary`, waitMs, async () => {
+                const v = await membersOf(plan, t, cluster);
+                return v && running(v.members, "leader")?.name;
+            });
+            say(`${site}: ${report.leader} is the primary and accepts writes (through ${hostsOf(plan, site, "haproxy").map((h) => `${h.address}:${plan.ports.haproxyPrimary}`).join(", ")})`);
+        }
+    }
+
+    report.glusterQuorumLifted = await liftGlusterQuorum(plan, t, site, opts, say);
+    const addresses = publicAddresses(plan, site);
+    if (addresses.length > 0) {
+        report.dns = { name: plan.nextcloud.domain, type: "A", values: addresses };
+        say(`DNS: replace the A records of ${plan.nextcloud.domain} with ${addresses.join(", ")} (${site}'s ${plan.sites.find((s) => s.name === site)?.vip ? "VIP" : "NGINX"}); drop ${publicAddresses(plan, other).join(", ") || `${other}'s`}`);
+    } else {
+        say(`DNS: the plan has no NGINX; point the application at ${site}'s HAProxy ${hostsOf(plan, site, "haproxy").map((h) => `${h.address}:${plan.ports.haproxyPrimary}`).join(", ")}`);
+    }
+    say(`Record the move: set activeSite: ${site} in Pulumi.yaml and commit it, so rebuilt VMs and the stacks' dnsRecords follow ${site}. Then ${opts.planned ? `check that ${other} streams and restore the Gluster quorum` : `bring ${other} back as a standby`}: npm run rejoin -- ${other}`);
+    return report;
+}
+
+/** Planned move, first half: the old primary site becomes a standby of `site`, and `site` replays its last write. */
+async function demoteForPlannedMove(plan: DeploymentPlan, t: SiteTransport, other: string, site: string, asked: HostPlan, target: HostPlan, waitMs: number, say: (l: string) => void): Promise<void> {
+    const r = await t.patroni(asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
+    if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${asked.name} refused to make ${other} a standby (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
+    const cluster = clusterOfSite(plan, other);
+    const last = await poll(`${other}'s primary to step down`, waitMs, async () => {
+        const v = await membersOf(plan, t, cluster);
+        const sl = v && !running(v.members, "leader") ? running(v.members, "standby_leader") : undefined;
+        if (!sl) return undefined;
+        const s = await t.patroni(hostByName(plan, sl.name), "GET", "/patroni");
+        const x = s?.status === 200 ? JSON.parse(s.body).xlog : undefined;
+        return x?.replayed_location ?? x?.received_location;
+    });
+    say(`${other}: demoted; no site takes writes now. Its last WAL position is ${last}; waiting for ${target.name} to replay it`);
+    await poll(`${target.name} to replay ${other}'s last write`, waitMs, async () => {
+        const s = await t.patroni(target, "GET", "/patroni");
+        const x = s?.status === 200 ? JSON.parse(s.body).xlog : undefined;
+        return x && x.replayed_location >= last ? true : undefined;
+    });
+}
+
+/** Lifts the volume's quorum when the site's bricks alone are no majority (two-site: the arbiter is in the other site). */
+async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: string, opts: MoveOptions, say: (l: string) => void): Promise<boolean> {
+    const g = plan.gluster;
+    if (!g) return false;
+    const here = siteBricks(plan, site);
+    if (here.length * 2 > g.bricks.length) {
+        say(`gluster: ${site} holds ${here.length} of ${g.bricks.length} bricks, a majority; the quorum stays`);
+        return false;
+    }
+    if (here.length === 0) throw new SiteMoveError(`${site} holds no brick of volume ${g.volume}; it cannot serve the files alone`);
+    const host = here[0].host;
+    if (opts.dryRun) {
+        say(`dry run: would run on ${host.name}: ${GLUSTER_LIFT.map(([k, v]) => `gluster volume set ${g.volume} ${k} ${v}`).join("; ")}`);
+        return false;
+    }
+    for (const [k, v] of GLUSTER_LIFT) await gluster(t, host, ["volume", "set", g.volume, k, v]);
+    const want = here.map((b) => `${b.host.address}:${b.path}`);
+    await poll(`${site}'s bricks to come online`, opts.waitMs ?? 120000, async () => {
+        const online = bricksOnline((await t.run(host, ["gluster", "volume", "status", g.volume], { timeoutMs: 30000 })).stdout);
+        return want.every((b) => online.includes(b)) ? true : undefined;
+    });
+    say(`gluster: quorum lifted on ${g.volume} (${GLUSTER_LIFT.map(([k, v]) => `${k}=${v}`).join(", ")}); ${site}'s bricks (${here.map((b) => b.host.name).join(", ")}) serve alone. Until rejoin restores it, a cut link would let both sides write files`);
+    return true;
+}
+
+/** Makes `site`'s cluster a standby of the active site; Patroni rewinds its old primary. */
+export async function rejoin(plan: DeploymentPlan, t: SiteTransport, site: string, opts: MoveOptions = {}): Promise<RejoinReport> {
+    const say = opts.say ?? (() => undefined);
+    const waitMs = opts.waitMs ?? 120000;
+    checkTwoSite(plan, site);
+    const active = plan.sites.find((s) => s.name !== site)!.name;
+    const activeView = await membersOf(plan, t, clusterOfSite(plan, active));
+    const activePrimary = activeView && running(activeView.members, "leader");
+    if (!activePrimary) {
+        throw new SiteMoveError(`${active} runs no primary (${activeView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); ${site} can only follow a primary: promote ${active} first (npm run promote -- ${active})`);
+    }
+    const cluster = clusterOfSite(plan, site);
+    const view = await membersOf(plan, t, cluster);
+    const stale = view && running(view.members, "leader");
+    if (stale && !(opts.confirmFenced ?? []).includes(site)) {
+        throw new SiteMoveError(
+            `${stale.name} in ${site} runs as a primary again. Rejoining rewinds it onto ${active}'s timeline and discards whatever ${site} accepted since ${active} was promoted. ` +
+                `If ${site} was fenced from its clients all along, run again with --confirm-fenced ${site}`,
+        );
+    }
+    const config = { standby_cluster: standbyClusterConfig(plan, site, active) };
+    const report: RejoinReport = { site, following: active, via: view ? "rest" : "patronictl", streaming: false, glusterQuorum: plan.gluster ? "was not lifted" : "no volume" };
+    if (opts.dryRun) {
+        say(`dry run: would set ${JSON.stringify(config)} in ${cluster.scope}'s config through ${view ? `${view.asked.name}'s REST API` : "patronictl edit-config"}`);
+        return report;
+    }
+    if (view) {
+        const r = await t.patroni(view.asked, "PATCH", "/config", config);
+        if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${view.asked.name} refused the standby config (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
+    } else {
+        await applyWithPatronictl(plan, t, cluster, config);
+    }
+    say(`${site}: ${cluster.scope} now follows ${active} (standby_cluster -> ${(config.standby_cluster as { host: string }).host}:${plan.ports.haproxyPrimary}, slot ${standbySlot(site)})`);
+    if (view || (await membersOf(plan, t, cluster))) {
+        await waitStandby(plan, t, site, waitMs);
+        report.streaming = true;
+        say(`${site}: every member streams from ${active}`);
+    } else {
+        say(`${site}: Patroni is not running there; start it on ${cluster.members.join(", ")} (systemctl start patroni): each member rewinds onto ${active}'s timeline with pg_rewind and follows it`);
+    }
+    if (plan.gluster) report.glusterQuorum = await restoreGlusterQuorum(plan, t, active, waitMs, say);
+    return report;
+}
+
+/** Writes the standby config into a site's DCS while its Patroni is stopped (patronictl talks to etcd directly). */
+async function applyWithPatronictl(plan: DeploymentPlan, t: SiteTransport, cluster: PatroniClusterPlan, config: Record<string, unknown>): Promise<void> {
+    const yaml = JSON.stringify(config); // JSON is YAML
+    const tried: string[] = [];
+    for (const name of cluster.members) {
+        const r = await t.run(hostByName(plan, name), ["patronictl", "-c", PATRONI_CONFIG, "edit-config", "--apply", "-", "--force"], { user: "postgres", stdin: yaml, timeoutMs: 30000 });
+        if (r.status === 0) return;
+        tried.push(`${name}: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
+    }
+    throw new SiteMoveError(`neither Patroni's REST API nor patronictl could change ${cluster.scope}'s config (${tried.join("; ")}); start the site's etcd members and run again`);
+}
+
+/** Waits until a site's cluster is a standby cluster whose members all stream. */
+export async function waitStandby(plan: DeploymentPlan, t: SiteTransport, site: string, waitMs: number): Promise<void> {
+    const cluster = clusterOfSite(plan, site);
+    await poll(`${site}'s members to stream as a standby cluster`, waitMs, async () => {
+        const v = await membersOf(plan, t, cluster);
+        if (!v || v.members.length < cluster.members.length || running(v.members, "leader")) return undefined;
+        const sl = v.members.find((m) => m.role === "standby_leader" && m.state === "streaming");
+        return sl && v.members.every((m) => m === sl || m.state === "streaming") ? true : undefined;
+    });
+}
+
+/** Puts the rendered quorum options back once every brick is online and nothing is left to heal. */
+async function restoreGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, active: string, waitMs: number, say: (l: string) => void): Promise<RejoinReport["glusterQuorum"]> {
+    const g = plan.gluster!;
+    const host = siteBricks(plan, active)[0]?.host ?? hostByName(plan, g.bricks[0].host);
+    const current = await gluster(t, host, ["volume", "get", g.volume, "cluster.server-quorum-type"]);
+    if (!/\bnone\b/.test(current)) return "was not lifted";
+    const all = g.bricks.map((b) => `${hostByName(plan, b.host).address}:${b.path}`);
+    try {
+        await poll(`every brick of ${g.volume} online with nothing left to heal`, waitMs, async () => {
+            const online = bricksOnline((await t.run(host, ["gluster", "volume", "status", g.volume], { timeoutMs: 30000 })).stdout);
+            if (!all.every((b) => online.includes(b))) return undefined;
+            const heal = await t.run(host, ["gluster", "volume", "heal", g.volume, "info"], { timeoutMs: 30000 });
+            const counts = [...heal.stdout.matchAll(/Number of entries: (\d+)/g)].map((m) => Number(m[1]));
+            return heal.status === 0 && counts.length === all.length && counts.every((n) => n === 0) ? true : undefined;
+        });
+    } catch (e) {
+        say(`gluster: quorum left lifted on ${g.volume}: ${(e as Error).message}; run rejoin again once \`gluster volume heal ${g.volume} info\` lists no entries`);
+        return "left lifted";
+    }
+    const rendered = Object.fromEntries(VOLUME_OPTIONS);
+    for (const k of ["cluster.quorum-type", "cluster.server-quorum-type"]) await gluster(t, host, ["volume", "set", g.volume, k, rendered[k]]);
+    await gluster(t, host, ["volume", "reset", g.volume, "cluster.quorum-count"]);
+    say(`gluster: every brick online and healed; quorum restored on ${g.volume} (cluster.quorum-type=${rendered["cluster.quorum-type"]}, cluster.server-quorum-type=${rendered["cluster.server-quorum-type"]})`);
+    return "restored";
+}

@@ -1,0 +1,80 @@
+/**
+ * `npm run promote -- <site>` and `npm run rejoin -- <site>`: moving the primary between the
+ * sites of a two-site deployment (docs/runbooks/two-site.md). Against the VMs by default
+ * (the plan from the stack files; run it from a machine inside the plan's networks with
+ * NCHA_PATRONI_REST_PASSWORD set), or against the running lab with --lab.
+ */
+import { ConfigError, loadStackConfig } from "../plan/config";
+import { LabError } from "../lab/sh";
+import { buildPlan } from "../plan/plan";
+import { listStacks, readStackConfig } from "../local/stackFiles";
+import { promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
+import { remoteTransport, REST_PASSWORD_ENV } from "../ops/remote";
+import { DeploymentPlan } from "../plan/plan";
+
+const USAGE = `usage: npm run promote -- <site> [--confirm-fenced SITE] [--planned] [--dry-run] [--lab]
+       npm run rejoin -- <site> [--confirm-fenced SITE] [--dry-run] [--lab]
+  promote   the site's standby cluster becomes the primary; refuses while the other site
+            answers, unless --confirm-fenced names it (it is cut off from its clients) or
+            --planned (a healthy site: demote it first, lose nothing)
+  rejoin    the site's cluster becomes a standby of the active site (failback, step one)
+  --lab     act on the running lab (npm run lab -- up --topology two-site) instead of the VMs`;
+
+async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: SiteTransport }> {
+    if (lab) {
+        // Loaded only here: the lab needs root and its state; the VM path needs neither.
+        const { requireState } = await import("../lab/lab");
+        const { labTransport } = await import("../lab/siteOps");
+        const state = requireState();
+        return { plan: state.plan, transport: labTransport(state) };
+    }
+    const stacks = listStacks();
+    if (stacks.length === 0) throw new SiteMoveError("no Pulumi.<stack>.yaml here; run it from the project's directory");
+    const config = loadStackConfig(readStackConfig(stacks[0]));
+    const plan = buildPlan(config);
+    return { plan, transport: remoteTransport(plan, config.sshUser, process.env[REST_PASSWORD_ENV]) };
+}
+
+async function main(argv: string[]): Promise<void> {
+    const [command, ...args] = argv;
+    const take = (name: string) => {
+        const i = args.indexOf(name);
+        if (i < 0) return false;
+        args.splice(i, 1);
+        return true;
+    };
+    const fenced: string[] = [];
+    for (let i = args.indexOf("--confirm-fenced"); i >= 0; i = args.indexOf("--confirm-fenced")) {
+        const v = args[i + 1];
+        if (v === undefined || v.startsWith("--")) throw new SiteMoveError("--confirm-fenced needs the site you fenced, e.g. --confirm-fenced dc1");
+        fenced.push(v);
+        args.splice(i, 2);
+    }
+    const opts = { confirmFenced: fenced, planned: take("--planned"), dryRun: take("--dry-run"), say: (l: string) => console.log(`${command}: ${l}`) };
+    const lab = take("--lab");
+    const [site, ...rest] = args;
+    if (!site || rest.length > 0 || site.startsWith("--")) throw new SiteMoveError(`${rest[0] ? `unexpected argument ${rest[0]}` : "which site?"}\n${USAGE}`);
+    const { plan, transport } = await target(lab);
+    for (const f of fenced) if (!plan.sites.some((s) => s.name === f)) throw new SiteMoveError(`--confirm-fenced ${f}: no such site (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
+    switch (command) {
+        case "promote": {
+            const r = await promote(plan, transport, site, opts);
+            console.log(`promote: ${site} is the primary site${r.leader ? ` (leader ${r.leader})` : ""}${opts.dryRun ? " (dry run: nothing changed)" : ""}`);
+            return;
+        }
+        case "rejoin": {
+            if (opts.planned) throw new SiteMoveError("--planned belongs to promote");
+            const r = await rejoin(plan, transport, site, opts);
+            console.log(`rejoin: ${site} follows ${r.following}${r.streaming ? " and streams" : ""}; Gluster quorum ${r.glusterQuorum}${opts.dryRun ? " (dry run: nothing changed)" : ""}`);
+            return;
+        }
+        default:
+            throw new SiteMoveError(USAGE);
+    }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+    const known = e instanceof SiteMoveError || e instanceof ConfigError || e instanceof LabError;
+    console.error(`${process.argv[2] ?? "site"}: ${known ? (e as Error).message : (e as Error).stack ?? e}`);
+    process.exit(known ? 2 : 1);
+});
