@@ -11,7 +11,7 @@ const USAGE = `usage: npm run lab -- <command>
   status [--json]                               hosts, services, Patroni, etcd, HAProxy
   down                                          stop everything the lab started
   fault <kind> <target>                         kill-postgres|kill-host|isolate-host HOST|primary,
-                                                isolate-site SITE|primary, slow-wan MS
+                                                kill-site|isolate-site SITE|primary, slow-wan MS
   heal                                          undo every fault
   drill <scenario> [--trials N] [--json]        ${DRILLS.join(", ")}`;
 

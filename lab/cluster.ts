@@ -64,7 +64,7 @@ export function primariesOf(members: PatroniMemberStatus[] | undefined): string[
  */
 export function healthy(members: PatroniMemberStatus[] | undefined, expected: number, synchronous: boolean): boolean {
     if (!members || members.length < expected) return false;
-    const standbyLeader = members.find((m) => m.role === "standby_leader" && ["streaming", "running"].includes(m.state));
+    const standbyLeader = members.find((m) => m.role === "standby_leader" && m.state === "streaming");
     if (!leaderOf(members) && !standbyLeader) return false;
     const replicas = members.filter((m) => m.role !== "leader" && m.role !== "standby_leader");
     return replicas.every((m) => m.state === "streaming") && (!synchronous || replicas.some((m) => m.role === "sync_standby"));

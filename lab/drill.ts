@@ -5,11 +5,10 @@
  * afterwards and looks for any moment with two writable primaries. It restores the
  * cluster between trials.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
-import { execInHost, inHost } from "./hosts";
+import { execInHost } from "./hosts";
+import { probeOnce, PROBE_SECONDS, runProbe } from "./probe";
+import { promotionTrial, recoverTwoSite } from "./promotionDrill";
 import { hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
 import { fault, heal, hostsWith, labSecrets, requireRoot, requireState, waitHealthy } from "./lab";
 import { LabError, progress, sleep, waitFor } from "./sh";
@@ -27,16 +26,16 @@ export const DRILLS = [
     "storage-host-loss",
     "app-host-loss",
     "e2e-primary-host-loss",
+    // Whole sites: three-site fails over by itself; two-site needs the promotion command.
+    "site-loss",
+    "dc-promotion",
 ] as const;
 const THROUGH_NGINX: string[] = ["storage-host-loss", "app-host-loss", "e2e-primary-host-loss"];
 export type Drill = (typeof DRILLS)[number];
 
-const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
 const WRITER_CONNECTIONS = 4;
 /** Spread of the moment a fault lands (at least the longest loop_wait measured, 10 s). */
 const FAULT_JITTER_MS = 10000;
-/** Upper bound of one probe's life; a trial stops its probes long before. */
-const PROBE_SECONDS = 300;
 
 export interface TrialResult {
     scenario: Drill;
@@ -51,63 +50,14 @@ export interface TrialResult {
     missing: number;
     splitBrainMoments: number;
     problems: string[];
+    /** Figures a scenario measures besides the outage (dc-promotion: rejoin, planned move back, unshipped writes). */
+    extra?: Record<string, number>;
 }
 
 export interface DrillResult {
     scenario: Drill;
     trials: TrialResult[];
     outage: Summary;
-}
-
-interface Probe<T> {
-    events: T[];
-    /** True once the probe's process is gone (it dies with a killed host). */
-    exited(): boolean;
-    /** The last lines it wrote on stderr, for error messages. */
-    stderr(): string;
-    stop(): Promise<void>;
-}
-
-export function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
-    const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
-    const child: ChildProcess = spawn(cmd, argv, {
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword },
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    const events: T[] = [];
-    let buffer = "";
-    let errors = "";
-    let gone = false;
-    child.stderr!.on("data", (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
-    child.stdout!.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const lines = buffer.split("\n");
-        buffer = lines.pop() ?? "";
-        for (const l of lines) if (l.trim()) events.push(JSON.parse(l) as T);
-    });
-    const exited = new Promise<void>((resolve) => child.on("close", () => ((gone = true), resolve())));
-    return {
-        events,
-        exited: () => gone,
-        stderr: () => errors.trim().split("\n").slice(-3).join(" | "),
-        async stop() {
-            child.kill("SIGTERM");
-            let timer: NodeJS.Timeout | undefined;
-            await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 8000)))]);
-            clearTimeout(timer);
-            child.kill("SIGKILL");
-        },
-    };
-}
-
-export async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
-    const p = runProbe<T>(state, host, args);
-    try {
-        await waitFor(`${args[0]} on ${host}`, 30000, () => (p.events.length > 0 ? true : p.exited() ? Promise.reject(new Error(p.stderr() || "the probe exited")) : undefined), 100);
-    } finally {
-        await p.stop();
-    }
-    return p.events[0];
 }
 
 export function membersOf(state: LabState): string[] {
@@ -127,6 +77,9 @@ async function targetOf(state: LabState, scenario: Drill, leader: string): Promi
         case "primary-isolation":
         case "e2e-primary-host-loss":
             return leader;
+        case "site-loss":
+        case "dc-promotion":
+            return hostByName(plan, leader).site;
         case "storage-host-loss": {
             const brick = plan.gluster?.bricks.map((b) => hostByName(plan, b.host)).find((h) => !h.roles.includes("gluster-arbiter") && h.site === plan.primarySite);
             if (!brick) throw new LabError("storage-host-loss needs a Gluster data brick in the primary site");
@@ -169,6 +122,10 @@ async function inject(state: LabState, scenario: Drill, leader: string, target: 
         case "primary-isolation":
             await fault("isolate-host", target);
             return;
+        case "site-loss":
+        case "dc-promotion":
+            await fault("kill-site", target);
+            return;
         case "switchover": {
             const r = await patroniSwitchover(state.plan, leader, target, labSecrets().restApiPassword);
             if (r.status !== 200) throw new LabError(`Patroni refused the switchover (${r.status}): ${r.body.trim()}`);
@@ -177,7 +134,7 @@ async function inject(state: LabState, scenario: Drill, leader: string, target: 
     }
 }
 
-const CHANGES_LEADER: Drill[] = ["primary-host-loss", "primary-isolation", "switchover", "e2e-primary-host-loss"];
+const CHANGES_LEADER: Drill[] = ["primary-host-loss", "primary-isolation", "switchover", "e2e-primary-host-loss", "site-loss"];
 
 /** Waits (bounded) until Gluster has healed every brick: `heal info` lists no entry anywhere. */
 async function waitGlusterHealed(state: LabState): Promise<void> {
@@ -197,7 +154,9 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
     const viaNginx = THROUGH_NGINX.includes(scenario);
     const front = viaNginx ? hostsOf(state.plan, state.plan.primarySite, "nginx")[0] : undefined;
     if (viaNginx && !front) throw new LabError(`${scenario} needs the app tier (NGINX, app and Gluster hosts) in the stack files' plan`);
-    const writerHost = front ?? hostsWith(state.plan, "haproxy").find((h) => h.site === state.plan.primarySite) ?? hostsWith(state.plan, "haproxy")[0];
+    // The writer's HAProxy: in the primary site, or for a site loss in a site that survives it.
+    const lbs = hostsWith(state.plan, "haproxy");
+    const writerHost = front ?? (scenario === "site-loss" ? lbs.find((h) => h.site !== target) : lbs.find((h) => h.site === state.plan.primarySite)) ?? lbs[0];
     const trialId = `${scenario}-${Date.now()}`;
     const problems: string[] = [];
     const http = front && ["--address", front.address, "--domain", state.plan.nextcloud.domain, "--cafile", "/etc/nginx/tls/wildcard.crt"];
@@ -294,14 +253,18 @@ export async function drill(scenario: string, opts: { trials: number; say?: (m: 
     if (!DRILLS.includes(scenario as Drill)) throw new LabError(`unknown scenario ${scenario || "(none)"}; the scenarios are ${DRILLS.join(", ")}`);
     const state = requireState();
     if (scenario === "witness-loss" && !state.plan.sites.some((s) => s.witness)) throw new LabError("witness-loss needs a topology with a witness site (three-site)");
+    if (scenario === "site-loss" && state.plan.topology !== "three-site") throw new LabError("site-loss is three-site's automatic failover between sites; two-site needs a human: drill dc-promotion");
+    if (scenario === "dc-promotion" && state.plan.topology !== "two-site") throw new LabError("dc-promotion needs the two-site lab: npm run lab -- down; npm run lab -- up --topology two-site");
     const say = opts.say ?? progress;
     const trials: TrialResult[] = [];
     for (let n = 1; n <= opts.trials; n++) {
         try {
-            trials.push(await trial(scenario as Drill, n, say));
+            trials.push(scenario === "dc-promotion" ? await promotionTrial(n, say) : await trial(scenario as Drill, n, say));
         } finally {
             const s = requireState();
-            if (s.faults.killed.length + s.faults.isolatedHosts.length + s.faults.isolatedSites.length > 0) say(`restoring: ${await heal()}`);
+            if (s.faults.killed.length + s.faults.isolatedHosts.length + s.faults.isolatedSites.length > 0) {
+                say(`restoring: ${scenario === "dc-promotion" ? await recoverTwoSite(say) : await heal()}`);
+            }
         }
     }
     return { scenario: scenario as Drill, trials, outage: summarize(trials.map((t) => t.outage)) };
@@ -309,6 +272,7 @@ export async function drill(scenario: string, opts: { trials: number; say?: (m: 
 
 export function formatDrill(r: DrillResult): string {
     const s = r.outage;
-    const lines = r.trials.map((t) => `  trial ${t.trial}: ${t.ok ? "ok  " : "FAIL"} outage ${t.outage.toFixed(2)} s, acknowledged ${t.acknowledged}, lost ${t.missing}, split-brain samples ${t.splitBrainMoments}, leader ${t.oldLeader} -> ${t.newLeader ?? "?"}${t.problems.length ? ` (${t.problems.join("; ")})` : ""}`);
+    const extra = (t: TrialResult) => (t.extra ? `, ${Object.entries(t.extra).map(([k, v]) => `${k} ${v}`).join(", ")}` : "");
+    const lines = r.trials.map((t) => `  trial ${t.trial}: ${t.ok ? "ok  " : "FAIL"} outage ${t.outage.toFixed(2)} s, acknowledged ${t.acknowledged}, lost ${t.missing}, split-brain samples ${t.splitBrainMoments}, leader ${t.oldLeader} -> ${t.newLeader ?? "?"}${extra(t)}${t.problems.length ? ` (${t.problems.join("; ")})` : ""}`);
     return [`drill ${r.scenario}: ${r.trials.length} trials, write outage min/median/p95/max ${[s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" / ")} s`, ...lines].join("\n");
 }

@@ -364,7 +364,7 @@ export function formatStatus(s: LabStatus): string {
     return lines.join("\n");
 }
 
-export const FAULTS = ["kill-postgres", "kill-host", "isolate-host", "isolate-site", "slow-wan"] as const;
+export const FAULTS = ["kill-postgres", "kill-host", "kill-site", "isolate-host", "isolate-site", "slow-wan"] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
 /** Resolves `primary` to the current leader; checks the target exists in the plan. */
@@ -387,7 +387,7 @@ export async function fault(kind: string, target: string | undefined): Promise<s
     requireRoot();
     const state = requireState();
     if (!FAULTS.includes(kind as FaultKind)) throw new LabError(`unknown fault ${kind}; the faults are ${FAULTS.join(", ")}`);
-    if (target === undefined) throw new LabError(`fault ${kind} needs a target: ${kind === "slow-wan" ? "the delay in ms" : kind === "isolate-site" ? "a site, or primary" : "a host, or primary"}`);
+    if (target === undefined) throw new LabError(`fault ${kind} needs a target: ${kind === "slow-wan" ? "the delay in ms" : kind.endsWith("-site") ? "a site, or primary" : "a host, or primary"}`);
     const plan = state.plan;
     switch (kind as FaultKind) {
         case "kill-postgres": {
@@ -402,6 +402,15 @@ export async function fault(kind: string, target: string | undefined): Promise<s
             state.faults.killed = [...new Set([...state.faults.killed, host])];
             saveState(state);
             return `killed every process on ${host}`;
+        }
+        case "kill-site": {
+            // A power cut: every host of the site at once.
+            const site = await resolveTarget(state, target, "site");
+            const hosts = plan.hosts.filter((h) => h.site === site).map((h) => h.name);
+            await Promise.all(hosts.map((h) => killHost(h)));
+            state.faults.killed = [...new Set([...state.faults.killed, ...hosts])];
+            saveState(state);
+            return `killed every process on ${hosts.join(", ")} (site ${site})`;
         }
         case "isolate-host": {
             const host = await resolveTarget(state, target, "host");

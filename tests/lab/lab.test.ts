@@ -52,6 +52,8 @@ test("bad input gets one line and a non-zero exit, and leaves nothing behind", (
         [["fault", "kill-host", "dc9-db1"], /^lab: no host dc9-db1 in the plan/],
         [["up"], /^lab: a lab is already running/],
         [["fault", "slow-wan", "fast"], /^lab: slow-wan takes a delay in ms/],
+        [["drill", "dc-promotion"], /^lab: dc-promotion needs the two-site lab/],
+        [["fault", "kill-site", "dc9"], /^lab: no site dc9 in the plan/],
     ] as [string[], RegExp][]) {
         const r = cli(...args);
         expect(r.status).toBe(1);
@@ -61,7 +63,7 @@ test("bad input gets one line and a non-zero exit, and leaves nothing behind", (
     expect(existingNamespaces().sort()).toEqual(before);
 }, 2 * MINUTE);
 
-test.each(["primary-host-loss", "primary-isolation"])(
+test.each(["primary-host-loss", "primary-isolation", "site-loss"])(
     "%s: a new leader, no acknowledged write lost, no split-brain moment",
     async (scenario) => {
         const r = await drill(scenario, { trials: 1, say: () => undefined });

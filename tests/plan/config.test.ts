@@ -101,6 +101,18 @@ test("etcd membership smaller than 3 in two-site", () => {
     expect(e.message).toContain("1 etcd member;");
 });
 
+test("an activeSite that is not a site, or set in three-site", () => {
+    const raw = base();
+    raw.activeSite = "dc7";
+    const e = failure(raw);
+    expect(e.key).toBe("activeSite");
+    expect(e.message).toContain('"dc7" is not a site of the plan (dc1, dc2, dc3)');
+    raw.activeSite = "dc2";
+    const three = failure(raw);
+    expect(three.key).toBe("activeSite");
+    expect(three.message).toContain("three-site runs one Patroni cluster that fails over between sites by itself");
+});
+
 test("Patroni timings that break loop_wait + 2*retry_timeout <= ttl", () => {
     const raw = base();
     raw.patroni = { ...raw.patroni, ttl: 20, loopWait: 10, retryTimeout: 10 };

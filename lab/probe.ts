@@ -1,0 +1,66 @@
+/**
+ * The drills' probes (probes/drill_probe.py) run inside lab hosts: a writer, watchers on
+ * every PostgreSQL, one-shot queries. Each prints JSON lines; a killed host kills its probe.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { inHost } from "./hosts";
+import { labSecrets } from "./lab";
+import { waitFor } from "./sh";
+import { LabState } from "./state";
+
+const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
+/** Upper bound of one probe's life; a trial stops its probes long before. */
+export const PROBE_SECONDS = 300;
+
+export interface Probe<T> {
+    events: T[];
+    /** True once the probe's process is gone (it dies with a killed host). */
+    exited(): boolean;
+    /** The last lines it wrote on stderr, for error messages. */
+    stderr(): string;
+    stop(): Promise<void>;
+}
+
+export function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
+    const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
+    const child: ChildProcess = spawn(cmd, argv, {
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    const events: T[] = [];
+    let buffer = "";
+    let errors = "";
+    let gone = false;
+    child.stderr!.on("data", (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
+    child.stdout!.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const lines = buffer.split("\n");
+        buffer = lines.pop() ?? "";
+        for (const l of lines) if (l.trim()) events.push(JSON.parse(l) as T);
+    });
+    const exited = new Promise<void>((resolve) => child.on("close", () => ((gone = true), resolve())));
+    return {
+        events,
+        exited: () => gone,
+        stderr: () => errors.trim().split("\n").slice(-3).join(" | "),
+        async stop() {
+            child.kill("SIGTERM");
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 8000)))]);
+            clearTimeout(timer);
+            child.kill("SIGKILL");
+        },
+    };
+}
+
+export async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
+    const p = runProbe<T>(state, host, args);
+    try {
+        await waitFor(`${args[0]} on ${host}`, 30000, () => (p.events.length > 0 ? true : p.exited() ? Promise.reject(new Error(p.stderr() || "the probe exited")) : undefined), 100);
+    } finally {
+        await p.stop();
+    }
+    return p.events[0];
+}

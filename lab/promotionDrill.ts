@@ -1,0 +1,157 @@
+/**
+ * The dc-promotion drill (two-site): the active site is lost, the operator runs the
+ * promotion, the lost site comes back fenced and rejoins as a standby, and a planned move
+ * puts the primary back. It runs the same promote/rejoin code as `npm run promote`.
+ *
+ * Measured: the promotion (from the command to the first write accepted in the other
+ * site), the writes the lost site had acknowledged that the promoted site never received
+ * (asynchronous replication between sites: the price of two-site), the rejoin, and the
+ * planned move back. Checked: the guard refuses while the active site answers, no
+ * moment with two writable primaries, no write acknowledged after the promotion lost.
+ */
+import { hostsOf } from "../plan/plan";
+import { promote, rejoin, SiteMoveError, waitStandby } from "../ops/siteMove";
+import { fault, heal, requireState, startHeld, waitHealthy } from "./lab";
+import { probeOnce, PROBE_SECONDS, runProbe } from "./probe";
+import { LabError, sleep, waitFor } from "./sh";
+import { labTransport } from "./siteOps";
+import { LabState } from "./state";
+import { splitBrainMoments, WatchEvent, WriteEvent } from "./stats";
+import type { TrialResult } from "./drill";
+
+const WRITER_CONNECTIONS = 4;
+/** How long the operator takes to decide, in the drill; not part of any figure. */
+const DECISION_MS = 3000;
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export async function promotionTrial(n: number, say: (m: string) => void): Promise<TrialResult> {
+    let state = requireState();
+    const plan = state.plan;
+    if (plan.topology !== "two-site") throw new LabError("dc-promotion needs the two-site lab: npm run lab -- up --topology two-site");
+    const leader = await waitHealthy(state, 180000, () => undefined);
+    const lost = plan.hosts.find((h) => h.name === leader)!.site;
+    const survivor = plan.sites.find((s) => s.name !== lost)!.name;
+    const lostLb = hostsOf(plan, lost, "haproxy")[0];
+    const survivorLb = hostsOf(plan, survivor, "haproxy")[0];
+    const port = String(plan.ports.haproxyPrimary);
+    const problems: string[] = [];
+    const transport = labTransport(state);
+
+    // The guard: while the active site answers, the promotion must refuse.
+    try {
+        await promote(plan, transport, survivor);
+        problems.push(`promote ${survivor} went ahead while ${lost} answered`);
+    } catch (e) {
+        if (!(e instanceof SiteMoveError)) throw e;
+    }
+
+    await probeOnce(state, lostLb.name, ["setup", "--port", port]);
+    const id = `dc-promotion-${Date.now()}`;
+    const watch = (s: LabState, m: string) => runProbe<WatchEvent>(s, m, ["watch", "--member", m, "--duration", String(PROBE_SECONDS)]);
+    const members = plan.patroniClusters.flatMap((c) => c.members);
+    const watchers = members.map((m) => watch(state, m));
+    const write = (host: string, trial: string) => runProbe<WriteEvent>(state, host, ["write", "--port", port, "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trial]);
+    const before = write(lostLb.name, `${id}-before`);
+    // Clients already pointed at the survivor (DNS changed): refused until the promotion.
+    const after = write(survivorLb.name, `${id}-after`);
+    try {
+        await waitFor("the writer's first acknowledged writes", 30000, () => (before.events.filter((e) => e.ok).length >= 20 ? true : undefined), 100);
+        await sleep(2000 + Math.random() * 3000);
+        say(`trial ${n}: site ${lost} lost (every host killed); ${survivor}'s standby cluster keeps its data`);
+        await fault("kill-site", lost);
+        await sleep(DECISION_MS);
+
+        const commandAt = Date.now() / 1000;
+        const report = await promote(plan, transport, survivor, { say: (l) => say(`trial ${n}: promote: ${l}`) });
+        const commandDone = Date.now() / 1000;
+        const first = await waitFor(`a write accepted in ${survivor}`, 60000, () => after.events.find((e) => e.ok && e.t >= commandAt), 100);
+        const promotion = first.t - commandAt;
+        say(`trial ${n}: first write accepted in ${survivor} ${promotion.toFixed(2)} s after the command (the command itself took ${(commandDone - commandAt).toFixed(2)} s)`);
+
+        // What the lost site acknowledged but never shipped: asynchronous replication's window.
+        const ackedBefore = new Set(before.events.filter((e) => e.ok).map((e) => e.id!));
+        const kept = await probeOnce<{ ids: number[] }>(state, survivorLb.name, ["count", "--port", port, "--trial", `${id}-before`]);
+        const keptIds = new Set<string | number>(kept.ids);
+        const unshipped = [...ackedBefore].filter((x) => !keptIds.has(x)).length;
+        await sleep(2000);
+
+        // The lost site comes back fenced: its hosts boot with Patroni held, rejoin writes the
+        // standby config into its DCS, then Patroni starts, rewinds and follows.
+        const rejoinAt = Date.now() / 1000;
+        say(`trial ${n}: ${lost} back with Patroni held: ${await heal(["patroni"])}`);
+        state = requireState();
+        const back = labTransport(state);
+        const r = await rejoin(plan, back, lost, { say: (l) => say(`trial ${n}: rejoin: ${l}`) });
+        if (r.via !== "patronictl") problems.push(`rejoin reached ${lost} through ${r.via}, though its Patroni was held`);
+        startHeld(state, hostsOf(plan, lost, "patroni"), "patroni");
+        members.forEach((m, i) => {
+            if (watchers[i].exited()) watchers.push(watch(state, m));
+        });
+        await waitStandby(plan, back, lost, 180000);
+        const rejoinSeconds = Date.now() / 1000 - rejoinAt;
+        say(`trial ${n}: ${lost} streams from ${survivor} as a standby cluster, ${rejoinSeconds.toFixed(1)} s after it came back`);
+        await rejoin(plan, back, lost, { say: (l) => say(`trial ${n}: rejoin: ${l}`) }); // restores the Gluster quorum once healed
+
+        await sleep(3000);
+        await after.stop();
+        await Promise.all(watchers.map((w) => w.stop()));
+        await before.stop();
+        const ackedAfter = new Set(after.events.filter((e) => e.ok).map((e) => e.id!));
+        const stored = await probeOnce<{ ids: number[] }>(state, survivorLb.name, ["count", "--port", port, "--trial", `${id}-after`]);
+        const present = new Set<string | number>(stored.ids);
+        const missing = [...ackedAfter].filter((x) => !present.has(x)).length;
+        const moments = splitBrainMoments(watchers.flatMap((w) => w.events));
+        if (missing > 0) problems.push(`${missing} writes acknowledged by ${survivor} after the promotion lost`);
+        if (moments.length > 0) problems.push(`split-brain: ${moments[0].members.join(" and ")} both writable (${moments.length} samples)`);
+        if (!report.leader) problems.push(`${survivor} has no leader after the promotion`);
+
+        // Put the primary back where the next trial expects it, with the planned (lossless) move.
+        const movedAt = Date.now() / 1000;
+        await promote(plan, back, lost, { planned: true, say: (l) => say(`trial ${n}: move back: ${l}`) });
+        const plannedMove = Date.now() / 1000 - movedAt;
+        // Back to where the trial began: both clusters healthy, the other site streaming again.
+        const newLeader = await waitHealthy(requireState(), 180000, () => undefined);
+        const result: TrialResult = {
+            scenario: "dc-promotion",
+            trial: n,
+            ok: problems.length === 0,
+            oldLeader: leader,
+            newLeader: report.leader,
+            target: lost,
+            outage: round(promotion),
+            acknowledged: ackedAfter.size,
+            missing,
+            splitBrainMoments: moments.length,
+            problems,
+            extra: { unshippedWrites: unshipped, acknowledgedBeforeLoss: ackedBefore.size, rejoinSeconds: round(rejoinSeconds), plannedMoveBackSeconds: round(plannedMove) },
+        };
+        say(`trial ${n}: promotion ${promotion.toFixed(2)} s; ${unshipped} of ${ackedBefore.size} writes ${lost} acknowledged never reached ${survivor}; ${missing} of ${ackedAfter.size} later writes lost; ${moments.length} split-brain samples; rejoin ${rejoinSeconds.toFixed(1)} s; planned move back ${plannedMove.toFixed(2)} s (leader now ${newLeader})`);
+        return result;
+    } finally {
+        await Promise.all([before.stop(), after.stop(), ...watchers.map((w) => w.stop())]);
+    }
+}
+
+/**
+ * After a trial that failed half-way: the killed site comes back with Patroni held; if the
+ * other site was promoted, the killed one rejoins as its standby before Patroni starts,
+ * else it simply starts again as the primary it was.
+ */
+export async function recoverTwoSite(say: (m: string) => void): Promise<string> {
+    const killed = requireState().faults.killed;
+    const healed = await heal(["patroni"]);
+    const state = requireState();
+    const plan = state.plan;
+    const sites = [...new Set(killed.map((h) => plan.hosts.find((x) => x.name === h)!.site))];
+    for (const site of sites) {
+        try {
+            await rejoin(plan, labTransport(state), site, { confirmFenced: [site], say });
+        } catch (e) {
+            if (!(e instanceof SiteMoveError)) throw e;
+            say(`${site} was not replaced (${e.message}); it starts as it was`);
+        }
+        startHeld(state, hostsOf(plan, site, "patroni").filter((h) => killed.includes(h.name)), "patroni");
+    }
+    return `${healed}; Patroni started on ${sites.join(", ")}`;
+}
