@@ -4,7 +4,8 @@
  * site's part of it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { EtcdQuorum, GlusterVolume, LoadBalancer, NextcloudTier, PatroniCluster, SharedSecrets, SiteContext } from "./components";
+import { EtcdQuorum, GlusterVolume, LoadBalancer, NextcloudTier, PatroniCluster, SharedSecrets, SHARED_OUTPUTS, SiteContext } from "./components";
+import { parseEndpoint } from "./components/host/rendered";
 import { CONFIG_KEYS, ConfigError, ConfigKey, loadStackConfig, PROJECT, RawConfig, Role } from "./plan/config";
 import { buildPlan, hostsOf } from "./plan/plan";
 
@@ -36,7 +37,23 @@ function certificate(): pulumi.Output<{ cert: string; key: string }> | undefined
 }
 
 const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack });
-const ctx: SiteContext = { plan, config, secrets, certificate: certificate() };
+/**
+ * two-site: a standby cluster following the primary stack's site reads that stack's
+ * read-write endpoint (its `primaryEndpoints` output). After a promotion (activeSite set to
+ * another site) the plan names the endpoint: the primary stack never reads another's outputs.
+ */
+const standbyOf = plan.patroniClusters.find((c) => c.sites.includes(site) && hostsOf(plan, site, "patroni").length > 0)?.standbyOf;
+const replicationSource =
+    standbyOf && secrets.primary && standbyOf.site === plan.primarySite
+        ? secrets.primary.requireOutput(SHARED_OUTPUTS.replication).apply((e) => {
+              try {
+                  return parseEndpoint((e as string[])[0]);
+              } catch (err) {
+                  throw new Error(`${config.primaryStack}'s output ${SHARED_OUTPUTS.replication}: ${(err as Error).message}; deploy ${plan.primarySite} (with its HAProxy) before ${site}`);
+              }
+          })
+        : undefined;
+const ctx: SiteContext = { plan, config, secrets, certificate: certificate(), replicationSource };
 
 const etcd = has("etcd") ? new EtcdQuorum(`${site}-etcd`, ctx) : undefined;
 const patroni = has("patroni") ? new PatroniCluster(`${site}-patroni`, ctx) : undefined;

@@ -4,7 +4,7 @@
  */
 import { DeploymentPlan, HostPlan } from "../plan/plan";
 import { renderEtcdMember } from "./etcd/render";
-import { DatabaseSecrets, mergeRendered, RenderedHost, TlsIdentity } from "./host/rendered";
+import { DatabaseSecrets, Endpoint, mergeRendered, RenderedHost, TlsIdentity } from "./host/rendered";
 import { renderGlusterBrick } from "./gluster/render";
 import { renderHaproxy } from "./loadbalancer/haproxy";
 import { renderKeepalived } from "./loadbalancer/keepalived";
@@ -21,6 +21,8 @@ export interface HostInputs {
     certificate?: TlsCertificate;
     /** What every Nextcloud node shares; needed by hosts with the nextcloud role. */
     nextcloud?: NextcloudSecrets;
+    /** two-site standby: the endpoint to follow, as the primary stack exports it (default: the plan's). */
+    standbySource?: Endpoint;
 }
 
 /** True when the host talks to etcd and so needs a certificate from the deployment CA. */
@@ -39,7 +41,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                 case "etcd":
                     return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
                 case "patroni":
-                    return renderPatroniMember(plan, host, need(inputs.database, "the database secrets"), need(inputs.tls, "a TLS identity"));
+                    return renderPatroniMember(plan, host, need(inputs.database, "the database secrets"), need(inputs.tls, "a TLS identity"), inputs.standbySource);
                 case "haproxy":
                     return renderHaproxy(plan, host);
                 case "nginx": {

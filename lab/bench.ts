@@ -9,10 +9,11 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PatroniTimings } from "../plan/config";
+import { DB_USERS } from "../components/patroni/render";
+import { httpRequest } from "../ops/http";
 import { hostByName } from "../plan/plan";
 import { ROOTFS } from "../local/debianRoot";
 import { REPO_ROOT } from "../local/stackFiles";
@@ -39,18 +40,10 @@ function arg(name: string, fallback: number): number {
 /** Changes the cluster's HA timings the way an operator would: PATCH /config on the leader. */
 async function setTimings(state: LabState, t: PatroniTimings): Promise<void> {
     const leader = await waitHealthy(state, 180000, () => undefined);
-    const body = JSON.stringify({ ttl: t.ttl, loop_wait: t.loopWait, retry_timeout: t.retryTimeout });
-    const status = await new Promise<number>((resolve, reject) => {
-        const req = http.request(
-            `http://${hostByName(state.plan, leader).address}:${state.plan.ports.patroniRest}/config`,
-            { method: "PATCH", auth: `patroni:${labSecrets().restApiPassword}`, agent: false, timeout: 10000, headers: { "content-type": "application/json" } },
-            (res) => (res.resume(), resolve(res.statusCode ?? 0)),
-        );
-        req.on("timeout", () => req.destroy(new Error("Patroni did not answer PATCH /config within 10 s")));
-        req.on("error", reject);
-        req.end(body);
-    });
-    if (status !== 200) throw new LabError(`Patroni refused the timings ${body} (${status})`);
+    const body = { ttl: t.ttl, loop_wait: t.loopWait, retry_timeout: t.retryTimeout };
+    const url = `http://${hostByName(state.plan, leader).address}:${state.plan.ports.patroniRest}/config`;
+    const { status } = await httpRequest(url, { method: "PATCH", body, auth: `${DB_USERS.restApi}:${labSecrets().restApiPassword}`, timeoutMs: 10000 });
+    if (status !== 200) throw new LabError(`Patroni refused the timings ${JSON.stringify(body)} (${status})`);
     await sleep((t.loopWait + 2) * 1000); // every member picks the change up on its next loop
 }
 
@@ -129,14 +122,14 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     };
 }
 
-function machine(): string {
+export function machine(): string {
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
     const v = (p: string) => run("chroot", [ROOTFS, "dpkg-query", "-W", "-f=${Version}", p]).trim();
     return `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, host ${fs.readFileSync("/etc/debian_version", "utf8").trim()}; ` +
         `lab from Debian 13: Patroni ${v("patroni")}, PostgreSQL ${v("postgresql-17")}, etcd ${v("etcd-server")}, HAProxy ${v("haproxy")}`;
 }
 
-const fmt = (s: Summary) => [s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" | ");
+export const fmt = (s: Summary) => [s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" | ");
 
 interface Series {
     label: string;

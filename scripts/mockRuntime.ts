@@ -46,6 +46,7 @@ export function primaryStackOutputs(): Record<string, unknown> {
             caKeyPem: "-----BEGIN PRIVATE KEY-----\nprimary-ca-key-2Uq6\n-----END PRIVATE KEY-----\n",
         },
         etcdCaCertPem: "-----BEGIN CERTIFICATE-----\nprimary-ca-cert\n-----END CERTIFICATE-----\n",
+        primaryEndpoints: ["10.10.1.31:5000"],
     };
 }
 

@@ -7,6 +7,7 @@ import { Role, StackConfig } from "../../plan/config";
 import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
 import { needsTls, renderHost } from "../renderHost";
 import { TlsCertificate } from "../loadbalancer/nginx";
+import { Endpoint } from "./rendered";
 import { SharedSecrets } from "../shared/sharedSecrets";
 import { renderCloudInit } from "./cloudInit";
 import { renderFirewall } from "./firewall";
@@ -20,6 +21,8 @@ export interface SiteContext {
     secrets: SharedSecrets;
     /** The wildcard certificate and key (stack config; the key secret), for NGINX hosts. */
     certificate?: pulumi.Output<TlsCertificate>;
+    /** two-site standby: the read-write endpoint the primary stack exports, that the standby cluster follows. */
+    replicationSource?: pulumi.Output<Endpoint>;
 }
 
 /**
@@ -37,8 +40,8 @@ export function placeHosts(parent: pulumi.ComponentResource, ctx: SiteContext, h
             ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: ctx.secrets.caCertPem, keyPem: ctx.secrets.values.caKeyPem }, parent)
             : undefined;
         const userData = pulumi
-            .all([ctx.secrets.values, tls, host.roles.includes("nginx") ? ctx.certificate : undefined])
-            .apply(([values, identity, certificate]) =>
+            .all([ctx.secrets.values, tls, host.roles.includes("nginx") ? ctx.certificate : undefined, host.roles.includes("patroni") ? ctx.replicationSource : undefined])
+            .apply(([values, identity, certificate, standbySource]) =>
                 renderCloudInit(
                     host,
                     renderHost(ctx.plan, host, {
@@ -46,6 +49,7 @@ export function placeHosts(parent: pulumi.ComponentResource, ctx: SiteContext, h
                         nextcloud: host.roles.includes("nextcloud") ? values.nextcloud : undefined,
                         tls: identity,
                         certificate,
+                        standbySource,
                     }),
                     ctx.config.sshAuthorizedKeys,
                 ),

@@ -48,6 +48,19 @@ export interface DatabaseSecrets {
 }
 
 /** A host's TLS identity for etcd: the deployment CA, and its own certificate and key. */
+/** A host and port, e.g. the read-write endpoint a standby cluster follows. */
+export interface Endpoint {
+    host: string;
+    port: number;
+}
+
+/** Parses "address:port" as the stacks export endpoints; throws naming the bad value. */
+export function parseEndpoint(value: string): Endpoint {
+    const m = /^([^:\s]+):(\d{1,5})$/.exec(value);
+    if (!m || Number(m[2]) > 65535) throw new Error(`${JSON.stringify(value)} is not an address:port endpoint`);
+    return { host: m[1], port: Number(m[2]) };
+}
+
 export interface TlsIdentity {
     caCert: string;
     cert: string;

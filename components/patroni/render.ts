@@ -6,7 +6,7 @@
 import { stringify } from "yaml";
 import { DeploymentPlan, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../../plan/plan";
 import { etcdClientUrls } from "../etcd/render";
-import { DatabaseSecrets, RenderedHost, TlsIdentity } from "../host/rendered";
+import { DatabaseSecrets, Endpoint, RenderedHost, TlsIdentity } from "../host/rendered";
 
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const POST_BOOTSTRAP = "/etc/patroni/post-bootstrap.sh";
@@ -29,7 +29,7 @@ export function renderPgHba(plan: DeploymentPlan): string[] {
 }
 
 /** Patroni's config.yml for one member. */
-export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secrets: DatabaseSecrets): string {
+export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secrets: DatabaseSecrets, standbySource?: Endpoint): string {
     const cluster = patroniClusterOf(plan, host.name);
     if (!cluster.members.includes(host.name)) throw new Error(`${host.name} is not a member of a Patroni cluster`);
     const v = plan.versions.postgres;
@@ -59,10 +59,11 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
         dcs.slots = Object.fromEntries(cluster.permanentSlots.map((s) => [s, { type: "physical" }]));
     }
     if (cluster.standbyOf) {
-        const source = hostsOf(plan, cluster.standbyOf.site, "haproxy")[0];
+        // The primary site's read-write endpoint: from its stack's outputs, else from the plan.
+        const source = standbySource ?? { host: hostsOf(plan, cluster.standbyOf.site, "haproxy")[0].address, port: plan.ports.haproxyPrimary };
         dcs.standby_cluster = {
-            host: source.address,
-            port: plan.ports.haproxyPrimary,
+            host: source.host,
+            port: source.port,
             primary_slot_name: cluster.standbyOf.slot,
             create_replica_methods: ["basebackup"],
         };
@@ -132,7 +133,7 @@ export function renderPostBootstrap(secrets: DatabaseSecrets): string {
 }
 
 /** The files, service and packages of one Patroni member. */
-export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secrets: DatabaseSecrets, tls: TlsIdentity): RenderedHost {
+export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secrets: DatabaseSecrets, tls: TlsIdentity, standbySource?: Endpoint): RenderedHost {
     hostByName(plan, host.name);
     return {
         files: [
@@ -143,7 +144,7 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 owner: "root:root",
                 beforePackages: true,
             },
-            { path: PATRONI_CONFIG, content: renderPatroniConfig(plan, host, secrets), mode: "0600", owner: "postgres:postgres" },
+            { path: PATRONI_CONFIG, content: renderPatroniConfig(plan, host, secrets, standbySource), mode: "0600", owner: "postgres:postgres" },
             { path: POST_BOOTSTRAP, content: renderPostBootstrap(secrets), mode: "0700", owner: "postgres:postgres" },
             { path: `${PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "postgres:postgres" },
             { path: `${PKI}/etcd-client.crt`, content: tls.cert, mode: "0644", owner: "postgres:postgres" },

@@ -10,7 +10,7 @@ import { DatabaseSecrets } from "../host/rendered";
 import { NextcloudSecrets } from "../nextcloud/render";
 
 /** What the primary stack exports for the others; names listed in the README. */
-export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem" } as const;
+export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem", replication: "primaryEndpoints" } as const;
 
 export interface SharedSecretValues {
     database: DatabaseSecrets;
@@ -29,12 +29,14 @@ export class SharedSecrets extends pulumi.ComponentResource {
     readonly values: pulumi.Output<SharedSecretValues>;
     /** The deployment CA certificate (public). */
     readonly caCertPem: pulumi.Output<string>;
+    /** The primary stack, on the other sites: where they read its outputs. */
+    readonly primary?: pulumi.StackReference;
 
     constructor(name: string, args: SharedSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nextcloud-ha:index:SharedSecrets", name, args, opts);
         const parent = { parent: this };
         if (args.primaryStack) {
-            const primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent);
+            const primary = (this.primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent));
             this.values = pulumi.secret(primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SharedSecretValues>);
             this.caCertPem = primary.requireOutput(SHARED_OUTPUTS.caCert) as pulumi.Output<string>;
         } else {

@@ -12,7 +12,7 @@ import { parse } from "yaml";
 import { review } from "../../policies/rules";
 import { readStackConfig } from "../../local/stackFiles";
 import { appTierConfig, userDataOf } from "../helpers/configs";
-import { MockRun, plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
+import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-cert-"));
 execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=*.example.org", "-keyout", `${dir}/k`, "-out", `${dir}/c`], { stdio: "ignore" });
@@ -22,14 +22,7 @@ fs.rmSync(dir, { recursive: true });
 async function runStack(stack: string, primaryOutputs?: Record<string, unknown>) {
     const app: any = appTierConfig();
     const overrides = { sites: app.sites, nextcloud: app.nextcloud, ...TLS, ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }) };
-    const run = setupMocks(stack, overrides, primaryOutputs);
-    let program: typeof import("../../index") | undefined;
-    await jest.isolateModulesAsync(async () => {
-        program = await import("../../index");
-    });
-    await valueOf(program!.etcdClientEndpoints);
-    await settled(run, 500);
-    return { run, program: program! };
+    return runProgram(stack, overrides, primaryOutputs);
 }
 
 const containers = (run: MockRun, host: string) => run.byType("docker:index/container:Container").filter((c) => c.name.startsWith(`${host}-`));

@@ -26,6 +26,13 @@ test("the committed stacks pass every rule, with the planned VMs and a mermaid d
     expect(r.status).toBe(0);
 }, 60000);
 
+test("the two-site example passes every rule: dc2 a standby cluster of dc1, quorums spread over Proxmox nodes", () => {
+    const r = check(["--all"], path.join(ROOT, "examples", "two-site"));
+    expect(r.out).toContain("check: 2 stacks pass");
+    expect(r.out).toContain("nextcloud-dc2 is a standby cluster of nextcloud");
+    expect(r.status).toBe(0);
+}, 60000);
+
 test("a quorum on a single Proxmox node fails with the rule's message", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-check-"));
     try {

@@ -1,0 +1,54 @@
+/**
+ * Two-site under mocks: dc2's standby cluster follows the read-write endpoint dc1's stack
+ * exports (read through the StackReference dc2 already holds), dc1 reads no other stack, and
+ * after a promotion (activeSite dc2) the plan names the endpoint, with no new reference.
+ */
+import { parse } from "yaml";
+import { parseEndpoint } from "../../components/host/rendered";
+import { readStackConfig } from "../../local/stackFiles";
+import { twoSiteConfig, userDataOf } from "../helpers/configs";
+import { MockRun, primaryStackOutputs, runProgram, valueOf } from "../helpers/mocks";
+
+async function runStack(stack: string, extra: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>) {
+    const two: any = twoSiteConfig();
+    const overrides = { topology: "two-site", sites: two.sites, ...extra, ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }) };
+    return runProgram(stack, overrides, primaryOutputs);
+}
+
+const patroniConfigOf = (run: MockRun, host: string) =>
+    parse(userDataOf(run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files.find((f: any) => f.path === "/etc/patroni/config.yml").content);
+
+test("dc1 is the primary cluster, keeps a slot for dc2, and reads no other stack", async () => {
+    const { run, program } = await runStack("dc1");
+    expect(run.byType("pulumi:pulumi:StackReference")).toHaveLength(0);
+    const dcs = patroniConfigOf(run, "dc1-db1").bootstrap.dcs;
+    expect(dcs.standby_cluster).toBeUndefined();
+    expect(dcs.slots).toEqual({ standby_dc2: { type: "physical" } });
+    expect(await valueOf(program.primaryEndpoints!)).toEqual(["10.10.1.31:5000"]);
+});
+
+test("dc2's standby cluster follows the endpoint dc1's stack exports", async () => {
+    const outputs = { ...primaryStackOutputs(), primaryEndpoints: ["10.10.1.77:5433"] };
+    const { run } = await runStack("dc2", {}, outputs);
+    expect(run.byType("pulumi:pulumi:StackReference")).toHaveLength(1);
+    const config = patroniConfigOf(run, "dc2-db1");
+    expect(config.scope).toBe("nextcloud-dc2");
+    expect(config.bootstrap.dcs.standby_cluster).toEqual({ host: "10.10.1.77", port: 5433, primary_slot_name: "standby_dc2", create_replica_methods: ["basebackup"] });
+    expect(config.bootstrap.post_bootstrap).toBeUndefined(); // a standby copies dc1's databases
+});
+
+test("an exported endpoint that is not address:port is refused by name", () => {
+    expect(parseEndpoint("10.10.1.31:5000")).toEqual({ host: "10.10.1.31", port: 5000 });
+    for (const bad of ["not-an-endpoint", "10.10.1.31:99999", "", "10.10.1.31:"]) expect(() => parseEndpoint(bad)).toThrow(`${JSON.stringify(bad)} is not an address:port endpoint`);
+});
+
+test("after a promotion (activeSite dc2): dc1's rebuilt members follow dc2 as the plan names it", async () => {
+    const { run } = await runStack("dc1", { activeSite: "dc2" });
+    expect(run.byType("pulumi:pulumi:StackReference")).toHaveLength(0);
+    const config = patroniConfigOf(run, "dc1-db1");
+    expect(config.scope).toBe("nextcloud");
+    expect(config.bootstrap.dcs.standby_cluster).toEqual({ host: "10.10.2.31", port: 5000, primary_slot_name: "standby_dc1", create_replica_methods: ["basebackup"] });
+    const dc2 = patroniConfigOf((await runStack("dc2", { activeSite: "dc2" })).run, "dc2-db1");
+    expect(dc2.bootstrap.dcs.standby_cluster).toBeUndefined();
+    expect(dc2.bootstrap.dcs.slots).toEqual({ standby_dc1: { type: "physical" } });
+});
