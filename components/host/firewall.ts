@@ -40,11 +40,21 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 const lbs = plan.hosts.filter((h) => h.roles.includes("haproxy") && cluster.sites.includes(h.site)).map((h) => h.name);
                 const source = cidrsOf(plan, [...cluster.members, ...lbs]);
                 rules.push({ dport: String(p.postgres), proto: "tcp", source, comment: "PostgreSQL: HAProxy and replication" });
-                rules.push({ dport: String(p.patroniRest), proto: "tcp", source, comment: "Patroni REST API: HAProxy checks and members" });
+                // two-site: the site commands (npm run promote/rejoin) read both sites' clusters
+                // from either site; a firewall that hid dc1 would make a live dc1 look lost.
+                const rest = plan.topology === "two-site" ? plan.networks.join(",") : source;
+                rules.push({ dport: String(p.patroniRest), proto: "tcp", source: rest, comment: "Patroni REST API: HAProxy checks, members, site commands" });
                 break;
             }
             case "haproxy":
-                rules.push({ dport: `${p.haproxyPrimary}:${p.haproxyReplicas}`, proto: "tcp", source: cidrsOf(plan, [host.name, ...names("nextcloud")]), comment: "HAProxy to PostgreSQL: app nodes" });
+                // two-site: the other site's standby cluster replicates (and rewinds) through this
+                // HAProxy, in either direction after a promotion.
+                rules.push({
+                    dport: `${p.haproxyPrimary}:${p.haproxyReplicas}`,
+                    proto: "tcp",
+                    source: plan.topology === "two-site" ? plan.networks.join(",") : cidrsOf(plan, [host.name, ...names("nextcloud")]),
+                    comment: "HAProxy to PostgreSQL: app nodes, standby clusters",
+                });
                 rules.push({ dport: String(p.haproxyStats), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "HAProxy stats: management" });
                 break;
             case "nginx":

@@ -9,6 +9,7 @@ import { loadStackConfig } from "../../plan/config";
 import { buildPlan, hostByName } from "../../plan/plan";
 import { PLACEHOLDER_DATABASE, placeholderTls } from "../../local/placeholders";
 import { readStackConfig } from "../../local/stackFiles";
+import { twoSiteConfig } from "../helpers/configs";
 
 const plan = buildPlan(loadStackConfig(readStackConfig("dc1")));
 const tls = (h: string) => placeholderTls(h);
@@ -107,4 +108,15 @@ test("firewall: each role's ports open only to the networks that need them", () 
     expect(rules("dc1-db1")).toEqual({ "22": plan.networks.join(","), "5432": "10.10.1.0/24,10.10.2.0/24", "8008": "10.10.1.0/24,10.10.2.0/24" });
     expect(rules("dc3-etcd1")["2379"]).toBe("10.10.1.0/24,10.10.2.0/24,10.10.3.0/24");
     expect(rules("dc1-lb1")).toMatchObject({ "5000:5001": "10.10.1.0/24", "7000": "10.10.1.0/24" });
+});
+
+test("firewall, two-site: each site's HAProxy and Patroni REST open to the other site (replication both ways, the site commands), PostgreSQL not", () => {
+    const { renderFirewall } = require("../../components/host/firewall") as typeof import("../../components/host/firewall");
+    const two = buildPlan(loadStackConfig(twoSiteConfig()));
+    const rules = (h: string) => Object.fromEntries(renderFirewall(two, hostByName(two, h)).map((r) => [r.dport, r.source]));
+    for (const lb of ["dc1-lb1", "dc2-lb1"]) expect(rules(lb)["5000:5001"]).toBe("10.10.1.0/24,10.10.2.0/24");
+    for (const db of ["dc1-db1", "dc2-db1"]) {
+        expect(rules(db)["8008"]).toBe("10.10.1.0/24,10.10.2.0/24");
+        expect(rules(db)["5432"]).toBe(`10.10.${db[2]}.0/24`);
+    }
 });
