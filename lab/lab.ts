@@ -344,10 +344,11 @@ function glusterStatus(state: LabState): { volume: string; bricksOnline: number;
 }
 
 export function formatStatus(s: LabStatus): string {
-    const lines = ["HOST         SITE  ROLES     NAMESPACE    ADDRESS        STATE  SERVICES"];
+    const rolesWidth = Math.max(5, ...s.hosts.map((h) => h.roles.join(",").length));
+    const lines = [`HOST         SITE  ${"ROLES".padEnd(rolesWidth)} NAMESPACE    ADDRESS        STATE  SERVICES`];
     for (const h of s.hosts) {
         const svc = Object.entries(h.services).map(([k, v]) => `${k}:${v}`).join(" ");
-        lines.push(`${h.name.padEnd(12)} ${h.site.padEnd(5)} ${h.roles.join(",").padEnd(9)} ${h.namespace.padEnd(12)} ${h.address.padEnd(14)} ${(h.up ? "up" : "down").padEnd(6)} ${svc}`);
+        lines.push(`${h.name.padEnd(12)} ${h.site.padEnd(5)} ${h.roles.join(",").padEnd(rolesWidth)} ${h.namespace.padEnd(12)} ${h.address.padEnd(14)} ${(h.up ? "up" : "down").padEnd(6)} ${svc}`);
     }
     lines.push("", `patroni: leader ${s.patroni.leader ?? "NONE"}`);
     for (const m of s.patroni.members) lines.push(`  ${m.name.padEnd(10)} ${(m.cluster ?? "").padEnd(14)} ${m.role.padEnd(14)} ${m.state.padEnd(10)} timeline ${m.timeline ?? "-"} lag ${m.lag ?? 0}`);
