@@ -14,7 +14,7 @@ import { REPO_ROOT } from "../local/stackFiles";
 import { chartSvg, fmt, machine } from "./bench";
 import { drill, TrialResult } from "./drill";
 import { down, up } from "./lab";
-import { LabError, progress } from "./sh";
+import { LabError, progress, run } from "./sh";
 import { loadState } from "./state";
 import { summarize } from "./stats";
 
@@ -23,6 +23,8 @@ const DOCS = path.join(REPO_ROOT, "docs");
 interface Run {
     machine: string;
     started: string;
+    /** The commit the code ran at (a dirty tree is not refused; the figures' code is this commit's). */
+    commit: string;
     trials: number;
     series: Record<string, TrialResult[]>;
     finished: boolean;
@@ -42,7 +44,7 @@ function report(r: Run): void {
     const lines = [
         "# Site-loss benchmarks",
         "",
-        `Written by \`npm run bench:sites\` (lab/benchSites.ts) ${r.finished ? "" : "(**partial: the run was still going**) "}on ${r.started.slice(0, 10)}, ${r.trials} trials per scenario.`,
+        `Written by \`npm run bench:sites\` (lab/benchSites.ts) ${r.finished ? "" : "(**partial: the run was still going**) "}on ${r.started.slice(0, 10)} at commit ${r.commit}, ${r.trials} trials per scenario.`,
         `Machine: ${r.machine}. No WAN delay between the sites (this kernel has no netem), so the figures and the unshipped-write counts are what a LAN-close pair of sites would see; across a real WAN, asynchronous replication lags further.`,
         "",
         "Writers: 4 connections, one INSERT each every 20 ms. Lost: acknowledged ids missing afterwards. Split-brain: samples (every 100 ms on every PostgreSQL) with two writable members.",
@@ -94,7 +96,8 @@ async function main(): Promise<void> {
     const trials = i < 0 ? 10 : Number(process.argv[i + 1]);
     if (!Number.isInteger(trials) || trials < 1) throw new LabError(`--trials takes a whole number, got ${process.argv[i + 1]}`);
     if (loadState()) throw new LabError("a lab is running; this benchmark boots its own labs: run `npm run lab -- down` first");
-    const r: Run = { machine: machine(), started: new Date().toISOString(), trials, series: { "site-loss": [], "primary-host-loss": [], "dc-promotion": [] }, finished: false };
+    const commit = run("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"]).trim();
+    const r: Run = { machine: machine(), started: new Date().toISOString(), commit, trials, series: { "site-loss": [], "primary-host-loss": [], "dc-promotion": [] }, finished: false };
     const one = async (scenario: string, n: number) => {
         const t = (await drill(scenario, { trials: 1, say: () => undefined })).trials[0];
         r.series[scenario].push({ ...t, trial: n });

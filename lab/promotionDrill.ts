@@ -6,8 +6,9 @@
  * Measured: the promotion (from the command to the first write accepted in the other
  * site), the writes the lost site had acknowledged that the promoted site never received
  * (asynchronous replication between sites: the price of two-site), the rejoin, and the
- * planned move back. Checked: the guard refuses while the active site answers, no
- * moment with two writable primaries, no write acknowledged after the promotion lost.
+ * planned move back. Checked: the guard refuses while the active site answers and, without
+ * the fence confirmation, after it is lost; no moment with two writable primaries; no write
+ * acknowledged after the promotion lost.
  */
 import { hostsOf } from "../plan/plan";
 import { promote, rejoin, SiteMoveError, waitStandby } from "../ops/siteMove";
@@ -60,10 +61,19 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         await sleep(2000 + Math.random() * 3000);
         say(`trial ${n}: site ${lost} lost (every host killed); ${survivor}'s standby cluster keeps its data`);
         await fault("kill-site", lost);
+        // Silence is no proof of death (a cut link looks the same): without the fence
+        // confirmation the command must still refuse.
+        try {
+            await promote(plan, transport, survivor);
+            problems.push(`promote ${survivor} went ahead without --confirm-fenced ${lost}`);
+        } catch (e) {
+            if (!(e instanceof SiteMoveError)) throw e;
+        }
         await sleep(DECISION_MS);
 
+        // The operator has fenced the lost site (here: it is powered off) and says so.
         const commandAt = Date.now() / 1000;
-        const report = await promote(plan, transport, survivor, { say: (l) => say(`trial ${n}: promote: ${l}`) });
+        const report = await promote(plan, transport, survivor, { confirmFenced: [lost], say: (l) => say(`trial ${n}: promote: ${l}`) });
         const commandDone = Date.now() / 1000;
         const first = await waitFor(`a write accepted in ${survivor}`, 60000, () => after.events.find((e) => e.ok && e.t >= commandAt), 100);
         const promotion = first.t - commandAt;

@@ -79,10 +79,11 @@ export interface RejoinReport {
     glusterQuorum: "restored" | "left lifted" | "was not lifted" | "no volume";
 }
 
+/** Server quorum first (glusterd exempts it from its own quorum check), the count before the type. */
 const GLUSTER_LIFT: [string, string][] = [
     ["cluster.server-quorum-type", "none"],
-    ["cluster.quorum-type", "fixed"],
     ["cluster.quorum-count", "1"],
+    ["cluster.quorum-type", "fixed"],
 ];
 
 function clusterOfSite(plan: DeploymentPlan, site: string): PatroniClusterPlan {
@@ -177,36 +178,48 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
     }
 
     report.otherSiteAnswering = await answering(plan, t, other);
-    const otherCluster = clusterOfSite(plan, other);
-    const otherView = report.otherSiteAnswering.length > 0 ? await membersOf(plan, t, otherCluster) : undefined;
+    const otherView = report.otherSiteAnswering.length > 0 ? await membersOf(plan, t, clusterOfSite(plan, other)) : undefined;
     const otherPrimary = otherView && running(otherView.members, "leader");
-    if (report.otherSiteAnswering.length === 0) {
-        say(`${other}: nothing answers (Patroni REST, HAProxy, NGINX on ${hostsOf(plan, other).length} hosts); going ahead. Silence from here does not prove ${other} is down: keep it fenced until you rejoin it (npm run rejoin -- ${other})`);
-    } else if (opts.planned && !report.alreadyPrimary) {
-        if (!otherPrimary) throw new SiteMoveError(`--planned moves the primary from a healthy ${other}, but ${other} has no running primary (${otherView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); if ${other} is lost, fence it and run without --planned`);
+    const fenced = (opts.confirmFenced ?? []).includes(other);
+    const planned = opts.planned === true && !report.alreadyPrimary;
+    if (planned) {
+        if (!otherPrimary) {
+            throw new SiteMoveError(`--planned moves the primary away from a healthy ${other}, but ${other} runs no primary (${otherView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); if ${other} is lost, fence it and run: npm run promote -- ${site} --confirm-fenced ${other}`);
+        }
         say(`${other}: answers (${report.otherSiteAnswering.join(", ")}); planned move: ${other} is demoted first, then ${site} is promoted once it has replayed everything`);
-    } else if (!(opts.confirmFenced ?? []).includes(other)) {
+    } else if (!report.alreadyPrimary && !fenced) {
+        const majority = siteBricks(plan, other).length * 2 > (plan.gluster?.bricks.length ?? 0) ? ` and the Gluster majority` : "";
         throw new SiteMoveError(
-            `${other} still answers: ${report.otherSiteAnswering.join(", ")}. Promoting ${site} now could leave two primaries taking writes. ` +
-                `If ${other} is healthy, move the primary without loss: npm run promote -- ${site} --planned. ` +
-                `If ${other} is broken, fence it first (power off its database VMs, or cut its WAN link), then run again; if it is fenced from its clients but still reachable from here, say so: --confirm-fenced ${other}`,
+            report.otherSiteAnswering.length > 0
+                ? `${other} still answers: ${report.otherSiteAnswering.join(", ")}. Promoting ${site} now could leave two primaries taking writes. ` +
+                      `If ${other} is healthy, move the primary without loss: npm run promote -- ${site} --planned. ` +
+                      `If ${other} is broken, fence it (runbook: docs/runbooks/two-site.md), then run again with --confirm-fenced ${other}`
+                : `nothing of ${other} answers from here, but a cut link between the sites looks the same: ${other} keeps its own etcd quorum${majority} and stays writable for every client that still reaches it. ` +
+                      `Fence ${other} (power off all its VMs and turn off their start at boot, or cut it off from its clients and from ${site}), then run again with --confirm-fenced ${other}`,
         );
-    } else {
-        say(`${other}: answers (${report.otherSiteAnswering.join(", ")}), and you confirmed it is fenced${otherPrimary ? `; ${otherPrimary.name} there is still a primary, rejoin ${other} before unfencing it` : ""}`);
+    } else if (fenced && !report.alreadyPrimary) {
+        say(`${other}: you confirmed it is fenced; ${report.otherSiteAnswering.length > 0 ? `it still answers here (${report.otherSiteAnswering.join(", ")})` : "nothing of it answers here"}. Keep it fenced until it rejoins as a standby (npm run rejoin -- ${other})`);
     }
 
-    const leaderHost = hostByName(plan, (report.leader ?? standbyLeader!.name));
+    const leaderHost = hostByName(plan, report.leader ?? standbyLeader!.name);
     const promotion = { standby_cluster: null, slots: { [standbySlot(other)]: { type: "physical" } } };
     if (!report.alreadyPrimary) {
         if (opts.dryRun) {
-            say(`dry run: would ${opts.planned && otherPrimary ? `demote ${other} (standby_cluster -> ${site}), wait for ${leaderHost.name} to replay its last write, then ` : ""}PATCH ${leaderHost.name}'s /config with ${JSON.stringify(promotion)}`);
+            const first = planned ? `demote ${other} (standby_cluster -> ${site}), wait for ${leaderHost.name} to replay its last write, then ` : otherPrimary ? `make ${other}'s primary a standby (it answers), then ` : "";
+            say(`dry run: would ${first}PATCH ${leaderHost.name}'s /config with ${JSON.stringify(promotion)}`);
         } else {
-            if (opts.planned && otherPrimary) await demoteForPlannedMove(plan, t, other, site, otherView!.asked, leaderHost, waitMs, say);
+            if (planned) await demoteForPlannedMove(plan, t, other, site, otherView!.asked, leaderHost, waitMs, say);
+            else if (otherPrimary) {
+                // Fenced from its clients, but its Patroni still listens: make it a standby too, so
+                // it is not a primary when the fence comes down.
+                const r = await t.patroni(otherView!.asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
+                say(r?.status === 200 ? `${other}: ${otherPrimary.name} told to step down and follow ${site}` : `${other}: could not make ${otherPrimary.name} step down (${r ? r.status : "no answer"}); it stays a primary behind your fence: rejoin ${other} before lifting the fence`);
+            }
             const status = await t.patroni(leaderHost, "GET", "/patroni");
             if (status?.status === 200) {
                 const x = JSON.parse(status.body).xlog ?? {};
                 report.replayedUntil = x.replayed_timestamp ?? undefined;
-                if (!opts.planned) say(`${leaderHost.name} has replayed ${other}'s WAL up to ${x.replayed_timestamp ?? "an unknown time"}; writes ${other} acknowledged after that are not in ${site}`);
+                if (!planned) say(`${leaderHost.name} has replayed ${other}'s WAL up to ${x.replayed_timestamp ?? "an unknown time"}; writes ${other} acknowledged after that are not in ${site}`);
             }
             const r = await t.patroni(leaderHost, "PATCH", "/config", promotion);
             if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${leaderHost.name} refused the promotion (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
@@ -219,7 +232,12 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
         }
     }
 
-    report.glusterQuorumLifted = await liftGlusterQuorum(plan, t, site, opts, say);
+    try {
+        report.glusterQuorumLifted = planned ? false : await liftGlusterQuorum(plan, t, site, other, opts, say);
+    } catch (e) {
+        const done = report.leader && !opts.dryRun ? `${site} is the primary already (${report.leader}); ` : "";
+        throw new SiteMoveError(`${done}the Gluster step failed: ${(e as Error).message}. Running the command again is safe: it skips what is done`);
+    }
     const addresses = publicAddresses(plan, site);
     if (addresses.length > 0) {
         report.dns = { name: plan.nextcloud.domain, type: "A", values: addresses };
@@ -231,29 +249,54 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
     return report;
 }
 
-/** Planned move, first half: the old primary site becomes a standby of `site`, and `site` replays its last write. */
+/** Bytes of WAL a planned move lets the target lag behind before it demotes anything. */
+export const PLANNED_MAX_LAG = 16 * 1024 * 1024;
+
+async function xlogOf(t: SiteTransport, host: HostPlan): Promise<{ location?: number; replayed_location?: number; received_location?: number } | undefined> {
+    const s = await t.patroni(host, "GET", "/patroni");
+    return s?.status === 200 ? (JSON.parse(s.body).xlog ?? {}) : undefined;
+}
+
+/**
+ * Planned move, first half: the old primary site becomes a standby of `site`, and `site`
+ * replays its last write. Refuses to start unless `site` streams and is close behind; puts
+ * the old site back as the primary (nothing was written meanwhile) if `site` never catches up.
+ */
 async function demoteForPlannedMove(plan: DeploymentPlan, t: SiteTransport, other: string, site: string, asked: HostPlan, target: HostPlan, waitMs: number, say: (l: string) => void): Promise<void> {
-    const r = await t.patroni(asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
-    if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${asked.name} refused to make ${other} a standby (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
     const cluster = clusterOfSite(plan, other);
-    const last = await poll(`${other}'s primary to step down`, waitMs, async () => {
-        const v = await membersOf(plan, t, cluster);
-        const sl = v && !running(v.members, "leader") ? running(v.members, "standby_leader") : undefined;
-        if (!sl) return undefined;
-        const s = await t.patroni(hostByName(plan, sl.name), "GET", "/patroni");
-        const x = s?.status === 200 ? JSON.parse(s.body).xlog : undefined;
-        return x?.replayed_location ?? x?.received_location;
-    });
-    say(`${other}: demoted; no site takes writes now. Its last WAL position is ${last}; waiting for ${target.name} to replay it`);
-    await poll(`${target.name} to replay ${other}'s last write`, waitMs, async () => {
-        const s = await t.patroni(target, "GET", "/patroni");
-        const x = s?.status === 200 ? JSON.parse(s.body).xlog : undefined;
-        return x && x.replayed_location >= last ? true : undefined;
-    });
+    const before = await membersOf(plan, t, cluster);
+    const primary = before && running(before.members, "leader");
+    const head = primary && (await xlogOf(t, hostByName(plan, primary.name)))?.location;
+    const behind = (await t.patroni(target, "GET", "/patroni").then((s) => (s?.status === 200 ? JSON.parse(s.body) : undefined))) as { replication_state?: string; xlog?: { replayed_location?: number } } | undefined;
+    if (behind?.replication_state !== "streaming" || head === undefined || head - (behind.xlog?.replayed_location ?? 0) > PLANNED_MAX_LAG) {
+        throw new SiteMoveError(
+            `${target.name} is not streaming close behind ${other} (${behind?.replication_state ?? "no answer"}, ${head === undefined ? "?" : head - (behind?.xlog?.replayed_location ?? 0)} bytes behind, at most ${PLANNED_MAX_LAG} allowed); nothing was changed. Check ${site}'s replication from ${other} (patronictl list on ${target.name}) and run again`,
+        );
+    }
+    const r = await t.patroni(asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
+    if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${asked.name} refused to make ${other} a standby (${r ? `${r.status}: ${r.body.trim()}` : "no answer"}); nothing was changed`);
+    try {
+        const last = await poll(`${other}'s primary to step down`, waitMs, async () => {
+            const v = await membersOf(plan, t, cluster);
+            const sl = v && !running(v.members, "leader") ? running(v.members, "standby_leader") : undefined;
+            const x = sl && (await xlogOf(t, hostByName(plan, sl.name)));
+            return x?.replayed_location ?? x?.received_location;
+        });
+        say(`${other}: demoted; no site takes writes now. Its last WAL position is ${last}; waiting for ${target.name} to replay it`);
+        await poll(`${target.name} to replay ${other}'s last write`, waitMs, async () => {
+            const x = await xlogOf(t, target);
+            return x?.replayed_location !== undefined && x.replayed_location >= last ? true : undefined;
+        });
+    } catch (e) {
+        const back = await t.patroni(asked, "PATCH", "/config", { standby_cluster: null });
+        throw new SiteMoveError(
+            `${(e as Error).message}; ${back?.status === 200 ? `${other} was made the primary again (nothing was written while it was a standby, so nothing is lost)` : `and putting ${other} back failed too: run npm run promote -- ${other} --confirm-fenced ${site}`}. Check ${site}'s replication and run again`,
+        );
+    }
 }
 
 /** Lifts the volume's quorum when the site's bricks alone are no majority (two-site: the arbiter is in the other site). */
-async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: string, opts: MoveOptions, say: (l: string) => void): Promise<boolean> {
+async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: string, other: string, opts: MoveOptions, say: (l: string) => void): Promise<boolean> {
     const g = plan.gluster;
     if (!g) return false;
     const here = siteBricks(plan, site);
@@ -262,6 +305,13 @@ async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: s
         return false;
     }
     if (here.length === 0) throw new SiteMoveError(`${site} holds no brick of volume ${g.volume}; it cannot serve the files alone`);
+    const status = await t.run(here[0].host, ["gluster", "volume", "status", g.volume], { timeoutMs: 30000 });
+    const theirs = siteBricks(plan, other).map((b) => `${b.host.address}:${b.path}`);
+    const stillOnline = bricksOnline(status.stdout).filter((b) => theirs.includes(b));
+    if (stillOnline.length > 0) {
+        say(`gluster: ${other}'s bricks still online (${stillOnline.join(", ")}): the quorum holds with them, so it stays; run promote again if they go`);
+        return false;
+    }
     const host = here[0].host;
     if (opts.dryRun) {
         say(`dry run: would run on ${host.name}: ${GLUSTER_LIFT.map(([k, v]) => `gluster volume set ${g.volume} ${k} ${v}`).join("; ")}`);
@@ -290,7 +340,7 @@ export async function rejoin(plan: DeploymentPlan, t: SiteTransport, site: strin
     }
     const cluster = clusterOfSite(plan, site);
     const view = await membersOf(plan, t, cluster);
-    const stale = view && running(view.members, "leader");
+    const stale = view ? running(view.members, "leader") : await primaryOnHosts(plan, t, cluster);
     if (stale && !(opts.confirmFenced ?? []).includes(site)) {
         throw new SiteMoveError(
             `${stale.name} in ${site} runs as a primary again. Rejoining rewinds it onto ${active}'s timeline and discards whatever ${site} accepted since ${active} was promoted. ` +
@@ -319,6 +369,18 @@ export async function rejoin(plan: DeploymentPlan, t: SiteTransport, site: strin
     }
     if (plan.gluster) report.glusterQuorum = await restoreGlusterQuorum(plan, t, active, waitMs, say);
     return report;
+}
+
+/**
+ * A member whose PostgreSQL runs as a primary, asked on the hosts themselves (for when
+ * Patroni's REST API does not answer: that alone does not prove PostgreSQL is down).
+ */
+async function primaryOnHosts(plan: DeploymentPlan, t: SiteTransport, cluster: PatroniClusterPlan): Promise<Member | undefined> {
+    for (const name of cluster.members) {
+        const r = await t.run(hostByName(plan, name), ["psql", "-XAtc", "SELECT pg_is_in_recovery()"], { user: "postgres", timeoutMs: 15000 });
+        if (r.status === 0 && r.stdout.trim() === "f") return { name, role: "leader", state: "running" };
+    }
+    return undefined;
 }
 
 /** Writes the standby config into a site's DCS while its Patroni is stopped (patronictl talks to etcd directly). */
@@ -360,7 +422,7 @@ async function restoreGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, acti
             return heal.status === 0 && counts.length === all.length && counts.every((n) => n === 0) ? true : undefined;
         });
     } catch (e) {
-        say(`gluster: quorum left lifted on ${g.volume}: ${(e as Error).message}; run rejoin again once \`gluster volume heal ${g.volume} info\` lists no entries`);
+        say(`gluster: quorum left lifted on ${g.volume}: ${(e as Error).message}; run rejoin again once \`gluster volume heal ${g.volume} info\` lists no entries (if it never empties, both sides wrote the same files while cut off: \`gluster volume heal ${g.volume} info split-brain\` lists them)`);
         return "left lifted";
     }
     const rendered = Object.fromEntries(VOLUME_OPTIONS);

@@ -14,9 +14,9 @@ import { DeploymentPlan } from "../plan/plan";
 
 const USAGE = `usage: npm run promote -- <site> [--confirm-fenced SITE] [--planned] [--dry-run] [--lab]
        npm run rejoin -- <site> [--confirm-fenced SITE] [--dry-run] [--lab]
-  promote   the site's standby cluster becomes the primary; refuses while the other site
-            answers, unless --confirm-fenced names it (it is cut off from its clients) or
-            --planned (a healthy site: demote it first, lose nothing)
+  promote   the site's standby cluster becomes the primary. Needs --confirm-fenced naming
+            the other site (you fenced it: silence alone could be a cut link), or --planned
+            (the other site is healthy: demote it first, lose nothing)
   rejoin    the site's cluster becomes a standby of the active site (failback, step one)
   --lab     act on the running lab (npm run lab -- up --topology two-site) instead of the VMs`;
 

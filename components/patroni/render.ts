@@ -51,6 +51,10 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
                 max_wal_senders: 10,
                 max_replication_slots: 10,
                 wal_keep_size: "1GB",
+                // A permanent slot for a standby site that is gone keeps WAL until it returns;
+                // past this much the slot is invalidated (that site then needs a fresh clone)
+                // rather than the primary's disk filling up.
+                max_slot_wal_keep_size: "20GB",
                 password_encryption: "scram-sha-256",
             },
         },

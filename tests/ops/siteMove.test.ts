@@ -39,6 +39,8 @@ class Sites implements SiteTransport {
     runs: { host: string; argv: string[]; user?: string; stdin?: string }[] = [];
     quorum = "server";
     healEntries = 0;
+    /** Hosts whose PostgreSQL answers `SELECT pg_is_in_recovery()` with f. */
+    primaryOnHost = new Set<string>();
     lsn = 1000;
     replayed: Record<string, number> = {};
 
@@ -63,7 +65,8 @@ class Sites implements SiteTransport {
         if (p === "/cluster") return { status: 200, body: JSON.stringify({ members: ms }) };
         const m = ms.find((x) => x.name === host.name)!;
         const replayed = this.replayed[host.name] ?? this.lsn;
-        return { status: 200, body: JSON.stringify({ role: m.role, xlog: m.role === "leader" ? { location: this.lsn } : { replayed_location: replayed, replayed_timestamp: "2026-11-23 10:00:00+00:00" } }) };
+        if (m.role === "leader") return { status: 200, body: JSON.stringify({ role: "primary", xlog: { location: this.lsn } }) };
+        return { status: 200, body: JSON.stringify({ role: m.role, replication_state: m.state === "streaming" ? "streaming" : undefined, xlog: { replayed_location: replayed, replayed_timestamp: "2026-11-23 10:00:00+00:00" } }) };
     }
     async tcpOpen(address: string): Promise<boolean> {
         const h = plan.hosts.find((x) => x.address === address)!;
@@ -75,7 +78,14 @@ class Sites implements SiteTransport {
         const a = argv.join(" ");
         if (a.includes("volume set") && a.includes("server-quorum-type")) this.quorum = argv[argv.length - 1];
         if (a.includes("volume get")) return { status: 0, stdout: `Option Value\ncluster.server-quorum-type ${this.quorum}\n`, stderr: "" };
-        if (a.includes("volume status")) return { status: 0, stdout: STATUS.replace(/198\.18\.(\d)\./g, "10.10.$1."), stderr: "" };
+        if (a.includes("volume status")) {
+            const bricks = plan.gluster!.bricks.map((b) => {
+                const h = plan.hosts.find((x) => x.name === b.host)!;
+                return `Brick ${h.address}:${b.path}   ${this.down.has(h.site) ? "N/A       N/A        N       N/A" : "49152     0          Y       4242"}`;
+            });
+            return { status: 0, stdout: ["Status of volume: nextcloud", ...bricks].join("\n"), stderr: "" };
+        }
+        if (argv[0] === "psql") return { status: 0, stdout: this.primaryOnHost.has(host.name) ? "f\n" : "t\n", stderr: "" };
         if (a.includes("heal")) return { status: 0, stdout: [0, 1, 2].map(() => `Number of entries: ${this.healEntries}`).join("\n"), stderr: "" };
         return { status: 0, stdout: "", stderr: "" };
     }
@@ -95,25 +105,41 @@ describe("promote", () => {
         expect(t.runs).toEqual([]);
     });
 
-    test("with dc1 silent: promotes dc2's standby leader, keeps a slot for dc1, lifts the Gluster quorum dc2 lacks", async () => {
+    test("refuses when nothing of dc1 answers too: a cut link looks the same, and dc1 would stay writable", async () => {
+        const t = new Sites();
+        t.down.add("dc1");
+        const e = await promote(plan, t, "dc2", quick).catch((x) => x);
+        expect(e).toBeInstanceOf(SiteMoveError);
+        expect(e.message).toMatch(/^nothing of dc1 answers from here, but a cut link between the sites looks the same: dc1 keeps its own etcd quorum and the Gluster majority/);
+        expect(e.message).toContain("--confirm-fenced dc1");
+        expect(t.patches).toEqual([]);
+        expect(t.runs).toEqual([]);
+    });
+
+    test("dc1 lost and fenced: promotes dc2's standby leader, keeps a slot for dc1, lifts the Gluster quorum dc2 lacks", async () => {
         const t = new Sites();
         t.down.add("dc1");
         const said: string[] = [];
-        const r = await promote(plan, t, "dc2", { ...quick, say: (l) => said.push(l) });
+        const r = await promote(plan, t, "dc2", { ...quick, confirmFenced: ["dc1"], say: (l) => said.push(l) });
         expect(t.patches).toEqual([{ host: "dc2-db1", body: { standby_cluster: null, slots: { standby_dc1: { type: "physical" } } } }]);
         expect(r).toMatchObject({ site: "dc2", alreadyPrimary: false, leader: "dc2-db1", otherSiteAnswering: [], glusterQuorumLifted: true, replayedUntil: "2026-11-23 10:00:00+00:00" });
         const sets = t.runs.filter((x) => x.argv.includes("set")).map((x) => `${x.host}: ${x.argv.slice(-2).join("=")}`);
-        expect(sets).toEqual(["dc2-gfs1: cluster.server-quorum-type=none", "dc2-gfs1: cluster.quorum-type=fixed", "dc2-gfs1: cluster.quorum-count=1"]);
+        expect(sets).toEqual(["dc2-gfs1: cluster.server-quorum-type=none", "dc2-gfs1: cluster.quorum-count=1", "dc2-gfs1: cluster.quorum-type=fixed"]);
         expect(said.join("\n")).toContain("set activeSite: dc2 in Pulumi.yaml");
         expect(said.join("\n")).toContain("npm run rejoin -- dc1");
     });
 
-    test("--confirm-fenced goes ahead although dc1 answers", async () => {
+    test("--confirm-fenced goes ahead although dc1 answers, making dc1's primary a standby first; the Gluster quorum stays while dc1's bricks are up", async () => {
         const t = new Sites();
         const r = await promote(plan, t, "dc2", { ...quick, confirmFenced: ["dc1"] });
         expect(r.leader).toBe("dc2-db1");
         expect(r.otherSiteAnswering.length).toBeGreaterThan(0);
-        expect(t.patches.map((p) => p.host)).toEqual(["dc2-db1"]);
+        expect(t.patches).toEqual([
+            { host: "dc1-db1", body: { standby_cluster: standbyClusterConfig(plan, "dc1", "dc2") } },
+            { host: "dc2-db1", body: { standby_cluster: null, slots: { standby_dc1: { type: "physical" } } } },
+        ]);
+        expect(r.glusterQuorumLifted).toBe(false);
+        expect(t.runs.some((x) => x.argv.includes("set"))).toBe(false);
     });
 
     test("confirming the wrong site does not count", async () => {
@@ -130,20 +156,35 @@ describe("promote", () => {
         expect(r.leader).toBe("dc2-db1");
     });
 
-    test("--planned gives up, without promoting, when dc2 never catches up", async () => {
+    test("--planned gives up when dc2 never catches up, and makes dc1 the primary again", async () => {
         const t = new Sites();
         t.replayed["dc2-db1"] = 0;
-        await expect(promote(plan, t, "dc2", { ...quick, planned: true })).rejects.toThrow(/gave up after 2 s waiting for dc2-db1 to replay dc1's last write/);
-        expect(t.patches.map((p) => p.host)).toEqual(["dc1-db1"]);
+        await expect(promote(plan, t, "dc2", { ...quick, planned: true })).rejects.toThrow(/gave up after 2 s waiting for dc2-db1 to replay dc1's last write; dc1 was made the primary again \(nothing was written while it was a standby/);
+        expect(t.patches).toEqual([
+            { host: "dc1-db1", body: { standby_cluster: standbyClusterConfig(plan, "dc1", "dc2") } },
+            { host: "dc1-db1", body: { standby_cluster: null } },
+        ]);
+        expect(t.members.dc1[0].role).toBe("leader");
+        expect(t.members.dc2[0].role).toBe("standby_leader");
+    });
+
+    test("--planned changes nothing while dc2 is not streaming or lags too far", async () => {
+        const t = new Sites();
+        t.members.dc2[0].state = "running";
+        await expect(promote(plan, t, "dc2", { ...quick, planned: true })).rejects.toThrow(/dc2-db1 is not streaming close behind dc1 .*nothing was changed/);
+        const far = new Sites();
+        far.replayed["dc2-db1"] = 1000 - 17 * 1024 * 1024;
+        await expect(promote(plan, far, "dc2", { ...quick, planned: true })).rejects.toThrow(/bytes behind, at most 16777216 allowed/);
+        expect([...t.patches, ...far.patches]).toEqual([]);
     });
 
     test("a dry run changes nothing", async () => {
         const t = new Sites();
         t.down.add("dc1");
         const said: string[] = [];
-        await promote(plan, t, "dc2", { ...quick, dryRun: true, say: (l) => said.push(l) });
+        await promote(plan, t, "dc2", { ...quick, dryRun: true, confirmFenced: ["dc1"], say: (l) => said.push(l) });
         expect(t.patches).toEqual([]);
-        expect(t.runs).toEqual([]);
+        expect(t.runs.map((x) => x.argv.slice(1, 3).join(" "))).toEqual(["volume status"]); // reads only
         expect(said.filter((l) => l.startsWith("dry run:"))).toHaveLength(2);
     });
 
@@ -193,6 +234,16 @@ describe("rejoin", () => {
         expect(ctl).toMatchObject({ host: "dc1-db1", user: "postgres", argv: ["patronictl", "-c", "/etc/patroni/config.yml", "edit-config", "--apply", "-", "--force"] });
         expect(JSON.parse(ctl.stdin!)).toEqual({ standby_cluster: standbyClusterConfig(plan, "dc1", "dc2") });
         expect(standbyClusterConfig(plan, "dc1", "dc2")).toEqual({ host: "10.10.2.31", port: 5000, primary_slot_name: "standby_dc1", create_replica_methods: ["basebackup"] });
+    });
+
+    test("with dc1's REST API silent but its PostgreSQL a primary on the host: refuses unless fenced", async () => {
+        const t = promoted();
+        const live = t.patroni.bind(t);
+        t.patroni = async (h, m, p, b) => (h.site === "dc1" ? undefined : live(h, m, p, b));
+        t.primaryOnHost.add("dc1-db2");
+        await expect(rejoin(plan, t, "dc1", quick)).rejects.toThrow(/dc1-db2 in dc1 runs as a primary again/);
+        expect(t.runs.some((x) => x.argv[0] === "patronictl")).toBe(false);
+        expect((await rejoin(plan, t, "dc1", { ...quick, confirmFenced: ["dc1"] })).via).toBe("patronictl");
     });
 
     test("refuses while no other site is primary", async () => {
