@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { DB_USERS } from "../components/patroni/render";
 import { DeploymentPlan } from "../plan/plan";
 import { httpRequest, tcpOpen } from "./http";
-import { CommandResult, SiteTransport } from "./siteMove";
+import { CommandResult, SiteMoveError, SiteTransport } from "./siteMove";
 
 /** Where the REST password comes from: never a command-line argument (it would land in shell history and ps). */
 export const REST_PASSWORD_ENV = "NCHA_PATRONI_REST_PASSWORD";
@@ -21,7 +21,7 @@ export function shellQuote(word: string): string {
 export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassword: string | undefined): SiteTransport {
     return {
         async patroni(host, method, path, body) {
-            if (method !== "GET" && !restPassword) throw new Error(`set ${REST_PASSWORD_ENV} to Patroni's REST password first (README, "Moving the primary between sites")`);
+            if (method !== "GET" && !restPassword) throw new SiteMoveError(`set ${REST_PASSWORD_ENV} to Patroni's REST password first (docs/runbooks/two-site.md)`);
             try {
                 return await httpRequest(`http://${host.address}:${plan.ports.patroniRest}${path}`, { method, body, timeoutMs: 5000, ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${restPassword}` }) });
             } catch {

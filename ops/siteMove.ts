@@ -92,7 +92,8 @@ function clusterOfSite(plan: DeploymentPlan, site: string): PatroniClusterPlan {
     return c;
 }
 
-function checkTwoSite(plan: DeploymentPlan, site: string): void {
+/** Refuses a plan without two sites to move between, or a site not in it. */
+export function checkTwoSite(plan: DeploymentPlan, site: string): void {
     if (plan.topology !== "two-site") {
         throw new SiteMoveError(`the plan is ${plan.topology}: its one Patroni cluster fails over between sites by itself, so there is nothing to promote; for a planned move use a Patroni switchover (patronictl switchover)`);
     }

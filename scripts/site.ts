@@ -8,7 +8,7 @@ import { ConfigError, loadStackConfig } from "../plan/config";
 import { LabError } from "../lab/sh";
 import { buildPlan } from "../plan/plan";
 import { listStacks, readStackConfig } from "../local/stackFiles";
-import { promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
+import { checkTwoSite, promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
 import { remoteTransport, REST_PASSWORD_ENV } from "../ops/remote";
 import { DeploymentPlan } from "../plan/plan";
 
@@ -20,7 +20,7 @@ const USAGE = `usage: npm run promote -- <site> [--confirm-fenced SITE] [--plann
   rejoin    the site's cluster becomes a standby of the active site (failback, step one)
   --lab     act on the running lab (npm run lab -- up --topology two-site) instead of the VMs`;
 
-async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: SiteTransport }> {
+async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: SiteTransport; password?: string }> {
     if (lab) {
         // Loaded only here: the lab needs root and its state; the VM path needs neither.
         const { requireState } = await import("../lab/lab");
@@ -32,7 +32,8 @@ async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: 
     if (stacks.length === 0) throw new SiteMoveError("no Pulumi.<stack>.yaml here; run it from the project's directory");
     const config = loadStackConfig(readStackConfig(stacks[0]));
     const plan = buildPlan(config);
-    return { plan, transport: remoteTransport(plan, config.sshUser, process.env[REST_PASSWORD_ENV]) };
+    const password = process.env[REST_PASSWORD_ENV] ?? "";
+    return { plan, transport: remoteTransport(plan, config.sshUser, password), password };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -54,8 +55,14 @@ async function main(argv: string[]): Promise<void> {
     const lab = take("--lab");
     const [site, ...rest] = args;
     if (!site || rest.length > 0 || site.startsWith("--")) throw new SiteMoveError(`${rest[0] ? `unexpected argument ${rest[0]}` : "which site?"}\n${USAGE}`);
-    const { plan, transport } = await target(lab);
+    if (command !== "promote" && command !== "rejoin") throw new SiteMoveError(USAGE);
+    if (command === "rejoin" && opts.planned) throw new SiteMoveError("--planned belongs to promote");
+    const { plan, transport, password } = await target(lab);
+    checkTwoSite(plan, site);
     for (const f of fenced) if (!plan.sites.some((s) => s.name === f)) throw new SiteMoveError(`--confirm-fenced ${f}: no such site (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
+    if (password === "" && !opts.dryRun) {
+        throw new SiteMoveError(`set ${REST_PASSWORD_ENV} to Patroni's REST password first: export ${REST_PASSWORD_ENV}="$(pulumi stack output --stack <org>/nextcloud-ha/${plan.primarySite} --show-secrets --json sharedSecrets | jq -r .database.restApiPassword)"`);
+    }
     switch (command) {
         case "promote": {
             const r = await promote(plan, transport, site, opts);
@@ -63,7 +70,6 @@ async function main(argv: string[]): Promise<void> {
             return;
         }
         case "rejoin": {
-            if (opts.planned) throw new SiteMoveError("--planned belongs to promote");
             const r = await rejoin(plan, transport, site, opts);
             console.log(`rejoin: ${site} follows ${r.following}${r.streaming ? " and streams" : ""}; Gluster quorum ${r.glusterQuorum}${opts.dryRun ? " (dry run: nothing changed)" : ""}`);
             return;
