@@ -18,13 +18,13 @@ import { hostByName } from "../plan/plan";
 import { ROOTFS } from "../local/debianRoot";
 import { REPO_ROOT } from "../local/stackFiles";
 import { patroniMembers } from "./cluster";
-import { drill, membersOf, TrialResult } from "./drill";
-import { runProbe } from "./probe";
+import { drill, TrialResult } from "./drill";
+import { membersOf, runProbe, watchMember } from "./probe";
 import { inHost } from "./hosts";
 import { down, hostsWith, labSecrets, requireState, up, waitHealthy } from "./lab";
 import { LabError, progress, run, sleep } from "./sh";
 import { loadState, LabState } from "./state";
-import { splitBrainMoments, summarize, Summary, WatchEvent, WriteEvent } from "./stats";
+import { splitBrainMoments, summarize, Summary, WriteEvent } from "./stats";
 
 const DOCS = path.join(REPO_ROOT, "docs");
 export const PATRONI_DEFAULTS: PatroniTimings = { ttl: 30, loopWait: 10, retryTimeout: 10 };
@@ -100,7 +100,7 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     const timelineBefore = await tl();
     const lb = hostsWith(state.plan, "haproxy")[0];
     const seconds = minutes * 60;
-    const watchers = membersOf(state).map((m) => runProbe<WatchEvent>(state, m, ["watch", "--member", m, "--duration", String(seconds + 30)]));
+    const watchers = membersOf(state).map((m) => watchMember(state, m, seconds + 30));
     const writer = runProbe<WriteEvent>(state, lb.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", "4", "--duration", String(seconds), "--trial", `soak-${Date.now()}`]);
     for (let m = 1; m <= minutes; m++) {
         await sleep(60000);

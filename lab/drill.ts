@@ -7,13 +7,13 @@
  */
 import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { execInHost } from "./hosts";
-import { probeOnce, PROBE_SECONDS, runProbe } from "./probe";
+import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
 import { promotionTrial, recoverTwoSite } from "./promotionDrill";
 import { hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
 import { fault, heal, hostsWith, labSecrets, requireRoot, requireState, waitHealthy } from "./lab";
 import { LabError, progress, sleep, waitFor } from "./sh";
 import { LabState } from "./state";
-import { splitBrainMoments, summarize, Summary, WatchEvent, WriteEvent, writeOutage } from "./stats";
+import { splitBrainMoments, summarize, Summary, WriteEvent, writeOutage } from "./stats";
 
 export const DRILLS = [
     "primary-postgres-crash",
@@ -33,7 +33,6 @@ export const DRILLS = [
 const THROUGH_NGINX: string[] = ["storage-host-loss", "app-host-loss", "e2e-primary-host-loss"];
 export type Drill = (typeof DRILLS)[number];
 
-const WRITER_CONNECTIONS = 4;
 /** Spread of the moment a fault lands (at least the longest loop_wait measured, 10 s). */
 const FAULT_JITTER_MS = 10000;
 
@@ -60,9 +59,6 @@ export interface DrillResult {
     outage: Summary;
 }
 
-export function membersOf(state: LabState): string[] {
-    return state.plan.patroniClusters.flatMap((c) => c.members);
-}
 
 async function currentLeader(state: LabState): Promise<string | undefined> {
     return leaderOf(await patroniMembers(state.plan));
@@ -161,8 +157,7 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
     const problems: string[] = [];
     const http = front && ["--address", front.address, "--domain", state.plan.nextcloud.domain, "--cafile", "/etc/nginx/tls/wildcard.crt"];
     if (!http) await probeOnce(state, writerHost.name, ["setup", "--port", String(state.plan.ports.haproxyPrimary)]);
-    const watch = (s: LabState, m: string) => runProbe<WatchEvent>(s, m, ["watch", "--member", m, "--duration", String(PROBE_SECONDS)]);
-    const watchers = membersOf(state).map((m) => watch(state, m));
+    const watchers = membersOf(state).map((m) => watchMember(state, m));
     const writer = runProbe<WriteEvent>(
         state,
         writerHost.name,
@@ -198,7 +193,7 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
         // A killed host's probe died with it: watch the rebooted host too, or a second
         // writable primary after the heal would go unseen.
         membersOf(state).forEach((m, i) => {
-            if (watchers[i].exited()) watchers.push(watch(state, m));
+            if (watchers[i].exited()) watchers.push(watchMember(state, m));
         });
         // After a partition heals, the old primary is where lost writes would show: keep writing.
         await sleep(scenario === "primary-isolation" ? 15000 : 3000);

@@ -9,10 +9,23 @@ import { inHost } from "./hosts";
 import { labSecrets } from "./lab";
 import { waitFor } from "./sh";
 import { LabState } from "./state";
+import { WatchEvent } from "./stats";
 
 const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
 /** Upper bound of one probe's life; a trial stops its probes long before. */
 export const PROBE_SECONDS = 300;
+/** Connections of a drill's writer, each one INSERT every 20 ms. */
+export const WRITER_CONNECTIONS = 4;
+
+/** Every Patroni member of the lab, in every cluster. */
+export function membersOf(state: LabState): string[] {
+    return state.plan.patroniClusters.flatMap((c) => c.members);
+}
+
+/** A probe that samples every 100 ms whether the member accepts writes. */
+export function watchMember(state: LabState, member: string, seconds = PROBE_SECONDS): Probe<WatchEvent> {
+    return runProbe<WatchEvent>(state, member, ["watch", "--member", member, "--duration", String(seconds)]);
+}
 
 export interface Probe<T> {
     events: T[];

@@ -13,14 +13,12 @@
 import { hostsOf } from "../plan/plan";
 import { promote, rejoin, SiteMoveError, waitStandby } from "../ops/siteMove";
 import { fault, heal, requireState, startHeld, waitHealthy } from "./lab";
-import { probeOnce, PROBE_SECONDS, runProbe } from "./probe";
+import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
 import { LabError, sleep, waitFor } from "./sh";
 import { labTransport } from "./siteOps";
-import { LabState } from "./state";
-import { splitBrainMoments, WatchEvent, WriteEvent } from "./stats";
+import { splitBrainMoments, WriteEvent } from "./stats";
 import type { TrialResult } from "./drill";
 
-const WRITER_CONNECTIONS = 4;
 /** How long the operator takes to decide, in the drill; not part of any figure. */
 const DECISION_MS = 3000;
 
@@ -49,9 +47,8 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
 
     await probeOnce(state, lostLb.name, ["setup", "--port", port]);
     const id = `dc-promotion-${Date.now()}`;
-    const watch = (s: LabState, m: string) => runProbe<WatchEvent>(s, m, ["watch", "--member", m, "--duration", String(PROBE_SECONDS)]);
-    const members = plan.patroniClusters.flatMap((c) => c.members);
-    const watchers = members.map((m) => watch(state, m));
+    const members = membersOf(state);
+    const watchers = members.map((m) => watchMember(state, m));
     const write = (host: string, trial: string) => runProbe<WriteEvent>(state, host, ["write", "--port", port, "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trial]);
     const before = write(lostLb.name, `${id}-before`);
     // Clients already pointed at the survivor (DNS changed): refused until the promotion.
@@ -96,7 +93,7 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         if (r.via !== "patronictl") problems.push(`rejoin reached ${lost} through ${r.via}, though its Patroni was held`);
         startHeld(state, hostsOf(plan, lost, "patroni"), "patroni");
         members.forEach((m, i) => {
-            if (watchers[i].exited()) watchers.push(watch(state, m));
+            if (watchers[i].exited()) watchers.push(watchMember(state, m));
         });
         await waitStandby(plan, back, lost, 180000);
         const rejoinSeconds = Date.now() / 1000 - rejoinAt;
