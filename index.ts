@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { EtcdQuorum, GlusterVolume, LoadBalancer, NextcloudTier, PatroniCluster, SharedSecrets, SHARED_OUTPUTS, SiteContext } from "./components";
-import { parseEndpoint } from "./components/host/rendered";
+import { parseEndpoint } from "./render/rendered";
 import { CONFIG_KEYS, ConfigError, ConfigKey, loadStackConfig, PROJECT, RawConfig, Role } from "./plan/config";
 import { buildPlan, hostsOf } from "./plan/plan";
 

@@ -1,8 +1,8 @@
-export { EtcdQuorum } from "./etcd/etcdQuorum";
-export { PatroniCluster, PatroniMember } from "./patroni/patroniCluster";
-export { LoadBalancer } from "./loadbalancer/loadBalancer";
+export { EtcdQuorum } from "./etcdQuorum";
+export { PatroniCluster, PatroniMember } from "./patroniCluster";
+export { LoadBalancer } from "./loadBalancer";
 export { ProxmoxHost } from "./host/proxmoxHost";
-export { SharedSecrets, SHARED_OUTPUTS } from "./shared/sharedSecrets";
+export { SharedSecrets, SHARED_OUTPUTS } from "./sharedSecrets";
 export { SiteContext } from "./host/placeHosts";
-export { GlusterVolume } from "./gluster/glusterVolume";
-export { NextcloudTier } from "./nextcloud/nextcloudTier";
+export { GlusterVolume } from "./glusterVolume";
+export { NextcloudTier } from "./nextcloudTier";

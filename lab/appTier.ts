@@ -7,11 +7,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RenderedFile, ServiceSpec } from "../components/host/rendered";
-import { VOLUME_SCRIPT } from "../components/gluster/render";
-import { TlsCertificate } from "../components/loadbalancer/nginx";
-import { APP_DATABASE } from "../components/patroni/render";
-import { NextcloudSecrets } from "../components/nextcloud/render";
+import { RenderedFile, ServiceSpec } from "../render/rendered";
+import { VOLUME_SCRIPT } from "../render/gluster";
+import { TlsCertificate } from "../render/nginx";
+import { APP_DATABASE } from "../render/patroni";
+import { NextcloudSecrets } from "../render/nextcloud";
 import { DeploymentPlan, HostPlan, hostsOf } from "../plan/plan";
 import { execInHost } from "./hosts";
 import { run } from "./sh";

@@ -10,7 +10,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { REPO_ROOT } from "../local/stackFiles";
+import { REPO_ROOT } from "../plan/stackFiles";
 import { chartSvg, fmt, machine } from "./bench";
 import { drill, TrialResult } from "./drill";
 import { down, up } from "./lab";

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { DeploymentPlan, hostByName } from "../plan/plan";
 import { PKI_DIR } from "./state";
 import { HttpAnswer, httpRequest } from "../ops/http";
-import { DB_USERS } from "../components/patroni/render";
+import { DB_USERS } from "../render/patroni";
 
 export interface PatroniMemberStatus {
     name: string;

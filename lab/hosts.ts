@@ -6,9 +6,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RenderedHost, ServiceSpec } from "../components/host/rendered";
+import { RenderedHost, ServiceSpec } from "../render/rendered";
 import { DeploymentPlan, HostPlan } from "../plan/plan";
-import { ROOTFS } from "../local/debianRoot";
+import { ROOTFS } from "../debian/root";
 import { LabError, run, sleep, spawnDetached, tryRun } from "./sh";
 import { hostDir } from "./state";
 

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { TlsIdentity } from "../components/host/rendered";
+import { TlsIdentity } from "../render/rendered";
 import { HostPlan } from "../plan/plan";
 import { run } from "./sh";
 

@@ -2,7 +2,7 @@
  * The site commands' transport in the lab: Patroni's REST API over the lab's management
  * link, commands inside the host's namespaces. The same promote/rejoin steps as on the VMs.
  */
-import { DB_USERS } from "../components/patroni/render";
+import { DB_USERS } from "../render/patroni";
 import { httpRequest, tcpOpen } from "../ops/http";
 import { SiteTransport } from "../ops/siteMove";
 import { HostPlan } from "../plan/plan";

@@ -5,7 +5,7 @@
  * operator's SSH agent, as the Pulumi program's remote commands do.
  */
 import { spawn } from "node:child_process";
-import { DB_USERS } from "../components/patroni/render";
+import { DB_USERS } from "../render/patroni";
 import { DeploymentPlan } from "../plan/plan";
 import { httpRequest, tcpOpen } from "./http";
 import { CommandResult, SiteMoveError, SiteTransport } from "./siteMove";

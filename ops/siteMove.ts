@@ -14,8 +14,8 @@
  * Everything goes through a SiteTransport, so the same steps run against the VMs (HTTP and
  * SSH: ops/remote.ts) and in the lab (lab/siteOps.ts). No Pulumi here.
  */
-import { VOLUME_OPTIONS } from "../components/gluster/render";
-import { PATRONI_CONFIG } from "../components/patroni/render";
+import { VOLUME_OPTIONS } from "../render/gluster";
+import { PATRONI_CONFIG } from "../render/patroni";
 import { DeploymentPlan, hostByName, HostPlan, hostsOf, PatroniClusterPlan, publicAddresses, standbySlot } from "../plan/plan";
 import { HttpAnswer } from "./http";
 

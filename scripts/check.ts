@@ -8,10 +8,10 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { review } from "../policies/rules";
 import { loadStackConfig } from "../plan/config";
-import { renderMermaid } from "../plan/diagram";
+import { renderMermaid } from "../render/diagram";
 import { buildPlan } from "../plan/plan";
-import { listStacks, readStackConfig } from "../local/stackFiles";
-import { placeholderCertificate } from "../local/placeholders";
+import { listStacks, readStackConfig } from "../plan/stackFiles";
+import { placeholderCertificate } from "../render/placeholders";
 import { plainParts, settled, setupMocks } from "./mockRuntime";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";

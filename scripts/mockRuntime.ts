@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_PLACEHOLDER } from "../policies/rules";
 import { PROJECT } from "../plan/config";
-import { readStackConfig } from "../local/stackFiles";
+import { readStackConfig } from "../plan/stackFiles";
 
 export interface Captured {
     type: string;

@@ -5,12 +5,12 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { renderCloudInit } from "../components/host/cloudInit";
-import { needsTls, renderHost } from "../components/renderHost";
+import { renderCloudInit } from "../render/cloudInit";
+import { needsTls, renderHost } from "../render/host";
 import { loadStackConfig } from "../plan/config";
 import { buildPlan, hostsOf } from "../plan/plan";
-import { PLACEHOLDER_DATABASE, PLACEHOLDER_NEXTCLOUD, placeholderCertificate, placeholderTls } from "../local/placeholders";
-import { listStacks, readStackConfig } from "../local/stackFiles";
+import { PLACEHOLDER_DATABASE, PLACEHOLDER_NEXTCLOUD, placeholderCertificate, placeholderTls } from "../render/placeholders";
+import { listStacks, readStackConfig } from "../plan/stackFiles";
 
 function usage(): never {
     console.error(`usage: npm run render -- <stack> --out DIR   (stacks: ${listStacks().join(", ")})`);

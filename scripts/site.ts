@@ -7,7 +7,7 @@
 import { ConfigError, loadStackConfig } from "../plan/config";
 import { LabError } from "../lab/sh";
 import { buildPlan } from "../plan/plan";
-import { listStacks, readStackConfig } from "../local/stackFiles";
+import { listStacks, readStackConfig } from "../plan/stackFiles";
 import { checkTwoSite, promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
 import { remoteTransport, REST_PASSWORD_ENV } from "../ops/remote";
 import { DeploymentPlan } from "../plan/plan";

@@ -18,7 +18,7 @@ if [ ! -f "$stamp" ] || [ "$(sha256sum package-lock.json)" != "$(cat "$stamp")" 
 fi
 
 step "Debian 13 root (built once, about a minute, then cached)"
-npx --no-install tsx -e 'console.error(require("./local/debianRoot").ensureRoot())'
+npx --no-install tsx -e 'console.error(require("./debian/root").ensureRoot())'
 
 step "tsc --noEmit"
 npx --no-install tsc --noEmit -p .

@@ -5,12 +5,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Role, StackConfig } from "../../plan/config";
 import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
-import { needsTls, renderHost } from "../renderHost";
-import { TlsCertificate } from "../loadbalancer/nginx";
-import { Endpoint } from "./rendered";
-import { SharedSecrets } from "../shared/sharedSecrets";
-import { renderCloudInit } from "./cloudInit";
-import { renderFirewall } from "./firewall";
+import { needsTls, renderHost } from "../../render/host";
+import { TlsCertificate } from "../../render/nginx";
+import { Endpoint } from "../../render/rendered";
+import { SharedSecrets } from "../sharedSecrets";
+import { renderCloudInit } from "../../render/cloudInit";
+import { renderFirewall } from "../../render/firewall";
 import { ProxmoxHost } from "./proxmoxHost";
 import { issueTlsIdentity } from "./tlsIdentity";
 

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { ProxmoxConfig } from "../../plan/config";
 import { HostPlan } from "../../plan/plan";
-import { FirewallRule } from "./firewall";
+import { FirewallRule } from "../../render/firewall";
 
 export interface ProxmoxHostArgs {
     host: HostPlan;

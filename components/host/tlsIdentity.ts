@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { HostPlan } from "../../plan/plan";
-import { TlsIdentity } from "./rendered";
+import { TlsIdentity } from "../../render/rendered";
 
 export function issueTlsIdentity(
     name: string,

@@ -1,6 +1,6 @@
 /** Variants of the committed stack config that the tests share. */
 import { parse } from "yaml";
-import { readStackConfig, REPO_ROOT } from "../../local/stackFiles";
+import { readStackConfig, REPO_ROOT } from "../../plan/stackFiles";
 import { ConfigError, loadStackConfig, RawConfig } from "../../plan/config";
 import { Captured } from "./mocks";
 

@@ -10,7 +10,7 @@ import { shellQuote } from "../../ops/remote";
 import { bricksOnline, CommandResult, promote, rejoin, SiteMoveError, SiteTransport, standbyClusterConfig } from "../../ops/siteMove";
 import { loadStackConfig } from "../../plan/config";
 import { buildPlan, HostPlan } from "../../plan/plan";
-import { readStackConfig, REPO_ROOT } from "../../local/stackFiles";
+import { readStackConfig, REPO_ROOT } from "../../plan/stackFiles";
 
 const EXAMPLE = path.join(REPO_ROOT, "examples", "two-site");
 const plan = buildPlan(loadStackConfig(readStackConfig("dc1", EXAMPLE)));

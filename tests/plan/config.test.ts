@@ -1,6 +1,6 @@
 /** Every bad input fails before any resource, with one message naming the key and the fix. */
 import { loadStackConfig } from "../../plan/config";
-import { readStackConfig } from "../../local/stackFiles";
+import { readStackConfig } from "../../plan/stackFiles";
 import { configFailure } from "../helpers/configs";
 
 const base = (): any => JSON.parse(JSON.stringify(readStackConfig("dc1")));

@@ -1,7 +1,7 @@
 /** The plan is pure and the same whichever stack computes it. */
 import { loadStackConfig } from "../../plan/config";
 import { buildPlan } from "../../plan/plan";
-import { readStackConfig } from "../../local/stackFiles";
+import { readStackConfig } from "../../plan/stackFiles";
 import { twoSiteConfig } from "../helpers/configs";
 
 const planOf = (stack: string) => buildPlan(loadStackConfig(readStackConfig(stack)));

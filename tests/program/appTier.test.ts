@@ -10,7 +10,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { review } from "../../policies/rules";
-import { readStackConfig } from "../../local/stackFiles";
+import { readStackConfig } from "../../plan/stackFiles";
 import { appTierConfig, userDataOf } from "../helpers/configs";
 import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
 

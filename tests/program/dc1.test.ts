@@ -1,7 +1,7 @@
 /** The dc1 stack program under Pulumi's mock runtime, with Pulumi.dc1.yaml's real config. */
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { SHARED_OUTPUTS } from "../../components/shared/sharedSecrets";
+import { SHARED_OUTPUTS } from "../../components/sharedSecrets";
 import { userDataOf as userDataFrom } from "../helpers/configs";
 import { MockRun, plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
 

@@ -1,6 +1,6 @@
 /** The files tier under mocks: brick VMs with data disks, and the volume created by the last site's stack. */
 import { review } from "../../policies/rules";
-import { readStackConfig } from "../../local/stackFiles";
+import { readStackConfig } from "../../plan/stackFiles";
 import { filesTierConfig } from "../helpers/configs";
 import { plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
 

@@ -4,8 +4,8 @@
  * after a promotion (activeSite dc2) the plan names the endpoint, with no new reference.
  */
 import { parse } from "yaml";
-import { parseEndpoint } from "../../components/host/rendered";
-import { readStackConfig } from "../../local/stackFiles";
+import { parseEndpoint } from "../../render/rendered";
+import { readStackConfig } from "../../plan/stackFiles";
 import { twoSiteConfig, userDataOf } from "../helpers/configs";
 import { MockRun, primaryStackOutputs, runProgram, valueOf } from "../helpers/mocks";
 

@@ -7,14 +7,14 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { renderHaproxyConfig } from "../../components/loadbalancer/haproxy";
-import { renderNginxSite, TLS_DIR } from "../../components/loadbalancer/nginx";
-import { renderPatroniConfig } from "../../components/patroni/render";
+import { renderHaproxyConfig } from "../../render/haproxy";
+import { renderNginxSite, TLS_DIR } from "../../render/nginx";
+import { renderPatroniConfig } from "../../render/patroni";
 import { loadStackConfig } from "../../plan/config";
 import { buildPlan, DeploymentPlan, hostByName } from "../../plan/plan";
-import { PLACEHOLDER_DATABASE } from "../../local/placeholders";
-import { rootReady, ROOTFS } from "../../local/debianRoot";
-import { readStackConfig } from "../../local/stackFiles";
+import { PLACEHOLDER_DATABASE } from "../../render/placeholders";
+import { rootReady, ROOTFS } from "../../debian/root";
+import { readStackConfig } from "../../plan/stackFiles";
 import { appTierConfig, twoSiteConfig } from "../helpers/configs";
 
 const NETNS = `ncha-validate-${process.pid}`;
@@ -117,7 +117,7 @@ test("the NGINX check does catch a broken config", () => {
 });
 
 test("keepalived accepts the config of two NGINX nodes sharing a VIP, and rejects a broken one", () => {
-    const { renderKeepalivedConfig } = require("../../components/loadbalancer/keepalived") as typeof import("../../components/loadbalancer/keepalived");
+    const { renderKeepalivedConfig } = require("../../render/keepalived") as typeof import("../../render/keepalived");
     const raw: any = appTierConfig();
     raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
     raw.sites.dc1.vip = "10.10.1.30";

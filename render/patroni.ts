@@ -4,9 +4,9 @@
  * package from creating a default cluster Patroni would never use. Pure.
  */
 import { stringify } from "yaml";
-import { DeploymentPlan, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../../plan/plan";
-import { etcdClientUrls } from "../etcd/render";
-import { DatabaseSecrets, Endpoint, RenderedHost, TlsIdentity } from "../host/rendered";
+import { DeploymentPlan, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
+import { etcdClientUrls } from "./etcd";
+import { DatabaseSecrets, Endpoint, RenderedHost, TlsIdentity } from "./rendered";
 
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const POST_BOOTSTRAP = "/etc/patroni/post-bootstrap.sh";

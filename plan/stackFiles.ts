@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, ConfigError, PROJECT, RawConfig } from "../plan/config";
+import { CONFIG_KEYS, ConfigError, PROJECT, RawConfig } from "./config";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 /** Where the stack files are read from: the repository, unless NCHA_STACK_DIR names another folder. */

@@ -5,8 +5,8 @@
  * /status.php passed through for monitoring. Only the site's own app nodes: there is no
  * load balancing across datacenters. Pure.
  */
-import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
-import { RenderedHost } from "../host/rendered";
+import { DeploymentPlan, HostPlan, hostsOf } from "../plan/plan";
+import { RenderedHost } from "./rendered";
 
 export const NGINX_SITE = "/etc/nginx/sites-enabled/nextcloud.conf";
 export const TLS_DIR = "/etc/nginx/tls";

@@ -7,10 +7,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { hostByName } from "../../plan/plan";
-import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
-import { ProxmoxHost } from "../host/proxmoxHost";
-import { renderVolumeScript, VOLUME_SCRIPT } from "./render";
+import { hostByName } from "../plan/plan";
+import { ownedHosts, placeHosts, SiteContext } from "./host/placeHosts";
+import { ProxmoxHost } from "./host/proxmoxHost";
+import { renderVolumeScript, VOLUME_SCRIPT } from "../render/gluster";
 
 export class GlusterVolume extends pulumi.ComponentResource {
     readonly volumeName: pulumi.Output<string>;

@@ -1,6 +1,6 @@
 /**
  * The Debian 13 root the lab runs its hosts from and the tests validate configs with, so
- * both use exactly the binaries a VM gets. Built once by local/rootfs.sh and cached.
+ * both use exactly the binaries a VM gets. Built once by debian/rootfs.sh and cached.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";

@@ -5,8 +5,8 @@
  * cut so no client keeps writing to a demoted primary. Stats listen on the management
  * address only. Pure.
  */
-import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf } from "../../plan/plan";
-import { RenderedHost } from "../host/rendered";
+import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf } from "../plan/plan";
+import { RenderedHost } from "./rendered";
 
 export const HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
 

@@ -1,5 +1,5 @@
 /** A mermaid diagram of the plan's topology, for `npm run check` and reviews. Pure. */
-import { DeploymentPlan } from "./plan";
+import { DeploymentPlan } from "../plan/plan";
 
 export function renderMermaid(plan: DeploymentPlan): string {
     const id = (s: string) => s.replace(/[^A-Za-z0-9]/g, "_");

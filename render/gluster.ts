@@ -4,8 +4,8 @@
  * Gluster docs give for quorum and small-file web workloads, and the FUSE mount unit with
  * backup volfile servers for the app hosts. Pure.
  */
-import { DeploymentPlan, GlusterPlan, HostPlan, hostByName } from "../../plan/plan";
-import { RenderedHost } from "../host/rendered";
+import { DeploymentPlan, GlusterPlan, HostPlan, hostByName } from "../plan/plan";
+import { RenderedHost } from "./rendered";
 
 export const VOLUME_SCRIPT = "/usr/local/sbin/nextcloud-ha-gluster-volume";
 

@@ -5,7 +5,7 @@
  * Pure.
  */
 import { stringify } from "yaml";
-import { HostPlan } from "../../plan/plan";
+import { HostPlan } from "../plan/plan";
 import { RenderedHost } from "./rendered";
 
 /** Packages every VM gets whatever its role. */

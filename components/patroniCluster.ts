@@ -4,10 +4,10 @@
  * secondary a standby cluster).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { hostByName, hostsOf, memberPlacement, patroniClusterOf } from "../../plan/plan";
-import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
-import { ProxmoxHost } from "../host/proxmoxHost";
-import { DB_USERS } from "./render";
+import { hostByName, hostsOf, memberPlacement, patroniClusterOf } from "../plan/plan";
+import { ownedHosts, placeHosts, SiteContext } from "./host/placeHosts";
+import { ProxmoxHost } from "./host/proxmoxHost";
+import { DB_USERS } from "../render/patroni";
 
 export interface PatroniMember {
     name: string;

@@ -3,14 +3,14 @@
  * Pulumi components, the render CLI and the lab all call. Pure.
  */
 import { DeploymentPlan, HostPlan } from "../plan/plan";
-import { renderEtcdMember } from "./etcd/render";
-import { DatabaseSecrets, Endpoint, mergeRendered, RenderedHost, TlsIdentity } from "./host/rendered";
-import { renderGlusterBrick } from "./gluster/render";
-import { renderHaproxy } from "./loadbalancer/haproxy";
-import { renderKeepalived } from "./loadbalancer/keepalived";
-import { renderNginx, TlsCertificate } from "./loadbalancer/nginx";
-import { NextcloudSecrets, renderNextcloudNode } from "./nextcloud/render";
-import { renderPatroniMember } from "./patroni/render";
+import { renderEtcdMember } from "./etcd";
+import { DatabaseSecrets, Endpoint, mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
+import { renderGlusterBrick } from "./gluster";
+import { renderHaproxy } from "./haproxy";
+import { renderKeepalived } from "./keepalived";
+import { renderNginx, TlsCertificate } from "./nginx";
+import { NextcloudSecrets, renderNextcloudNode } from "./nextcloud";
+import { renderPatroniMember } from "./patroni";
 
 export interface HostInputs {
     /** The passwords of the Patroni cluster; needed by hosts with the patroni role. */

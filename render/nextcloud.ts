@@ -5,10 +5,10 @@
  * the database through HAProxy's read-write port, the site's Redis for locking and the
  * distributed cache, the site's load balancers as trusted proxies). Pure.
  */
-import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
-import { renderGlusterMount } from "../gluster/render";
-import { mergeRendered, RenderedHost } from "../host/rendered";
-import { APP_DATABASE } from "../patroni/render";
+import { DeploymentPlan, HostPlan, hostsOf } from "../plan/plan";
+import { renderGlusterMount } from "./gluster";
+import { mergeRendered, RenderedHost } from "./rendered";
+import { APP_DATABASE } from "./patroni";
 
 export const NEXTCLOUD_CONFIG = "/etc/nextcloud-ha/nextcloud-ha.config.php";
 

@@ -3,8 +3,8 @@
  * @pulumi/random, certificates and keys from the deployment CA), so rendered files can be
  * read, diffed and validated without any secret.
  */
-import { DatabaseSecrets, TlsIdentity } from "../components/host/rendered";
-import { NextcloudSecrets } from "../components/nextcloud/render";
+import { DatabaseSecrets, TlsIdentity } from "./rendered";
+import { NextcloudSecrets } from "./nextcloud";
 
 export function placeholder(what: string): string {
     return `<secret: ${what}, generated at deploy time>`;

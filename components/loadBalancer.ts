@@ -4,9 +4,9 @@
  * (two NGINX nodes share a keepalived VIP).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { hostsOf, publicAddresses } from "../../plan/plan";
-import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
-import { ProxmoxHost } from "../host/proxmoxHost";
+import { hostsOf, publicAddresses } from "../plan/plan";
+import { ownedHosts, placeHosts, SiteContext } from "./host/placeHosts";
+import { ProxmoxHost } from "./host/proxmoxHost";
 
 export class LoadBalancer extends pulumi.ComponentResource {
     /** `address:5000` of each HAProxy node: the read-write endpoint. */

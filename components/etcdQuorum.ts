@@ -3,10 +3,10 @@
  * all sites; two-site: one cluster per site), with TLS for clients and peers.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { etcdClusterOf, hostsOf, memberPlacement } from "../../plan/plan";
-import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
-import { ProxmoxHost } from "../host/proxmoxHost";
-import { etcdClientUrls } from "./render";
+import { etcdClusterOf, hostsOf, memberPlacement } from "../plan/plan";
+import { ownedHosts, placeHosts, SiteContext } from "./host/placeHosts";
+import { ProxmoxHost } from "./host/proxmoxHost";
+import { etcdClientUrls } from "../render/etcd";
 
 export class EtcdQuorum extends pulumi.ComponentResource {
     /** Client URLs of every member of the cluster, in every site. */

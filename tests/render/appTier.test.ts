@@ -1,10 +1,10 @@
 /** Renderers of the files and app tier: Gluster, NGINX, the Nextcloud node's host side. */
 import { parse } from "yaml";
-import { renderCloudInit } from "../../components/host/cloudInit";
-import { renderGlusterBrick, renderGlusterMount, renderVolumeScript } from "../../components/gluster/render";
-import { renderNginxSite } from "../../components/loadbalancer/nginx";
-import { NextcloudSecrets, renderNextcloudConfig } from "../../components/nextcloud/render";
-import { renderHost } from "../../components/renderHost";
+import { renderCloudInit } from "../../render/cloudInit";
+import { renderGlusterBrick, renderGlusterMount, renderVolumeScript } from "../../render/gluster";
+import { renderNginxSite } from "../../render/nginx";
+import { NextcloudSecrets, renderNextcloudConfig } from "../../render/nextcloud";
+import { renderHost } from "../../render/host";
 import { loadStackConfig } from "../../plan/config";
 import { buildPlan, hostByName } from "../../plan/plan";
 import { appTierConfig } from "../helpers/configs";
@@ -84,7 +84,7 @@ test("Nextcloud config: shared secrets, database through HAProxy, the site's Red
 
 test("keepalived: two NGINX nodes share the site's VIP over unicast VRRP, and DNS points at the VIP", () => {
     const p = buildPlan(loadStackConfig(twoNginxConfig(true)));
-    const { renderKeepalivedConfig } = require("../../components/loadbalancer/keepalived") as typeof import("../../components/loadbalancer/keepalived");
+    const { renderKeepalivedConfig } = require("../../render/keepalived") as typeof import("../../render/keepalived");
     const one = renderKeepalivedConfig(p, hostByName(p, "dc1-lb1"));
     const two = renderKeepalivedConfig(p, hostByName(p, "dc1-lb2"));
     expect(one).toContain("virtual_ipaddress {\n        10.10.1.30/24 dev eth0");

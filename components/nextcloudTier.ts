@@ -7,10 +7,10 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hostsOf } from "../../plan/plan";
-import { ownedHosts, placeHosts, SiteContext } from "../host/placeHosts";
-import { ProxmoxHost } from "../host/proxmoxHost";
-import { containerShapes, ContainerSpec, installerOf, renderNextcloudContainers, renderWaitInstalled } from "./render";
+import { hostsOf } from "../plan/plan";
+import { ownedHosts, placeHosts, SiteContext } from "./host/placeHosts";
+import { ProxmoxHost } from "./host/proxmoxHost";
+import { containerShapes, ContainerSpec, installerOf, renderNextcloudContainers, renderWaitInstalled } from "../render/nextcloud";
 
 export class NextcloudTier extends pulumi.ComponentResource {
     /** `address:8080` of each app node of the site, what NGINX proxies to. */

@@ -1,14 +1,14 @@
 /** The pure renderers: what each host receives, deterministic and free of secrets' values. */
 import { parse } from "yaml";
-import { renderEtcdMember } from "../../components/etcd/render";
-import { renderCloudInit } from "../../components/host/cloudInit";
-import { renderHaproxyConfig } from "../../components/loadbalancer/haproxy";
-import { renderPatroniConfig, renderPgHba } from "../../components/patroni/render";
-import { needsTls, renderHost } from "../../components/renderHost";
+import { renderEtcdMember } from "../../render/etcd";
+import { renderCloudInit } from "../../render/cloudInit";
+import { renderHaproxyConfig } from "../../render/haproxy";
+import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
+import { needsTls, renderHost } from "../../render/host";
 import { loadStackConfig } from "../../plan/config";
 import { buildPlan, hostByName } from "../../plan/plan";
-import { PLACEHOLDER_DATABASE, placeholderTls } from "../../local/placeholders";
-import { readStackConfig } from "../../local/stackFiles";
+import { PLACEHOLDER_DATABASE, placeholderTls } from "../../render/placeholders";
+import { readStackConfig } from "../../plan/stackFiles";
 import { twoSiteConfig } from "../helpers/configs";
 
 const plan = buildPlan(loadStackConfig(readStackConfig("dc1")));
@@ -103,7 +103,7 @@ test("a host whose role needs a secret refuses to render without it", () => {
 });
 
 test("firewall: each role's ports open only to the networks that need them", () => {
-    const { renderFirewall } = require("../../components/host/firewall") as typeof import("../../components/host/firewall");
+    const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
     const rules = (h: string) => Object.fromEntries(renderFirewall(plan, hostByName(plan, h)).map((r) => [r.dport, r.source]));
     expect(rules("dc1-db1")).toEqual({ "22": plan.networks.join(","), "5432": "10.10.1.0/24,10.10.2.0/24", "8008": "10.10.1.0/24,10.10.2.0/24" });
     expect(rules("dc3-etcd1")["2379"]).toBe("10.10.1.0/24,10.10.2.0/24,10.10.3.0/24");
@@ -111,7 +111,7 @@ test("firewall: each role's ports open only to the networks that need them", () 
 });
 
 test("firewall, two-site: each site's HAProxy and Patroni REST open to the other site (replication both ways, the site commands), PostgreSQL not", () => {
-    const { renderFirewall } = require("../../components/host/firewall") as typeof import("../../components/host/firewall");
+    const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
     const two = buildPlan(loadStackConfig(twoSiteConfig()));
     const rules = (h: string) => Object.fromEntries(renderFirewall(two, hostByName(two, h)).map((r) => [r.dport, r.source]));
     for (const lb of ["dc1-lb1", "dc2-lb1"]) expect(rules(lb)["5000:5001"]).toBe("10.10.1.0/24,10.10.2.0/24");

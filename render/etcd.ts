@@ -3,8 +3,8 @@
  * is configured entirely through that environment file. Client and peer traffic use TLS
  * from the deployment CA, and both sides demand client certificates. Pure.
  */
-import { DeploymentPlan, HostPlan, etcdClusterOf, hostByName } from "../../plan/plan";
-import { RenderedHost, TlsIdentity } from "../host/rendered";
+import { DeploymentPlan, HostPlan, etcdClusterOf, hostByName } from "../plan/plan";
+import { RenderedHost, TlsIdentity } from "./rendered";
 
 export const ETCD_PKI = "/etc/etcd/pki";
 

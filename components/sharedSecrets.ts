@@ -6,8 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { DatabaseSecrets } from "../host/rendered";
-import { NextcloudSecrets } from "../nextcloud/render";
+import { DatabaseSecrets } from "../render/rendered";
+import { NextcloudSecrets } from "../render/nextcloud";
 
 /** What the primary stack exports for the others; names listed in the README. */
 export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem", replication: "primaryEndpoints" } as const;

@@ -2,7 +2,7 @@
  * Proxmox firewall rules for a VM: every role's ports open only to the plan's networks that
  * need them (inbound policy DROP). Pure.
  */
-import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../../plan/plan";
+import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
 
 export interface FirewallRule {
     /** Empty for protocols without ports (VRRP). */

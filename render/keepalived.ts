@@ -3,8 +3,8 @@
  * works on networks without multicast) that holds the site's VIP on a node whose NGINX
  * runs, and moves it when that node or its NGINX dies. Pure.
  */
-import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
-import { RenderedHost } from "../host/rendered";
+import { DeploymentPlan, HostPlan, hostsOf } from "../plan/plan";
+import { RenderedHost } from "./rendered";
 
 export const KEEPALIVED_CONFIG = "/etc/keepalived/keepalived.conf";
 
