@@ -1,8 +1,8 @@
-export { EtcdQuorum } from "./etcdQuorum";
-export { PatroniCluster, PatroniMember } from "./patroniCluster";
-export { LoadBalancer } from "./loadBalancer";
-export { ProxmoxHost } from "./host/proxmoxHost";
-export { SharedSecrets, SHARED_OUTPUTS } from "./sharedSecrets";
-export { SiteContext } from "./host/placeHosts";
-export { GlusterVolume } from "./glusterVolume";
-export { NextcloudTier } from "./nextcloudTier";
+export { EtcdQuorum, EtcdQuorumArgs } from "./etcdQuorum";
+export { PatroniCluster, PatroniClusterArgs, PatroniMember } from "./patroniCluster";
+export { LoadBalancer, LoadBalancerArgs } from "./loadBalancer";
+export { GlusterVolume, GlusterVolumeArgs } from "./glusterVolume";
+export { NextcloudTier, NextcloudTierArgs } from "./nextcloudTier";
+export { ProxmoxHost, ProxmoxHostArgs } from "./host/proxmoxHost";
+export { Placement } from "./host/placeHosts";
+export { SharedSecrets, SharedSecretsArgs, SharedSecretValues, SHARED_OUTPUTS } from "./sharedSecrets";

@@ -1,44 +1,61 @@
 /**
  * NextcloudTier: this site's app nodes, and on each the containers renderNextcloudContainers
- * describes, driven by @pulumi/docker over SSH. Install happens once: on the installer node
- * (the primary site's first app node), and every other node of the site waits until
+ * describes, driven by @pulumi/docker over SSH. Install happens once: on the plan's installer
+ * (the primary site's first app node), and every other node of that site waits until
  * Nextcloud reports itself installed; other sites deploy after the primary's stack.
  */
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { hostsOf } from "../plan/plan";
-import { ownedHosts, placeHosts, SiteContext } from "./host/placeHosts";
+import { AppPlan, ComponentPlan, hostByName, namesOf, SitePlan } from "../plan/plan";
+import { containerShapes, ContainerSpec, renderNextcloudContainers, renderWaitInstalled } from "../render/nextcloud";
+import { Placement, placeHosts } from "./host/placeHosts";
 import { ProxmoxHost } from "./host/proxmoxHost";
-import { containerShapes, ContainerSpec, installerOf, renderNextcloudContainers, renderWaitInstalled } from "../render/nextcloud";
+
+export interface NextcloudTierArgs {
+    /** The site (plan `sites[]`): its app nodes, its database endpoint, its Redis host. */
+    site: SitePlan;
+    /** The deployment's installer and cron hosts (plan `app`). */
+    app: AppPlan;
+    /** This site's nextcloud component (plan `sites[].components`): the app hosts whose VM it places, and those another component places. */
+    component: ComponentPlan;
+    /** The VMs of `component.uses`, placed by other components of this stack: their containers wait for them. */
+    usedHosts: Record<string, ProxmoxHost>;
+    /** How a host is placed: the plan, the stack's Proxmox and SSH settings, the secrets. */
+    placement: Placement;
+    /** The image's user that Docker and remote commands log in as over SSH (stack config `sshUser`). */
+    sshUser: string;
+}
 
 export class NextcloudTier extends pulumi.ComponentResource {
     /** `address:8080` of each app node of the site, what NGINX proxies to. */
     readonly appEndpoints: pulumi.Output<string[]>;
     readonly installer: pulumi.Output<string>;
+    /** The VMs this component placed, by host name. */
     readonly hosts: Record<string, ProxmoxHost>;
 
-    constructor(name: string, ctx: SiteContext, opts?: pulumi.ComponentResourceOptions) {
-        const apps = hostsOf(ctx.plan, ctx.config.site, "nextcloud");
-        if (apps.length === 0) throw new Error(`site ${ctx.config.site} has no Nextcloud app node`);
-        const installer = installerOf(ctx.plan);
-        super("nextcloud-ha:index:NextcloudTier", name, { site: ctx.config.site, image: ctx.plan.nextcloud.image, nodes: apps.map((a) => a.name), installer: installer.name }, opts);
-        this.hosts = placeHosts(this, ctx, ownedHosts(ctx, "nextcloud"));
-        const nextcloud = ctx.secrets.values.apply((v) => v.nextcloud);
+    constructor(name: string, args: NextcloudTierArgs, opts?: pulumi.ComponentResourceOptions) {
+        const { site, app, component, placement, sshUser } = args;
+        const { plan } = placement;
+        const apps = namesOf(plan, { site: site.name, role: "nextcloud" }).map((n) => hostByName(plan, n));
+        super("nextcloud-ha:index:NextcloudTier", name, { site: site.name, image: plan.nextcloud.image, nodes: apps.map((a) => a.name), installer: app.installer }, opts);
+        this.hosts = placeHosts(this, placement, component.builds);
+        const vms = { ...args.usedHosts, ...this.hosts };
+        const nextcloud = placement.secrets.apply((v) => v.nextcloud);
         let installed: pulumi.Resource | undefined;
         // The installer first, so the others can wait for it.
-        for (const host of [...apps].sort((a, b) => Number(b.name === installer.name) - Number(a.name === installer.name))) {
-            const vm = this.hosts[host.name]?.vm;
+        for (const host of [...apps].sort((a, b) => Number(b.name === app.installer) - Number(a.name === app.installer))) {
+            const vm = vms[host.name]?.vm;
+            if (!vm) throw new pulumi.ResourceError(`no VM for app node ${host.name}: it is neither placed here nor handed over in usedHosts`, this);
             const provider = new docker.Provider(
                 `${host.name}-docker`,
-                { host: `ssh://${ctx.config.sshUser}@${host.address}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },
-                { parent: this, dependsOn: vm ? [vm] : [] },
+                { host: `ssh://${sshUser}@${host.address}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },
+                { parent: this, dependsOn: [vm] },
             );
-            const specs = nextcloud.apply((s) => renderNextcloudContainers(ctx.plan, host, s));
-            const shapes = containerShapes(ctx.plan, host);
+            const specs = nextcloud.apply((s) => renderNextcloudContainers(plan, host, s));
             const images = new Map<string, docker.RemoteImage>();
             const containers: docker.Container[] = [];
-            shapes.forEach((shape, i) => {
+            containerShapes(plan, host).forEach((shape, i) => {
                 if (!images.has(shape.image)) {
                     images.set(shape.image, new docker.RemoteImage(`${host.name}-${shape.image.replace(/[^a-z0-9]+/g, "-")}`, { name: shape.image, keepLocally: true }, { parent: this, provider }));
                 }
@@ -63,19 +80,16 @@ export class NextcloudTier extends pulumi.ComponentResource {
                     ),
                 );
             });
-            if (host.name === installer.name) {
+            if (host.name === app.installer) {
                 installed = new command.remote.Command(
                     `${host.name}-wait-installed`,
-                    {
-                        connection: { host: host.address, user: ctx.config.sshUser, dialErrorLimit: 60 },
-                        create: renderWaitInstalled(ctx.plan),
-                    },
+                    { connection: { host: host.address, user: sshUser, dialErrorLimit: 60 }, create: renderWaitInstalled(plan) },
                     { parent: this, dependsOn: containers },
                 );
             }
         }
-        this.appEndpoints = pulumi.output(apps.map((a) => `${a.address}:${ctx.plan.ports.nextcloud}`));
-        this.installer = pulumi.output(installer.name);
+        this.appEndpoints = pulumi.output(apps.map((a) => `${a.address}:${plan.ports.nextcloud}`));
+        this.installer = pulumi.output(app.installer);
         this.registerOutputs({ appEndpoints: this.appEndpoints, installer: this.installer });
     }
 }

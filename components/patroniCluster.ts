@@ -1,13 +1,13 @@
 /**
  * PatroniCluster: this site's Patroni members running PostgreSQL 17, part of the cluster the
  * plan defines (three-site: one cluster over the data sites; two-site: one per site, the
- * secondary a standby cluster).
+ * standby site's a standby cluster).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { hostByName, hostsOf, memberPlacement, patroniClusterOf } from "../plan/plan";
-import { ownedHosts, placeHosts, SiteContext } from "./host/placeHosts";
-import { ProxmoxHost } from "./host/proxmoxHost";
+import { ComponentPlan, hostByName, memberPlacement, PatroniClusterPlan } from "../plan/plan";
 import { DB_USERS } from "../render/patroni";
+import { Placement, placeHosts } from "./host/placeHosts";
+import { ProxmoxHost } from "./host/proxmoxHost";
 
 export interface PatroniMember {
     name: string;
@@ -17,40 +17,48 @@ export interface PatroniMember {
     restApi: string;
 }
 
+export interface PatroniClusterArgs {
+    /** The Patroni cluster this site's members belong to (plan `patroniClusters`). */
+    cluster: PatroniClusterPlan;
+    /** This site's patroni component (plan `sites[].components`): the hosts whose VM it places. */
+    component: ComponentPlan;
+    /** How a host is placed: the plan, the stack's Proxmox and SSH settings, the secrets. */
+    placement: Placement;
+}
+
 export class PatroniCluster extends pulumi.ComponentResource {
     readonly scope: pulumi.Output<string>;
     /** Every member of the cluster, in every site. */
     readonly members: pulumi.Output<PatroniMember[]>;
     /** The replication user and password; secret. */
     readonly replicationCredentials: pulumi.Output<{ username: string; password: string }>;
+    /** The VMs this component placed, by host name. */
     readonly hosts: Record<string, ProxmoxHost>;
 
-    constructor(name: string, ctx: SiteContext, opts?: pulumi.ComponentResourceOptions) {
-        const local = hostsOf(ctx.plan, ctx.config.site, "patroni");
-        if (local.length === 0) throw new Error(`site ${ctx.config.site} has no Patroni member`);
-        const cluster = patroniClusterOf(ctx.plan, local[0].name);
+    constructor(name: string, args: PatroniClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        const { cluster, component, placement } = args;
+        const { plan } = placement;
         super(
             "nextcloud-ha:index:PatroniCluster",
             name,
             {
-                site: ctx.config.site,
-                topology: ctx.plan.topology,
-                cluster: { scope: cluster.scope, synchronousMode: cluster.synchronousMode, members: memberPlacement(ctx.plan, cluster.members) },
-                timings: { ttl: ctx.plan.patroni.ttl, loopWait: ctx.plan.patroni.loopWait, retryTimeout: ctx.plan.patroni.retryTimeout },
+                site: component.site,
+                topology: plan.topology,
+                cluster: { scope: cluster.scope, synchronousMode: cluster.synchronousMode, members: memberPlacement(plan, cluster.members) },
+                timings: { ttl: plan.patroni.ttl, loopWait: plan.patroni.loopWait, retryTimeout: plan.patroni.retryTimeout },
             },
             opts,
         );
-        this.hosts = placeHosts(this, ctx, ownedHosts(ctx, "patroni"));
+        if (cluster.members.length === 0) throw new pulumi.ResourceError(`Patroni cluster ${cluster.scope} has no members`, this);
+        this.hosts = placeHosts(this, placement, component.builds);
         this.scope = pulumi.output(cluster.scope);
         this.members = pulumi.output(
             cluster.members.map((m) => {
-                const h = hostByName(ctx.plan, m);
-                return { name: h.name, site: h.site, address: h.address, restApi: `http://${h.address}:${ctx.plan.ports.patroniRest}` };
+                const h = hostByName(plan, m);
+                return { name: h.name, site: h.site, address: h.address, restApi: `http://${h.address}:${plan.ports.patroniRest}` };
             }),
         );
-        this.replicationCredentials = pulumi.secret(
-            ctx.secrets.values.apply((v) => ({ username: DB_USERS.replication, password: v.database.replicationPassword })),
-        );
+        this.replicationCredentials = pulumi.secret(placement.secrets.apply((v) => ({ username: DB_USERS.replication, password: v.database.replicationPassword })));
         this.registerOutputs({ scope: this.scope, members: this.members, replicationCredentials: this.replicationCredentials });
     }
 }

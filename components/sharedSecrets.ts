@@ -1,26 +1,24 @@
 /**
- * The secrets every site shares: the Patroni cluster's passwords and the deployment CA that
- * signs every etcd certificate. The primary site's stack creates them with @pulumi/random
- * and @pulumi/tls; the other stacks read them from its outputs. They stay secret end to end.
+ * The secrets every site shares: the bundle of render/secrets.ts (the Patroni cluster's
+ * passwords, what every Nextcloud node holds) and the deployment CA that signs every host's
+ * TLS identity. The primary site's stack creates them with @pulumi/random and @pulumi/tls;
+ * the other stacks read them from its outputs. They stay secret end to end.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { DatabaseSecrets } from "../render/rendered";
-import { NextcloudSecrets } from "../render/nextcloud";
+import { bundleSecrets, generateSecrets, SecretName, SecretsBundle } from "../render/secrets";
 
 /** What the primary stack exports for the others; names listed in the README. */
 export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem", replication: "primaryEndpoints" } as const;
 
-export interface SharedSecretValues {
-    database: DatabaseSecrets;
-    /** Identical on every Nextcloud node of every site (databasePassword = database.appPassword). */
-    nextcloud: NextcloudSecrets;
+/** The secrets bundle and the deployment CA's private key: the primary stack's `sharedSecrets` output. */
+export interface SharedSecretValues extends SecretsBundle {
     caKeyPem: string;
 }
 
 export interface SharedSecretsArgs {
-    /** Fully qualified name of the primary stack; when absent, this stack creates the secrets. */
+    /** Fully qualified name of the primary stack (stack config `primaryStack`); when absent, this stack creates the secrets. */
     primaryStack?: string;
 }
 
@@ -40,10 +38,24 @@ export class SharedSecrets extends pulumi.ComponentResource {
             this.values = pulumi.secret(primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SharedSecretValues>);
             this.caCertPem = primary.requireOutput(SHARED_OUTPUTS.caCert) as pulumi.Output<string>;
         } else {
-            const password = (what: string, length = 32) =>
-                new random.RandomPassword(`${name}-${what}`, { length, special: false }, parent).result;
-            // Nextcloud's own format: "oc" and ten lower-case letters or digits.
-            const instanceId = new random.RandomString(`${name}-nextcloud-instanceid`, { length: 10, special: false, upper: false }, parent).result;
+            // Resource names predate the bundle; they stay, or every password would be replaced.
+            const NAMES: Record<string, string> = {
+                superuserPassword: "superuser",
+                replicationPassword: "replication",
+                rewindPassword: "rewind",
+                restApiPassword: "restapi",
+                appPassword: "nextcloud-db",
+                instanceId: "nextcloud-instanceid",
+                passwordSalt: "nextcloud-passwordsalt",
+                secret: "nextcloud-secret",
+                redisPassword: "redis",
+                adminPassword: "nextcloud-admin",
+            };
+            const values = generateSecrets((key, spec) =>
+                spec.alphabet === "lower"
+                    ? new random.RandomString(`${name}-${NAMES[key]}`, { length: spec.length, special: false, upper: false }, parent).result
+                    : new random.RandomPassword(`${name}-${NAMES[key]}`, { length: spec.length, special: false }, parent).result,
+            );
             const caKey = new tls.PrivateKey(`${name}-etcd-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
             const caCert = new tls.SelfSignedCert(
                 `${name}-etcd-ca`,
@@ -58,17 +70,7 @@ export class SharedSecrets extends pulumi.ComponentResource {
             );
             this.caCertPem = caCert.certPem;
             this.values = pulumi.secret(
-                pulumi
-                    .all([
-                        pulumi.all([password("superuser"), password("replication"), password("rewind"), password("restapi"), password("nextcloud-db")]),
-                        pulumi.all([instanceId, password("nextcloud-passwordsalt", 30), password("nextcloud-secret", 48), password("redis"), password("nextcloud-admin", 24)]),
-                        caKey.privateKeyPem,
-                    ])
-                    .apply(([[superuserPassword, replicationPassword, rewindPassword, restApiPassword, appPassword], [id, passwordSalt, secret, redisPassword, adminPassword], caKeyPem]) => ({
-                        database: { superuserPassword, replicationPassword, rewindPassword, restApiPassword, appPassword },
-                        nextcloud: { instanceId: `oc${id}`, passwordSalt, secret, databasePassword: appPassword, redisPassword, adminPassword },
-                        caKeyPem,
-                    })),
+                pulumi.all([pulumi.all(values) as pulumi.Output<Record<SecretName, string>>, caKey.privateKeyPem]).apply(([v, caKeyPem]) => ({ ...bundleSecrets(v), caKeyPem })),
             );
         }
         this.registerOutputs({ caCertPem: this.caCertPem, values: this.values });

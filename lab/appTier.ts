@@ -11,15 +11,15 @@ import { RenderedFile, ServiceSpec } from "../render/rendered";
 import { VOLUME_SCRIPT } from "../render/gluster";
 import { TlsCertificate } from "../render/nginx";
 import { APP_DATABASE } from "../render/patroni";
-import { NextcloudSecrets } from "../render/nextcloud";
-import { DeploymentPlan, HostPlan, hostsOf } from "../plan/plan";
+import { NextcloudSecrets } from "../render/secrets";
+import { DeploymentPlan, hostByName, HostPlan, siteByName } from "../plan/plan";
 import { execInHost } from "./hosts";
 import { run } from "./sh";
 
 const PROBE_APP = "/usr/local/lib/nextcloud-ha/probe_app.py";
 const PROBE_CONFIG = "/etc/nextcloud-ha/lab-probe.json";
 
-/** Start order: each phase waits for the one before (see lab.ts). */
+/** Start order: each phase waits for the one before (lab/services.ts). */
 export const PHASES: string[][] = [["etcd"], ["glusterd"], ["patroni", "haproxy"], ["gluster-mount"], ["gluster-data-dir"], ["probe-app"], ["nginx", "keepalived"]];
 
 /** A self-signed certificate for the domain and its wildcard, standing in for the real one. */
@@ -43,12 +43,12 @@ export function labServices(host: HostPlan, specs: ServiceSpec[]): ServiceSpec[]
 /** Files only the lab adds: the probe app and its config on app hosts. */
 export function labExtraFiles(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedFile[] {
     if (!host.roles.includes("nextcloud")) return [];
-    const lb = hostsOf(plan, host.site, "haproxy")[0];
+    const db = siteByName(plan, host.site).database!.readWrite;
     const config = {
         host: host.name,
         port: plan.ports.nextcloud,
-        dbhost: lb.address,
-        dbport: plan.ports.haproxyPrimary,
+        dbhost: db.host,
+        dbport: db.port,
         dbname: APP_DATABASE.name,
         dbuser: APP_DATABASE.role,
         dbpassword: secrets.databasePassword,
@@ -60,10 +60,10 @@ export function labExtraFiles(plan: DeploymentPlan, host: HostPlan, secrets: Nex
     ];
 }
 
-/** Runs the rendered volume script on the host that creates the volume (it waits for its peers). */
+/** Runs the rendered volume script on the volume's creator (it waits for its peers). */
 export function createVolume(plan: DeploymentPlan, holders: Record<string, number>): string {
     const g = plan.gluster!;
-    const creator = g.bricks.map((b) => plan.hosts.find((h) => h.name === b.host)!).find((h) => h.site === g.createdBy)!;
+    const creator = hostByName(plan, g.creator);
     const r = execInHost(holders[creator.name], creator.name, [VOLUME_SCRIPT], 600000);
     if (r.status !== 0) throw new Error(`creating Gluster volume ${g.volume} on ${creator.name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
     return creator.name;

@@ -12,19 +12,20 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PatroniTimings } from "../plan/config";
-import { DB_USERS } from "../render/patroni";
-import { httpRequest } from "../ops/http";
-import { hostByName } from "../plan/plan";
+import { hostByName, hostsOf } from "../plan/plan";
 import { ROOTFS } from "../debian/root";
 import { REPO_ROOT } from "../plan/stackFiles";
 import { patroniMembers } from "./cluster";
-import { drill, TrialResult } from "./drill";
+import { drill, patchClusterConfig } from "./drill";
 import { membersOf, runProbe, watchMember } from "./probe";
 import { inHost } from "./hosts";
-import { down, hostsWith, labSecrets, requireState, up, waitHealthy } from "./lab";
+import { down, up } from "./lifecycle";
+import { assessTrial, TrialResult, WriteEvent } from "./recorder";
+import { labSecrets } from "./secrets";
+import { waitHealthy } from "./services";
 import { LabError, progress, run, sleep } from "./sh";
-import { loadState, LabState } from "./state";
-import { splitBrainMoments, summarize, Summary, WriteEvent } from "./stats";
+import { loadState, LabState, requireState } from "./state";
+import { summarize, Summary } from "./stats";
 
 const DOCS = path.join(REPO_ROOT, "docs");
 export const PATRONI_DEFAULTS: PatroniTimings = { ttl: 30, loopWait: 10, retryTimeout: 10 };
@@ -37,14 +38,11 @@ function arg(name: string, fallback: number): number {
     return n;
 }
 
-/** Changes the cluster's HA timings the way an operator would: PATCH /config on the leader. */
+/** Changes the cluster's HA timings the way an operator would: PATCH /config. */
 async function setTimings(state: LabState, t: PatroniTimings): Promise<void> {
-    const leader = await waitHealthy(state, 180000, () => undefined);
-    const body = { ttl: t.ttl, loop_wait: t.loopWait, retry_timeout: t.retryTimeout };
-    const url = `http://${hostByName(state.plan, leader).address}:${state.plan.ports.patroniRest}/config`;
-    const { status } = await httpRequest(url, { method: "PATCH", body, auth: `${DB_USERS.restApi}:${labSecrets().restApiPassword}`, timeoutMs: 10000 });
-    if (status !== 200) throw new LabError(`Patroni refused the timings ${JSON.stringify(body)} (${status})`);
-    await sleep((t.loopWait + 2) * 1000); // every member picks the change up on its next loop
+    await waitHealthy(state, 180000, () => undefined);
+    await patchClusterConfig(state, { ttl: t.ttl, loop_wait: t.loopWait, retry_timeout: t.retryTimeout });
+    await sleep((t.loopWait + 2) * 1000); // the new loop_wait may be longer than the old one
 }
 
 interface PgbenchRun {
@@ -56,7 +54,7 @@ interface PgbenchRun {
 function pgbench(state: LabState, host: string, address: string, port: number, args: string[]): string {
     const argv = inHost(state.holders[host], host, ["/usr/lib/postgresql/17/bin/pgbench", "-h", address, "-p", String(port), "-U", "postgres", ...args, "postgres"]);
     // The password travels in the environment, never on a command line (ps, error messages).
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 600000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword } });
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 600000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword } });
     if (r.status !== 0) throw new LabError(`pgbench ${args.join(" ")} failed: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`);
     return r.stdout;
 }
@@ -64,7 +62,8 @@ function pgbench(state: LabState, host: string, address: string, port: number, a
 async function pgbenchPairs(pairs: number, clients: number, seconds: number, say: (m: string) => void): Promise<PgbenchRun[]> {
     const state = requireState();
     const leader = await waitHealthy(state, 180000, () => undefined);
-    const lb = hostsWith(state.plan, "haproxy").find((h) => h.site === hostByName(state.plan, leader).site) ?? hostsWith(state.plan, "haproxy")[0];
+    const lbs = hostsOf(state.plan, { role: "haproxy" });
+    const lb = lbs.find((h) => h.site === hostByName(state.plan, leader).site) ?? lbs[0];
     const primary = hostByName(state.plan, leader);
     pgbench(state, lb.name, "127.0.0.1", state.plan.ports.haproxyPrimary, ["-i", "-q", "-s", "10"]);
     const runs: PgbenchRun[] = [];
@@ -98,9 +97,11 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     const leaderBefore = await waitHealthy(state, 180000, () => undefined);
     const tl = async () => (await patroniMembers(state.plan)).find((m) => m.role === "leader")?.timeline;
     const timelineBefore = await tl();
-    const lb = hostsWith(state.plan, "haproxy")[0];
+    const lb = hostsOf(state.plan, { role: "haproxy" })[0];
     const seconds = minutes * 60;
-    const watchers = membersOf(state).map((m) => watchMember(state, m, seconds + 30));
+    const started = Date.now() / 1000;
+    const members = membersOf(state);
+    const watchers = members.map((m) => watchMember(state, m, seconds + 30));
     const writer = runProbe<WriteEvent>(state, lb.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", "4", "--duration", String(seconds), "--trial", `soak-${Date.now()}`]);
     for (let m = 1; m <= minutes; m++) {
         await sleep(60000);
@@ -109,16 +110,29 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     }
     await writer.stop();
     await Promise.all(watchers.map((w) => w.stop()));
-    const members = await patroniMembers(state.plan);
+    const now = Date.now() / 1000;
+    // No fault: the recorder's outage is the longest stall, and every member must have been watched throughout.
+    const findings = assessTrial({
+        faultAt: started,
+        writes: writer.events,
+        stored: writer.events.filter((e) => e.ok).map((e) => e.id!),
+        watches: watchers.flatMap((w) => w.events),
+        members,
+        observeWindows: [
+            { from: started, to: started + seconds / 2, what: "in the first half" },
+            { from: started + seconds / 2, to: now, what: "in the second half" },
+        ],
+    });
+    if (findings.unobserved.length > 0) throw new LabError(`soak: ${findings.problems.join("; ")}`);
     return {
         minutes,
         acknowledged: writer.events.filter((e) => e.ok).length,
         failedWrites: writer.events.filter((e) => !e.ok).length,
         leaderBefore,
-        leaderAfter: members?.find((m) => m.role === "leader")?.name,
+        leaderAfter: (await patroniMembers(state.plan)).find((m) => m.role === "leader")?.name,
         timelineBefore,
         timelineAfter: await tl(),
-        splitBrainMoments: splitBrainMoments(watchers.flatMap((w) => w.events)).length,
+        splitBrainMoments: findings.splitBrain.length,
     };
 }
 

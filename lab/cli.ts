@@ -2,7 +2,9 @@
  * `npm run lab -- <command>`: the lab CLI. Bad input gets one line and a non-zero exit.
  */
 import { drill, DRILLS, formatDrill } from "./drill";
-import { down, fault, formatStatus, heal, status, up } from "./lab";
+import { fault, heal } from "./faults";
+import { down, up } from "./lifecycle";
+import { formatStatus, status } from "./status";
 import { LabError } from "./sh";
 
 const USAGE = `usage: npm run lab -- <command>

@@ -1,170 +1,228 @@
 /**
- * Drills: a writer with several connections inserts through a site's HAProxy and records
- * every acknowledged id; a probe on every PostgreSQL watches which of them accept writes;
- * the drill injects a fault, measures the write outage, counts acknowledged ids missing
- * afterwards and looks for any moment with two writable primaries. It restores the
- * cluster between trials.
+ * Drills: a writer with several connections inserts through a site's HAProxy (or NGINX) and
+ * records every acknowledged id; a watcher on every PostgreSQL records whether it accepts
+ * writes; the drill injects a fault, heals it, keeps writing, reads back what the database
+ * holds, and hands it all to the trial recorder (lab/recorder.ts), which finds the outage,
+ * the lost writes, the moments with two writable primaries and the members never observed.
+ * Each scenario is a row of SCENARIOS. It restores the cluster between trials.
  */
+import { hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
+import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
 import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
 import { promotionTrial, recoverTwoSite } from "./promotionDrill";
-import { hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
-import { fault, heal, hostsWith, labSecrets, requireRoot, requireState, waitHealthy } from "./lab";
-import { LabError, progress, sleep, waitFor } from "./sh";
-import { LabState } from "./state";
-import { splitBrainMoments, summarize, Summary, WriteEvent, writeOutage } from "./stats";
+import { assessTrial, ObserveWindow, TrialResult, trialResult, WriteEvent } from "./recorder";
+import { labSecrets } from "./secrets";
+import { waitHealthy } from "./services";
+import { LabError, progress, requireRoot, sleep, waitFor } from "./sh";
+import { labTransport } from "./siteOps";
+import { LabState, requireState } from "./state";
+import { summarize, Summary } from "./stats";
 
-export const DRILLS = [
-    "primary-postgres-crash",
-    "primary-host-loss",
-    "primary-isolation",
-    "switchover",
-    "replica-loss",
-    "witness-loss",
-    // Through NGINX and the app hosts; need the files and app tier in the plan.
-    "storage-host-loss",
-    "app-host-loss",
-    "e2e-primary-host-loss",
-    // Whole sites: three-site fails over by itself; two-site needs the promotion command.
-    "site-loss",
-    "dc-promotion",
-] as const;
-const THROUGH_NGINX: string[] = ["storage-host-loss", "app-host-loss", "e2e-primary-host-loss"];
-export type Drill = (typeof DRILLS)[number];
+type Say = (m: string) => void;
 
-/** Spread of the moment a fault lands (at least the longest loop_wait measured, 10 s). */
-const FAULT_JITTER_MS = 10000;
-
-export interface TrialResult {
-    scenario: Drill;
-    trial: number;
-    ok: boolean;
-    oldLeader: string;
-    newLeader?: string;
-    target: string;
-    /** Seconds without a successful write. */
-    outage: number;
-    acknowledged: number;
-    missing: number;
-    splitBrainMoments: number;
-    problems: string[];
-    /** Figures a scenario measures besides the outage (dc-promotion: rejoin, planned move back, unshipped writes). */
-    extra?: Record<string, number>;
+/** A drill scenario: what it breaks, where its writer writes, and when it heals. */
+interface Scenario {
+    /** The host or site the fault hits, given the leader when the trial starts. */
+    target(state: LabState, leader: string): Promise<string>;
+    inject(state: LabState, leader: string, target: string): Promise<void>;
+    /**
+     * Where the writer writes: the primary site's HAProxy, a site that survives the target's
+     * loss, NGINX in the primary site (a row and a file per write), or inside the target's site.
+     */
+    writer: "primary-site" | "surviving-site" | "nginx" | "target-site";
+    /** The leader must move to another member. */
+    changesLeader: boolean;
+    /** Heal once writes succeed again (default), once the leader moved (the writer is cut off with the target), or not at all. */
+    healWhen?: "writes" | "leader-moved" | "never";
+    /** How long to keep writing after the heal: where lost writes would show. */
+    afterHealMs?: number;
+    /** Run before the writer starts, and after the heal (before the cluster must be healthy again). */
+    prepare?(state: LabState, say: Say): Promise<void>;
+    restore?(state: LabState, say: Say): Promise<void>;
+    /** A canary is made to lose writes: it passes when the recorder reports the loss. */
+    canary?: boolean;
+    /** Checked before the first trial. */
+    requires?(state: LabState): string | undefined;
 }
 
+const killHost = (_: LabState, __: string, target: string) => fault("kill-host", target).then(() => undefined);
+
+async function replicaOf(state: LabState, leader: string): Promise<string> {
+    const m = await patroniMembers(state.plan);
+    const replica = m.find((x) => x.name !== leader && x.role !== "leader" && x.cluster === patroniClusterOf(state.plan, leader).scope)?.name;
+    if (!replica) throw new LabError("no replica to target");
+    return replica;
+}
+
+/** Sets keys of the cluster's dynamic config, as an operator would (PATCH /config), and waits a loop for every member to apply it. */
+export async function patchClusterConfig(state: LabState, body: Record<string, unknown>): Promise<void> {
+    const t = labTransport(state);
+    for (const m of membersOf(state)) {
+        const r = await t.patroni(hostByName(state.plan, m), "PATCH", "/config", body);
+        if (r?.status === 200) {
+            await sleep((state.plan.patroni.loopWait + 2) * 1000);
+            return;
+        }
+    }
+    throw new LabError(`no Patroni member accepted the config change ${JSON.stringify(body)}`);
+}
+
+const primaryHost = async (_: LabState, leader: string) => leader;
+const primarySite = async (state: LabState, leader: string) => hostByName(state.plan, leader).site;
+
+export const SCENARIOS = {
+    "primary-postgres-crash": { target: primaryHost, inject: (_s, _l, t) => fault("kill-postgres", t).then(() => undefined), writer: "primary-site", changesLeader: false, healWhen: "never" },
+    "primary-host-loss": { target: primaryHost, inject: killHost, writer: "primary-site", changesLeader: true },
+    "primary-isolation": {
+        target: primaryHost,
+        inject: (_s, _l, t) => fault("isolate-host", t).then(() => undefined),
+        writer: "primary-site",
+        changesLeader: true,
+        afterHealMs: 15000,
+    },
+    switchover: {
+        target: (s, l) => replicaOf(s, l),
+        async inject(state, leader, target) {
+            const r = await patroniSwitchover(state.plan, leader, target, labSecrets().database.restApiPassword);
+            if (r.status !== 200) throw new LabError(`Patroni refused the switchover (${r.status}): ${r.body.trim()}`);
+        },
+        writer: "primary-site",
+        changesLeader: true,
+        healWhen: "never",
+    },
+    "replica-loss": { target: (s, l) => replicaOf(s, l), inject: killHost, writer: "primary-site", changesLeader: false },
+    "witness-loss": {
+        async target(state) {
+            const witness = state.plan.sites.find((s) => s.witness);
+            const etcd = witness && hostsOf(state.plan, { site: witness.name, role: "etcd" })[0];
+            if (!etcd) throw new LabError("this topology has no witness site");
+            return etcd.name;
+        },
+        inject: killHost,
+        writer: "primary-site",
+        changesLeader: false,
+        requires: (s) => (s.plan.sites.some((x) => x.witness) ? undefined : "witness-loss needs a topology with a witness site (three-site)"),
+    },
+    // Through NGINX and the app hosts; need the files and app tier in the plan.
+    "storage-host-loss": {
+        async target(state) {
+            const brick = state.plan.gluster?.bricks.find((b) => !b.arbiter && hostByName(state.plan, b.host).site === state.plan.primarySite);
+            if (!brick) throw new LabError("storage-host-loss needs a Gluster data brick in the primary site");
+            return brick.host;
+        },
+        inject: killHost,
+        writer: "nginx",
+        changesLeader: false,
+    },
+    "app-host-loss": {
+        async target(state) {
+            const app = hostsOf(state.plan, { site: state.plan.primarySite, role: "nextcloud" });
+            if (app.length < 2) throw new LabError("app-host-loss needs two app hosts in the primary site (NGINX serves through the other)");
+            return app[0].name;
+        },
+        inject: killHost,
+        writer: "nginx",
+        changesLeader: false,
+    },
+    "e2e-primary-host-loss": { target: primaryHost, inject: killHost, writer: "nginx", changesLeader: true },
+    // Whole sites: three-site fails over by itself; two-site needs the promotion command (dc-promotion).
+    "site-loss": {
+        target: primarySite,
+        inject: (_s, _l, t) => fault("kill-site", t).then(() => undefined),
+        writer: "surviving-site",
+        changesLeader: true,
+        requires: (s) => (s.plan.topology === "three-site" ? undefined : "site-loss is three-site's automatic failover between sites; two-site needs a human: drill dc-promotion"),
+    },
+    /**
+     * The canary: made to lose acknowledged writes, so that the instrument that reports "0 lost"
+     * elsewhere is seen to report a loss. Synchronous replication off, then the primary's whole
+     * site cut off while a writer inside it writes through the site's own HAProxy: the old
+     * primary acknowledges writes its standby never receives, the other site promotes, and the
+     * old primary is rewound on its return. Restores synchronous mode afterwards.
+     */
+    "canary-async-site-cut": {
+        target: primarySite,
+        inject: (_s, _l, t) => fault("isolate-site", t).then(() => undefined),
+        writer: "target-site",
+        changesLeader: true,
+        healWhen: "leader-moved",
+        async prepare(state, say) {
+            say("canary: synchronous_mode off, so a cut primary acknowledges writes its standby never gets");
+            await patchClusterConfig(state, { synchronous_mode: false });
+        },
+        async restore(state, say) {
+            say("canary: synchronous_mode back on");
+            await patchClusterConfig(state, { synchronous_mode: true });
+        },
+        canary: true,
+        requires: (s) => (s.plan.topology === "three-site" ? undefined : "the canary cuts the primary's site in three-site, where another site promotes by itself"),
+    },
+} satisfies Record<string, Scenario>;
+
+export const DRILLS = [...Object.keys(SCENARIOS), "dc-promotion"] as const;
+export type Drill = keyof typeof SCENARIOS | "dc-promotion";
+
 export interface DrillResult {
-    scenario: Drill;
+    scenario: string;
     trials: TrialResult[];
     outage: Summary;
 }
 
-
-async function currentLeader(state: LabState): Promise<string | undefined> {
-    return leaderOf(await patroniMembers(state.plan));
-}
-
-/** The host a scenario breaks, given the leader at the start of the trial. */
-async function targetOf(state: LabState, scenario: Drill, leader: string): Promise<string> {
-    const plan = state.plan;
-    switch (scenario) {
-        case "primary-postgres-crash":
-        case "primary-host-loss":
-        case "primary-isolation":
-        case "e2e-primary-host-loss":
-            return leader;
-        case "site-loss":
-        case "dc-promotion":
-            return hostByName(plan, leader).site;
-        case "storage-host-loss": {
-            const brick = plan.gluster?.bricks.map((b) => hostByName(plan, b.host)).find((h) => !h.roles.includes("gluster-arbiter") && h.site === plan.primarySite);
-            if (!brick) throw new LabError("storage-host-loss needs a Gluster data brick in the primary site");
-            return brick.name;
-        }
-        case "app-host-loss": {
-            const app = hostsOf(plan, plan.primarySite, "nextcloud");
-            if (app.length < 2) throw new LabError("app-host-loss needs two app hosts in the primary site (NGINX serves through the other)");
-            return app[0].name;
-        }
-        case "switchover":
-        case "replica-loss": {
-            const m = await patroniMembers(plan);
-            const replica = m.find((x) => x.name !== leader && x.role !== "leader" && x.cluster === patroniClusterOf(plan, leader).scope)?.name;
-            if (!replica) throw new LabError("no replica to target");
-            return replica;
-        }
-        case "witness-loss": {
-            const witness = plan.sites.find((s) => s.witness);
-            const etcd = witness && hostsWith(plan, "etcd").find((h) => h.site === witness.name);
-            if (!etcd) throw new LabError("this topology has no witness site");
-            return etcd.name;
-        }
-    }
-}
-
-async function inject(state: LabState, scenario: Drill, leader: string, target: string): Promise<void> {
-    switch (scenario) {
-        case "primary-postgres-crash":
-            await fault("kill-postgres", target);
-            return;
-        case "primary-host-loss":
-        case "replica-loss":
-        case "witness-loss":
-        case "storage-host-loss":
-        case "app-host-loss":
-        case "e2e-primary-host-loss":
-            await fault("kill-host", target);
-            return;
-        case "primary-isolation":
-            await fault("isolate-host", target);
-            return;
-        case "site-loss":
-        case "dc-promotion":
-            await fault("kill-site", target);
-            return;
-        case "switchover": {
-            const r = await patroniSwitchover(state.plan, leader, target, labSecrets().restApiPassword);
-            if (r.status !== 200) throw new LabError(`Patroni refused the switchover (${r.status}): ${r.body.trim()}`);
-            return;
-        }
-    }
-}
-
-const CHANGES_LEADER: Drill[] = ["primary-host-loss", "primary-isolation", "switchover", "e2e-primary-host-loss", "site-loss"];
+/** Spread of the moment a fault lands (at least the longest loop_wait measured, 10 s). */
+const FAULT_JITTER_MS = 10000;
 
 /** Waits (bounded) until Gluster has healed every brick: `heal info` lists no entry anywhere. */
 async function waitGlusterHealed(state: LabState): Promise<void> {
     const g = state.plan.gluster!;
     const host = g.bricks[0].host;
-    await waitFor(`Gluster volume ${g.volume} to finish healing`, 180000, () => {
-        const r = execInHost(state.holders[host], host, ["gluster", "volume", "heal", g.volume, "info"], 20000);
-        const counts = [...r.stdout.matchAll(/Number of entries: (\d+)/g)].map((m) => Number(m[1]));
-        return r.status === 0 && counts.length === g.bricks.length && counts.every((n) => n === 0) ? true : undefined;
-    }, 2000);
+    await waitFor(
+        `Gluster volume ${g.volume} to finish healing`,
+        180000,
+        () => {
+            const r = execInHost(state.holders[host], host, ["gluster", "volume", "heal", g.volume, "info"], 20000);
+            const counts = [...r.stdout.matchAll(/Number of entries: (\d+)/g)].map((m) => Number(m[1]));
+            return r.status === 0 && counts.length === g.bricks.length && counts.every((n) => n === 0) ? true : undefined;
+        },
+        2000,
+    );
 }
 
-async function trial(scenario: Drill, n: number, say: (m: string) => void): Promise<TrialResult> {
+/** The host whose HAProxy (or NGINX) the writer goes through. */
+function writerHost(state: LabState, scenario: Scenario, target: string): { host: string; nginx: boolean } {
+    const plan = state.plan;
+    if (scenario.writer === "nginx") {
+        const front = hostsOf(plan, { site: plan.primarySite, role: "nginx" })[0];
+        if (!front) throw new LabError("this drill needs the app tier (NGINX, app and Gluster hosts) in the stack files' plan");
+        return { host: front.name, nginx: true };
+    }
+    const site =
+        scenario.writer === "surviving-site"
+            ? plan.sites.find((s) => s.name !== target && s.database)
+            : siteByName(plan, scenario.writer === "target-site" ? target : plan.primarySite);
+    if (!site?.database) throw new LabError(`no site with an HAProxy for the writer (${scenario.writer})`);
+    return { host: site.database.via, nginx: false };
+}
+
+async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise<TrialResult> {
+    const scenario: Scenario = SCENARIOS[name];
     let state = requireState();
     const leader = await waitHealthy(state, 180000, () => undefined);
-    const target = await targetOf(state, scenario, leader);
-    const viaNginx = THROUGH_NGINX.includes(scenario);
-    const front = viaNginx ? hostsOf(state.plan, state.plan.primarySite, "nginx")[0] : undefined;
-    if (viaNginx && !front) throw new LabError(`${scenario} needs the app tier (NGINX, app and Gluster hosts) in the stack files' plan`);
-    // The writer's HAProxy: in the primary site, or for a site loss in a site that survives it.
-    const lbs = hostsWith(state.plan, "haproxy");
-    const writerHost = front ?? (scenario === "site-loss" ? lbs.find((h) => h.site !== target) : lbs.find((h) => h.site === state.plan.primarySite)) ?? lbs[0];
-    const trialId = `${scenario}-${Date.now()}`;
-    const problems: string[] = [];
-    const http = front && ["--address", front.address, "--domain", state.plan.nextcloud.domain, "--cafile", "/etc/nginx/tls/wildcard.crt"];
-    if (!http) await probeOnce(state, writerHost.name, ["setup", "--port", String(state.plan.ports.haproxyPrimary)]);
-    const watchers = membersOf(state).map((m) => watchMember(state, m));
-    const writer = runProbe<WriteEvent>(
-        state,
-        writerHost.name,
-        http
-            ? ["http-write", ...http, "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId]
-            : ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId],
-    );
+    const target = await scenario.target(state, leader);
+    const via = writerHost(state, scenario, target);
+    const plan = state.plan;
+    const trialId = `${name}-${Date.now()}`;
+    const http = via.nginx && ["--address", hostByName(plan, via.host).address, "--domain", plan.nextcloud.domain, "--cafile", "/etc/nginx/tls/wildcard.crt"];
+    const port = String(plan.ports.haproxyPrimary);
+    if (!http) await probeOnce(state, via.host, ["setup", "--port", port]);
+    await scenario.prepare?.(state, say);
+    const members = membersOf(state);
+    const started = Date.now() / 1000;
+    const watchers = members.map((m) => watchMember(state, m));
+    const duration = ["--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trialId];
+    const writer = runProbe<WriteEvent>(state, via.host, http ? ["http-write", ...http, ...duration] : ["write", "--port", port, ...duration]);
+    const drillProblems: string[] = [];
     try {
         await waitFor("the writer's first acknowledged writes", 30000, () => (writer.events.filter((e) => e.ok).length >= 20 ? true : undefined), 100);
         // Patroni renews the leader key every loop_wait, and the outage is ttl minus the time
@@ -172,69 +230,64 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
         // (a config change wakes Patroni at once and would otherwise fix the phase).
         await sleep(2000 + Math.random() * FAULT_JITTER_MS);
         const faultAt = Date.now() / 1000;
-        say(`trial ${n}: ${scenario} on ${target} (leader ${leader}), writing through ${writerHost.name}:${http ? `${state.plan.ports.https} (NGINX)` : state.plan.ports.haproxyPrimary}`);
-        await inject(state, scenario, leader, target);
-        // Recovered: a write started after the fault succeeded, after any failure, and the leader moved if it must.
-        await waitFor("writes to succeed again after the fault", 150000, async () => {
-            const { outage } = writeOutage(writer.events, faultAt);
-            const latestOk = writer.events.filter((e) => e.ok).reduce((m, e) => Math.max(m, e.t), 0);
-            if (!Number.isFinite(outage) || latestOk < faultAt + 1) return undefined;
-            if (CHANGES_LEADER.includes(scenario)) {
-                const now = await currentLeader(state);
-                if (!now || now === leader) return undefined;
-            }
-            return true;
-        });
-        await sleep(5000);
-        if (scenario !== "switchover" && scenario !== "primary-postgres-crash") {
-            say(`trial ${n}: healing (${await heal()}), writing on through the heal`);
+        say(`trial ${n}: ${name} on ${target} (leader ${leader}), writing through ${via.host}:${http ? `${plan.ports.https} (NGINX)` : port}`);
+        await scenario.inject(state, leader, target);
+        const leaderMoved = async () => {
+            const now = leaderOf(await patroniMembers(plan));
+            return now && now !== leader ? true : undefined;
+        };
+        if (scenario.healWhen === "leader-moved") await waitFor("a new leader elsewhere", 150000, leaderMoved);
+        else {
+            // Recovered: a write started after the fault succeeded, and the leader moved if it must.
+            await waitFor("writes to succeed again after the fault", 150000, async () => {
+                const latestOk = writer.events.filter((e) => e.ok).reduce((m, e) => Math.max(m, e.t), 0);
+                if (latestOk < faultAt + 1) return undefined;
+                return scenario.changesLeader ? leaderMoved() : true;
+            });
+            await sleep(5000);
         }
+        if (scenario.healWhen !== "never") say(`trial ${n}: healing (${await heal()}), writing on through the heal`);
+        const healedAt = Date.now() / 1000;
         state = requireState();
-        // A killed host's probe died with it: watch the rebooted host too, or a second
+        // A killed host's watcher died with it: watch the rebooted host too, or a second
         // writable primary after the heal would go unseen.
-        membersOf(state).forEach((m, i) => {
+        members.forEach((m, i) => {
             if (watchers[i].exited()) watchers.push(watchMember(state, m));
         });
+        await scenario.restore?.(state, say);
         // After a partition heals, the old primary is where lost writes would show: keep writing.
-        await sleep(scenario === "primary-isolation" ? 15000 : 3000);
+        await sleep(scenario.afterHealMs ?? 3000);
         const newLeader = await waitHealthy(state, 180000, () => undefined);
-        if (scenario === "storage-host-loss") await waitGlusterHealed(state);
+        if (name === "storage-host-loss") await waitGlusterHealed(state);
         await sleep(2000);
         await writer.stop();
         await Promise.all(watchers.map((w) => w.stop()));
-        const acked = new Set(writer.events.filter((e) => e.ok).map((e) => e.id!));
-        let missing: (string | number)[];
+        const ended = Date.now() / 1000;
+        let stored: (string | number)[];
         if (http) {
-            const v = await probeOnce<{ status: number; rows: string[]; files: string[] }>(state, writerHost.name, ["http-verify", ...http, "--trial", trialId]);
-            if (v.status !== 200) problems.push(`verifying through NGINX answered ${v.status}`);
-            const rows = new Set(v.rows ?? []);
+            const v = await probeOnce<{ status: number; rows: string[]; files: string[] }>(state, via.host, ["http-verify", ...http, "--trial", trialId]);
+            if (v.status !== 200) drillProblems.push(`verifying through NGINX answered ${v.status}`);
             const files = new Set(v.files ?? []);
-            missing = [...acked].filter((id) => !rows.has(String(id)) || !files.has(String(id)));
+            stored = (v.rows ?? []).filter((id) => files.has(id)); // a write counts when both its row and its file are there
         } else {
-            const stored = await probeOnce<{ ids: number[] }>(state, writerHost.name, ["count", "--port", String(state.plan.ports.haproxyPrimary), "--trial", trialId]);
-            const present = new Set<string | number>(stored.ids);
-            missing = [...acked].filter((id) => !present.has(id));
+            stored = (await probeOnce<{ ids: number[] }>(state, via.host, ["count", "--port", port, "--trial", trialId])).ids;
         }
-        const { outage } = writeOutage(writer.events, faultAt);
-        const moments = splitBrainMoments(watchers.flatMap((w) => w.events));
-        if (missing.length > 0) problems.push(`${missing.length} acknowledged writes lost${http ? " (row or file)" : ""} (ids ${missing.slice(0, 5).join(", ")}...)`);
-        if (moments.length > 0) problems.push(`split-brain: ${moments[0].members.join(" and ")} both writable at ${new Date(moments[0].t * 1000).toISOString()} (${moments.length} samples)`);
-        if (CHANGES_LEADER.includes(scenario) && newLeader === leader) problems.push(`the leader did not move from ${leader}`);
-        if (!Number.isFinite(outage)) problems.push("writes never recovered");
-        const result: TrialResult = {
-            scenario,
-            trial: n,
-            ok: problems.length === 0,
-            oldLeader: leader,
-            newLeader,
-            target,
-            outage: Math.round(outage * 1000) / 1000,
-            acknowledged: acked.size,
-            missing: missing.length,
-            splitBrainMoments: moments.length,
-            problems,
-        };
-        say(`trial ${n}: outage ${result.outage.toFixed(2)} s, ${acked.size} writes acknowledged, ${missing.length} lost, ${moments.length} split-brain samples, leader ${leader} -> ${newLeader}`);
+        if (scenario.changesLeader && newLeader === leader) drillProblems.push(`the leader did not move from ${leader}`);
+        const windows: ObserveWindow[] = [
+            { from: started, to: faultAt, what: "before the fault" },
+            { from: healedAt, to: ended, what: "after the heal" },
+        ];
+        const findings = assessTrial({ faultAt, writes: writer.events, stored, watches: watchers.flatMap((w) => w.events), members, observeWindows: windows });
+        const result = trialResult({ scenario: name, trial: n, oldLeader: leader, newLeader, target }, findings, drillProblems);
+        if (scenario.canary) {
+            // The loss is the canary's point: it passes when the recorder reported it.
+            result.problems = result.problems.filter((p) => !/acknowledged writes lost/.test(p));
+            if (result.missing === 0) result.problems.push("the canary lost no acknowledged write: the drill or the recorder cannot see a loss");
+            result.ok = result.problems.length === 0;
+        }
+        say(
+            `trial ${n}: outage ${result.outage.toFixed(2)} s, ${result.acknowledged} writes acknowledged, ${result.missing} lost, ${result.splitBrainMoments} split-brain samples, leader ${leader} -> ${newLeader}`,
+        );
         return result;
     } finally {
         await writer.stop();
@@ -243,31 +296,46 @@ async function trial(scenario: Drill, n: number, say: (m: string) => void): Prom
 }
 
 /** Runs a drill's trials, restoring the cluster between them. */
-export async function drill(scenario: string, opts: { trials: number; say?: (m: string) => void }): Promise<DrillResult> {
+export async function drill(name: string, opts: { trials: number; say?: Say }): Promise<DrillResult> {
     requireRoot();
-    if (!DRILLS.includes(scenario as Drill)) throw new LabError(`unknown scenario ${scenario || "(none)"}; the scenarios are ${DRILLS.join(", ")}`);
+    if (!(DRILLS as readonly string[]).includes(name)) throw new LabError(`unknown scenario ${name || "(none)"}; the scenarios are ${DRILLS.join(", ")}`);
     const state = requireState();
-    if (scenario === "witness-loss" && !state.plan.sites.some((s) => s.witness)) throw new LabError("witness-loss needs a topology with a witness site (three-site)");
-    if (scenario === "site-loss" && state.plan.topology !== "three-site") throw new LabError("site-loss is three-site's automatic failover between sites; two-site needs a human: drill dc-promotion");
-    if (scenario === "dc-promotion" && state.plan.topology !== "two-site") throw new LabError("dc-promotion needs the two-site lab: npm run lab -- down; npm run lab -- up --topology two-site");
+    const refusal =
+        name === "dc-promotion"
+            ? state.plan.topology === "two-site"
+                ? undefined
+                : "dc-promotion needs the two-site lab: npm run lab -- down; npm run lab -- up --topology two-site"
+            : (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).requires?.(state);
+    if (refusal) throw new LabError(refusal);
     const say = opts.say ?? progress;
     const trials: TrialResult[] = [];
     for (let n = 1; n <= opts.trials; n++) {
+        let finished = false;
         try {
-            trials.push(scenario === "dc-promotion" ? await promotionTrial(n, say) : await trial(scenario as Drill, n, say));
+            trials.push(name === "dc-promotion" ? await promotionTrial(n, say) : await trial(name as keyof typeof SCENARIOS, n, say));
+            finished = true;
         } finally {
             const s = requireState();
             if (s.faults.killed.length + s.faults.isolatedHosts.length + s.faults.isolatedSites.length > 0) {
-                say(`restoring: ${scenario === "dc-promotion" ? await recoverTwoSite(say) : await heal()}`);
+                say(`restoring: ${name === "dc-promotion" ? await recoverTwoSite(say) : await heal()}`);
             }
+            // A trial that failed half-way may have left the cluster changed (the canary's synchronous mode).
+            const restore = name === "dc-promotion" ? undefined : (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).restore;
+            if (!finished && restore) await restore(s, say).catch((e: Error) => say(`restoring failed: ${e.message}`));
         }
     }
-    return { scenario: scenario as Drill, trials, outage: summarize(trials.map((t) => t.outage)) };
+    return { scenario: name, trials, outage: summarize(trials.map((t) => t.outage)) };
 }
 
 export function formatDrill(r: DrillResult): string {
     const s = r.outage;
     const extra = (t: TrialResult) => (t.extra ? `, ${Object.entries(t.extra).map(([k, v]) => `${k} ${v}`).join(", ")}` : "");
-    const lines = r.trials.map((t) => `  trial ${t.trial}: ${t.ok ? "ok  " : "FAIL"} outage ${t.outage.toFixed(2)} s, acknowledged ${t.acknowledged}, lost ${t.missing}, split-brain samples ${t.splitBrainMoments}, leader ${t.oldLeader} -> ${t.newLeader ?? "?"}${extra(t)}${t.problems.length ? ` (${t.problems.join("; ")})` : ""}`);
-    return [`drill ${r.scenario}: ${r.trials.length} trials, write outage min/median/p95/max ${[s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" / ")} s`, ...lines].join("\n");
+    const lines = r.trials.map(
+        (t) =>
+            `  trial ${t.trial}: ${t.ok ? "ok  " : "FAIL"} outage ${t.outage.toFixed(2)} s, acknowledged ${t.acknowledged}, lost ${t.missing}, split-brain samples ${t.splitBrainMoments}, leader ${t.oldLeader} -> ${t.newLeader ?? "?"}${extra(t)}${t.problems.length ? ` (${t.problems.join("; ")})` : ""}`,
+    );
+    const canary = r.scenario.startsWith("canary-") ? " (a canary: it passes when the lost writes it causes are reported)" : "";
+    return [`drill ${r.scenario}${canary}: ${r.trials.length} trials, write outage min/median/p95/max ${[s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" / ")} s`, ...lines].join(
+        "\n",
+    );
 }

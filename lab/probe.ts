@@ -6,10 +6,10 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { inHost } from "./hosts";
-import { labSecrets } from "./lab";
+import { labSecrets } from "./secrets";
 import { waitFor } from "./sh";
 import { LabState } from "./state";
-import { WatchEvent } from "./stats";
+import { WatchEvent } from "./recorder";
 
 const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
 /** Upper bound of one probe's life; a trial stops its probes long before. */
@@ -39,7 +39,7 @@ export interface Probe<T> {
 export function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
     const child: ChildProcess = spawn(cmd, argv, {
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().superuserPassword },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword },
         stdio: ["ignore", "pipe", "pipe"],
     });
     const events: T[] = [];

@@ -10,14 +10,15 @@
  * the fence confirmation, after it is lost; no moment with two writable primaries; no write
  * acknowledged after the promotion lost.
  */
-import { hostsOf } from "../plan/plan";
 import { promote, rejoin, SiteMoveError, waitStandby } from "../ops/siteMove";
-import { fault, heal, requireState, startHeld, waitHealthy } from "./lab";
+import { hostByName, hostsOf, siteByName } from "../plan/plan";
+import { fault, heal } from "./faults";
 import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
+import { assessTrial, TrialResult, trialResult, WriteEvent } from "./recorder";
+import { startHeld, waitHealthy } from "./services";
 import { LabError, sleep, waitFor } from "./sh";
 import { labTransport } from "./siteOps";
-import { splitBrainMoments, WriteEvent } from "./stats";
-import type { TrialResult } from "./drill";
+import { requireState } from "./state";
 
 /** How long the operator takes to decide, in the drill; not part of any figure. */
 const DECISION_MS = 3000;
@@ -29,10 +30,10 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
     const plan = state.plan;
     if (plan.topology !== "two-site") throw new LabError("dc-promotion needs the two-site lab: npm run lab -- up --topology two-site");
     const leader = await waitHealthy(state, 180000, () => undefined);
-    const lost = plan.hosts.find((h) => h.name === leader)!.site;
+    const lost = hostByName(plan, leader).site;
     const survivor = plan.sites.find((s) => s.name !== lost)!.name;
-    const lostLb = hostsOf(plan, lost, "haproxy")[0];
-    const survivorLb = hostsOf(plan, survivor, "haproxy")[0];
+    const lostLb = siteByName(plan, lost).database!.via;
+    const survivorLb = siteByName(plan, survivor).database!.via;
     const port = String(plan.ports.haproxyPrimary);
     const problems: string[] = [];
     const transport = labTransport(state);
@@ -45,18 +46,20 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         if (!(e instanceof SiteMoveError)) throw e;
     }
 
-    await probeOnce(state, lostLb.name, ["setup", "--port", port]);
+    await probeOnce(state, lostLb, ["setup", "--port", port]);
     const id = `dc-promotion-${Date.now()}`;
     const members = membersOf(state);
+    const started = Date.now() / 1000;
     const watchers = members.map((m) => watchMember(state, m));
     const write = (host: string, trial: string) => runProbe<WriteEvent>(state, host, ["write", "--port", port, "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trial]);
-    const before = write(lostLb.name, `${id}-before`);
+    const before = write(lostLb, `${id}-before`);
     // Clients already pointed at the survivor (DNS changed): refused until the promotion.
-    const after = write(survivorLb.name, `${id}-after`);
+    const after = write(survivorLb, `${id}-after`);
     try {
         await waitFor("the writer's first acknowledged writes", 30000, () => (before.events.filter((e) => e.ok).length >= 20 ? true : undefined), 100);
         await sleep(2000 + Math.random() * 3000);
         say(`trial ${n}: site ${lost} lost (every host killed); ${survivor}'s standby cluster keeps its data`);
+        const lostAt = Date.now() / 1000;
         await fault("kill-site", lost);
         // Silence is no proof of death (a cut link looks the same): without the fence
         // confirmation the command must still refuse.
@@ -72,15 +75,14 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         const commandAt = Date.now() / 1000;
         const report = await promote(plan, transport, survivor, { confirmFenced: [lost], say: (l) => say(`trial ${n}: promote: ${l}`) });
         const commandDone = Date.now() / 1000;
-        const first = await waitFor(`a write accepted in ${survivor}`, 60000, () => after.events.find((e) => e.ok && e.t >= commandAt), 100);
-        const promotion = first.t - commandAt;
-        say(`trial ${n}: first write accepted in ${survivor} ${promotion.toFixed(2)} s after the command (the command itself took ${(commandDone - commandAt).toFixed(2)} s)`);
+        await waitFor(`a write accepted in ${survivor}`, 60000, () => after.events.find((e) => e.ok && e.t >= commandAt), 100);
+        say(`trial ${n}: ${survivor} accepts writes (the command itself took ${(commandDone - commandAt).toFixed(2)} s)`);
 
-        // What the lost site acknowledged but never shipped: asynchronous replication's window.
-        const ackedBefore = new Set(before.events.filter((e) => e.ok).map((e) => e.id!));
-        const kept = await probeOnce<{ ids: number[] }>(state, survivorLb.name, ["count", "--port", port, "--trial", `${id}-before`]);
-        const keptIds = new Set<string | number>(kept.ids);
-        const unshipped = [...ackedBefore].filter((x) => !keptIds.has(x)).length;
+        // What the lost site acknowledged but never shipped: asynchronous replication's window,
+        // counted by the same recorder as any loss (here it is the price of two-site, not a fault).
+        await before.stop();
+        const kept = await probeOnce<{ ids: number[] }>(state, survivorLb, ["count", "--port", port, "--trial", `${id}-before`]);
+        const shipped = assessTrial({ faultAt: lostAt, writes: before.events, stored: kept.ids, watches: [], members: [], observeWindows: [] });
         await sleep(2000);
 
         // The lost site comes back fenced: its hosts boot with Patroni held, rejoin writes the
@@ -91,26 +93,33 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         const back = labTransport(state);
         const r = await rejoin(plan, back, lost, { say: (l) => say(`trial ${n}: rejoin: ${l}`) });
         if (r.via !== "patronictl") problems.push(`rejoin reached ${lost} through ${r.via}, though its Patroni was held`);
-        startHeld(state, hostsOf(plan, lost, "patroni"), "patroni");
+        startHeld(state, hostsOf(plan, { site: lost, role: "patroni" }), "patroni");
         members.forEach((m, i) => {
             if (watchers[i].exited()) watchers.push(watchMember(state, m));
         });
         await waitStandby(plan, back, lost, 180000);
         const rejoinSeconds = Date.now() / 1000 - rejoinAt;
         say(`trial ${n}: ${lost} streams from ${survivor} as a standby cluster, ${rejoinSeconds.toFixed(1)} s after it came back`);
+        const rejoinedAt = Date.now() / 1000;
         await rejoin(plan, back, lost, { say: (l) => say(`trial ${n}: rejoin: ${l}`) }); // restores the Gluster quorum once healed
 
         await sleep(3000);
         await after.stop();
         await Promise.all(watchers.map((w) => w.stop()));
-        await before.stop();
-        const ackedAfter = new Set(after.events.filter((e) => e.ok).map((e) => e.id!));
-        const stored = await probeOnce<{ ids: number[] }>(state, survivorLb.name, ["count", "--port", port, "--trial", `${id}-after`]);
-        const present = new Set<string | number>(stored.ids);
-        const missing = [...ackedAfter].filter((x) => !present.has(x)).length;
-        const moments = splitBrainMoments(watchers.flatMap((w) => w.events));
-        if (missing > 0) problems.push(`${missing} writes acknowledged by ${survivor} after the promotion lost`);
-        if (moments.length > 0) problems.push(`split-brain: ${moments[0].members.join(" and ")} both writable (${moments.length} samples)`);
+        const ended = Date.now() / 1000;
+        const stored = await probeOnce<{ ids: number[] }>(state, survivorLb, ["count", "--port", port, "--trial", `${id}-after`]);
+        // The writes acknowledged after the promotion must all be there; the outage runs from the command.
+        const findings = assessTrial({
+            faultAt: commandAt,
+            writes: after.events,
+            stored: stored.ids,
+            watches: watchers.flatMap((w) => w.events),
+            members,
+            observeWindows: [
+                { from: started, to: lostAt, what: "before the site was lost" },
+                { from: rejoinedAt, to: ended, what: `after ${lost} rejoined` },
+            ],
+        });
         if (!report.leader) problems.push(`${survivor} has no leader after the promotion`);
 
         // Put the primary back where the next trial expects it, with the planned (lossless) move.
@@ -119,21 +128,22 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         const plannedMove = Date.now() / 1000 - movedAt;
         // Back to where the trial began: both clusters healthy, the other site streaming again.
         const newLeader = await waitHealthy(requireState(), 180000, () => undefined);
-        const result: TrialResult = {
-            scenario: "dc-promotion",
-            trial: n,
-            ok: problems.length === 0,
-            oldLeader: leader,
-            newLeader: report.leader,
-            target: lost,
-            outage: round(promotion),
-            acknowledged: ackedAfter.size,
-            missing,
-            splitBrainMoments: moments.length,
+        const result = trialResult(
+            {
+                scenario: "dc-promotion",
+                trial: n,
+                oldLeader: leader,
+                newLeader: report.leader,
+                target: lost,
+                extra: { unshippedWrites: shipped.missing.length, acknowledgedBeforeLoss: shipped.acknowledged, rejoinSeconds: round(rejoinSeconds), plannedMoveBackSeconds: round(plannedMove) },
+            },
+            findings,
             problems,
-            extra: { unshippedWrites: unshipped, acknowledgedBeforeLoss: ackedBefore.size, rejoinSeconds: round(rejoinSeconds), plannedMoveBackSeconds: round(plannedMove) },
-        };
-        say(`trial ${n}: promotion ${promotion.toFixed(2)} s; ${unshipped} of ${ackedBefore.size} writes ${lost} acknowledged never reached ${survivor}; ${missing} of ${ackedAfter.size} later writes lost; ${moments.length} split-brain samples; rejoin ${rejoinSeconds.toFixed(1)} s; planned move back ${plannedMove.toFixed(2)} s (leader now ${newLeader})`);
+        );
+        say(
+            `trial ${n}: promotion ${result.outage.toFixed(2)} s; ${shipped.missing.length} of ${shipped.acknowledged} writes ${lost} acknowledged never reached ${survivor}; ` +
+                `${result.missing} of ${result.acknowledged} later writes lost; ${result.splitBrainMoments} split-brain samples; rejoin ${rejoinSeconds.toFixed(1)} s; planned move back ${plannedMove.toFixed(2)} s (leader now ${newLeader})`,
+        );
         return result;
     } finally {
         await Promise.all([before.stop(), after.stop(), ...watchers.map((w) => w.stop())]);
@@ -150,7 +160,7 @@ export async function recoverTwoSite(say: (m: string) => void): Promise<string> 
     const healed = await heal(["patroni"]);
     const state = requireState();
     const plan = state.plan;
-    const sites = [...new Set(killed.map((h) => plan.hosts.find((x) => x.name === h)!.site))];
+    const sites = [...new Set(killed.map((h) => hostByName(plan, h).site))];
     for (const site of sites) {
         try {
             await rejoin(plan, labTransport(state), site, { confirmFenced: [site], say });
@@ -158,7 +168,7 @@ export async function recoverTwoSite(say: (m: string) => void): Promise<string> 
             if (!(e instanceof SiteMoveError)) throw e;
             say(`${site} was not replaced (${e.message}); it starts as it was`);
         }
-        startHeld(state, hostsOf(plan, site, "patroni").filter((h) => killed.includes(h.name)), "patroni");
+        startHeld(state, hostsOf(plan, { site, role: "patroni" }).filter((h) => killed.includes(h.name)), "patroni");
     }
     return `${healed}; Patroni started on ${sites.join(", ")}`;
 }

@@ -12,6 +12,10 @@ export function progress(message: string): void {
 /** An error the CLI prints as one line, without a stack trace. */
 export class LabError extends Error {}
 
+export function requireRoot(): void {
+    if (process.getuid?.() !== 0) throw new LabError("the lab needs root (network namespaces, mounts, chroot); run it with sudo");
+}
+
 export interface Result {
     status: number;
     stdout: string;

@@ -7,7 +7,7 @@ import { httpRequest, tcpOpen } from "../ops/http";
 import { SiteTransport } from "../ops/siteMove";
 import { HostPlan } from "../plan/plan";
 import { execInHost } from "./hosts";
-import { labSecrets } from "./lab";
+import { labSecrets } from "./secrets";
 import { LabState } from "./state";
 
 export function labTransport(state: LabState): SiteTransport {
@@ -15,7 +15,7 @@ export function labTransport(state: LabState): SiteTransport {
         async patroni(host: HostPlan, method, path, body) {
             const url = `http://${host.address}:${state.plan.ports.patroniRest}${path}`;
             try {
-                return await httpRequest(url, { method, body, timeoutMs: 3000, ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${labSecrets().restApiPassword}` }) });
+                return await httpRequest(url, { method, body, timeoutMs: 3000, ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${labSecrets().database.restApiPassword}` }) });
             } catch {
                 return undefined;
             }

@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeploymentPlan } from "../plan/plan";
+import { LabError } from "./sh";
 
 export const LAB_DIR = process.env.NCHA_LAB_DIR ?? "/var/lib/nextcloud-ha/lab";
 export const ROUTER_NS = "lab-router";
@@ -57,3 +58,19 @@ export function removeState(): void {
 export const SECRETS_FILE = path.join(LAB_DIR, "secrets.json");
 export const PGPASS_FILE = path.join(LAB_DIR, "pgpass");
 export const PKI_DIR = path.join(LAB_DIR, "pki");
+
+export function requireState(): LabState {
+    const s = loadState();
+    if (!s) throw new LabError("no lab is running; start one with `npm run lab -- up`");
+    return s;
+}
+
+/** True while the process exists. */
+export function pidAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}

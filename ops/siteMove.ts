@@ -15,8 +15,9 @@
  * SSH: ops/remote.ts) and in the lab (lab/siteOps.ts). No Pulumi here.
  */
 import { VOLUME_OPTIONS } from "../render/gluster";
-import { PATRONI_CONFIG } from "../render/patroni";
-import { DeploymentPlan, hostByName, HostPlan, hostsOf, PatroniClusterPlan, publicAddresses, standbySlot } from "../plan/plan";
+import { PATRONI_CONFIG, renderStandbyCluster } from "../render/patroni";
+import { formatEndpoint } from "../plan/addresses";
+import { DeploymentPlan, hostByName, HostPlan, hostsOf, PatroniClusterPlan, siteByName, standbySlot } from "../plan/plan";
 import { HttpAnswer } from "./http";
 
 export interface CommandResult {
@@ -115,7 +116,7 @@ const running = (m: Member[], role: string) => m.find((x) => x.role === role && 
 /** What of a site answers: Patroni REST on its members, HAProxy's read-write port, NGINX's https. */
 export async function answering(plan: DeploymentPlan, t: SiteTransport, site: string): Promise<string[]> {
     const found: string[] = [];
-    for (const h of hostsOf(plan, site)) {
+    for (const h of hostsOf(plan, { site })) {
         if (h.roles.includes("patroni") && (await t.patroni(h, "GET", "/patroni")) !== undefined) found.push(`${h.name} (Patroni REST ${plan.ports.patroniRest})`);
         if (h.roles.includes("haproxy") && (await t.tcpOpen(h.address, plan.ports.haproxyPrimary))) found.push(`${h.name} (HAProxy ${plan.ports.haproxyPrimary})`);
         if (h.roles.includes("nginx") && (await t.tcpOpen(h.address, plan.ports.https))) found.push(`${h.name} (NGINX ${plan.ports.https})`);
@@ -135,9 +136,9 @@ async function poll<T>(what: string, ms: number, probe: () => Promise<T | undefi
 
 /** The standby_cluster section that makes `site`'s cluster follow `source`'s read-write endpoint. */
 export function standbyClusterConfig(plan: DeploymentPlan, site: string, source: string): Record<string, unknown> {
-    const lb = hostsOf(plan, source, "haproxy")[0];
-    if (!lb) throw new SiteMoveError(`site ${source} has no HAProxy host for ${site} to follow`);
-    return { host: lb.address, port: plan.ports.haproxyPrimary, primary_slot_name: standbySlot(site), create_replica_methods: ["basebackup"] };
+    const db = siteByName(plan, source).database;
+    if (!db) throw new SiteMoveError(`site ${source} has no HAProxy host for ${site} to follow`);
+    return renderStandbyCluster(db.readWrite, standbySlot(site));
 }
 
 /** The bricks (`host:path` as Gluster names them) that `gluster volume status` shows online. */
@@ -229,7 +230,7 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
                 const v = await membersOf(plan, t, cluster);
                 return v && running(v.members, "leader")?.name;
             });
-            say(`${site}: ${report.leader} is the primary and accepts writes (through ${hostsOf(plan, site, "haproxy").map((h) => `${h.address}:${plan.ports.haproxyPrimary}`).join(", ")})`);
+            say(`${site}: ${report.leader} is the primary and accepts writes (through ${formatEndpoint(siteByName(plan, site).database!.readWrite)})`);
         }
     }
 
@@ -239,12 +240,12 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
         const done = report.leader && !opts.dryRun ? `${site} is the primary already (${report.leader}); ` : "";
         throw new SiteMoveError(`${done}the Gluster step failed: ${(e as Error).message}. Running the command again is safe: it skips what is done`);
     }
-    const addresses = publicAddresses(plan, site);
+    const addresses = siteByName(plan, site).publicAddresses;
     if (addresses.length > 0) {
         report.dns = { name: plan.nextcloud.domain, type: "A", values: addresses };
-        say(`DNS: replace the A records of ${plan.nextcloud.domain} with ${addresses.join(", ")} (${site}'s ${plan.sites.find((s) => s.name === site)?.vip ? "VIP" : "NGINX"}); drop ${publicAddresses(plan, other).join(", ") || `${other}'s`}`);
+        say(`DNS: replace the A records of ${plan.nextcloud.domain} with ${addresses.join(", ")} (${site}'s ${siteByName(plan, site).vip ? "VIP" : "NGINX"}); drop ${siteByName(plan, other).publicAddresses.join(", ") || `${other}'s`}`);
     } else {
-        say(`DNS: the plan has no NGINX; point the application at ${site}'s HAProxy ${hostsOf(plan, site, "haproxy").map((h) => `${h.address}:${plan.ports.haproxyPrimary}`).join(", ")}`);
+        say(`DNS: the plan has no NGINX; point the application at ${site}'s HAProxy ${formatEndpoint(siteByName(plan, site).database!.readWrite)}`);
     }
     say(`Record the move: set activeSite: ${site} in Pulumi.yaml and commit it, so rebuilt VMs and the stacks' dnsRecords follow ${site}. Then ${opts.planned ? `check that ${other} streams and restore the Gluster quorum` : `bring ${other} back as a standby`}: npm run rejoin -- ${other}`);
     return report;

@@ -41,3 +41,21 @@ export function cidrContains(cidr: string, address: string): boolean {
     const m = mask(c.prefix);
     return ((a & m) >>> 0) === ((parseIpv4(c.network)! & m) >>> 0);
 }
+
+/** A host and port, e.g. the read-write endpoint a standby cluster follows. */
+export interface Endpoint {
+    host: string;
+    port: number;
+}
+
+/** Parses "address:port" as the stacks export endpoints; throws naming the bad value. */
+export function parseEndpoint(value: string): Endpoint {
+    const m = /^([^:\s]+):(\d{1,5})$/.exec(value);
+    if (!m || Number(m[2]) > 65535) throw new Error(`${JSON.stringify(value)} is not an address:port endpoint`);
+    return { host: m[1], port: Number(m[2]) };
+}
+
+/** "address:port". */
+export function formatEndpoint(e: Endpoint): string {
+    return `${e.host}:${e.port}`;
+}

@@ -1,122 +1,54 @@
 /**
- * The deployment plan: every site, host, role, address, size, version and cluster, as
- * plain data. Pure, and computed from the project-level config only, so every stack (and
- * the lab) computes the same plan and dc1 can name dc2's members without reading dc2.
+ * The deployment plan: every site, host, role, address, size, version and cluster, and
+ * every fact derived from them (who builds each host, each site's database endpoint, the
+ * volume creator, the installer, cron and Redis hosts, the deploy order). Pure, and computed
+ * from the project-level config only, so every stack (and the lab) computes the same plan
+ * and dc1 can name dc2's members without reading dc2.
  */
-import { EtcdConfig, HaproxyConfig, NextcloudConfig, PatroniConfig, ProjectConfig, Role, ROLES, Size, Topology } from "./config";
+import { ProjectConfig, Role, ROLES, Size } from "./config";
+import { PORTS, VERSIONS } from "./constants";
+import {
+    AppPlan,
+    ComponentKind,
+    ComponentPlan,
+    DeploymentPlan,
+    EtcdClusterPlan,
+    GlusterBrick,
+    GlusterPlan,
+    HostPlan,
+    PatroniClusterPlan,
+    SitePlan,
+    StackOrder,
+} from "./model";
+import { hostByName, hostsOf, namesOf, standbySlot } from "./lookup";
+import { checkPlan } from "./rules";
 
-/** Debian 13 package versions the VMs and the lab run. */
-export const VERSIONS = {
-    debian: "trixie",
-    postgres: 17,
-    patroni: "4.0.7",
-    etcd: "3.5",
-    haproxy: "3.0",
-} as const;
+export * from "./model";
+export * from "./lookup";
+export { PORTS, VERSIONS } from "./constants";
 
-export const PORTS = {
-    postgres: 5432,
-    patroniRest: 8008,
-    etcdClient: 2379,
-    etcdPeer: 2380,
-    haproxyPrimary: 5000,
-    haproxyReplicas: 5001,
-    haproxyStats: 7000,
-    https: 443,
-    http: 80,
-    nextcloud: 8080,
-    redis: 6379,
-} as const;
+/** The component that builds a host whose first role is this one. */
+export const COMPONENT_OF: Record<Role, ComponentKind> = {
+    etcd: "etcd",
+    patroni: "patroni",
+    haproxy: "loadBalancer",
+    nginx: "loadBalancer",
+    gluster: "gluster",
+    "gluster-arbiter": "gluster",
+    nextcloud: "nextcloud",
+};
 
-export interface HostPlan {
-    name: string;
-    site: string;
-    address: string;
-    managementAddress: string;
-    /** Prefix length of the site's network. */
-    prefix: number;
-    gateway: string;
-    dns: string[];
-    roles: Role[];
-    size: Size;
-    vmId: number;
-    proxmoxNode: string;
-    /** A second disk, formatted and mounted at first boot (Gluster bricks). */
-    dataDisk?: { sizeGb: number; mountPoint: string; filesystem: "xfs" };
-}
+/** The order in which a stack creates its components. */
+export const COMPONENTS: readonly ComponentKind[] = ["etcd", "patroni", "loadBalancer", "gluster", "nextcloud"];
 
-export interface SitePlan {
-    name: string;
-    cidr: string;
-    /** keepalived's virtual address for the site's NGINX nodes, when it has two. */
-    vip?: { address: string; interface: string };
-    hosts: string[];
-    /** The witness site holds etcd (and later the Gluster arbiter) but no database. */
-    witness: boolean;
-}
-
-export interface EtcdClusterPlan {
-    /** etcd's `initial-cluster-token`, unique per cluster. */
-    name: string;
-    members: string[];
-}
-
-export interface PatroniClusterPlan {
-    scope: string;
-    /** Site whose applications use this cluster (two-site: one cluster per site). */
-    sites: string[];
-    members: string[];
-    etcd: string;
-    synchronousMode: boolean;
-    /** two-site: the standby cluster follows the primary site's cluster. */
-    standbyOf?: { scope: string; site: string; slot: string };
-    /** Permanent replication slots kept for standby clusters that follow this one. */
-    permanentSlots: string[];
-}
-
-export interface GlusterBrick {
-    host: string;
-    /** Brick directory on the host's data disk. */
-    path: string;
-    arbiter: boolean;
-}
-
-/** The files volume: `replica 2 arbiter 1`, data bricks first, the arbiter last. */
-export interface GlusterPlan {
-    volume: string;
-    bricks: GlusterBrick[];
-    /** Where the data disk is mounted on brick hosts. */
-    brickMount: string;
-    /** Where app hosts mount the volume. */
-    mountPoint: string;
-    /**
-     * The site whose stack probes the peers and creates the volume: the last site holding a
-     * brick, deployed after the others, so every peer exists when its command runs.
-     */
-    createdBy: string;
-}
-
-export interface DeploymentPlan {
-    topology: Topology;
-    /** The site whose stack creates the shared secrets (and installs Nextcloud first). */
-    primarySite: string;
-    /** two-site: the site whose Patroni cluster is the primary now (config `activeSite`). */
-    activeSite: string;
-    sites: SitePlan[];
-    hosts: HostPlan[];
-    /** Every site network: what pg_hba and the firewall let in. */
-    networks: string[];
-    etcdClusters: EtcdClusterPlan[];
-    patroniClusters: PatroniClusterPlan[];
-    patroni: PatroniConfig;
-    haproxy: HaproxyConfig;
-    etcd: EtcdConfig;
-    /** Absent when the plan has no Gluster hosts. */
-    gluster?: GlusterPlan;
-    nextcloud: NextcloudConfig;
-    versions: typeof VERSIONS;
-    ports: typeof PORTS;
-}
+/** Why a component waits for another of the same stack. */
+const WAITS_FOR: Partial<Record<ComponentKind, { kind: ComponentKind; why: string }[]>> = {
+    loadBalancer: [{ kind: "patroni", why: "HAProxy routes to the site's Patroni members" }],
+    nextcloud: [
+        { kind: "loadBalancer", why: "the app nodes reach the database through the site's HAProxy, and NGINX fronts them" },
+        { kind: "gluster", why: "Nextcloud's data directory is on the Gluster volume" },
+    ],
+};
 
 function sizeFor(roles: Role[], sizes: Record<Role, Size>, override: Partial<Size> | undefined): Size {
     const base = roles.reduce<Size>(
@@ -130,13 +62,49 @@ function sizeFor(roles: Role[], sizes: Record<Role, Size>, override: Partial<Siz
     return { ...base, ...override };
 }
 
-/** Builds the plan of all sites from validated project config. */
+/** The components of a site's stack, in order: what each builds, uses and waits for. */
+function componentsOf(hosts: HostPlan[], site: string): ComponentPlan[] {
+    const here = hosts.filter((h) => h.site === site);
+    const present = COMPONENTS.filter((k) => here.some((h) => h.roles.some((r) => COMPONENT_OF[r] === k)));
+    return present.map((kind) => ({
+        kind,
+        site,
+        builds: here.filter((h) => h.builtBy === kind).map((h) => h.name),
+        uses: here.filter((h) => h.builtBy !== kind && h.roles.some((r) => COMPONENT_OF[r] === kind)).map((h) => h.name),
+        after: (WAITS_FOR[kind] ?? []).filter((w) => present.includes(w.kind)),
+    }));
+}
+
+/** Which stack must be deployed before which: the primary's outputs, and the volume's peers. */
+function deployOrderOf(plan: Omit<DeploymentPlan, "deployOrder">): StackOrder[] {
+    const order = [plan.primarySite, ...plan.sites.map((s) => s.name).filter((s) => s !== plan.primarySite)];
+    const creatorSite = plan.gluster && hostByName(plan, plan.gluster.creator).site;
+    const brickSites = new Set((plan.gluster?.bricks ?? []).map((b) => hostByName(plan, b.host).site));
+    return order.map((site) => {
+        const after: StackOrder["after"] = [];
+        if (site !== plan.primarySite) {
+            after.push({
+                site: plan.primarySite,
+                why: `${site} reads the shared secrets${plan.topology === "two-site" ? " and the primary's read-write endpoint" : ""} from ${plan.primarySite}'s stack outputs`,
+            });
+        }
+        if (site === creatorSite) {
+            for (const b of [...brickSites].filter((b) => b !== site && b !== plan.primarySite)) after.push({ site: b, why: `${site} creates the Gluster volume once every brick host is up` });
+        }
+        return { site, after };
+    });
+}
+
+/** Builds the plan of all sites from validated project config; refuses a plan that breaks a cross-key rule. */
 export function buildPlan(config: ProjectConfig): DeploymentPlan {
     const hosts: HostPlan[] = [];
-    const sites: SitePlan[] = [];
+    const sites: Omit<SitePlan, "database" | "redis" | "publicAddresses" | "components">[] = [];
+    const brickMount = "/data/glusterfs";
     for (const [siteName, site] of Object.entries(config.sites)) {
         const prefix = Number(site.cidr.split("/")[1]);
         site.hosts.forEach((h, i) => {
+            const roles = ROLES.filter((r) => h.roles.includes(r));
+            const disk = roles.includes("gluster") ? config.gluster.brickDiskGb : roles.includes("gluster-arbiter") ? config.gluster.arbiterDiskGb : undefined;
             hosts.push({
                 name: h.name,
                 site: siteName,
@@ -145,10 +113,12 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
                 prefix,
                 gateway: site.gateway,
                 dns: site.dns,
-                roles: ROLES.filter((r) => h.roles.includes(r)),
-                size: sizeFor(h.roles, config.sizes, h.size),
+                roles,
+                builtBy: COMPONENT_OF[roles[0]],
+                size: sizeFor(roles, config.sizes, h.size),
                 vmId: h.vmId ?? site.vmIdBase + i + 1,
                 proxmoxNode: h.proxmoxNode ?? site.proxmoxNode,
+                ...(disk === undefined ? {} : { dataDisk: { sizeGb: disk, mountPoint: brickMount, filesystem: "xfs" as const } }),
             });
         });
         sites.push({
@@ -159,28 +129,19 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
             witness: !site.hosts.some((h) => h.roles.includes("patroni")),
         });
     }
-    const withRole = (role: Role, site?: string) =>
-        hosts.filter((h) => h.roles.includes(role) && (site === undefined || h.site === site)).map((h) => h.name);
+    const names = (role: Role, site?: string) => namesOf({ hosts }, { role, site });
+    checkPlan(config, { hosts, sites });
 
     const scope = config.patroni.scope;
     let etcdClusters: EtcdClusterPlan[];
     let patroniClusters: PatroniClusterPlan[];
     switch (config.topology) {
         case "three-site":
-            etcdClusters = [{ name: `${scope}-etcd`, members: withRole("etcd") }];
-            patroniClusters = [
-                {
-                    scope,
-                    sites: sites.map((s) => s.name),
-                    members: withRole("patroni"),
-                    etcd: `${scope}-etcd`,
-                    synchronousMode: true,
-                    permanentSlots: [],
-                },
-            ];
+            etcdClusters = [{ name: `${scope}-etcd`, members: names("etcd") }];
+            patroniClusters = [{ scope, sites: sites.map((s) => s.name), members: names("patroni"), etcd: `${scope}-etcd`, synchronousMode: true, permanentSlots: [] }];
             break;
         case "two-site": {
-            etcdClusters = sites.map((s) => ({ name: `${scope}-${s.name}-etcd`, members: withRole("etcd", s.name) }));
+            etcdClusters = sites.map((s) => ({ name: `${scope}-${s.name}-etcd`, members: names("etcd", s.name) }));
             const standbySites = sites.filter((s) => s.name !== config.activeSite);
             // Named by site, not by role: a promotion must never rename a running cluster.
             const scopeOf = (site: string) => (site === config.primarySite ? scope : `${scope}-${site}`);
@@ -189,10 +150,10 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
                 return {
                     scope: scopeOf(s.name),
                     sites: [s.name],
-                    members: withRole("patroni", s.name),
+                    members: names("patroni", s.name),
                     etcd: `${scope}-${s.name}-etcd`,
                     synchronousMode: false,
-                    standbyOf: primary ? undefined : { scope: scopeOf(config.activeSite), site: config.activeSite, slot: standbySlot(s.name) },
+                    standbyOf: primary ? undefined : { scope: scopeOf(config.activeSite), site: config.activeSite, slot: standbySlot(s.name), viaStackOutput: config.activeSite === config.primarySite },
                     permanentSlots: primary ? standbySites.map((x) => standbySlot(x.name)) : [],
                 };
             });
@@ -203,25 +164,47 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
             throw new Error(`unknown topology ${String(never)}`);
         }
     }
-    const brickMount = "/data/glusterfs";
-    for (const h of hosts) {
-        if (h.roles.includes("gluster")) h.dataDisk = { sizeGb: config.gluster.brickDiskGb, mountPoint: brickMount, filesystem: "xfs" };
-        if (h.roles.includes("gluster-arbiter")) h.dataDisk = { sizeGb: config.gluster.arbiterDiskGb, mountPoint: brickMount, filesystem: "xfs" };
-    }
     const bricks: GlusterBrick[] = [
-        ...withRole("gluster").map((h) => ({ host: h, path: `${brickMount}/${config.gluster.volume}/brick`, arbiter: false })),
-        ...withRole("gluster-arbiter").map((h) => ({ host: h, path: `${brickMount}/${config.gluster.volume}/arbiter`, arbiter: true })),
+        ...names("gluster").map((h) => ({ host: h, path: `${brickMount}/${config.gluster.volume}/brick`, arbiter: false })),
+        ...names("gluster-arbiter").map((h) => ({ host: h, path: `${brickMount}/${config.gluster.volume}/arbiter`, arbiter: true })),
     ];
-    const brickSites = sites.filter((s) => bricks.some((b) => hosts.find((h) => h.name === b.host)!.site === s.name));
+    // The creator: a brick host in the last site (in deploy order: the primary first) that holds one.
+    const deploySites = [config.primarySite, ...sites.map((s) => s.name).filter((s) => s !== config.primarySite)];
+    const creatorSite = [...deploySites].reverse().find((s) => bricks.some((b) => hostByName({ hosts }, b.host).site === s));
     const gluster: GlusterPlan | undefined =
         bricks.length === 0
             ? undefined
-            : { volume: config.gluster.volume, bricks, brickMount, mountPoint: `/srv/${config.gluster.volume}`, createdBy: brickSites[brickSites.length - 1].name };
-    return {
+            : {
+                  volume: config.gluster.volume,
+                  bricks,
+                  brickMount,
+                  mountPoint: `/srv/${config.gluster.volume}`,
+                  creator: bricks.find((b) => hostByName({ hosts }, b.host).site === creatorSite)!.host,
+              };
+    const apps = names("nextcloud", config.primarySite);
+    const app: AppPlan | undefined = apps.length > 0 ? { installer: apps[0], cron: apps[0] } : undefined;
+    const sitePlans: SitePlan[] = sites.map((s) => {
+        const lb = hostsOf({ hosts }, { site: s.name, role: "haproxy" })[0];
+        const nginx = hostsOf({ hosts }, { site: s.name, role: "nginx" }).map((h) => h.address);
+        const etcdCluster = etcdClusters.find((c) => c.members.some((m) => hostByName({ hosts }, m).site === s.name));
+        const patroniCluster = patroniClusters.find((c) => c.members.some((m) => hostByName({ hosts }, m).site === s.name));
+        return {
+            ...s,
+            ...(etcdCluster ? { etcdCluster: etcdCluster.name } : {}),
+            ...(patroniCluster ? { patroniCluster: patroniCluster.scope } : {}),
+            ...(lb
+                ? { database: { via: lb.name, readWrite: { host: lb.address, port: PORTS.haproxyPrimary }, readOnly: { host: lb.address, port: PORTS.haproxyReplicas } } }
+                : {}),
+            ...(names("nextcloud", s.name).length > 0 ? { redis: names("nextcloud", s.name)[0] } : {}),
+            publicAddresses: s.vip ? [s.vip.address] : nginx,
+            components: componentsOf(hosts, s.name),
+        };
+    });
+    const plan: Omit<DeploymentPlan, "deployOrder"> = {
         topology: config.topology,
         primarySite: config.primarySite,
         activeSite: config.activeSite,
-        sites,
+        sites: sitePlans,
         hosts,
         networks: sites.map((s) => s.cidr),
         etcdClusters,
@@ -229,57 +212,11 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         patroni: config.patroni,
         haproxy: config.haproxy,
         etcd: config.etcd,
-        gluster,
+        ...(gluster ? { gluster } : {}),
         nextcloud: config.nextcloud,
+        ...(app ? { app } : {}),
         versions: VERSIONS,
         ports: PORTS,
     };
-}
-
-/** The host of that name; throws when the plan has none. */
-export function hostByName(plan: DeploymentPlan, name: string): HostPlan {
-    const h = plan.hosts.find((x) => x.name === name);
-    if (!h) throw new Error(`no host named ${name} in the plan (hosts: ${plan.hosts.map((x) => x.name).join(", ")})`);
-    return h;
-}
-
-export function hostsOf(plan: DeploymentPlan, site: string, role?: Role): HostPlan[] {
-    return plan.hosts.filter((h) => h.site === site && (role === undefined || h.roles.includes(role)));
-}
-
-/** two-site: the permanent replication slot the primary site keeps for a standby site. */
-export function standbySlot(site: string): string {
-    return `standby_${site.replace(/-/g, "_")}`;
-}
-
-/** Where users reach a site: its VIP when it has one, else its NGINX hosts (the domain's A records). */
-export function publicAddresses(plan: DeploymentPlan, site: string): string[] {
-    const vip = plan.sites.find((s) => s.name === site)?.vip;
-    return vip ? [vip.address] : hostsOf(plan, site, "nginx").map((h) => h.address);
-}
-
-/** The etcd cluster a host's member belongs to, or the one its Patroni uses. */
-export function etcdClusterOf(plan: DeploymentPlan, host: string): EtcdClusterPlan {
-    const direct = plan.etcdClusters.find((c) => c.members.includes(host));
-    if (direct) return direct;
-    const pc = patroniClusterOf(plan, host);
-    return plan.etcdClusters.find((c) => c.name === pc.etcd)!;
-}
-
-/** The Patroni cluster a member belongs to, or the one a site's load balancer routes to. */
-export function patroniClusterOf(plan: DeploymentPlan, host: string): PatroniClusterPlan {
-    const h = hostByName(plan, host);
-    const c =
-        plan.patroniClusters.find((x) => x.members.includes(host)) ??
-        plan.patroniClusters.find((x) => x.sites.includes(h.site));
-    if (!c) throw new Error(`host ${host} belongs to no Patroni cluster`);
-    return c;
-}
-
-/** Where each member of a quorum runs: what the policy pack checks for spread. */
-export function memberPlacement(plan: DeploymentPlan, members: string[]): { name: string; site: string; proxmoxNode: string }[] {
-    return members.map((m) => {
-        const h = hostByName(plan, m);
-        return { name: h.name, site: h.site, proxmoxNode: h.proxmoxNode };
-    });
+    return { ...plan, deployOrder: deployOrderOf(plan) };
 }

@@ -1,12 +1,12 @@
 /** A mermaid diagram of the plan's topology, for `npm run check` and reviews. Pure. */
-import { DeploymentPlan } from "../plan/plan";
+import { DeploymentPlan, hostsOf } from "../plan/plan";
 
 export function renderMermaid(plan: DeploymentPlan): string {
     const id = (s: string) => s.replace(/[^A-Za-z0-9]/g, "_");
     const lines = ["graph TB"];
     for (const site of plan.sites) {
         lines.push(`    subgraph ${id(site.name)}["${site.name}${site.witness ? " (witness)" : ""} ${site.cidr}"]`);
-        for (const h of plan.hosts.filter((x) => x.site === site.name)) lines.push(`        ${id(h.name)}["${h.name}<br/>${h.roles.join(", ")}<br/>${h.address}"]`);
+        for (const h of hostsOf(plan, { site: site.name })) lines.push(`        ${id(h.name)}["${h.name}<br/>${h.roles.join(", ")}<br/>${h.address}"]`);
         lines.push("    end");
     }
     for (const c of plan.patroniClusters) {
@@ -14,7 +14,7 @@ export function renderMermaid(plan: DeploymentPlan): string {
         for (const m of rest) lines.push(`    ${id(first)} <-. "${c.synchronousMode ? "sync" : "async"} replication (${c.scope})" .-> ${id(m)}`);
         if (c.standbyOf) lines.push(`    %% ${c.scope} is a standby cluster of ${c.standbyOf.scope}`);
     }
-    for (const lb of plan.hosts.filter((h) => h.roles.includes("haproxy"))) {
+    for (const lb of hostsOf(plan, { role: "haproxy" })) {
         const c = plan.patroniClusters.find((x) => x.sites.includes(lb.site));
         for (const m of c?.members ?? []) lines.push(`    ${id(lb.name)} -->|5000/5001| ${id(m)}`);
     }

@@ -2,7 +2,7 @@
  * Proxmox firewall rules for a VM: every role's ports open only to the plan's networks that
  * need them (inbound policy DROP). Pure.
  */
-import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
+import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, namesOf, patroniClusterOf, siteByName } from "../plan/plan";
 
 export interface FirewallRule {
     /** Empty for protocols without ports (VRRP). */
@@ -23,8 +23,6 @@ function cidrsOf(plan: DeploymentPlan, hosts: string[]): string {
 
 export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRule[] {
     const p = plan.ports;
-    const names = (role: Parameters<typeof hostsOf>[2], site?: string) =>
-        plan.hosts.filter((h) => h.roles.includes(role!) && (site === undefined || h.site === site)).map((h) => h.name);
     const rules: FirewallRule[] = [{ dport: "22", proto: "tcp", source: plan.networks.join(","), comment: "ssh from the plan's networks" }];
     for (const role of host.roles) {
         switch (role) {
@@ -37,7 +35,7 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
             }
             case "patroni": {
                 const cluster = patroniClusterOf(plan, host.name);
-                const lbs = plan.hosts.filter((h) => h.roles.includes("haproxy") && cluster.sites.includes(h.site)).map((h) => h.name);
+                const lbs = cluster.sites.flatMap((site) => namesOf(plan, { site, role: "haproxy" }));
                 const source = cidrsOf(plan, [...cluster.members, ...lbs]);
                 rules.push({ dport: String(p.postgres), proto: "tcp", source, comment: "PostgreSQL: HAProxy and replication" });
                 // two-site: the site commands (npm run promote/rejoin) read both sites' clusters
@@ -52,28 +50,28 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 rules.push({
                     dport: `${p.haproxyPrimary}:${p.haproxyReplicas}`,
                     proto: "tcp",
-                    source: plan.topology === "two-site" ? plan.networks.join(",") : cidrsOf(plan, [host.name, ...names("nextcloud")]),
+                    source: plan.topology === "two-site" ? plan.networks.join(",") : cidrsOf(plan, [host.name, ...namesOf(plan, { role: "nextcloud" })]),
                     comment: "HAProxy to PostgreSQL: app nodes, standby clusters",
                 });
                 rules.push({ dport: String(p.haproxyStats), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "HAProxy stats: management" });
                 break;
             case "nginx":
                 rules.push({ dport: `${p.http},${p.https}`, proto: "tcp", source: "", comment: "Nextcloud over HTTPS: public" });
-                if (plan.sites.find((s) => s.name === host.site)?.vip) {
+                if (siteByName(plan, host.site).vip) {
                     // keepalived's adverts: IP protocol 112, from the site's NGINX nodes only.
-                    rules.push({ dport: "", proto: "vrrp", source: hostsOf(plan, host.site, "nginx").map((h) => `${h.address}/32`).join(","), comment: "VRRP from the other NGINX node" });
+                    rules.push({ dport: "", proto: "vrrp", source: hostsOf(plan, { site: host.site, role: "nginx" }).map((h) => `${h.address}/32`).join(","), comment: "VRRP from the other NGINX node" });
                 }
                 break;
             case "gluster":
             case "gluster-arbiter": {
                 const peers = plan.gluster?.bricks.map((b) => b.host) ?? [];
-                const source = cidrsOf(plan, [...peers, ...names("nextcloud")]);
+                const source = cidrsOf(plan, [...peers, ...namesOf(plan, { role: "nextcloud" })]);
                 rules.push({ dport: "24007:24008", proto: "tcp", source, comment: "glusterd: peers and clients" });
                 rules.push({ dport: "49152:49251", proto: "tcp", source, comment: "Gluster bricks: peers and clients" });
                 break;
             }
             case "nextcloud":
-                rules.push({ dport: String(p.nextcloud), proto: "tcp", source: hostsOf(plan, host.site, "nginx").map((h) => `${h.address}/32`).join(","), comment: "Nextcloud: the site's NGINX" });
+                rules.push({ dport: String(p.nextcloud), proto: "tcp", source: hostsOf(plan, { site: host.site, role: "nginx" }).map((h) => `${h.address}/32`).join(","), comment: "Nextcloud: the site's NGINX" });
                 rules.push({ dport: String(p.redis), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "Redis: the site's app nodes" });
                 break;
             default: {

@@ -31,7 +31,7 @@ export function brickSpecs(plan: DeploymentPlan): string[] {
 }
 
 /**
- * The script that creates the volume, run on a brick host of `createdBy`. Idempotent:
+ * The script that creates the volume, run on the volume's creator. Idempotent:
  * waits (bounded) for every peer, probes only missing peers, creates and starts the
  * volume only when absent, and sets options every time (setting an option is idempotent).
  */
@@ -58,17 +58,16 @@ export function renderVolumeScript(plan: DeploymentPlan, runsOn: HostPlan): stri
     ].join("\n");
 }
 
-/** glusterd on a brick host, with its brick directory; the volume script on the creating site's first brick host. */
+/** glusterd on a brick host, with its brick directory; the volume script on the volume's creator. */
 export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): RenderedHost {
     const g = requireGluster(plan);
     const brick = g.bricks.find((b) => b.host === host.name);
     if (!brick) throw new Error(`${host.name} holds no brick of ${g.volume}`);
-    const creator = g.bricks.map((b) => hostByName(plan, b.host)).find((h) => h.site === g.createdBy)!;
     return {
         files: [
             // Beside the brick, not in it (glusterd creates the brick directory itself).
             { path: `${g.brickMount}/${g.volume}/README.nextcloud-ha`, content: `${brick.path}: ${brick.arbiter ? "arbiter" : "data"} brick of volume ${g.volume} on ${host.name}\n`, mode: "0644", owner: "root:root" },
-            ...(creator.name === host.name ? [{ path: VOLUME_SCRIPT, content: renderVolumeScript(plan, host), mode: "0755", owner: "root:root" }] : []),
+            ...(g.creator === host.name ? [{ path: VOLUME_SCRIPT, content: renderVolumeScript(plan, host), mode: "0755", owner: "root:root" }] : []),
         ],
         services: [{ name: "glusterd", unit: "glusterd.service", user: "root", command: ["/usr/sbin/glusterd", "-N", "-p", "/run/glusterd.pid", "--log-level", "INFO"] }],
         packages: ["glusterfs-server", "xfsprogs"],

@@ -2,25 +2,25 @@
  * Everything one host of the plan receives, whatever its roles: the one entry point the
  * Pulumi components, the render CLI and the lab all call. Pure.
  */
-import { DeploymentPlan, HostPlan } from "../plan/plan";
+import { Endpoint } from "../plan/addresses";
+import { DeploymentPlan, HostPlan, siteByName } from "../plan/plan";
 import { renderEtcdMember } from "./etcd";
-import { DatabaseSecrets, Endpoint, mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
+import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
+import { SecretsBundle } from "./secrets";
 import { renderGlusterBrick } from "./gluster";
 import { renderHaproxy } from "./haproxy";
 import { renderKeepalived } from "./keepalived";
 import { renderNginx, TlsCertificate } from "./nginx";
-import { NextcloudSecrets, renderNextcloudNode } from "./nextcloud";
+import { renderNextcloudNode } from "./nextcloud";
 import { renderPatroniMember } from "./patroni";
 
 export interface HostInputs {
-    /** The passwords of the Patroni cluster; needed by hosts with the patroni role. */
-    database?: DatabaseSecrets;
+    /** The shared secrets; needed by hosts with the patroni or nextcloud role (each renderer takes its part). */
+    secrets?: SecretsBundle;
     /** The host's etcd TLS identity; needed by hosts with the etcd or patroni role. */
     tls?: TlsIdentity;
     /** The site's wildcard certificate; needed by hosts with the nginx role. */
     certificate?: TlsCertificate;
-    /** What every Nextcloud node shares; needed by hosts with the nextcloud role. */
-    nextcloud?: NextcloudSecrets;
     /** two-site standby: the endpoint to follow, as the primary stack exports it (default: the plan's). */
     standbySource?: Endpoint;
 }
@@ -41,18 +41,18 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                 case "etcd":
                     return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
                 case "patroni":
-                    return renderPatroniMember(plan, host, need(inputs.database, "the database secrets"), need(inputs.tls, "a TLS identity"), inputs.standbySource);
+                    return renderPatroniMember(plan, host, need(inputs.secrets, "the shared secrets").database, need(inputs.tls, "a TLS identity"), inputs.standbySource);
                 case "haproxy":
                     return renderHaproxy(plan, host);
                 case "nginx": {
                     const nginx = renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
-                    return plan.sites.find((s) => s.name === host.site)?.vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
+                    return siteByName(plan, host.site).vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
                 }
                 case "gluster":
                 case "gluster-arbiter":
                     return renderGlusterBrick(plan, host);
                 case "nextcloud":
-                    return renderNextcloudNode(plan, host, need(inputs.nextcloud, "the Nextcloud secrets"));
+                    return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud);
                 default: {
                     const never: never = role;
                     throw new Error(`no renderer for role ${String(never)}`);

@@ -12,7 +12,7 @@ export function renderKeepalivedConfig(plan: DeploymentPlan, host: HostPlan): st
     const siteIndex = plan.sites.findIndex((s) => s.name === host.site);
     const vip = plan.sites[siteIndex].vip;
     if (!vip) throw new Error(`site ${host.site} has no VIP for keepalived`);
-    const peers = hostsOf(plan, host.site, "nginx");
+    const peers = hostsOf(plan, { site: host.site, role: "nginx" });
     const rank = peers.findIndex((h) => h.name === host.name);
     return [
         `# keepalived ${host.name}: VIP ${vip.address} for ${peers.map((p) => p.name).join(", ")}; rendered by nextcloud-ha`,

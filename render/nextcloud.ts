@@ -5,24 +5,14 @@
  * the database through HAProxy's read-write port, the site's Redis for locking and the
  * distributed cache, the site's load balancers as trusted proxies). Pure.
  */
-import { DeploymentPlan, HostPlan, hostsOf } from "../plan/plan";
+import { AppPlan, DeploymentPlan, HostPlan, hostByName, hostsOf, siteByName } from "../plan/plan";
+import { formatEndpoint } from "../plan/addresses";
 import { renderGlusterMount } from "./gluster";
 import { mergeRendered, RenderedHost } from "./rendered";
 import { APP_DATABASE } from "./patroni";
+import { bundleSecrets, generateSecrets, NextcloudSecrets } from "./secrets";
 
 export const NEXTCLOUD_CONFIG = "/etc/nextcloud-ha/nextcloud-ha.config.php";
-
-/** Values every Nextcloud node of every site must share; secret. */
-export interface NextcloudSecrets {
-    instanceId: string;
-    passwordSalt: string;
-    secret: string;
-    databasePassword: string;
-    redisPassword: string;
-    /** The first admin's password, used once by the installer node. */
-    adminPassword: string;
-}
-
 
 function php(value: unknown): string {
     if (Array.isArray(value)) return `[${value.map(php).join(", ")}]`;
@@ -30,18 +20,11 @@ function php(value: unknown): string {
     return `'${String(value).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
-/** The site's Redis: on its first app node, reached by address (never localhost). */
-export function redisHostOf(plan: DeploymentPlan, site: string): HostPlan {
-    const apps = hostsOf(plan, site, "nextcloud");
-    if (apps.length === 0) throw new Error(`site ${site} has no Nextcloud app node to run its Redis`);
-    return apps[0];
-}
-
 /** The config fragment (`*.config.php`, merged by Nextcloud over its config.php). */
 export function renderNextcloudConfig(plan: DeploymentPlan, host: HostPlan, s: NextcloudSecrets): string {
-    const lb = hostsOf(plan, host.site, "haproxy");
-    const proxies = hostsOf(plan, host.site, "nginx").map((h) => h.address);
-    if (lb.length === 0) throw new Error(`site ${host.site} has no HAProxy for Nextcloud's database connection`);
+    const site = siteByName(plan, host.site);
+    const proxies = hostsOf(plan, { site: host.site, role: "nginx" }).map((h) => h.address);
+    if (!site.database || !site.redis) throw new Error(`site ${host.site} has no HAProxy or no app node for Nextcloud's database and Redis`);
     if (!plan.gluster) throw new Error("Nextcloud needs the Gluster volume for its data directory");
     const nc = plan.nextcloud;
     const entries: [string, unknown][] = [
@@ -49,7 +32,7 @@ export function renderNextcloudConfig(plan: DeploymentPlan, host: HostPlan, s: N
         ["passwordsalt", s.passwordSalt],
         ["secret", s.secret],
         ["dbtype", "pgsql"],
-        ["dbhost", `${lb[0].address}:${plan.ports.haproxyPrimary}`],
+        ["dbhost", formatEndpoint(site.database.readWrite)],
         ["dbname", APP_DATABASE.name],
         ["dbuser", APP_DATABASE.role],
         ["dbpassword", s.databasePassword],
@@ -62,7 +45,7 @@ export function renderNextcloudConfig(plan: DeploymentPlan, host: HostPlan, s: N
         ["memcache.distributed", "\\OC\\Memcache\\Redis"],
         ["memcache.locking", "\\OC\\Memcache\\Redis"],
     ];
-    const redis = redisHostOf(plan, host.site);
+    const redis = hostByName(plan, site.redis);
     return [
         "<?php",
         `// Nextcloud node ${host.name} (site ${host.site}); rendered by nextcloud-ha. Identical secrets on every node.`,
@@ -72,13 +55,6 @@ export function renderNextcloudConfig(plan: DeploymentPlan, host: HostPlan, s: N
         "];",
         "",
     ].join("\n");
-}
-
-/** The one app node that installs Nextcloud and runs its background jobs: the primary site's first. */
-export function installerOf(plan: DeploymentPlan): HostPlan {
-    const first = hostsOf(plan, plan.primarySite, "nextcloud")[0];
-    if (!first) throw new Error(`the primary site ${plan.primarySite} has no Nextcloud app node to install from`);
-    return first;
 }
 
 const HOOKS = "/etc/nextcloud-ha/hooks";
@@ -107,6 +83,12 @@ export function renderHook(installer: boolean): string {
     ].join("\n");
 }
 
+/** The app tier's one-of-a-kind duties; throws when the plan has no app nodes. */
+function appOf(plan: DeploymentPlan): AppPlan {
+    if (!plan.app) throw new Error("the plan has no Nextcloud app node");
+    return plan.app;
+}
+
 /** A container as the NextcloudTier component creates it; plain data. */
 export interface ContainerSpec {
     name: string;
@@ -123,11 +105,12 @@ export interface ContainerSpec {
 
 export const REDIS_IMAGE = "redis:7.4.2-alpine";
 
-/** The containers of one app node: Nextcloud; Redis on the site's Redis node; cron on the installer. */
+/** The containers of one app node: Nextcloud; Redis on the site's Redis host; cron on the cron host. */
 export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, s: NextcloudSecrets): ContainerSpec[] {
     const g = plan.gluster!;
-    const installer = installerOf(plan).name === host.name;
-    const lb = hostsOf(plan, host.site, "haproxy")[0];
+    const app = appOf(plan);
+    const site = siteByName(plan, host.site);
+    const installer = app.installer === host.name;
     const mounts: ContainerSpec["mounts"] = [
         { source: "nextcloud-html", target: IN_CONTAINER.html, volume: true },
         { source: `${g.mountPoint}/data`, target: IN_CONTAINER.data },
@@ -142,15 +125,15 @@ export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, 
             NEXTCLOUD_ADMIN_USER: "admin",
             NEXTCLOUD_ADMIN_PASSWORD: s.adminPassword,
             NEXTCLOUD_TRUSTED_DOMAINS: plan.nextcloud.trustedDomains.join(" "),
-            POSTGRES_HOST: `${lb.address}:${plan.ports.haproxyPrimary}`,
+            POSTGRES_HOST: formatEndpoint(site.database!.readWrite),
             POSTGRES_DB: APP_DATABASE.name,
             POSTGRES_USER: APP_DATABASE.role,
             POSTGRES_PASSWORD: s.databasePassword,
         });
     }
-    // In start order: Redis (the site's, on its first node), Nextcloud, then cron on the installer.
+    // In start order: Redis (on the site's Redis host), Nextcloud, then cron (on the cron host).
     const specs: ContainerSpec[] = [];
-    if (redisHostOf(plan, host.site).name === host.name) {
+    if (site.redis === host.name) {
         specs.push({
             name: "redis",
             image: REDIS_IMAGE,
@@ -162,7 +145,7 @@ export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, 
         });
     }
     specs.push({ name: "nextcloud", image: plan.nextcloud.image, env, ports: [{ internal: plan.ports.http, external: plan.ports.nextcloud }], mounts, secret: true });
-    if (installer) specs.push({ name: "nextcloud-cron", image: plan.nextcloud.image, env: {}, ports: [], mounts: mounts.slice(0, 3), entrypoint: ["/cron.sh"], secret: false });
+    if (app.cron === host.name) specs.push({ name: "nextcloud-cron", image: plan.nextcloud.image, env: {}, ports: [], mounts: mounts.slice(0, 3), entrypoint: ["/cron.sh"], secret: false });
     return specs;
 }
 
@@ -176,12 +159,12 @@ export function renderWaitInstalled(plan: DeploymentPlan): string {
 
 /** Which containers a node gets; their shape does not depend on the secrets' values. */
 export function containerShapes(plan: DeploymentPlan, host: HostPlan): ContainerSpec[] {
-    return renderNextcloudContainers(plan, host, { instanceId: "", passwordSalt: "", secret: "", databasePassword: "", redisPassword: "", adminPassword: "" });
+    return renderNextcloudContainers(plan, host, bundleSecrets(generateSecrets(() => "")).nextcloud);
 }
 
 /** The host side of an app node; its containers are placed by the NextcloudTier component. */
 export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedHost {
-    const hook = renderHook(installerOf(plan).name === host.name);
+    const hook = renderHook(appOf(plan).installer === host.name);
     return mergeRendered([
         renderGlusterMount(plan),
         {

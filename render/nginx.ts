@@ -18,7 +18,7 @@ export interface TlsCertificate {
 }
 
 export function renderNginxSite(plan: DeploymentPlan, host: HostPlan): string {
-    const apps = hostsOf(plan, host.site, "nextcloud");
+    const apps = hostsOf(plan, { site: host.site, role: "nextcloud" });
     if (apps.length === 0) throw new Error(`site ${host.site} has no Nextcloud app node for ${host.name} to serve`);
     const nc = plan.nextcloud;
     const p = plan.ports;

@@ -4,9 +4,11 @@
  * package from creating a default cluster Patroni would never use. Pure.
  */
 import { stringify } from "yaml";
-import { DeploymentPlan, HostPlan, hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
+import { Endpoint } from "../plan/addresses";
+import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf, siteByName } from "../plan/plan";
 import { etcdClientUrls } from "./etcd";
-import { DatabaseSecrets, Endpoint, RenderedHost, TlsIdentity } from "./rendered";
+import { RenderedHost, TlsIdentity } from "./rendered";
+import { DatabaseSecrets } from "./secrets";
 
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const POST_BOOTSTRAP = "/etc/patroni/post-bootstrap.sh";
@@ -26,6 +28,11 @@ export function renderPgHba(plan: DeploymentPlan): string[] {
         ...nets.map((n) => `host replication ${DB_USERS.replication} ${n} scram-sha-256`),
         ...nets.map((n) => `host all all ${n} scram-sha-256`),
     ];
+}
+
+/** Patroni's `standby_cluster` section: follow the read-write endpoint, through the slot the primary keeps for this site. */
+export function renderStandbyCluster(source: Endpoint, slot: string): Record<string, unknown> {
+    return { host: source.host, port: source.port, primary_slot_name: slot, create_replica_methods: ["basebackup"] };
 }
 
 /** Patroni's config.yml for one member. */
@@ -64,13 +71,8 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
     }
     if (cluster.standbyOf) {
         // The primary site's read-write endpoint: from its stack's outputs, else from the plan.
-        const source = standbySource ?? { host: hostsOf(plan, cluster.standbyOf.site, "haproxy")[0].address, port: plan.ports.haproxyPrimary };
-        dcs.standby_cluster = {
-            host: source.host,
-            port: source.port,
-            primary_slot_name: cluster.standbyOf.slot,
-            create_replica_methods: ["basebackup"],
-        };
+        const source = standbySource ?? siteByName(plan, cluster.standbyOf.site).database!.readWrite;
+        dcs.standby_cluster = renderStandbyCluster(source, cluster.standbyOf.slot);
     }
     const config = {
         scope: cluster.scope,

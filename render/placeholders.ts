@@ -1,25 +1,28 @@
 /**
  * Clearly marked stand-ins for the values that exist only at deploy time (passwords from
- * @pulumi/random, certificates and keys from the deployment CA), so rendered files can be
- * read, diffed and validated without any secret.
+ * @pulumi/random, certificates and keys from the deployment CA, the wildcard certificate
+ * from stack config), so rendered files can be read, diffed and validated without any secret.
  */
-import { DatabaseSecrets, TlsIdentity } from "./rendered";
-import { NextcloudSecrets } from "./nextcloud";
+import { HostPlan } from "../plan/plan";
+import { HostInputs, needsTls } from "./host";
+import { TlsCertificate } from "./nginx";
+import { TlsIdentity } from "./rendered";
+import { bundleSecrets, generateSecrets, SecretsBundle } from "./secrets";
 
 export function placeholder(what: string): string {
     return `<secret: ${what}, generated at deploy time>`;
 }
 
-export const PLACEHOLDER_DATABASE: DatabaseSecrets = {
-    superuserPassword: placeholder("postgres superuser password"),
-    replicationPassword: placeholder("replication password"),
-    rewindPassword: placeholder("pg_rewind user password"),
-    restApiPassword: placeholder("Patroni REST API password"),
-    appPassword: placeholder("Nextcloud database password"),
-};
+/** The secrets bundle with every value a marked placeholder, built like the real one. */
+export function placeholderSecrets(): SecretsBundle {
+    return bundleSecrets(generateSecrets((_, spec) => placeholder(spec.what)));
+}
+
+function pem(kind: string, what: string): string {
+    return `-----BEGIN ${kind}-----\n${placeholder(what)}\n-----END ${kind}-----\n`;
+}
 
 export function placeholderTls(host: string): TlsIdentity {
-    const pem = (kind: string, what: string) => `-----BEGIN ${kind}-----\n${placeholder(what)}\n-----END ${kind}-----\n`;
     return {
         caCert: pem("CERTIFICATE", "deployment CA certificate"),
         cert: pem("CERTIFICATE", `certificate of ${host}, signed by the deployment CA`),
@@ -27,15 +30,15 @@ export function placeholderTls(host: string): TlsIdentity {
     };
 }
 
-export const PLACEHOLDER_NEXTCLOUD: NextcloudSecrets = {
-    instanceId: placeholder("Nextcloud instanceid"),
-    passwordSalt: placeholder("Nextcloud passwordsalt"),
-    secret: placeholder("Nextcloud secret"),
-    databasePassword: PLACEHOLDER_DATABASE.appPassword,
-    redisPassword: placeholder("Redis password"),
-    adminPassword: placeholder("Nextcloud admin password"),
-};
+export function placeholderCertificate(): TlsCertificate {
+    return { cert: pem("CERTIFICATE", "wildcard certificate, from stack config"), key: pem("PRIVATE KEY", "wildcard key, from stack config") };
+}
 
-export function placeholderCertificate(): { cert: string; key: string } {
-    return { cert: `-----BEGIN CERTIFICATE-----\n${placeholder("wildcard certificate, from stack config")}\n-----END CERTIFICATE-----\n`, key: `-----BEGIN PRIVATE KEY-----\n${placeholder("wildcard key, from stack config")}\n-----END PRIVATE KEY-----\n` };
+/** Everything a host's renderers need, as placeholders: what `npm run render` shows and the lab's service list reads. */
+export function placeholderInputs(host: HostPlan): HostInputs {
+    return {
+        secrets: placeholderSecrets(),
+        tls: needsTls(host) ? placeholderTls(host.name) : undefined,
+        certificate: host.roles.includes("nginx") ? placeholderCertificate() : undefined,
+    };
 }

@@ -37,30 +37,7 @@ export interface RenderedHost {
     packages: string[];
 }
 
-/** Passwords of one Patroni cluster; plain strings here, secret Outputs in the Pulumi shell. */
-export interface DatabaseSecrets {
-    superuserPassword: string;
-    replicationPassword: string;
-    rewindPassword: string;
-    restApiPassword: string;
-    /** The application's database role (Nextcloud), created when the cluster bootstraps. */
-    appPassword: string;
-}
-
-/** A host's TLS identity for etcd: the deployment CA, and its own certificate and key. */
-/** A host and port, e.g. the read-write endpoint a standby cluster follows. */
-export interface Endpoint {
-    host: string;
-    port: number;
-}
-
-/** Parses "address:port" as the stacks export endpoints; throws naming the bad value. */
-export function parseEndpoint(value: string): Endpoint {
-    const m = /^([^:\s]+):(\d{1,5})$/.exec(value);
-    if (!m || Number(m[2]) > 65535) throw new Error(`${JSON.stringify(value)} is not an address:port endpoint`);
-    return { host: m[1], port: Number(m[2]) };
-}
-
+/** A host's TLS identity from the deployment CA: the CA's certificate, and the host's own certificate and key. */
 export interface TlsIdentity {
     caCert: string;
     cert: string;

@@ -7,9 +7,8 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { review } from "../policies/rules";
-import { loadStackConfig } from "../plan/config";
+import { loadDeployment } from "../plan/load";
 import { renderMermaid } from "../render/diagram";
-import { buildPlan } from "../plan/plan";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
 import { placeholderCertificate } from "../render/placeholders";
 import { plainParts, settled, setupMocks } from "./mockRuntime";
@@ -17,11 +16,12 @@ import { plainParts, settled, setupMocks } from "./mockRuntime";
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
 async function checkOne(stack: string): Promise<number> {
-    const config = loadStackConfig(readStackConfig(stack)); // bad config: its one-line error, before anything else
     // Secrets the stack holds encrypted (the wildcard certificate's key) are placeholders here.
     const raw = readStackConfig(stack);
     const cert = placeholderCertificate();
-    const run = setupMocks(stack, { tlsCertificate: raw.tlsCertificate ?? cert.cert, tlsKey: cert.key });
+    const overrides = { tlsCertificate: raw.tlsCertificate ?? cert.cert, tlsKey: cert.key };
+    const { config, plan } = loadDeployment({ ...raw, ...overrides }); // bad config: its one-line error, before anything else
+    const run = setupMocks(stack, overrides);
     await import("../index");
     await settled(run);
     const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as Record<string, any> }));
@@ -33,7 +33,7 @@ async function checkOne(stack: string): Promise<number> {
     const counts = new Map<string, number>();
     for (const r of resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
     lines.push("", "All resources:", ...[...counts].sort().map(([t, n]) => `  ${String(n).padStart(3)} ${t}`));
-    lines.push("", "```mermaid", renderMermaid(buildPlan(config)), "```");
+    lines.push("", "```mermaid", renderMermaid(plan), "```");
     const violations = review(resources);
     lines.push("", violations.length === 0 ? `policy: all rules pass over ${resources.length} resources` : `policy: ${violations.length} mandatory violations`);
     for (const v of violations) lines.push(`  [${v.rule}] ${v.resource}: ${v.message}`);

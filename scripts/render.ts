@@ -6,10 +6,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderCloudInit } from "../render/cloudInit";
-import { needsTls, renderHost } from "../render/host";
-import { loadStackConfig } from "../plan/config";
-import { buildPlan, hostsOf } from "../plan/plan";
-import { PLACEHOLDER_DATABASE, PLACEHOLDER_NEXTCLOUD, placeholderCertificate, placeholderTls } from "../render/placeholders";
+import { renderHost } from "../render/host";
+import { loadPlan } from "../plan/load";
+import { hostsOf } from "../plan/plan";
+import { placeholderInputs } from "../render/placeholders";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
 
 function usage(): never {
@@ -22,15 +22,9 @@ function main(argv: string[]): void {
     const out = outAt >= 0 ? argv[outAt + 1] : undefined;
     const stack = argv.find((a, i) => !a.startsWith("--") && i !== outAt + 1);
     if (!stack || !out) usage();
-    const config = loadStackConfig(readStackConfig(stack));
-    const plan = buildPlan(config);
-    for (const host of hostsOf(plan, config.site)) {
-        const rendered = renderHost(plan, host, {
-            database: host.roles.includes("patroni") ? PLACEHOLDER_DATABASE : undefined,
-            tls: needsTls(host) ? placeholderTls(host.name) : undefined,
-            certificate: host.roles.includes("nginx") ? placeholderCertificate() : undefined,
-            nextcloud: host.roles.includes("nextcloud") ? PLACEHOLDER_NEXTCLOUD : undefined,
-        });
+    const { config, plan } = loadPlan(readStackConfig(stack));
+    for (const host of hostsOf(plan, { site: config.site })) {
+        const rendered = renderHost(plan, host, placeholderInputs(host));
         const dir = path.join(out, host.name);
         for (const f of rendered.files) {
             const target = path.join(dir, f.path);

@@ -4,9 +4,9 @@
  * (the plan from the stack files; run it from a machine inside the plan's networks with
  * NCHA_PATRONI_REST_PASSWORD set), or against the running lab with --lab.
  */
-import { ConfigError, loadStackConfig } from "../plan/config";
+import { ConfigError } from "../plan/config";
+import { loadPlan } from "../plan/load";
 import { LabError } from "../lab/sh";
-import { buildPlan } from "../plan/plan";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
 import { checkTwoSite, promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
 import { remoteTransport, REST_PASSWORD_ENV } from "../ops/remote";
@@ -23,15 +23,14 @@ const USAGE = `usage: npm run promote -- <site> [--confirm-fenced SITE] [--plann
 async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: SiteTransport; password?: string }> {
     if (lab) {
         // Loaded only here: the lab needs root and its state; the VM path needs neither.
-        const { requireState } = await import("../lab/lab");
+        const { requireState } = await import("../lab/state");
         const { labTransport } = await import("../lab/siteOps");
         const state = requireState();
         return { plan: state.plan, transport: labTransport(state) };
     }
     const stacks = listStacks();
     if (stacks.length === 0) throw new SiteMoveError("no Pulumi.<stack>.yaml here; run it from the project's directory");
-    const config = loadStackConfig(readStackConfig(stacks[0]));
-    const plan = buildPlan(config);
+    const { config, plan } = loadPlan(readStackConfig(stacks[0]));
     const password = process.env[REST_PASSWORD_ENV] ?? "";
     return { plan, transport: remoteTransport(plan, config.sshUser, password), password };
 }

@@ -1,62 +1,53 @@
 /**
- * Places the hosts a component owns: issues each its TLS identity, renders everything the
- * host receives, and builds its VM. The components differ only in which hosts they own.
+ * Places hosts: issues each its TLS identity, renders everything the host receives, and
+ * builds its VM. Every component places its hosts through this; they differ only in which
+ * hosts the plan says they build.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Role, StackConfig } from "../../plan/config";
-import { DeploymentPlan, HostPlan, hostsOf } from "../../plan/plan";
-import { needsTls, renderHost } from "../../render/host";
-import { TlsCertificate } from "../../render/nginx";
-import { Endpoint } from "../../render/rendered";
-import { SharedSecrets } from "../sharedSecrets";
+import { Endpoint } from "../../plan/addresses";
+import { ProxmoxConfig } from "../../plan/config";
+import { DeploymentPlan, hostByName } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderFirewall } from "../../render/firewall";
+import { needsTls, renderHost } from "../../render/host";
+import { TlsCertificate } from "../../render/nginx";
+import { SharedSecretValues } from "../sharedSecrets";
 import { ProxmoxHost } from "./proxmoxHost";
 import { issueTlsIdentity } from "./tlsIdentity";
 
-/** What every component of one stack shares. */
-export interface SiteContext {
+/** What placing a host needs besides the host itself; the same for every component of a stack. */
+export interface Placement {
+    /** The plan of all sites: a host's files name its peers in every site. */
     plan: DeploymentPlan;
-    config: StackConfig;
-    secrets: SharedSecrets;
-    /** The wildcard certificate and key (stack config; the key secret), for NGINX hosts. */
+    /** Where and how this stack's VMs are cloned (stack config `proxmox`). */
+    proxmox: ProxmoxConfig;
+    /** Public keys cloud-init authorises for the image's user (stack config `sshAuthorizedKeys`). */
+    sshAuthorizedKeys: string[];
+    /** The shared secrets and the deployment CA's key (secret), from the SharedSecrets component. */
+    secrets: pulumi.Output<SharedSecretValues>;
+    /** The deployment CA's certificate, which signs every host's TLS identity. */
+    caCertPem: pulumi.Output<string>;
+    /** The wildcard certificate and key (the key secret); required where a host has the nginx role. */
     certificate?: pulumi.Output<TlsCertificate>;
     /** two-site standby: the read-write endpoint the primary stack exports, that the standby cluster follows. */
     replicationSource?: pulumi.Output<Endpoint>;
 }
 
-/**
- * The hosts of this stack's site that a role's component builds: a host with several roles
- * is built once, by the component of its first role (roles are ordered etcd, patroni, haproxy).
- */
-export function ownedHosts(ctx: SiteContext, role: Role): HostPlan[] {
-    return hostsOf(ctx.plan, ctx.config.site, role).filter((h) => h.roles[0] === role);
-}
-
-export function placeHosts(parent: pulumi.ComponentResource, ctx: SiteContext, hosts: HostPlan[]): Record<string, ProxmoxHost> {
+/** Builds the VMs of the named hosts as children of `parent`; returns them by host name. */
+export function placeHosts(parent: pulumi.ComponentResource, placement: Placement, names: string[]): Record<string, ProxmoxHost> {
+    const { plan, secrets, caCertPem } = placement;
     const placed: Record<string, ProxmoxHost> = {};
-    for (const host of hosts) {
-        const tls = needsTls(host)
-            ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: ctx.secrets.caCertPem, keyPem: ctx.secrets.values.caKeyPem }, parent)
-            : undefined;
+    for (const host of names.map((n) => hostByName(plan, n))) {
+        if (host.roles.includes("nginx") && !placement.certificate) throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
+        const tls = needsTls(host) ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem) }, parent) : undefined;
         const userData = pulumi
-            .all([ctx.secrets.values, tls, host.roles.includes("nginx") ? ctx.certificate : undefined, host.roles.includes("patroni") ? ctx.replicationSource : undefined])
+            .all([secrets, tls, host.roles.includes("nginx") ? placement.certificate : undefined, host.roles.includes("patroni") ? placement.replicationSource : undefined])
             .apply(([values, identity, certificate, standbySource]) =>
-                renderCloudInit(
-                    host,
-                    renderHost(ctx.plan, host, {
-                        database: host.roles.includes("patroni") ? values.database : undefined,
-                        nextcloud: host.roles.includes("nextcloud") ? values.nextcloud : undefined,
-                        tls: identity,
-                        certificate,
-                        standbySource,
-                    }),
-                    ctx.config.sshAuthorizedKeys,
-                ),
+                renderCloudInit(host, renderHost(plan, host, { secrets: values, tls: identity, certificate, standbySource }), placement.sshAuthorizedKeys),
             );
         placed[host.name] = new ProxmoxHost(
             host.name,
-            { host, proxmox: ctx.config.proxmox, userData: pulumi.secret(userData), firewall: renderFirewall(ctx.plan, host), networks: ctx.plan.networks },
+            { host, proxmox: placement.proxmox, userData: pulumi.secret(userData), firewall: renderFirewall(plan, host), networks: plan.networks },
             { parent },
         );
     }

@@ -11,7 +11,9 @@ import { HostPlan } from "../../plan/plan";
 import { FirewallRule } from "../../render/firewall";
 
 export interface ProxmoxHostArgs {
+    /** The plan's host: name, site, address, roles, size, VM id, Proxmox node, data disk. */
     host: HostPlan;
+    /** The template to clone and the datastores and bridge to use (stack config `proxmox`). */
     proxmox: ProxmoxConfig;
     /** Inbound rules (policy DROP otherwise), from renderFirewall. */
     firewall: FirewallRule[];

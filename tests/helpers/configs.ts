@@ -1,7 +1,8 @@
 /** Variants of the committed stack config that the tests share. */
+import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
 import { readStackConfig, REPO_ROOT } from "../../plan/stackFiles";
-import { ConfigError, loadStackConfig, RawConfig } from "../../plan/config";
+import { ConfigError, RawConfig } from "../..//plan/config";
 import { Captured } from "./mocks";
 
 /** dc1's config turned two-site: dc3 dropped, three etcd members in each of dc1 and dc2. */
@@ -52,7 +53,7 @@ export function filesTierConfig(): RawConfig {
 /** The ConfigError a bad config raises; fails the test when the config is accepted. */
 export function configFailure(raw: RawConfig): ConfigError {
     try {
-        loadStackConfig(raw);
+        loadPlan(raw);
     } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         return e;

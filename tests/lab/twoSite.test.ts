@@ -8,7 +8,8 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { drill } from "../../lab/drill";
-import { down, status, up } from "../../lab/lab";
+import { down, up } from "../../lab/lifecycle";
+import { status } from "../../lab/status";
 import { existingNamespaces } from "../../lab/net";
 import { loadState, ROUTER_NS } from "../../lab/state";
 

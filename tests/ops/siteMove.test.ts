@@ -3,17 +3,18 @@
  * they change and in which order. The same steps run for real in the two-site lab
  * (tests/lab/twoSite.test.ts).
  */
+import { loadPlan } from "../../plan/load";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { HttpAnswer } from "../../ops/http";
 import { shellQuote } from "../../ops/remote";
 import { bricksOnline, CommandResult, promote, rejoin, SiteMoveError, SiteTransport, standbyClusterConfig } from "../../ops/siteMove";
-import { loadStackConfig } from "../../plan/config";
-import { buildPlan, HostPlan } from "../../plan/plan";
+
+import { HostPlan } from "../../plan/plan";
 import { readStackConfig, REPO_ROOT } from "../../plan/stackFiles";
 
 const EXAMPLE = path.join(REPO_ROOT, "examples", "two-site");
-const plan = buildPlan(loadStackConfig(readStackConfig("dc1", EXAMPLE)));
+const plan = loadPlan(readStackConfig("dc1", EXAMPLE)).plan;
 const STATUS = fs.readFileSync(path.join(__dirname, "fixtures", "gluster-volume-status.txt"), "utf8");
 
 interface Member {
@@ -203,7 +204,7 @@ describe("promote", () => {
         t.down.add("dc1");
         t.members.dc2 = [{ name: "dc2-db1", role: "replica", state: "stopped" }];
         await expect(promote(plan, t, "dc2", quick)).rejects.toThrow(/dc2's cluster has no running standby leader \(dc2-db1 replica\/stopped\)/);
-        const three = buildPlan(loadStackConfig(readStackConfig("dc1", REPO_ROOT)));
+        const three = loadPlan(readStackConfig("dc1", REPO_ROOT)).plan;
         await expect(promote(three, t, "dc2", quick)).rejects.toThrow(/the plan is three-site/);
         await expect(promote(plan, t, "dc9", quick)).rejects.toThrow(/no site dc9 in the plan \(sites: dc1, dc2\)/);
     });

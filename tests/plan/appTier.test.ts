@@ -1,12 +1,12 @@
 /** The files tier's rules: replica 2 always with an arbiter, placed where it breaks a tie. */
-import { loadStackConfig } from "../../plan/config";
-import { buildPlan } from "../../plan/plan";
+import { loadPlan } from "../../plan/load";
+
 import { appTierConfig, configFailure } from "../helpers/configs";
 
 const failure = configFailure;
 
 test("the volume: data bricks in dc1 and dc2, the arbiter last on dc3's witness, created by dc3's stack", () => {
-    const plan = buildPlan(loadStackConfig(appTierConfig()));
+    const plan = loadPlan(appTierConfig()).plan;
     expect(plan.gluster).toEqual({
         volume: "nextcloud",
         bricks: [
@@ -16,7 +16,7 @@ test("the volume: data bricks in dc1 and dc2, the arbiter last on dc3's witness,
         ],
         brickMount: "/data/glusterfs",
         mountPoint: "/srv/nextcloud",
-        createdBy: "dc3",
+        creator: "dc3-etcd1",
     });
     const gfs = plan.hosts.find((h) => h.name === "dc1-gfs1")!;
     expect(gfs.dataDisk).toEqual({ sizeGb: 500, mountPoint: "/data/glusterfs", filesystem: "xfs" });

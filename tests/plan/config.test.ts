@@ -1,5 +1,6 @@
 /** Every bad input fails before any resource, with one message naming the key and the fix. */
-import { loadStackConfig } from "../../plan/config";
+import { loadStackConfig } from "../../plan/load";
+
 import { readStackConfig } from "../../plan/stackFiles";
 import { configFailure } from "../helpers/configs";
 

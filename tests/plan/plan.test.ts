@@ -1,10 +1,10 @@
 /** The plan is pure and the same whichever stack computes it. */
-import { loadStackConfig } from "../../plan/config";
-import { buildPlan } from "../../plan/plan";
+import { loadPlan } from "../../plan/load";
+
 import { readStackConfig } from "../../plan/stackFiles";
 import { twoSiteConfig } from "../helpers/configs";
 
-const planOf = (stack: string) => buildPlan(loadStackConfig(readStackConfig(stack)));
+const planOf = (stack: string) => loadPlan(readStackConfig(stack)).plan;
 
 test("every stack computes the same plan of all sites", () => {
     const dc1 = planOf("dc1");
@@ -23,30 +23,30 @@ test("three-site: one etcd cluster over all sites, one synchronous Patroni clust
 });
 
 test("two-site: an etcd cluster per site, dc2 a standby cluster with a permanent slot on dc1", () => {
-    const p = buildPlan(loadStackConfig(twoSiteConfig()));
+    const p = loadPlan(twoSiteConfig()).plan;
     expect(p.etcdClusters.map((c) => c.members.length)).toEqual([3, 3]);
     const [primary, standby] = p.patroniClusters;
     expect(primary.permanentSlots).toEqual(["standby_dc2"]);
-    expect(standby.standbyOf).toEqual({ scope: "nextcloud", site: "dc1", slot: "standby_dc2" });
+    expect(standby.standbyOf).toEqual({ scope: "nextcloud", site: "dc1", slot: "standby_dc2", viaStackOutput: true });
     expect(standby.scope).toBe("nextcloud-dc2");
 });
 
 test("two-site after a promotion (activeSite dc2): dc1 follows dc2, the clusters keep their names", () => {
     const raw: any = { ...twoSiteConfig(), activeSite: "dc2" };
-    const p = buildPlan(loadStackConfig(raw));
+    const p = loadPlan(raw).plan;
     const [dc1, dc2] = p.patroniClusters;
     expect([dc1.scope, dc2.scope]).toEqual(["nextcloud", "nextcloud-dc2"]);
     expect(dc2.standbyOf).toBeUndefined();
     expect(dc2.permanentSlots).toEqual(["standby_dc1"]);
-    expect(dc1.standbyOf).toEqual({ scope: "nextcloud-dc2", site: "dc2", slot: "standby_dc1" });
+    expect(dc1.standbyOf).toEqual({ scope: "nextcloud-dc2", site: "dc2", slot: "standby_dc1", viaStackOutput: false });
     expect(dc1.permanentSlots).toEqual([]);
     expect(p.primarySite).toBe("dc1"); // the shared secrets stay where they were created
 });
 
 test("the committed two-site example is the plan the lab and the runbook use", () => {
     const example = require("node:path").join(__dirname, "..", "..", "examples", "two-site");
-    const dc1 = buildPlan(loadStackConfig(readStackConfig("dc1", example)));
-    expect(buildPlan(loadStackConfig(readStackConfig("dc2", example)))).toEqual(dc1);
+    const dc1 = loadPlan(readStackConfig("dc1", example)).plan;
+    expect(loadPlan(readStackConfig("dc2", example)).plan).toEqual(dc1);
     expect(dc1.topology).toBe("two-site");
     expect(dc1.etcdClusters.map((c) => c.members.length)).toEqual([3, 3]);
     expect(dc1.patroniClusters.map((c) => c.members)).toEqual([["dc1-db1", "dc1-db2"], ["dc2-db1", "dc2-db2"]]);

@@ -4,7 +4,7 @@
  * after a promotion (activeSite dc2) the plan names the endpoint, with no new reference.
  */
 import { parse } from "yaml";
-import { parseEndpoint } from "../../render/rendered";
+import { parseEndpoint } from "../../plan/addresses";
 import { readStackConfig } from "../../plan/stackFiles";
 import { twoSiteConfig, userDataOf } from "../helpers/configs";
 import { MockRun, primaryStackOutputs, runProgram, valueOf } from "../helpers/mocks";

@@ -1,15 +1,17 @@
 /** Renderers of the files and app tier: Gluster, NGINX, the Nextcloud node's host side. */
+import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderGlusterBrick, renderGlusterMount, renderVolumeScript } from "../../render/gluster";
 import { renderNginxSite } from "../../render/nginx";
-import { NextcloudSecrets, renderNextcloudConfig } from "../../render/nextcloud";
+import { renderNextcloudConfig } from "../../render/nextcloud";
+import { NextcloudSecrets } from "../../render/secrets";
 import { renderHost } from "../../render/host";
-import { loadStackConfig } from "../../plan/config";
-import { buildPlan, hostByName } from "../../plan/plan";
+
+import { hostByName } from "../../plan/plan";
 import { appTierConfig } from "../helpers/configs";
 
-const plan = buildPlan(loadStackConfig(appTierConfig()));
+const plan = loadPlan(appTierConfig()).plan;
 
 /** The app tier with a second NGINX node in dc1, with or without the site's VIP. */
 function twoNginxConfig(vip: boolean): any {
@@ -83,7 +85,7 @@ test("Nextcloud config: shared secrets, database through HAProxy, the site's Red
 });
 
 test("keepalived: two NGINX nodes share the site's VIP over unicast VRRP, and DNS points at the VIP", () => {
-    const p = buildPlan(loadStackConfig(twoNginxConfig(true)));
+    const p = loadPlan(twoNginxConfig(true)).plan;
     const { renderKeepalivedConfig } = require("../../render/keepalived") as typeof import("../../render/keepalived");
     const one = renderKeepalivedConfig(p, hostByName(p, "dc1-lb1"));
     const two = renderKeepalivedConfig(p, hostByName(p, "dc1-lb2"));
@@ -98,5 +100,5 @@ test("keepalived: two NGINX nodes share the site's VIP over unicast VRRP, and DN
 });
 
 test("two NGINX nodes without a VIP are refused", () => {
-    expect(() => loadStackConfig(twoNginxConfig(false))).toThrow(/sites.dc1.vip: dc1 has 2 NGINX nodes; set a virtual address/);
+    expect(() => loadPlan(twoNginxConfig(false))).toThrow(/sites.dc1.vip: dc1 has 2 NGINX nodes; set a virtual address/);
 });

@@ -1,17 +1,21 @@
 /** The pure renderers: what each host receives, deterministic and free of secrets' values. */
+import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
 import { renderEtcdMember } from "../../render/etcd";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
 import { needsTls, renderHost } from "../../render/host";
-import { loadStackConfig } from "../../plan/config";
-import { buildPlan, hostByName } from "../../plan/plan";
-import { PLACEHOLDER_DATABASE, placeholderTls } from "../../render/placeholders";
+
+import { hostByName } from "../../plan/plan";
+import { placeholderSecrets, placeholderTls } from "../../render/placeholders";
+
 import { readStackConfig } from "../../plan/stackFiles";
 import { twoSiteConfig } from "../helpers/configs";
 
-const plan = buildPlan(loadStackConfig(readStackConfig("dc1")));
+const PLACEHOLDER_DATABASE = placeholderSecrets().database;
+
+const plan = loadPlan(readStackConfig("dc1")).plan;
 const tls = (h: string) => placeholderTls(h);
 
 test("etcd: TLS for clients and peers from the deployment CA, client certificates required", () => {
@@ -67,7 +71,7 @@ test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, s
 
 test("cloud-init: holds services during install, writes files after the packages, then enables the units", () => {
     const host = hostByName(plan, "dc1-db1");
-    const rendered = renderHost(plan, host, { database: PLACEHOLDER_DATABASE, tls: tls(host.name) });
+    const rendered = renderHost(plan, host, { secrets: placeholderSecrets(), tls: tls(host.name) });
     const text = renderCloudInit(host, rendered, ["ssh-ed25519 AAAAtest op@example"]);
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     const doc = parse(text);
@@ -88,7 +92,7 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
             .filter((h) => h.site === "dc1")
             .map((h) => {
                 const r = renderHost(plan, h, {
-                    database: h.roles.includes("patroni") ? PLACEHOLDER_DATABASE : undefined,
+                    secrets: placeholderSecrets(),
                     tls: needsTls(h) ? tls(h.name) : undefined,
                 });
                 return { host: h.name, userData: renderCloudInit(h, r, ["ssh-ed25519 AAAAtest op@example"]) };
@@ -99,7 +103,7 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
 });
 
 test("a host whose role needs a secret refuses to render without it", () => {
-    expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1") })).toThrow(/dc1-db1 \(patroni\) needs the database secrets/);
+    expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1") })).toThrow(/dc1-db1 \(patroni\) needs the shared secrets/);
 });
 
 test("firewall: each role's ports open only to the networks that need them", () => {
@@ -112,7 +116,7 @@ test("firewall: each role's ports open only to the networks that need them", () 
 
 test("firewall, two-site: each site's HAProxy and Patroni REST open to the other site (replication both ways, the site commands), PostgreSQL not", () => {
     const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
-    const two = buildPlan(loadStackConfig(twoSiteConfig()));
+    const two = loadPlan(twoSiteConfig()).plan;
     const rules = (h: string) => Object.fromEntries(renderFirewall(two, hostByName(two, h)).map((r) => [r.dport, r.source]));
     for (const lb of ["dc1-lb1", "dc2-lb1"]) expect(rules(lb)["5000:5001"]).toBe("10.10.1.0/24,10.10.2.0/24");
     for (const db of ["dc1-db1", "dc2-db1"]) {

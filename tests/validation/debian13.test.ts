@@ -4,18 +4,22 @@
  * command builds the root when it is missing. Patroni's validator probes the addresses in
  * the file, so it runs in an empty network namespace where nothing leaves the machine.
  */
+import { loadPlan } from "../../plan/load";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderNginxSite, TLS_DIR } from "../../render/nginx";
 import { renderPatroniConfig } from "../../render/patroni";
-import { loadStackConfig } from "../../plan/config";
-import { buildPlan, DeploymentPlan, hostByName } from "../../plan/plan";
-import { PLACEHOLDER_DATABASE } from "../../render/placeholders";
+
+import { DeploymentPlan, hostByName } from "../../plan/plan";
+import { placeholderSecrets } from "../../render/placeholders";
+
 import { rootReady, ROOTFS } from "../../debian/root";
 import { readStackConfig } from "../../plan/stackFiles";
 import { appTierConfig, twoSiteConfig } from "../helpers/configs";
+
+const PLACEHOLDER_DATABASE = placeholderSecrets().database;
 
 const NETNS = `ncha-validate-${process.pid}`;
 /** Files to check live outside the root and appear at /mnt inside it, through a bind mount
@@ -50,9 +54,9 @@ beforeAll(() => {
     // keepalived's config test wants the interface the VIP lives on (eth0, as Proxmox names it).
     execFileSync("ip", ["-n", NETNS, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0-peer"]);
     fs.mkdirSync(HOST_WORK, { recursive: true });
-    plans.threeSite = buildPlan(loadStackConfig(readStackConfig("dc1")));
-    plans.twoSite = buildPlan(loadStackConfig(twoSiteConfig()));
-    plans.appTier = buildPlan(loadStackConfig(appTierConfig()));
+    plans.threeSite = loadPlan(readStackConfig("dc1")).plan;
+    plans.twoSite = loadPlan(twoSiteConfig()).plan;
+    plans.appTier = loadPlan(appTierConfig()).plan;
 });
 
 afterAll(() => {
@@ -121,7 +125,7 @@ test("keepalived accepts the config of two NGINX nodes sharing a VIP, and reject
     const raw: any = appTierConfig();
     raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
     raw.sites.dc1.vip = "10.10.1.30";
-    const p = buildPlan(loadStackConfig(raw));
+    const p = loadPlan(raw).plan;
     const good = writeInRoot("keepalived.conf", renderKeepalivedConfig(p, hostByName(p, "dc1-lb2")));
     const r = inRoot(["keepalived", "--config-test", "-f", good]);
     expect(r.status).toBe(0);

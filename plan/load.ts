@@ -1,0 +1,346 @@
+/**
+ * Reads the raw values of the config keys (from Pulumi's config, or from the stack files
+ * read by the CLI tools and the lab) into typed config with defaults filled in, or throws a
+ * ConfigError naming the key, the bad value and the fix; `loadPlan` adds the rules that span
+ * keys (plan/rules.ts) by building the plan. Pure: nothing here knows about Pulumi.
+ */
+import { cidrContains, parseCidr, parseIpv4 } from "./addresses";
+import {
+    ConfigError,
+    DEFAULTS,
+    EtcdConfig,
+    GlusterConfig,
+    HaproxyConfig,
+    HostConfig,
+    NextcloudConfig,
+    PatroniConfig,
+    PROJECT,
+    ProjectConfig,
+    ProxmoxConfig,
+    RawConfig,
+    Role,
+    ROLES,
+    showValue,
+    SiteConfig,
+    Size,
+    StackConfig,
+    Topology,
+    TOPOLOGIES,
+} from "./config";
+import { buildPlan, DeploymentPlan, hostsOf } from "./plan";
+
+const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const show = showValue;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function rejectUnknown(key: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
+    for (const k of Object.keys(obj)) {
+        if (!allowed.includes(k)) {
+            throw new ConfigError(`${key}.${k}`, `unknown key; the keys here are ${allowed.join(", ")}`);
+        }
+    }
+}
+
+function str(key: string, v: unknown, fallback?: string): string {
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== "string" || v.trim() === "") {
+        const hint = key.includes(".") || key.includes("[") ? "" : `; set it with \`pulumi config set ${PROJECT}:${key} <value>\``;
+        throw new ConfigError(key, `expected a non-empty string, got ${show(v)}${hint}`);
+    }
+    return v;
+}
+
+function int(key: string, v: unknown, fallback: number | undefined, min: number, max: number): number {
+    if (v === undefined && fallback !== undefined) return fallback;
+    const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+        throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got ${show(v)}`);
+    }
+    return n;
+}
+
+function name(key: string, v: unknown): string {
+    const s = str(key, v);
+    if (!NAME_RE.test(s)) {
+        throw new ConfigError(key, `${show(s)} is not a valid name; use lower-case letters, digits and dashes, starting with a letter (e.g. "dc1-db1")`);
+    }
+    return s;
+}
+
+function ipv4(key: string, v: unknown): string {
+    const s = str(key, v);
+    if (parseIpv4(s) === undefined) throw new ConfigError(key, `${show(s)} is not an IPv4 address; write it as four numbers, e.g. "10.10.1.21"`);
+    return s;
+}
+
+function stringList(key: string, v: unknown, fallback: string[]): string[] {
+    if (v === undefined) return fallback;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+        throw new ConfigError(key, `expected a list of strings, got ${show(v)}`);
+    }
+    return v as string[];
+}
+
+function section(key: string, v: unknown, allowed: readonly string[]): Record<string, unknown> {
+    if (v === undefined) return {};
+    if (!isObject(v)) throw new ConfigError(key, `expected an object with keys ${allowed.join(", ")}, got ${show(v)}`);
+    rejectUnknown(key, v, allowed);
+    return v;
+}
+
+function loadSize(key: string, v: unknown, fallback: Size | undefined): Size {
+    const s = section(key, v, ["cores", "memoryMb", "diskGb"]);
+    return {
+        cores: int(`${key}.cores`, s.cores, fallback?.cores, 1, 128),
+        memoryMb: int(`${key}.memoryMb`, s.memoryMb, fallback?.memoryMb, 512, 1048576),
+        diskGb: int(`${key}.diskGb`, s.diskGb, fallback?.diskGb, 8, 65536),
+    };
+}
+
+function loadHost(key: string, v: unknown, cidr: string): HostConfig {
+    if (!isObject(v)) throw new ConfigError(key, `expected a host object {name, address, roles}, got ${show(v)}`);
+    rejectUnknown(key, v, ["name", "address", "roles", "managementAddress", "size", "vmId", "proxmoxNode"]);
+    const host: HostConfig = {
+        name: name(`${key}.name`, v.name),
+        address: ipv4(`${key}.address`, v.address),
+        roles: [],
+    };
+    if (!cidrContains(cidr, host.address)) {
+        throw new ConfigError(`${key}.address`, `${host.address} is outside the site's cidr ${cidr}; give the host an address inside ${cidr}, or widen the site's cidr`);
+    }
+    if (!Array.isArray(v.roles) || v.roles.length === 0) {
+        throw new ConfigError(`${key}.roles`, `expected a non-empty list of roles (${ROLES.join(", ")}), got ${show(v.roles)}`);
+    }
+    for (const r of v.roles) {
+        if (!ROLES.includes(r as Role)) throw new ConfigError(`${key}.roles`, `unknown role ${show(r)}; the roles are ${ROLES.join(", ")}`);
+        if (host.roles.includes(r as Role)) throw new ConfigError(`${key}.roles`, `role ${show(r)} is listed twice`);
+        host.roles.push(r as Role);
+    }
+    if (v.managementAddress !== undefined) host.managementAddress = ipv4(`${key}.managementAddress`, v.managementAddress);
+    if (v.size !== undefined) {
+        const s = section(`${key}.size`, v.size, ["cores", "memoryMb", "diskGb"]);
+        host.size = {};
+        if (s.cores !== undefined) host.size.cores = int(`${key}.size.cores`, s.cores, undefined, 1, 128);
+        if (s.memoryMb !== undefined) host.size.memoryMb = int(`${key}.size.memoryMb`, s.memoryMb, undefined, 512, 1048576);
+        if (s.diskGb !== undefined) host.size.diskGb = int(`${key}.size.diskGb`, s.diskGb, undefined, 8, 65536);
+    }
+    if (v.vmId !== undefined) host.vmId = int(`${key}.vmId`, v.vmId, undefined, 100, 999999999);
+    if (v.proxmoxNode !== undefined) host.proxmoxNode = str(`${key}.proxmoxNode`, v.proxmoxNode);
+    return host;
+}
+
+function loadSites(raw: unknown): Record<string, SiteConfig> {
+    if (!isObject(raw) || Object.keys(raw).length === 0) {
+        throw new ConfigError("sites", `expected the site plan, an object of sites (dc1, dc2, ...) each with cidr, gateway, proxmoxNode and hosts, got ${show(raw)}; it belongs in Pulumi.yaml's project-level config`);
+    }
+    const sites: Record<string, SiteConfig> = {};
+    let ordinal = 0;
+    for (const [siteName, v] of Object.entries(raw)) {
+        ordinal++;
+        const key = `sites.${siteName}`;
+        name(key, siteName);
+        if (!isObject(v)) throw new ConfigError(key, `expected an object with cidr, gateway, proxmoxNode and hosts, got ${show(v)}`);
+        rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "vmIdBase", "hosts", "vip", "vipInterface"]);
+        const cidr = str(`${key}.cidr`, v.cidr);
+        if (parseCidr(cidr) === undefined) throw new ConfigError(`${key}.cidr`, `${show(cidr)} is not an IPv4 CIDR; write it as "10.10.1.0/24"`);
+        const gateway = ipv4(`${key}.gateway`, v.gateway);
+        if (!cidrContains(cidr, gateway)) throw new ConfigError(`${key}.gateway`, `${gateway} is outside the site's cidr ${cidr}; the gateway must be on the site's network`);
+        if (!Array.isArray(v.hosts) || v.hosts.length === 0) {
+            throw new ConfigError(`${key}.hosts`, `expected a non-empty list of hosts, got ${show(v.hosts)}`);
+        }
+        sites[siteName] = {
+            cidr,
+            gateway,
+            dns: stringList(`${key}.dns`, v.dns, DEFAULTS.dns).map((d, i) => ipv4(`${key}.dns[${i}]`, d)),
+            proxmoxNode: str(`${key}.proxmoxNode`, v.proxmoxNode),
+            vmIdBase: int(`${key}.vmIdBase`, v.vmIdBase, 1000 + ordinal * 100, 100, 999999000),
+            hosts: v.hosts.map((h, i) => loadHost(`${key}.hosts[${i}]`, h, cidr)),
+            vipInterface: str(`${key}.vipInterface`, v.vipInterface, "eth0"),
+        };
+        if (v.vip !== undefined) {
+            const vip = ipv4(`${key}.vip`, v.vip);
+            if (!cidrContains(cidr, vip)) throw new ConfigError(`${key}.vip`, `${vip} is outside the site's cidr ${cidr}; the VIP must be on the site's network`);
+            if (vip === gateway || sites[siteName].hosts.some((h) => h.address === vip)) throw new ConfigError(`${key}.vip`, `${vip} is already the gateway's or a host's address; give the VIP an unused address`);
+            sites[siteName].vip = vip;
+        }
+    }
+    checkUnique(sites);
+    return sites;
+}
+
+function checkUnique(sites: Record<string, SiteConfig>): void {
+    const names = new Map<string, string>();
+    const addresses = new Map<string, string>();
+    const vmIds = new Map<number, string>();
+    for (const [siteName, site] of Object.entries(sites)) {
+        site.hosts.forEach((h, i) => {
+            const key = `sites.${siteName}.hosts[${i}]`;
+            const seenName = names.get(h.name);
+            if (seenName) throw new ConfigError(`${key}.name`, `host name ${show(h.name)} is already used by ${seenName}; host names must be unique across all sites (Patroni member names are)`);
+            names.set(h.name, key);
+            const seenAddr = addresses.get(h.address);
+            if (seenAddr) throw new ConfigError(`${key}.address`, `address ${h.address} is already used by ${seenAddr}; give every host its own address`);
+            if (h.address === site.gateway) throw new ConfigError(`${key}.address`, `address ${h.address} is the site's gateway; give the host another address`);
+            addresses.set(h.address, key);
+            const vmId = h.vmId ?? site.vmIdBase + i + 1;
+            const seenVm = vmIds.get(vmId);
+            if (seenVm) throw new ConfigError(`${key}.vmId`, `VM id ${vmId} is already used by ${seenVm}; set vmId or the sites' vmIdBase so they do not overlap`);
+            vmIds.set(vmId, key);
+        });
+    }
+    const cidrs = Object.entries(sites);
+    for (let i = 0; i < cidrs.length; i++) {
+        for (let j = i + 1; j < cidrs.length; j++) {
+            const [a, sa] = cidrs[i];
+            const [b, sb] = cidrs[j];
+            if (cidrContains(sa.cidr, parseCidr(sb.cidr)!.network) || cidrContains(sb.cidr, parseCidr(sa.cidr)!.network)) {
+                throw new ConfigError(`sites.${b}.cidr`, `${sb.cidr} overlaps ${a}'s ${sa.cidr}; every site needs its own network so HAProxy and pg_hba can tell them apart`);
+            }
+        }
+    }
+}
+
+/** Reads and validates the project-level config (the site plan shared by every stack). */
+export function loadProjectConfig(raw: RawConfig): ProjectConfig {
+    const topology = str("topology", raw.topology, DEFAULTS.topology);
+    if (!TOPOLOGIES.includes(topology as Topology)) {
+        throw new ConfigError("topology", `unknown topology ${show(topology)}; use one of ${TOPOLOGIES.join(", ")}`);
+    }
+    const pt = section("patroni", raw.patroni, ["scope", "ttl", "loopWait", "retryTimeout", "maximumLagOnFailover"]);
+    const patroni: PatroniConfig = {
+        scope: name("patroni.scope", pt.scope ?? DEFAULTS.patroni.scope),
+        ttl: int("patroni.ttl", pt.ttl, DEFAULTS.patroni.ttl, 20, 3600),
+        loopWait: int("patroni.loopWait", pt.loopWait, DEFAULTS.patroni.loopWait, 1, 3600),
+        retryTimeout: int("patroni.retryTimeout", pt.retryTimeout, DEFAULTS.patroni.retryTimeout, 1, 3600),
+        maximumLagOnFailover: int("patroni.maximumLagOnFailover", pt.maximumLagOnFailover, DEFAULTS.patroni.maximumLagOnFailover, 0, 2 ** 40),
+    };
+    if (patroni.loopWait + 2 * patroni.retryTimeout > patroni.ttl) {
+        throw new ConfigError(
+            "patroni",
+            `loopWait ${patroni.loopWait} + 2 * retryTimeout ${patroni.retryTimeout} = ${patroni.loopWait + 2 * patroni.retryTimeout} exceeds ttl ${patroni.ttl}; Patroni needs loop_wait + 2*retry_timeout <= ttl, or a leader can lose its key while still retrying; raise ttl or lower loopWait/retryTimeout`,
+        );
+    }
+    const hp = section("haproxy", raw.haproxy, ["checkIntervalMs", "fastCheckIntervalMs", "fall", "rise", "replicaMaxLag"]);
+    const haproxy: HaproxyConfig = {
+        checkIntervalMs: int("haproxy.checkIntervalMs", hp.checkIntervalMs, DEFAULTS.haproxy.checkIntervalMs, 100, 60000),
+        fastCheckIntervalMs: int("haproxy.fastCheckIntervalMs", hp.fastCheckIntervalMs, DEFAULTS.haproxy.fastCheckIntervalMs, 100, 60000),
+        fall: int("haproxy.fall", hp.fall, DEFAULTS.haproxy.fall, 1, 100),
+        rise: int("haproxy.rise", hp.rise, DEFAULTS.haproxy.rise, 1, 100),
+        replicaMaxLag: str("haproxy.replicaMaxLag", hp.replicaMaxLag, DEFAULTS.haproxy.replicaMaxLag),
+    };
+    if (!/^\d+(kB|MB|GB)?$/.test(haproxy.replicaMaxLag)) {
+        throw new ConfigError("haproxy.replicaMaxLag", `${show(haproxy.replicaMaxLag)} is not a size Patroni understands; write bytes or a number with kB, MB or GB, e.g. "100MB"`);
+    }
+    const ec = section("etcd", raw.etcd, ["heartbeatMs", "electionTimeoutMs"]);
+    const etcd: EtcdConfig = {
+        heartbeatMs: int("etcd.heartbeatMs", ec.heartbeatMs, DEFAULTS.etcd.heartbeatMs, 10, 10000),
+        electionTimeoutMs: int("etcd.electionTimeoutMs", ec.electionTimeoutMs, DEFAULTS.etcd.electionTimeoutMs, 50, 50000),
+    };
+    if (etcd.electionTimeoutMs < 5 * etcd.heartbeatMs) {
+        throw new ConfigError("etcd.electionTimeoutMs", `${etcd.electionTimeoutMs} is less than 5 heartbeats (${etcd.heartbeatMs} ms each); etcd wants an election timeout of about 10 heartbeats, e.g. ${10 * etcd.heartbeatMs}`);
+    }
+    const gl = section("gluster", raw.gluster, ["volume", "brickDiskGb", "arbiterDiskGb"]);
+    const gluster: GlusterConfig = {
+        volume: name("gluster.volume", gl.volume ?? DEFAULTS.gluster.volume),
+        brickDiskGb: int("gluster.brickDiskGb", gl.brickDiskGb, DEFAULTS.gluster.brickDiskGb, 8, 65536),
+        arbiterDiskGb: int("gluster.arbiterDiskGb", gl.arbiterDiskGb, DEFAULTS.gluster.arbiterDiskGb, 8, 65536),
+    };
+    const nc = section("nextcloud", raw.nextcloud, ["domain", "trustedDomains", "image", "maxUploadSize"]);
+    const domain = str("nextcloud.domain", nc.domain, DEFAULTS.nextcloud.domain);
+    if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domain)) {
+        throw new ConfigError("nextcloud.domain", `${show(domain)} is not a DNS name; write it as "cloud.example.com"`);
+    }
+    const nextcloud: NextcloudConfig = {
+        domain,
+        trustedDomains: [...new Set([domain, ...stringList("nextcloud.trustedDomains", nc.trustedDomains, [])])],
+        image: str("nextcloud.image", nc.image, DEFAULTS.nextcloud.image),
+        maxUploadSize: str("nextcloud.maxUploadSize", nc.maxUploadSize, DEFAULTS.nextcloud.maxUploadSize),
+    };
+    if (!/^[\w./-]+:[\w.-]+$/.test(nextcloud.image) || nextcloud.image.endsWith(":latest")) {
+        throw new ConfigError("nextcloud.image", `${show(nextcloud.image)} is not a pinned image; name a version tag, e.g. "${DEFAULTS.nextcloud.image}", so every node runs the same code`);
+    }
+    if (!/^\d+[KMG]$/.test(nextcloud.maxUploadSize)) {
+        throw new ConfigError("nextcloud.maxUploadSize", `${show(nextcloud.maxUploadSize)} is not a size NGINX understands; write e.g. "16G"`);
+    }
+    const sz = section("sizes", raw.sizes, ROLES);
+    const sizes = Object.fromEntries(ROLES.map((r) => [r, loadSize(`sizes.${r}`, sz[r], DEFAULTS.sizes[r])])) as Record<Role, Size>;
+    const primarySite = str("primarySite", raw.primarySite, DEFAULTS.primarySite);
+    const project: ProjectConfig = {
+        topology: topology as Topology,
+        primarySite,
+        activeSite: str("activeSite", raw.activeSite, primarySite),
+        sites: loadSites(raw.sites),
+        patroni,
+        haproxy,
+        etcd,
+        gluster,
+        nextcloud,
+        sizes,
+    };
+    return project;
+}
+
+/** Reads and validates one stack's config on top of the project's. */
+export function loadStackConfig(raw: RawConfig): StackConfig {
+    const project = loadProjectConfig(raw);
+    const site = str("site", raw.site);
+    if (!(site in project.sites)) {
+        throw new ConfigError("site", `${show(site)} is not a site of the plan (${Object.keys(project.sites).join(", ")}); set it to one of them, or add the site to Pulumi.yaml's sites`);
+    }
+    let primaryStack: string | undefined;
+    if (site !== project.primarySite) {
+        primaryStack = str("primaryStack", raw.primaryStack);
+        if (!/^[^/\s]+\/[^/\s]+\/[^/\s]+$/.test(primaryStack)) {
+            throw new ConfigError("primaryStack", `${show(primaryStack)} is not a fully qualified stack name; write it as "<organization>/${PROJECT}/${project.primarySite}"`);
+        }
+    } else if (raw.primaryStack !== undefined) {
+        throw new ConfigError("primaryStack", `${site} is the primary site, so it reads no other stack; remove primaryStack from this stack's config`);
+    }
+    if (raw.proxmox === undefined) {
+        throw new ConfigError("proxmox", `missing; set at least the template to clone: \`pulumi config set --path ${PROJECT}:proxmox.templateVmId 9000\``);
+    }
+    const px = section("proxmox", raw.proxmox, ["templateVmId", "datastore", "snippetsDatastore", "bridge", "vlanId"]);
+    const proxmox: ProxmoxConfig = {
+        templateVmId: int("proxmox.templateVmId", px.templateVmId, undefined, 100, 999999999),
+        datastore: str("proxmox.datastore", px.datastore, DEFAULTS.proxmox.datastore),
+        snippetsDatastore: str("proxmox.snippetsDatastore", px.snippetsDatastore, DEFAULTS.proxmox.snippetsDatastore),
+        bridge: str("proxmox.bridge", px.bridge, DEFAULTS.proxmox.bridge),
+    };
+    if (px.vlanId !== undefined) proxmox.vlanId = int("proxmox.vlanId", px.vlanId, undefined, 1, 4094);
+    const keys = stringList("sshAuthorizedKeys", raw.sshAuthorizedKeys, []);
+    keys.forEach((k, i) => {
+        if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) \S+/.test(k)) {
+            throw new ConfigError(`sshAuthorizedKeys[${i}]`, `${show(k.slice(0, 30))}... is not an SSH public key line; paste the contents of ~/.ssh/id_ed25519.pub`);
+        }
+    });
+    const sshUser = str("sshUser", raw.sshUser, "debian");
+    if (!/^[a-z_][a-z0-9_-]*$/.test(sshUser)) throw new ConfigError("sshUser", `${show(sshUser)} is not a user name`);
+    const tlsCertificate = raw.tlsCertificate === undefined ? undefined : str("tlsCertificate", raw.tlsCertificate);
+    return { ...project, site, primaryStack, proxmox, sshAuthorizedKeys: keys, sshUser, ...(tlsCertificate ? { tlsCertificate } : {}) };
+}
+
+/** The stack's config and the plan of all sites, every rule checked: what every tool starts from. */
+export function loadPlan(raw: RawConfig): { config: StackConfig; plan: DeploymentPlan } {
+    const config = loadStackConfig(raw);
+    return { config, plan: buildPlan(config) };
+}
+
+/**
+ * `loadPlan`, and what deploying the stack needs beyond the plan: the site's wildcard
+ * certificate and its key, where the site runs NGINX. The stack program and the offline check.
+ */
+export function loadDeployment(raw: RawConfig): { config: StackConfig; plan: DeploymentPlan } {
+    const { config, plan } = loadPlan(raw);
+    if (hostsOf(plan, { site: config.site, role: "nginx" }).length > 0) {
+        if (!config.tlsCertificate || !/-----BEGIN CERTIFICATE-----/.test(config.tlsCertificate)) {
+            throw new ConfigError("tlsCertificate", `missing or not a PEM certificate; site ${config.site} terminates TLS: \`pulumi config set ${PROJECT}:tlsCertificate -- "$(cat wildcard.crt)"\``);
+        }
+        if (raw.tlsKey === undefined) {
+            throw new ConfigError("tlsKey", `missing; set the wildcard certificate's key as a secret: \`pulumi config set --secret ${PROJECT}:tlsKey -- "$(cat wildcard.key)"\``);
+        }
+    }
+    return { config, plan };
+}

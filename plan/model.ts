@@ -1,0 +1,163 @@
+/**
+ * The shape of the deployment plan: plain data, every fact a consumer needs, so that no
+ * component, renderer, lab step or site command derives one again. Types only.
+ */
+import { Endpoint } from "./addresses";
+import { EtcdConfig, HaproxyConfig, NextcloudConfig, PatroniConfig, Role, Size, Topology } from "./config";
+import { PORTS, VERSIONS } from "./constants";
+
+/**
+ * The Pulumi components of a stack, in the order the stack creates them. Each places the
+ * VMs of the hosts whose first role is one of its own (`HostPlan.builtBy`).
+ */
+export type ComponentKind = "etcd" | "patroni" | "loadBalancer" | "gluster" | "nextcloud";
+
+export interface HostPlan {
+    name: string;
+    site: string;
+    address: string;
+    managementAddress: string;
+    /** Prefix length of the site's network. */
+    prefix: number;
+    gateway: string;
+    dns: string[];
+    /** In the order of `ROLES`. */
+    roles: Role[];
+    /** The component that places this host's VM: the component of its first role. */
+    builtBy: ComponentKind;
+    size: Size;
+    vmId: number;
+    proxmoxNode: string;
+    /** A second disk, formatted and mounted at first boot (Gluster bricks). */
+    dataDisk?: { sizeGb: number; mountPoint: string; filesystem: "xfs" };
+}
+
+/** Where a site's applications reach the database: the site's first HAProxy. */
+export interface SiteDatabase {
+    /** The HAProxy host. */
+    via: string;
+    /** HAProxy's read-write port: the primary of the cluster that serves the site. */
+    readWrite: Endpoint;
+    /** HAProxy's read-only port: the replicas within the lag limit. */
+    readOnly: Endpoint;
+}
+
+/** One component of a site's stack. */
+export interface ComponentPlan {
+    kind: ComponentKind;
+    site: string;
+    /** Hosts of the site whose VM this component places. */
+    builds: string[];
+    /** Hosts of the site with one of its roles whose VM another component places; it acts on them once they exist. */
+    uses: string[];
+    /** Components of the same stack it is created after, and why. */
+    after: { kind: ComponentKind; why: string }[];
+}
+
+export interface SitePlan {
+    name: string;
+    cidr: string;
+    /** keepalived's virtual address for the site's NGINX nodes, when it has two. */
+    vip?: { address: string; interface: string };
+    hosts: string[];
+    /** The witness site holds etcd (and the Gluster arbiter) but no database. */
+    witness: boolean;
+    /** The etcd cluster with members in the site (plan `etcdClusters[].name`). */
+    etcdCluster?: string;
+    /** The Patroni cluster with members in the site (plan `patroniClusters[].scope`). */
+    patroniCluster?: string;
+    /** Absent when the site has no HAProxy. */
+    database?: SiteDatabase;
+    /** The Redis of the site's app nodes (on its first app node); absent without app nodes. */
+    redis?: string;
+    /** Where users reach the site: its VIP, else its NGINX hosts (the domain's A records). */
+    publicAddresses: string[];
+    /** The components its stack creates, in order. */
+    components: ComponentPlan[];
+}
+
+export interface EtcdClusterPlan {
+    /** etcd's `initial-cluster-token`, unique per cluster. */
+    name: string;
+    members: string[];
+}
+
+export interface PatroniClusterPlan {
+    scope: string;
+    /** Sites whose applications use this cluster (two-site: one cluster per site). */
+    sites: string[];
+    members: string[];
+    etcd: string;
+    synchronousMode: boolean;
+    /**
+     * two-site: the standby cluster follows the active site's cluster, through that site's
+     * read-write endpoint. `viaStackOutput`: the followed site is the primary site, whose stack
+     * exports the endpoint (`primaryEndpoints`); the stack reads it through the StackReference it
+     * holds anyway. Otherwise (after a promotion) the plan's endpoint is used.
+     */
+    standbyOf?: { scope: string; site: string; slot: string; viaStackOutput: boolean };
+    /** Permanent replication slots kept for standby clusters that follow this one. */
+    permanentSlots: string[];
+}
+
+export interface GlusterBrick {
+    host: string;
+    /** Brick directory on the host's data disk. */
+    path: string;
+    arbiter: boolean;
+}
+
+/** The files volume: `replica 2 arbiter 1`, data bricks first, the arbiter last. */
+export interface GlusterPlan {
+    volume: string;
+    bricks: GlusterBrick[];
+    /** Where the data disk is mounted on brick hosts. */
+    brickMount: string;
+    /** Where app hosts mount the volume. */
+    mountPoint: string;
+    /**
+     * The brick host that probes the peers and creates the volume: one in the last site
+     * (in deploy order) holding a brick, so every peer exists when its command runs.
+     */
+    creator: string;
+}
+
+/** The Nextcloud tier's one-of-a-kind duties. */
+export interface AppPlan {
+    /** Installs Nextcloud once; the other app nodes wait for it. The primary site's first app node. */
+    installer: string;
+    /** Runs Nextcloud's background jobs (cron.php): one runner for the whole deployment. */
+    cron: string;
+}
+
+/** A stack and the stacks it must be deployed after, with the reason. */
+export interface StackOrder {
+    site: string;
+    after: { site: string; why: string }[];
+}
+
+export interface DeploymentPlan {
+    topology: Topology;
+    /** The site whose stack creates the shared secrets (and installs Nextcloud). */
+    primarySite: string;
+    /** two-site: the site whose Patroni cluster is the primary now (config `activeSite`). */
+    activeSite: string;
+    sites: SitePlan[];
+    hosts: HostPlan[];
+    /** Every site network: what pg_hba and the firewall let in. */
+    networks: string[];
+    etcdClusters: EtcdClusterPlan[];
+    patroniClusters: PatroniClusterPlan[];
+    patroni: PatroniConfig;
+    haproxy: HaproxyConfig;
+    etcd: EtcdConfig;
+    /** Absent when the plan has no Gluster hosts. */
+    gluster?: GlusterPlan;
+    nextcloud: NextcloudConfig;
+    /** Absent when the plan has no Nextcloud app nodes. */
+    app?: AppPlan;
+    /** The stacks in the order to deploy them, each with the stacks it needs first. */
+    deployOrder: StackOrder[];
+    versions: typeof VERSIONS;
+    ports: typeof PORTS;
+}

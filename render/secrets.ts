@@ -1,0 +1,86 @@
+/**
+ * The secrets the platform shares, as one shape: the Patroni cluster's passwords and what
+ * every Nextcloud node must hold identically. Generated once (by the primary stack with
+ * @pulumi/random, by the lab with the kernel's random source, as marked placeholders for
+ * `npm run render`), always from SECRET_SPECS and assembled by `bundleSecrets`, so the lab
+ * runs the shape that deploys. Pure.
+ */
+
+/** Passwords of one Patroni cluster. */
+export interface DatabaseSecrets {
+    superuserPassword: string;
+    replicationPassword: string;
+    rewindPassword: string;
+    restApiPassword: string;
+    /** The application's database role (Nextcloud), created when the cluster bootstraps. */
+    appPassword: string;
+}
+
+/** Values every Nextcloud node of every site must share. */
+export interface NextcloudSecrets {
+    instanceId: string;
+    passwordSalt: string;
+    secret: string;
+    /** The app role's password: always the database's `appPassword`. */
+    databasePassword: string;
+    redisPassword: string;
+    /** The first admin's password, used once by the installer node. */
+    adminPassword: string;
+}
+
+export interface SecretsBundle {
+    database: DatabaseSecrets;
+    nextcloud: NextcloudSecrets;
+}
+
+/** How a secret is made: its length, its alphabet, a fixed prefix, and what it is for. */
+export interface SecretSpec {
+    length: number;
+    /** `alnum`: letters and digits; `lower`: lower-case letters and digits only. */
+    alphabet: "alnum" | "lower";
+    prefix?: string;
+    what: string;
+}
+
+/** Every shared secret. Nextcloud's instanceid has its own format: "oc" and ten lower-case letters or digits. */
+export const SECRET_SPECS = {
+    superuserPassword: { length: 32, alphabet: "alnum", what: "postgres superuser password" },
+    replicationPassword: { length: 32, alphabet: "alnum", what: "replication password" },
+    rewindPassword: { length: 32, alphabet: "alnum", what: "pg_rewind user password" },
+    restApiPassword: { length: 32, alphabet: "alnum", what: "Patroni REST API password" },
+    appPassword: { length: 32, alphabet: "alnum", what: "Nextcloud database password" },
+    instanceId: { length: 10, alphabet: "lower", prefix: "oc", what: "Nextcloud instanceid" },
+    passwordSalt: { length: 30, alphabet: "alnum", what: "Nextcloud passwordsalt" },
+    secret: { length: 48, alphabet: "alnum", what: "Nextcloud secret" },
+    redisPassword: { length: 32, alphabet: "alnum", what: "Redis password" },
+    adminPassword: { length: 24, alphabet: "alnum", what: "Nextcloud admin password" },
+} as const satisfies Record<string, SecretSpec>;
+
+export type SecretName = keyof typeof SECRET_SPECS;
+
+/** The bundle from one value per spec (prefixes added here, derived values filled in). */
+export function bundleSecrets(v: Record<SecretName, string>): SecretsBundle {
+    const p = (name: SecretName) => `${(SECRET_SPECS[name] as SecretSpec).prefix ?? ""}${v[name]}`;
+    return {
+        database: {
+            superuserPassword: p("superuserPassword"),
+            replicationPassword: p("replicationPassword"),
+            rewindPassword: p("rewindPassword"),
+            restApiPassword: p("restApiPassword"),
+            appPassword: p("appPassword"),
+        },
+        nextcloud: {
+            instanceId: p("instanceId"),
+            passwordSalt: p("passwordSalt"),
+            secret: p("secret"),
+            databasePassword: p("appPassword"),
+            redisPassword: p("redisPassword"),
+            adminPassword: p("adminPassword"),
+        },
+    };
+}
+
+/** One value per spec, from a generator. */
+export function generateSecrets<T>(make: (name: SecretName, spec: SecretSpec) => T): Record<SecretName, T> {
+    return Object.fromEntries(Object.entries(SECRET_SPECS).map(([name, spec]) => [name, make(name as SecretName, spec)])) as Record<SecretName, T>;
+}

@@ -1,0 +1,127 @@
+/**
+ * Integration, three-site, one lab for every check: boots the committed plan plus the files
+ * and app tier (Gluster bricks in dc1 and dc2, the arbiter on dc3's witness, NGINX on the
+ * load balancers, app hosts with the probe app standing in for Nextcloud), then
+ *   - the canary: a trial made to lose writes must be reported as lost writes by the same
+ *     recorder that reports 0 below (only then do the "0 lost" assertions mean anything);
+ *   - host loss, isolation and site loss: a new leader, nothing lost, no split-brain;
+ *   - app-host and storage-host loss through NGINX: no acknowledged row or file lost.
+ * Tears the lab down even when a step fails. Needs root.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const MINUTE = 60000;
+const ROOT = path.join(__dirname, "..", "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-three-site-"));
+// The lab reads the stack files from here; set before the lab's modules load.
+process.env.NCHA_STACK_DIR = dir;
+
+let lifecycle: typeof import("../../lab/lifecycle");
+let drill: typeof import("../../lab/drill").drill;
+let status: typeof import("../../lab/status").status;
+let hosts: string[] = [];
+let started = false;
+
+function cli(...args: string[]): { status: number; stderr: string } {
+    const r = spawnSync(TSX, [path.join(ROOT, "lab", "cli.ts"), ...args], { encoding: "utf8", timeout: MINUTE, env: { ...process.env, NCHA_STACK_DIR: dir } });
+    return { status: r.status ?? -1, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+    const { appTierConfig, writeStackDir } = await import("../helpers/configs");
+    writeStackDir(dir, appTierConfig());
+    lifecycle = await import("../../lab/lifecycle");
+    drill = (await import("../../lab/drill")).drill;
+    status = (await import("../../lab/status")).status;
+    const { loadState } = await import("../../lab/state");
+    if (loadState()) throw new Error("a lab is already running here; run `npm run lab -- down` before the tests");
+    started = true; // from here on, whatever up() leaves behind is this test's to remove
+    await lifecycle.up({});
+    hosts = loadState()!.plan.hosts.map((h) => h.name);
+}, 6 * MINUTE);
+
+afterAll(async () => {
+    if (started) {
+        await lifecycle.down({ quiet: true });
+        const { existingNamespaces } = await import("../../lab/net");
+        const { ROUTER_NS } = await import("../../lab/state");
+        expect(existingNamespaces().filter((ns) => ns === ROUTER_NS || hosts.includes(ns))).toEqual([]);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+}, 2 * MINUTE);
+
+test("status: every host and service up, one leader, a sync standby, etcd healthy, HAProxy routing to the leader, the volume mounted", async () => {
+    const s = await status();
+    expect(s.hosts.map((h) => h.name).sort()).toEqual(["dc1-app1", "dc1-app2", "dc1-db1", "dc1-etcd1", "dc1-gfs1", "dc1-lb1", "dc2-app1", "dc2-db1", "dc2-etcd1", "dc2-gfs1", "dc2-lb1", "dc3-etcd1"]);
+    expect(s.hosts.every((h) => h.up)).toBe(true);
+    for (const h of s.hosts) for (const [svc, state] of Object.entries(h.services)) expect(`${h.name} ${svc} ${state}`).toMatch(/ (running|done)$/);
+    expect(s.patroni.leader).toBeDefined();
+    expect(s.patroni.members.filter((m) => m.role === "sync_standby" && m.state === "streaming")).toHaveLength(1);
+    expect(Object.values(s.etcd).every(Boolean)).toBe(true);
+    for (const lb of Object.values(s.haproxy)) expect(lb!.upPrimary).toEqual([s.patroni.leader]);
+    for (const h of s.hosts.filter((x) => x.roles.includes("nextcloud"))) expect(h.services).toMatchObject({ "probe-app": "running", "gluster-mount": "done" });
+    expect(s.gluster).toEqual({ volume: "nextcloud", bricksOnline: 3, bricks: 3 });
+}, MINUTE);
+
+test("bad input gets one line and a non-zero exit, and leaves nothing behind", () => {
+    const { existingNamespaces } = require("../../lab/net") as typeof import("../../lab/net");
+    const before = existingNamespaces().sort();
+    for (const [args, message] of [
+        [["drill", "meteor-strike"], /^lab: unknown scenario meteor-strike; the scenarios are /],
+        [["fault", "kill-host", "dc9-db1"], /^lab: no host dc9-db1 in the plan/],
+        [["up"], /^lab: a lab is already running/],
+        [["fault", "slow-wan", "fast"], /^lab: slow-wan takes a delay in ms/],
+        [["drill", "dc-promotion"], /^lab: dc-promotion needs the two-site lab/],
+        [["fault", "kill-site", "dc9"], /^lab: no site dc9 in the plan/],
+    ] as [string[], RegExp][]) {
+        const r = cli(...args);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(message);
+        expect(r.stderr.trim().split("\n").filter((l) => !l.startsWith("npm warn"))).toHaveLength(1);
+    }
+    expect(existingNamespaces().sort()).toEqual(before);
+}, 2 * MINUTE);
+
+test("canary: asynchronous replication and a cut primary site lose acknowledged writes, and the recorder reports them", async () => {
+    const t = (await drill("canary-async-site-cut", { trials: 1, say: () => undefined })).trials[0];
+    expect(t.missing).toBeGreaterThan(0);
+    expect(t.problems).toEqual([]); // nothing but the loss it was built to cause
+    expect(t.ok).toBe(true);
+    expect(t.newLeader).not.toBe(t.oldLeader);
+    // Synchronous mode is back: the cluster has its sync standby again.
+    expect((await status()).patroni.members.filter((m) => m.role === "sync_standby")).toHaveLength(1);
+}, 6 * MINUTE);
+
+test.each(["primary-host-loss", "primary-isolation", "site-loss"])(
+    "%s: a new leader, no acknowledged write lost, no split-brain moment, every member observed",
+    async (scenario) => {
+        const t = (await drill(scenario, { trials: 1, say: () => undefined })).trials[0];
+        expect(t.problems).toEqual([]);
+        expect(t.newLeader).toBeDefined();
+        expect(t.newLeader).not.toBe(t.oldLeader);
+        expect(t.acknowledged).toBeGreaterThan(100);
+        expect(t.missing).toBe(0);
+        expect(t.splitBrainMoments).toBe(0);
+    },
+    5 * MINUTE,
+);
+
+test("app-host-loss: NGINX keeps serving through the other app node", async () => {
+    const t = (await drill("app-host-loss", { trials: 1, say: () => undefined })).trials[0];
+    expect(t.problems).toEqual([]);
+    expect(t.target).toBe("dc1-app1");
+    expect(t.missing).toBe(0);
+    expect(t.acknowledged).toBeGreaterThan(100);
+}, 6 * MINUTE);
+
+test("storage-host-loss: files written through NGINX survive, and the volume heals", async () => {
+    const t = (await drill("storage-host-loss", { trials: 1, say: () => undefined })).trials[0];
+    expect(t.problems).toEqual([]);
+    expect(t.target).toBe("dc1-gfs1");
+    expect(t.acknowledged).toBeGreaterThan(100);
+    expect(t.missing).toBe(0);
+}, 6 * MINUTE);
