@@ -23,6 +23,7 @@ import { down, up } from "./lifecycle";
 import { assessTrial, TrialResult, WriteEvent } from "./recorder";
 import { labSecrets } from "./secrets";
 import { waitHealthy } from "./services";
+import { parseCommandLine, wholeNumber } from "../scripts/args";
 import { LabError, progress, run, sleep } from "./sh";
 import { loadState, LabState, requireState } from "./state";
 import { summarize, Summary } from "./stats";
@@ -30,13 +31,19 @@ import { summarize, Summary } from "./stats";
 const DOCS = path.join(REPO_ROOT, "docs");
 export const PATRONI_DEFAULTS: PatroniTimings = { ttl: 30, loopWait: 10, retryTimeout: 10 };
 
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(name);
-    if (i < 0) return fallback;
-    const n = Number(process.argv[i + 1]);
-    if (!Number.isInteger(n) || n < 1) throw new LabError(`${name} takes a whole number, got ${process.argv[i + 1]}`);
-    return n;
-}
+const USAGE = `usage: npm run bench:failover -- [--trials N] [--pairs N] [--soak-minutes N] [--clients N]
+  boots its own three-site lab (refuses to run beside one) and writes docs/BENCHMARKS.md and
+  docs/failover-chart.svg: host loss with Patroni's and the project's timings (--trials, 20),
+  isolation and switchover, pgbench through HAProxy against direct (--pairs, 5; --clients, 16),
+  a soak under write load (--soak-minutes, 10). About 80 minutes with the defaults.`;
+
+const { values: flags } = parseCommandLine("bench:failover", USAGE, process.argv.slice(2), {
+    trials: { type: "string" },
+    pairs: { type: "string" },
+    "soak-minutes": { type: "string" },
+    clients: { type: "string" },
+});
+const arg = (name: keyof typeof flags, fallback: number) => wholeNumber("bench:failover", name, flags[name], fallback, 1, 10000);
 
 /** Changes the cluster's HA timings the way an operator would: PATCH /config. */
 async function setTimings(state: LabState, t: PatroniTimings): Promise<void> {
@@ -230,10 +237,10 @@ function report(r: { machine: string; started: string; series: Series[]; pgbench
 }
 
 async function main(): Promise<void> {
-    const trials = arg("--trials", 20);
-    const pairs = arg("--pairs", 5);
-    const soakMinutes = arg("--soak-minutes", 10);
-    const clients = arg("--clients", 16);
+    const trials = arg("trials", 20);
+    const pairs = arg("pairs", 5);
+    const soakMinutes = arg("soak-minutes", 10);
+    const clients = arg("clients", 16);
     const ownLab = !loadState();
     if (ownLab) await up({});
     const state = requireState();

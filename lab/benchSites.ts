@@ -15,6 +15,7 @@ import { chartSvg, fmt, machine } from "./bench";
 import { drill } from "./drill";
 import { down, up } from "./lifecycle";
 import { TrialResult } from "./recorder";
+import { parseCommandLine, wholeNumber } from "../scripts/args";
 import { LabError, progress, run } from "./sh";
 import { loadState } from "./state";
 import { summarize } from "./stats";
@@ -93,9 +94,12 @@ function report(r: Run): void {
 }
 
 async function main(): Promise<void> {
-    const i = process.argv.indexOf("--trials");
-    const trials = i < 0 ? 10 : Number(process.argv[i + 1]);
-    if (!Number.isInteger(trials) || trials < 1) throw new LabError(`--trials takes a whole number, got ${process.argv[i + 1]}`);
+    const usage = `usage: npm run bench:sites -- [--trials N]
+  boots its own labs (refuses to run beside one): three-site site loss against host loss,
+  then two-site promotion, rejoin and planned move back, --trials each (10); writes
+  docs/BENCHMARKS-sites.md and docs/sites-chart.svg. About 22 minutes with the defaults.`;
+    const { values } = parseCommandLine("bench:sites", usage, process.argv.slice(2), { trials: { type: "string" } });
+    const trials = wholeNumber("bench:sites", "trials", values.trials, 10, 1, 1000);
     if (loadState()) throw new LabError("a lab is running; this benchmark boots its own labs: run `npm run lab -- down` first");
     const commit = run("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"]).trim();
     const r: Run = { machine: machine(), started: new Date().toISOString(), commit, trials, series: { "site-loss": [], "primary-host-loss": [], "dc-promotion": [] }, finished: false };

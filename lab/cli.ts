@@ -44,6 +44,7 @@ function noMore(args: string[]): void {
 }
 
 async function main(argv: string[]): Promise<void> {
+    if (argv.includes("--help") || argv.includes("-h")) return void console.log(USAGE);
     const [command, ...args] = argv;
     switch (command) {
         case "up": {

@@ -35,8 +35,32 @@ export interface SiteTransport {
     run(host: HostPlan, argv: string[], opts?: { user?: string; stdin?: string; timeoutMs?: number }): Promise<CommandResult>;
 }
 
-/** A refusal or a failed step; the message says what to do. */
+/** A refusal, or a step that failed before anything was changed; the message says what to do. The CLI exits 2. */
 export class SiteMoveError extends Error {}
+
+/**
+ * A step that failed after others had changed the deployment: the message says what was
+ * already done, and how to finish or undo it. The CLI exits 3.
+ */
+export class PartialMoveError extends Error {
+    constructor(
+        readonly done: string[],
+        failure: string,
+        next: string,
+    ) {
+        super(`${failure}; already done: ${done.join("; ")}. ${next}`);
+    }
+}
+
+/** Runs the steps that change the deployment; a failure once one of them has changed something is a PartialMoveError. */
+async function changing<T>(done: string[], next: string, steps: () => Promise<T>): Promise<T> {
+    try {
+        return await steps();
+    } catch (e) {
+        if (done.length === 0 || e instanceof PartialMoveError) throw e;
+        throw new PartialMoveError(done, (e as Error).message.replace(/\.$/, ""), next);
+    }
+}
 
 export interface MoveOptions {
     /** Sites the operator confirms are fenced: they cannot reach clients or the other site's data. */
@@ -205,16 +229,21 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
 
     const leaderHost = hostByName(plan, report.leader ?? standbyLeader!.name);
     const promotion = { standby_cluster: null, slots: { [standbySlot(other)]: { type: "physical" } } };
+    const done: string[] = [];
+    const again = `npm run promote -- ${site}${planned ? " --planned" : fenced ? ` --confirm-fenced ${other}` : ""}`;
+    const next = `To finish, run ${again} again (it skips what is done); to go back, make ${site} follow ${other} again once ${other} runs a primary: npm run rejoin -- ${site}`;
+    await changing(done, next, async () => {
     if (!report.alreadyPrimary) {
         if (opts.dryRun) {
             const first = planned ? `demote ${other} (standby_cluster -> ${site}), wait for ${leaderHost.name} to replay its last write, then ` : otherPrimary ? `make ${other}'s primary a standby (it answers), then ` : "";
             say(`dry run: would ${first}PATCH ${leaderHost.name}'s /config with ${JSON.stringify(promotion)}`);
         } else {
-            if (planned) await demoteForPlannedMove(plan, t, other, site, otherView!.asked, leaderHost, waitMs, say);
+            if (planned) await demoteForPlannedMove(plan, t, other, site, otherView!.asked, leaderHost, waitMs, say, done);
             else if (otherPrimary) {
                 // Fenced from its clients, but its Patroni still listens: make it a standby too, so
                 // it is not a primary when the fence comes down.
                 const r = await t.patroni(otherView!.asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
+                if (r?.status === 200) done.push(`${other}'s cluster made a standby of ${site}`);
                 say(r?.status === 200 ? `${other}: ${otherPrimary.name} told to step down and follow ${site}` : `${other}: could not make ${otherPrimary.name} step down (${r ? r.status : "no answer"}); it stays a primary behind your fence: rejoin ${other} before lifting the fence`);
             }
             const status = await t.patroni(leaderHost, "GET", "/patroni");
@@ -225,6 +254,7 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
             }
             const r = await t.patroni(leaderHost, "PATCH", "/config", promotion);
             if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${leaderHost.name} refused the promotion (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
+            done.push(`standby_cluster removed from ${cluster.scope}'s config (${site} promoted)`);
             say(`${site}: standby_cluster removed from ${cluster.scope}'s config; slot ${standbySlot(other)} kept for ${other} to rejoin`);
             report.leader = await poll(`${site}'s cluster to have a primary`, waitMs, async () => {
                 const v = await membersOf(plan, t, cluster);
@@ -234,12 +264,8 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
         }
     }
 
-    try {
-        report.glusterQuorumLifted = planned ? false : await liftGlusterQuorum(plan, t, site, other, opts, say);
-    } catch (e) {
-        const done = report.leader && !opts.dryRun ? `${site} is the primary already (${report.leader}); ` : "";
-        throw new SiteMoveError(`${done}the Gluster step failed: ${(e as Error).message}. Running the command again is safe: it skips what is done`);
-    }
+    report.glusterQuorumLifted = planned ? false : await liftGlusterQuorum(plan, t, site, other, opts, say, done);
+    });
     const addresses = siteByName(plan, site).publicAddresses;
     if (addresses.length > 0) {
         report.dns = { name: plan.nextcloud.domain, type: "A", values: addresses };
@@ -264,7 +290,17 @@ async function xlogOf(t: SiteTransport, host: HostPlan): Promise<{ location?: nu
  * replays its last write. Refuses to start unless `site` streams and is close behind; puts
  * the old site back as the primary (nothing was written meanwhile) if `site` never catches up.
  */
-async function demoteForPlannedMove(plan: DeploymentPlan, t: SiteTransport, other: string, site: string, asked: HostPlan, target: HostPlan, waitMs: number, say: (l: string) => void): Promise<void> {
+async function demoteForPlannedMove(
+    plan: DeploymentPlan,
+    t: SiteTransport,
+    other: string,
+    site: string,
+    asked: HostPlan,
+    target: HostPlan,
+    waitMs: number,
+    say: (l: string) => void,
+    done: string[],
+): Promise<void> {
     const cluster = clusterOfSite(plan, other);
     const before = await membersOf(plan, t, cluster);
     const primary = before && running(before.members, "leader");
@@ -277,6 +313,7 @@ async function demoteForPlannedMove(plan: DeploymentPlan, t: SiteTransport, othe
     }
     const r = await t.patroni(asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
     if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${asked.name} refused to make ${other} a standby (${r ? `${r.status}: ${r.body.trim()}` : "no answer"}); nothing was changed`);
+    done.push(`${other}'s cluster made a standby of ${site} (planned move)`);
     try {
         const last = await poll(`${other}'s primary to step down`, waitMs, async () => {
             const v = await membersOf(plan, t, cluster);
@@ -291,14 +328,19 @@ async function demoteForPlannedMove(plan: DeploymentPlan, t: SiteTransport, othe
         });
     } catch (e) {
         const back = await t.patroni(asked, "PATCH", "/config", { standby_cluster: null });
-        throw new SiteMoveError(
-            `${(e as Error).message}; ${back?.status === 200 ? `${other} was made the primary again (nothing was written while it was a standby, so nothing is lost)` : `and putting ${other} back failed too: run npm run promote -- ${other} --confirm-fenced ${site}`}. Check ${site}'s replication and run again`,
+        if (back?.status === 200) done.push(`${other} made the primary again`);
+        throw new PartialMoveError(
+            done,
+            (e as Error).message,
+            back?.status === 200
+                ? `${other} is the primary again and nothing was written while it was a standby, so nothing is lost: check ${site}'s replication and run again`
+                : `Putting ${other} back failed too: make it the primary again with npm run promote -- ${other} --confirm-fenced ${site}`,
         );
     }
 }
 
 /** Lifts the volume's quorum when the site's bricks alone are no majority (two-site: the arbiter is in the other site). */
-async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: string, other: string, opts: MoveOptions, say: (l: string) => void): Promise<boolean> {
+async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: string, other: string, opts: MoveOptions, say: (l: string) => void, done: string[]): Promise<boolean> {
     const g = plan.gluster;
     if (!g) return false;
     const here = siteBricks(plan, site);
@@ -319,7 +361,10 @@ async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: s
         say(`dry run: would run on ${host.name}: ${GLUSTER_LIFT.map(([k, v]) => `gluster volume set ${g.volume} ${k} ${v}`).join("; ")}`);
         return false;
     }
-    for (const [k, v] of GLUSTER_LIFT) await gluster(t, host, ["volume", "set", g.volume, k, v]);
+    for (const [k, v] of GLUSTER_LIFT) {
+        await gluster(t, host, ["volume", "set", g.volume, k, v]);
+        done.push(`gluster volume set ${g.volume} ${k} ${v}`);
+    }
     const want = here.map((b) => `${b.host.address}:${b.path}`);
     await poll(`${site}'s bricks to come online`, opts.waitMs ?? 120000, async () => {
         const online = bricksOnline((await t.run(host, ["gluster", "volume", "status", g.volume], { timeoutMs: 30000 })).stdout);
@@ -361,6 +406,9 @@ export async function rejoin(plan: DeploymentPlan, t: SiteTransport, site: strin
     } else {
         await applyWithPatronictl(plan, t, cluster, config);
     }
+    const done = [`${cluster.scope}'s config follows ${active} (standby_cluster)`];
+    const next = `${site} stays a standby of ${active}, which is safe; to finish, run npm run rejoin -- ${site} again once its members run`;
+    return changing(done, next, async () => {
     say(`${site}: ${cluster.scope} now follows ${active} (standby_cluster -> ${(config.standby_cluster as { host: string }).host}:${plan.ports.haproxyPrimary}, slot ${standbySlot(site)})`);
     if (view || (await membersOf(plan, t, cluster))) {
         await waitStandby(plan, t, site, waitMs);
@@ -371,6 +419,7 @@ export async function rejoin(plan: DeploymentPlan, t: SiteTransport, site: strin
     }
     if (plan.gluster) report.glusterQuorum = await restoreGlusterQuorum(plan, t, active, waitMs, say);
     return report;
+    });
 }
 
 /**

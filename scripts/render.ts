@@ -11,17 +11,20 @@ import { loadPlan } from "../plan/load";
 import { hostsOf } from "../plan/plan";
 import { placeholderInputs } from "../render/placeholders";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
+import { parseCommandLine } from "./args";
 
-function usage(): never {
-    console.error(`usage: npm run render -- <stack> --out DIR   (stacks: ${listStacks().join(", ")})`);
-    process.exit(2);
-}
+const USAGE = `usage: npm run render -- <stack> --out DIR
+  writes, per host of the stack's site, every file the VM receives and its cloud-init user
+  data into DIR/<host>/, secrets replaced by marked placeholders (stacks: ${listStacks().join(", ")})`;
 
 function main(argv: string[]): void {
-    const outAt = argv.indexOf("--out");
-    const out = outAt >= 0 ? argv[outAt + 1] : undefined;
-    const stack = argv.find((a, i) => !a.startsWith("--") && i !== outAt + 1);
-    if (!stack || !out) usage();
+    const { values, positionals } = parseCommandLine("render", USAGE, argv, { out: { type: "string" } }, { min: 1, max: 1 });
+    const stack = positionals[0];
+    const out = values.out;
+    if (!out) {
+        console.error("render: --out DIR is required: where to write the hosts' files; see --help");
+        process.exit(2);
+    }
     const { config, plan } = loadPlan(readStackConfig(stack));
     for (const host of hostsOf(plan, { site: config.site })) {
         const rendered = renderHost(plan, host, placeholderInputs(host));

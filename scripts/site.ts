@@ -8,7 +8,7 @@ import { ConfigError } from "../plan/config";
 import { loadPlan } from "../plan/load";
 import { LabError } from "../lab/sh";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
-import { checkTwoSite, promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
+import { checkTwoSite, PartialMoveError, promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
 import { remoteTransport, REST_PASSWORD_ENV } from "../ops/remote";
 import { DeploymentPlan } from "../plan/plan";
 
@@ -18,7 +18,10 @@ const USAGE = `usage: npm run promote -- <site> [--confirm-fenced SITE] [--plann
             the other site (you fenced it: silence alone could be a cut link), or --planned
             (the other site is healthy: demote it first, lose nothing)
   rejoin    the site's cluster becomes a standby of the active site (failback, step one)
-  --lab     act on the running lab (npm run lab -- up --topology two-site) instead of the VMs`;
+  --dry-run say what would be changed, change nothing
+  --lab     act on the running lab (npm run lab -- up --topology two-site) instead of the VMs
+Exit codes: 0 done; 2 refused, nothing changed; 3 failed after changing something (the
+message says what was done and how to finish or undo it); 1 a bug.`;
 
 async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: SiteTransport; password?: string }> {
     if (lab) {
@@ -37,6 +40,10 @@ async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: 
 
 async function main(argv: string[]): Promise<void> {
     const [command, ...args] = argv;
+    if (args.includes("--help") || args.includes("-h")) {
+        console.log(USAGE);
+        return;
+    }
     const take = (name: string) => {
         const i = args.indexOf(name);
         if (i < 0) return false;
@@ -52,6 +59,8 @@ async function main(argv: string[]): Promise<void> {
     }
     const opts = { confirmFenced: fenced, planned: take("--planned"), dryRun: take("--dry-run"), say: (l: string) => console.log(`${command}: ${l}`) };
     const lab = take("--lab");
+    const unknown = args.find((a) => a.startsWith("-"));
+    if (unknown) throw new SiteMoveError(`unknown flag ${unknown}; the flags are --confirm-fenced SITE, --planned, --dry-run, --lab (see --help)`);
     const [site, ...rest] = args;
     if (!site || rest.length > 0 || site.startsWith("--")) throw new SiteMoveError(`${rest[0] ? `unexpected argument ${rest[0]}` : "which site?"}\n${USAGE}`);
     if (command !== "promote" && command !== "rejoin") throw new SiteMoveError(USAGE);
@@ -78,8 +87,10 @@ async function main(argv: string[]): Promise<void> {
     }
 }
 
+// Exit codes: 2 refused, nothing changed; 3 failed after changing something (the message says what, and how to finish or undo); 1 a bug.
 main(process.argv.slice(2)).catch((e) => {
-    const known = e instanceof SiteMoveError || e instanceof ConfigError || e instanceof LabError;
-    console.error(`${process.argv[2] ?? "site"}: ${known ? (e as Error).message : (e as Error).stack ?? e}`);
-    process.exit(known ? 2 : 1);
+    const refused = e instanceof SiteMoveError || e instanceof ConfigError || e instanceof LabError;
+    const partial = e instanceof PartialMoveError;
+    console.error(`${process.argv[2] ?? "site"}: ${refused || partial ? (e as Error).message : ((e as Error).stack ?? e)}`);
+    process.exit(refused ? 2 : partial ? 3 : 1);
 });

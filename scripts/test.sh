@@ -4,6 +4,10 @@
 # Needs root (network namespaces, chroot). Extra arguments go to jest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in -h|--help)
+  echo "usage: npm test [-- JEST_ARGS...]   the whole suite (needs root); npm run test:unit for what needs neither root nor the lab"
+  exit 0;;
+esac
 step() { printf '\n== %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "the test suite needs root (network namespaces and the Debian 13 root)"; exit 1; }

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { HttpAnswer } from "../../ops/http";
 import { shellQuote } from "../../ops/remote";
-import { bricksOnline, CommandResult, promote, rejoin, SiteMoveError, SiteTransport, standbyClusterConfig } from "../../ops/siteMove";
+import { bricksOnline, CommandResult, PartialMoveError, promote, rejoin, SiteMoveError, SiteTransport, standbyClusterConfig } from "../../ops/siteMove";
 
 import { HostPlan } from "../../plan/plan";
 import { readStackConfig, REPO_ROOT } from "../../plan/stackFiles";
@@ -160,13 +160,42 @@ describe("promote", () => {
     test("--planned gives up when dc2 never catches up, and makes dc1 the primary again", async () => {
         const t = new Sites();
         t.replayed["dc2-db1"] = 0;
-        await expect(promote(plan, t, "dc2", { ...quick, planned: true })).rejects.toThrow(/gave up after 2 s waiting for dc2-db1 to replay dc1's last write; dc1 was made the primary again \(nothing was written while it was a standby/);
+        const e = await promote(plan, t, "dc2", { ...quick, planned: true }).catch((x) => x);
+        // Something was changed (and undone): not a refusal.
+        expect(e).toBeInstanceOf(PartialMoveError);
+        expect(e.message).toMatch(/^gave up after 2 s waiting for dc2-db1 to replay dc1's last write; already done: dc1's cluster made a standby of dc2 \(planned move\); dc1 made the primary again\. dc1 is the primary again and nothing was written/);
         expect(t.patches).toEqual([
             { host: "dc1-db1", body: { standby_cluster: standbyClusterConfig(plan, "dc1", "dc2") } },
             { host: "dc1-db1", body: { standby_cluster: null } },
         ]);
         expect(t.members.dc1[0].role).toBe("leader");
         expect(t.members.dc2[0].role).toBe("standby_leader");
+    });
+
+    test("a promotion Patroni accepts but never carries out: the error says the config was changed, and how to finish or go back", async () => {
+        const t = new Sites();
+        t.down.add("dc1");
+        // Patroni takes the PATCH but no member becomes the leader.
+        const patch = t.patroni.bind(t);
+        t.patroni = async (host, method, p, body) => (method === "PATCH" ? (t.patches.push({ host: host.name, body }), { status: 200, body: "{}" }) : patch(host, method, p, body));
+        const e = await promote(plan, t, "dc2", { ...quick, confirmFenced: ["dc1"] }).catch((x) => x);
+        expect(e).toBeInstanceOf(PartialMoveError);
+        expect(e.done).toEqual(["standby_cluster removed from nextcloud-dc2's config (dc2 promoted)"]);
+        expect(e.message).toMatch(/^gave up after 2 s waiting for dc2's cluster to have a primary; already done: standby_cluster removed/);
+        expect(e.message).toContain("run npm run promote -- dc2 --confirm-fenced dc1 again");
+        expect(e.message).toContain("npm run rejoin -- dc2");
+        expect(t.runs.filter((r) => r.argv.includes("set"))).toEqual([]); // the Gluster step never ran
+    });
+
+    test("the Gluster step failing after the promotion is a partial failure that names the promotion", async () => {
+        const t = new Sites();
+        t.down.add("dc1");
+        const run = t.run.bind(t);
+        t.run = async (host, argv, opts) => (argv.includes("cluster.quorum-count") ? { status: 1, stdout: "", stderr: "volume set: failed: Quorum not met" } : run(host, argv, opts));
+        const e = await promote(plan, t, "dc2", { ...quick, confirmFenced: ["dc1"] }).catch((x) => x);
+        expect(e).toBeInstanceOf(PartialMoveError);
+        expect(e.done).toEqual(["standby_cluster removed from nextcloud-dc2's config (dc2 promoted)", "gluster volume set nextcloud cluster.server-quorum-type none"]);
+        expect(e.message).toMatch(/^gluster volume set nextcloud cluster.quorum-count 1 on dc2-gfs1 failed: volume set: failed: Quorum not met; already done:/);
     });
 
     test("--planned changes nothing while dc2 is not streaming or lags too far", async () => {

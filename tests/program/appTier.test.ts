@@ -94,3 +94,42 @@ test("NGINX's user data carries the wildcard certificate, and its key only as a 
     expect(JSON.stringify(plainParts(snippet.inputs))).not.toContain(TLS.tlsKey.split("\n")[1]);
     expect(parse(JSON.stringify(files.map((f: any) => f.path)))).toContain("/etc/nginx/sites-enabled/nextcloud.conf");
 });
+
+test("the database password wiring: the app role's password is the one Patroni creates the role with, in config.php and for the installer", () => {
+    const files = (host: string) =>
+        userDataOf(dc1.run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files as { path: string; content: string }[];
+    const bootstrap = files("dc1-db1").find((f) => f.path === "/etc/patroni/post-bootstrap.sh")!.content;
+    const created = /CREATE ROLE nextcloud LOGIN PASSWORD '([^']+)'/.exec(bootstrap)![1];
+    expect(created).toMatch(/^mockpw-shared-nextcloud-db-/);
+    expect(/'dbpassword' => '([^']+)'/.exec(nextcloudConfigOf(dc1.run, "dc1-app2"))![1]).toBe(created);
+    const installer = containers(dc1.run, "dc1-app1").find((c) => c.inputs.name === "nextcloud")!;
+    expect(envOf(installer)).toContain(`POSTGRES_PASSWORD=${created}`);
+    // The Redis password is another secret altogether.
+    const redis = /'password' => '([^']+)'/.exec(nextcloudConfigOf(dc1.run, "dc1-app2"))![1];
+    expect(redis).toMatch(/^mockpw-shared-redis-/);
+    expect(redis).not.toBe(created);
+});
+
+test("deploy order: the installer's containers, then its wait for the installation, then every other app node; each Docker host after its VM", () => {
+    const { waitsFor } = dc1;
+    expect(waitsFor("dc1-app1-wait-installed")).toEqual(expect.arrayContaining(["dc1-app1-redis", "dc1-app1-nextcloud", "dc1-app1-nextcloud-cron"]));
+    expect(waitsFor("dc1-app2-nextcloud")).toContain("dc1-app1-wait-installed");
+    expect(waitsFor("dc1-app1-nextcloud")).not.toContain("dc1-app1-wait-installed");
+    for (const host of ["dc1-app1", "dc1-app2"]) expect(waitsFor(`${host}-docker`)).toContain(host);
+    // The app tier comes after the load balancers (its database route) and the volume (its data directory).
+    expect(waitsFor("dc1-nextcloud")).toEqual(expect.arrayContaining(["dc1-lb", "dc1-gluster"]));
+    expect(waitsFor("dc1-lb")).toContain("dc1-patroni");
+});
+
+test("a host with roles [nginx, nextcloud] is placed by the load balancer, and its containers wait for that VM", async () => {
+    const app: any = appTierConfig();
+    const host = app.sites.dc2.hosts.find((h: any) => h.name === "dc2-app1");
+    host.roles = ["nginx", "nextcloud"];
+    app.sites.dc2.hosts.find((h: any) => h.name === "dc2-lb1").roles = ["haproxy"];
+    const overrides = { sites: app.sites, nextcloud: app.nextcloud, ...TLS, primaryStack: readStackConfig("dc2").primaryStack };
+    const dc2 = await runProgram("dc2", overrides, { sharedSecrets: await valueOf(dc1.program.sharedSecrets!), etcdCaCertPem: await valueOf(dc1.program.etcdCaCertPem!) });
+    const vm = dc2.declared.find((d) => d.type === "nextcloud-ha:index:ProxmoxHost" && d.name === "dc2-app1")!;
+    expect(vm.parent).toBe("dc2-lb");
+    expect(dc2.waitsFor("dc2-app1-docker")).toContain("dc2-app1");
+    expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud"]);
+});

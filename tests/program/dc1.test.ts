@@ -91,9 +91,18 @@ test("passwords and keys are secret in every input and output", async () => {
     }
 });
 
-test("exports what the other sites' stacks read, under the names they read", () => {
-    expect(stack).toHaveProperty(SHARED_OUTPUTS.secrets);
-    expect(stack).toHaveProperty(SHARED_OUTPUTS.caCert);
+test("exports what the other sites' stacks read, under the names they read, with the values they need", async () => {
+    const exported = stack as unknown as Record<string, pulumi.Output<unknown>>;
+    const shared = (await valueOf(exported[SHARED_OUTPUTS.secrets])) as Record<string, Record<string, string>>;
+    // Every value of the bundle is one of the passwords this stack generated, under its own name.
+    expect(Object.keys(shared).sort()).toEqual(["caKeyPem", "database", "nextcloud"]);
+    expect(shared.database.replicationPassword).toMatch(/^mockpw-shared-replication-/);
+    expect(shared.database.restApiPassword).toMatch(/^mockpw-shared-restapi-/);
+    expect(shared.nextcloud.databasePassword).toBe(shared.database.appPassword);
+    expect(shared.nextcloud.instanceId).toMatch(/^ocmockstr-shared-nextcloud-instanceid-/);
+    expect(shared.caKeyPem).toMatch(/^mockkey-shared-etcd-ca-/);
+    expect(await valueOf(exported[SHARED_OUTPUTS.caCert])).toBe("-----BEGIN CERTIFICATE-----\ncert-shared-etcd-ca\n-----END CERTIFICATE-----\n");
+    expect(await valueOf(exported[SHARED_OUTPUTS.replication])).toEqual(["10.10.1.31:5000"]);
 });
 
 test("registers the components the design names", () => {
