@@ -3,6 +3,7 @@ export { PatroniCluster, PatroniClusterArgs, PatroniMember } from "./patroniClus
 export { LoadBalancer, LoadBalancerArgs } from "./loadBalancer";
 export { GlusterVolume, GlusterVolumeArgs } from "./glusterVolume";
 export { NextcloudTier, NextcloudTierArgs } from "./nextcloudTier";
+export { FailureDomains, FailureDomainsArgs } from "./failureDomains";
 export { ProxmoxHost, ProxmoxHostArgs } from "./host/proxmoxHost";
 export { Placement } from "./host/placeHosts";
 export { SharedSecrets, SharedSecretsArgs, SharedSecretValues, SHARED_OUTPUTS } from "./sharedSecrets";

@@ -299,13 +299,18 @@ export function failureMatrix(plan: DeploymentPlan): FailureMatrix {
     return { topology: plan.topology, activeSite: plan.activeSite, roles, rows };
 }
 
-/** Promised-automatic rows that leave a role without a survivor: one line each naming the failure and the role, the reason and the fix. */
+/**
+ * Promised-automatic rows that leave a role without a survivor: one line each naming the
+ * failure and the role, the reason and the fix. The app is left out where another of the
+ * roles asked about already explains why it is down.
+ */
 export function failureGaps(matrix: FailureMatrix, roles: readonly FailureRole[]): { failure: string; role: FailureRole; message: string }[] {
+    const lost = (r: FailureRow, role: FailureRole) => r.roles[role] !== undefined && !r.roles[role]!.survives;
     return matrix.rows
         .filter((r) => r.promised)
         .flatMap((r) =>
             roles
-                .filter((role) => r.roles[role] && !r.roles[role]!.survives)
+                .filter((role) => lost(r, role) && !(role === "app" && roles.some((x) => x !== "app" && lost(r, x))))
                 .map((role) => {
                     const o = r.roles[role]!;
                     const verb = r.failure.kind === "link" ? "cutting" : "losing";

@@ -10,7 +10,7 @@ import { RULES } from "./rules";
 const policies: ResourceValidationPolicy[] = RULES.filter((r) => r.name !== "no-plaintext-secrets").map((rule) => ({
     name: rule.name,
     description: rule.description,
-    enforcementLevel: "mandatory",
+    enforcementLevel: rule.enforcement ?? "mandatory",
     validateResource: (args, reportViolation) => {
         if (rule.types && !rule.types.includes(args.type)) return;
         for (const message of rule.check({ type: args.type, name: args.name, props: args.props })) reportViolation(message);

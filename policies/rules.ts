@@ -14,6 +14,8 @@ export interface ReviewedResource {
 export interface PolicyRule {
     name: string;
     description: string;
+    /** mandatory (default): a violation stops `pulumi up` and fails `npm run check`; advisory: a warning. */
+    enforcement?: "mandatory" | "advisory";
     /** Resource types the rule reads; every resource when absent. */
     types?: string[];
     /** Violation messages, each saying what to change; empty when the resource complies. */
@@ -25,6 +27,7 @@ export const TYPES = {
     etcd: "nextcloud-ha:index:EtcdQuorum",
     patroni: "nextcloud-ha:index:PatroniCluster",
     gluster: "nextcloud-ha:index:GlusterVolume",
+    failureDomains: "nextcloud-ha:index:FailureDomains",
 } as const;
 
 /** The marker the offline check puts where the engine holds a secret. */
@@ -136,6 +139,19 @@ export const RULES: PolicyRule[] = [
         },
     },
     {
+        name: "failure-domains",
+        description: "Every failure the topology promises to survive by itself leaves etcd a quorum, Patroni a promotable member and the Gluster volume writable.",
+        types: [TYPES.failureDomains],
+        check: ({ props }) => props.dataGaps ?? [],
+    },
+    {
+        name: "failure-domains-service",
+        description: "Every failure the topology promises to survive by itself leaves an HAProxy, an NGINX, Redis, cron and the app a survivor (a warning until the app tier is highly available).",
+        enforcement: "advisory",
+        types: [TYPES.failureDomains],
+        check: ({ props }) => props.serviceGaps ?? [],
+    },
+    {
         name: "no-plaintext-secrets",
         description: "No password or key in plain text in any resource input.",
         check: ({ type, props }) => {
@@ -154,9 +170,18 @@ export const RULES: PolicyRule[] = [
     },
 ];
 
+export interface Violation {
+    rule: string;
+    enforcement: "mandatory" | "advisory";
+    resource: string;
+    message: string;
+}
+
 /** Runs every rule over every resource; the violations, each naming the rule and the resource. */
-export function review(resources: ReviewedResource[]): { rule: string; resource: string; message: string }[] {
+export function review(resources: ReviewedResource[]): Violation[] {
     return resources.flatMap((r) =>
-        RULES.filter((rule) => !rule.types || rule.types.includes(r.type)).flatMap((rule) => rule.check(r).map((message) => ({ rule: rule.name, resource: `${r.type}::${r.name}`, message }))),
+        RULES.filter((rule) => !rule.types || rule.types.includes(r.type)).flatMap((rule) =>
+            rule.check(r).map((message) => ({ rule: rule.name, enforcement: rule.enforcement ?? "mandatory", resource: `${r.type}::${r.name}`, message })),
+        ),
     );
 }

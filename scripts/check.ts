@@ -1,79 +1,147 @@
 /**
- * `npm run check -- <stack>...` (or `--all`): the offline check. Runs the stack program
- * under the mock runtime with the stack's real config (mock values for secrets), evaluates
- * the policy pack's rules over every registered resource, prints the planned resources and
- * a mermaid diagram of the topology, and exits non-zero on any violation. No credentials.
+ * `npm run check -- [stack...] [--json]`: the offline check. Runs the stack program under the
+ * mock runtime with each stack's real config (mock values for secrets), evaluates the policy
+ * pack's rules over every registered resource, and prints the planned VMs, a mermaid diagram
+ * and the plan's failure matrix (what survives each single failure, and how service comes
+ * back). Exits 1 on any mandatory violation, 2 on bad input. No credentials.
  */
-import { spawn } from "node:child_process";
-import * as path from "node:path";
-import { review } from "../policies/rules";
+import { DATA_ROLES, failureGaps, failureMatrix, FailureMatrix, formatMatrix, SERVICE_ROLES } from "../plan/failureDomains";
 import { loadDeployment } from "../plan/load";
+import { DeploymentPlan } from "../plan/plan";
+import { listStacks, readStackConfig, STACK_DIR } from "../plan/stackFiles";
+import { review, Violation } from "../policies/rules";
 import { renderMermaid } from "../render/diagram";
-import { listStacks, readStackConfig } from "../plan/stackFiles";
 import { placeholderCertificate } from "../render/placeholders";
+import { parseCommandLine } from "./args";
 import { plainParts, settled, setupMocks } from "./mockRuntime";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
-async function checkOne(stack: string): Promise<number> {
+const USAGE = `usage: npm run check -- [stack...] [--json]
+  runs each stack's program offline (the mock runtime, placeholder secrets) with its stack
+  file, checks every policy rule, and prints the planned VMs, the topology as a mermaid
+  diagram, and the failure matrix: for every host, Proxmox node, site (and in two-site the
+  link between the sites), what survives and how service comes back. Every stack by default
+  (stacks here: ${listStacks().join(", ") || "none"}; another directory: NCHA_STACK_DIR=DIR).
+  --json   the same as one JSON document, for tools
+Exit codes: 0 every mandatory rule passes; 1 a violation; 2 bad input.`;
+
+interface StackReport {
+    stack: string;
+    site: string;
+    vms: string[];
+    resources: Record<string, number>;
+    violations: Violation[];
+}
+
+/** Runs one stack's program under the mocks and reviews what it registers. */
+async function checkStack(stack: string): Promise<{ report: StackReport; plan: DeploymentPlan }> {
     // Secrets the stack holds encrypted (the wildcard certificate's key) are placeholders here.
     const raw = readStackConfig(stack);
     const cert = placeholderCertificate();
     const overrides = { tlsCertificate: raw.tlsCertificate ?? cert.cert, tlsKey: cert.key };
     const { config, plan } = loadDeployment({ ...raw, ...overrides }); // bad config: its one-line error, before anything else
     const run = setupMocks(stack, overrides);
-    await import("../index");
+    // Loaded here, after the mocks: it imports the Pulumi SDK's runtime.
+    const { deploySite } = await import("../program");
+    deploySite();
     await settled(run);
     const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as Record<string, any> }));
-    const lines = [`## stack ${stack} (site ${config.site}, ${config.topology})`, "", "Planned VMs:"];
-    for (const vm of resources.filter((r) => r.type === VM)) {
-        const p = vm.props;
-        lines.push(`  ${p.name.padEnd(12)} node ${p.nodeName} vmId ${p.vmId} ${p.cpu.cores} cores ${p.memory.dedicated} MB disks ${p.disks.map((d: any) => `${d.size}G`).join("+")} ${p.initialization.ipConfigs[0].ipv4.address} tags ${p.tags.join(",")}`);
-    }
-    const counts = new Map<string, number>();
-    for (const r of resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
-    lines.push("", "All resources:", ...[...counts].sort().map(([t, n]) => `  ${String(n).padStart(3)} ${t}`));
-    lines.push("", "```mermaid", renderMermaid(plan), "```");
-    const violations = review(resources);
-    lines.push("", violations.length === 0 ? `policy: all rules pass over ${resources.length} resources` : `policy: ${violations.length} mandatory violations`);
-    for (const v of violations) lines.push(`  [${v.rule}] ${v.resource}: ${v.message}`);
-    console.log(lines.join("\n") + "\n");
-    return violations.length === 0 ? 0 : 1;
-}
-
-function main(): void {
-    const args = process.argv.slice(2);
-    if (args[0] === "--one") {
-        checkOne(args[1]).then(
-            (code) => process.exit(code),
-            (e) => (console.error(`check ${args[1]}: ${(e as Error).message}`), process.exit(1)),
+    const vms = resources
+        .filter((r) => r.type === VM)
+        .map(({ props: p }) =>
+            [
+                p.name.padEnd(12),
+                `node ${p.nodeName} vmId ${p.vmId} ${p.cpu.cores} cores ${p.memory.dedicated} MB`,
+                `disks ${p.disks.map((d: { size: number }) => `${d.size}G`).join("+")} ${p.initialization.ipConfigs[0].ipv4.address} tags ${p.tags.join(",")}`,
+            ].join(" "),
         );
-        return;
-    }
-    const stacks = args.includes("--all") || args.length === 0 ? listStacks() : args;
-    const unknown = stacks.filter((s) => !listStacks().includes(s));
-    if (unknown.length > 0) {
-        console.error(`check: no stack file for ${unknown.join(", ")} (stacks: ${listStacks().join(", ")})`);
-        process.exit(2);
-    }
-    // One process a stack, all at once: the stack program registers its resources at import time.
-    const tsx = path.join(__dirname, "..", "node_modules", ".bin", "tsx");
-    const runs = stacks.map(
-        (stack) =>
-            new Promise<{ code: number; out: string }>((resolve) => {
-                const child = spawn(tsx, [__filename, "--one", stack], { stdio: ["ignore", "pipe", "pipe"] });
-                let out = "";
-                child.stdout.on("data", (c) => (out += c));
-                child.stderr.on("data", (c) => (out += c));
-                child.on("close", (code) => resolve({ code: code ?? 1, out }));
-            }),
-    );
-    Promise.all(runs).then((results) => {
-        for (const r of results) process.stdout.write(r.out);
-        const failed = results.filter((r) => r.code !== 0).length;
-        console.log(failed === 0 ? `check: ${stacks.length} stacks pass` : `check: ${failed} of ${stacks.length} stacks fail`);
-        process.exit(failed === 0 ? 0 : 1);
-    });
+    const counts: Record<string, number> = {};
+    for (const r of resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    return { report: { stack, site: config.site, vms, resources: counts, violations: review(resources) }, plan };
 }
 
-main();
+function formatStack(r: StackReport, topology: string): string {
+    const mandatory = r.violations.filter((v) => v.enforcement === "mandatory");
+    const advisory = r.violations.filter((v) => v.enforcement === "advisory");
+    const total = Object.values(r.resources).reduce((a, b) => a + b, 0);
+    return [
+        `## stack ${r.stack} (site ${r.site}, ${topology})`,
+        "",
+        "Planned VMs:",
+        ...r.vms.map((v) => `  ${v}`),
+        "",
+        "All resources:",
+        ...Object.entries(r.resources)
+            .sort()
+            .map(([t, n]) => `  ${String(n).padStart(3)} ${t}`),
+        "",
+        mandatory.length === 0 ? `policy: every mandatory rule passes over ${total} resources` : `policy: ${mandatory.length} mandatory violations`,
+        ...mandatory.map((v) => `  [${v.rule}] ${v.resource}: ${v.message}`),
+        ...(advisory.length > 0 ? [`policy: ${advisory.length} warnings (advisory rules)`, ...advisory.map((v) => `  [${v.rule}] ${v.message}`)] : []),
+        "",
+    ].join("\n");
+}
+
+function formatPlan(plan: DeploymentPlan, matrix: FailureMatrix): string {
+    const data = failureGaps(matrix, DATA_ROLES);
+    const service = failureGaps(matrix, SERVICE_ROLES);
+    return [
+        `## the plan (${plan.topology}, sites ${plan.sites.map((s) => s.name).join(", ")}, active site ${plan.activeSite})`,
+        "",
+        "Deploy order: " + plan.deployOrder.map((s) => (s.after.length ? `${s.site} (after ${s.after.map((a) => `${a.site}: ${a.why}`).join("; ")})` : s.site)).join(", then "),
+        "",
+        "```mermaid",
+        renderMermaid(plan),
+        "```",
+        "",
+        "Failure matrix: ✓ the role keeps a survivor, ✗ it has none; promised: the topology promises to recover by itself.",
+        "",
+        formatMatrix(matrix),
+        "",
+        data.length === 0 ? "Every promised failure leaves etcd a quorum, Patroni a promotable member and the files writable." : `Data gaps (refused):`,
+        ...data.map((g) => `  ${g.message}`),
+        ...(service.length > 0 ? ["Service gaps (warnings):", ...service.map((g) => `  ${g.message}`)] : []),
+        "",
+    ].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+    const { values, positionals } = parseCommandLine("check", USAGE, argv, { json: { type: "boolean" }, all: { type: "boolean" } }, { min: 0, max: 99 });
+    const known = listStacks();
+    const stacks = positionals.length === 0 || values.all ? known : positionals;
+    const unknown = stacks.filter((s) => !known.includes(s));
+    if (known.length === 0) {
+        console.error(`check: no Pulumi.<stack>.yaml in ${STACK_DIR}; run it from the project's directory, or set NCHA_STACK_DIR`);
+        return 2;
+    }
+    if (unknown.length > 0) {
+        console.error(`check: no stack file for ${unknown.join(", ")} in ${STACK_DIR} (stacks: ${known.join(", ")})`);
+        return 2;
+    }
+    const reports: StackReport[] = [];
+    let plan: DeploymentPlan | undefined;
+    for (const stack of stacks) {
+        const r = await checkStack(stack);
+        reports.push(r.report);
+        plan = r.plan;
+    }
+    const matrix = failureMatrix(plan!);
+    const failed = reports.filter((r) => r.violations.some((v) => v.enforcement === "mandatory"));
+    if (values.json) {
+        console.log(JSON.stringify({ stacks: reports, plan: { topology: plan!.topology, deployOrder: plan!.deployOrder }, failureMatrix: matrix }, null, 2));
+    } else {
+        for (const r of reports) console.log(formatStack(r, plan!.topology));
+        console.log(formatPlan(plan!, matrix));
+        console.log(failed.length === 0 ? `check: ${stacks.length} stacks pass` : `check: ${failed.length} of ${stacks.length} stacks fail`);
+    }
+    return failed.length === 0 ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+        console.error(`check: ${e.message}`);
+        process.exit(2);
+    },
+);

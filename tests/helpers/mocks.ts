@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { settled, setupMocks, valueOf } from "../../scripts/mockRuntime";
+import { deploySite } from "../../program";
+import { settled, setupMocks } from "../../scripts/mockRuntime";
 
 export * from "../../scripts/mockRuntime";
 
@@ -14,27 +15,24 @@ export interface Declared {
 const nameOf = (r: unknown) => (r as { __name?: string } | undefined)?.__name;
 
 /**
- * Runs the stack program once, in its own module registry and its own root stack resource,
- * under the mocks; records every resource's parent and `dependsOn` through a stack
- * transformation (the mock engine does not see them); waits for every resource.
+ * Runs the stack program (deploySite) once, in its own root stack resource, under the mocks
+ * with the stack's config and `overrides`; records every resource's parent and `dependsOn`
+ * through a stack transformation (the mock engine does not see them); waits for every resource.
  */
-export async function runProgram(stack: string, overrides: Record<string, unknown>, primaryOutputs?: Record<string, unknown>) {
+export async function runProgram(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>) {
     const run = setupMocks(stack, overrides, primaryOutputs);
     const declared: Declared[] = [];
-    let program: typeof import("../../index") | undefined;
+    let program: ReturnType<typeof deploySite> | undefined;
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((a) => {
             const deps = a.opts.dependsOn === undefined ? [] : ([] as unknown[]).concat(a.opts.dependsOn);
             declared.push({ type: a.type, name: a.name, parent: nameOf(a.opts.parent), dependsOn: deps.map((d) => nameOf(d) ?? "?") });
             return undefined;
         });
-        await jest.isolateModulesAsync(async () => {
-            program = await import("../../index");
-        });
+        program = deploySite();
         return {};
     });
-    await valueOf(program!.etcdClientEndpoints);
-    await settled(run, 500);
+    await settled(run, 300);
     /** The names `name` waits for, directly or through its ancestors' dependsOn. */
     const waitsFor = (name: string): string[] => {
         const d = declared.find((x) => x.name === name);

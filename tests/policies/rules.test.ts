@@ -51,7 +51,7 @@ test("no-plaintext-secrets: names and PEM keys in plain text, not the engine's s
 });
 
 test("review names the rule and the resource of each violation", () => {
-    expect(review([etcd(2), patroni()])).toEqual([{ rule: "etcd-quorum-odd", resource: `${TYPES.etcd}::dc1-etcd`, message: expect.stringContaining("has 2 members") }]);
+    expect(review([etcd(2), patroni()])).toEqual([{ rule: "etcd-quorum-odd", enforcement: "mandatory", resource: `${TYPES.etcd}::dc1-etcd`, message: expect.stringContaining("has 2 members") }]);
 });
 
 test("database-ports-within-plan", () => {

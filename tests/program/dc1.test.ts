@@ -3,19 +3,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { SHARED_OUTPUTS } from "../../components/sharedSecrets";
 import { userDataOf as userDataFrom } from "../helpers/configs";
-import { MockRun, plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
+import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 const SNIPPET = "proxmoxve:index/fileLegacy:FileLegacy";
 
 let run: MockRun;
-let stack: typeof import("../../index");
+let stack: Awaited<ReturnType<typeof runProgram>>["program"];
 
 beforeAll(async () => {
-    run = setupMocks("dc1");
-    stack = await import("../../index");
-    await valueOf(stack.patroniMembers);
-    await settled(run);
+    ({ run, program: stack } = await runProgram("dc1"));
 });
 
 function userDataOf(host: string): Record<string, any> {

@@ -1,16 +1,13 @@
 /** dc2 reads the shared secrets from dc1's stack instead of creating its own. */
 import { parse } from "yaml";
 import { userDataOf } from "../helpers/configs";
-import { MockRun, plainParts, primaryStackOutputs, settled, setupMocks, valueOf } from "../helpers/mocks";
+import { MockRun, plainParts, primaryStackOutputs, runProgram } from "../helpers/mocks";
 
 let run: MockRun;
-let stack: typeof import("../../index");
+let stack: Awaited<ReturnType<typeof runProgram>>["program"];
 
 beforeAll(async () => {
-    run = setupMocks("dc2");
-    stack = await import("../../index");
-    await valueOf(stack.patroniMembers);
-    await settled(run);
+    ({ run, program: stack } = await runProgram("dc2"));
 });
 
 test("reads dc1's stack and creates no passwords or CA of its own", () => {

@@ -2,18 +2,11 @@
 import { review } from "../../policies/rules";
 import { readStackConfig } from "../../plan/stackFiles";
 import { filesTierConfig } from "../helpers/configs";
-import { plainParts, settled, setupMocks, valueOf } from "../helpers/mocks";
+import { plainParts, runProgram, valueOf } from "../helpers/mocks";
 
 async function runStack(stack: string) {
     const files: any = filesTierConfig();
-    const run = setupMocks(stack, { sites: files.sites, nextcloud: files.nextcloud, ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }) });
-    let program: typeof import("../../index") | undefined;
-    await jest.isolateModulesAsync(async () => {
-        program = await import("../../index");
-    });
-    await valueOf(program!.etcdClientEndpoints);
-    await settled(run);
-    return { run, program: program! };
+    return runProgram(stack, { sites: files.sites, nextcloud: files.nextcloud, ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }) });
 }
 
 test("dc3 (last brick site): the arbiter on the witness gets its disk, and the volume is created there once the peers are up", async () => {
