@@ -36,101 +36,127 @@ function readConfig(): RawConfig {
 
 /** Declares this stack's resources from its config; returns its outputs. */
 export function deploySite() {
-const { config, plan } = loadDeployment(readConfig());
-const site = siteByName(plan, config.site);
-const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack });
-// Every stack carries the plan's failure matrix: the policy pack refuses a plan with a gap.
-new FailureDomains(`${site.name}-failure-domains`, { matrix: failureMatrix(plan) });
-const hasNginx = hostsOf(plan, { site: site.name, role: "nginx" }).length > 0;
-const standbyOf = plan.patroniClusters.find((c) => c.scope === site.patroniCluster)?.standbyOf;
-const placement: Placement = {
-    plan,
-    proxmox: config.proxmox,
-    sshAuthorizedKeys: config.sshAuthorizedKeys,
-    secrets: secrets.values,
-    caCertPem: secrets.caCertPem,
-    // loadDeployment has checked both are set where the site runs NGINX.
-    certificate: hasNginx
-        ? pulumi.secret(new pulumi.Config(PROJECT).requireSecret("tlsKey").apply((key): TlsCertificate => ({ cert: config.tlsCertificate!, key })))
-        : undefined,
-    replicationSource:
-        standbyOf?.viaStackOutput && secrets.primary
-            ? secrets.primary.requireOutput(SHARED_OUTPUTS.replication).apply((e) => {
-                  try {
-                      return parseEndpoint((e as string[])[0]);
-                  } catch (err) {
-                      throw new Error(`${config.primaryStack}'s output ${SHARED_OUTPUTS.replication}: ${(err as Error).message}; deploy ${plan.primarySite} (with its HAProxy) before ${site.name}`);
-                  }
-              })
+    const { config, plan } = loadDeployment(readConfig());
+    const site = siteByName(plan, config.site);
+    const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack });
+    // Every stack carries the plan's failure matrix: the policy pack refuses a plan with a gap.
+    new FailureDomains(`${site.name}-failure-domains`, { matrix: failureMatrix(plan) });
+    const hasNginx = hostsOf(plan, { site: site.name, role: "nginx" }).length > 0;
+    const standbyOf = plan.patroniClusters.find((c) => c.scope === site.patroniCluster)?.standbyOf;
+    const placement: Placement = {
+        plan,
+        proxmox: config.proxmox,
+        sshAuthorizedKeys: config.sshAuthorizedKeys,
+        secrets: secrets.values,
+        caCertPem: secrets.caCertPem,
+        // loadDeployment has checked both are set where the site runs NGINX.
+        certificate: hasNginx
+            ? pulumi.secret(new pulumi.Config(PROJECT).requireSecret("tlsKey").apply((key): TlsCertificate => ({ cert: config.tlsCertificate!, key })))
             : undefined,
-};
+        replicationSource:
+            standbyOf?.viaStackOutput && secrets.primary
+                ? secrets.primary.requireOutput(SHARED_OUTPUTS.replication).apply((e) => {
+                      try {
+                          return parseEndpoint((e as string[])[0]);
+                      } catch (err) {
+                          throw new Error(
+                              `${config.primaryStack}'s output ${SHARED_OUTPUTS.replication}: ${(err as Error).message}; deploy ${plan.primarySite} (with its HAProxy) before ${site.name}`,
+                          );
+                      }
+                  })
+                : undefined,
+    };
 
-// The site's components, in the plan's order; each gets the VMs it acts on but does not place.
-const made: Partial<Record<ComponentKind, pulumi.ComponentResource & { hosts: Record<string, ProxmoxHost> }>> = {};
-const placed: Record<string, ProxmoxHost> = {};
-for (const component of site.components) {
-    const name = `${site.name}-${component.kind === "loadBalancer" ? "lb" : component.kind}`;
-    const opts = { dependsOn: component.after.map((a) => made[a.kind]!) };
-    const usedHosts = Object.fromEntries(component.uses.map((h) => [h, placed[h]]));
-    switch (component.kind) {
-        case "etcd":
-            made.etcd = new EtcdQuorum(name, { cluster: plan.etcdClusters.find((c) => c.name === site.etcdCluster)!, component, placement }, opts);
-            break;
-        case "patroni":
-            made.patroni = new PatroniCluster(name, { cluster: plan.patroniClusters.find((c) => c.scope === site.patroniCluster)!, component, placement }, opts);
-            break;
-        case "loadBalancer":
-            made.loadBalancer = new LoadBalancer(name, { site, component, placement }, opts);
-            break;
-        case "gluster":
-            made.gluster = new GlusterVolume(name, { volume: plan.gluster!, component, usedHosts, placement, sshUser: config.sshUser }, opts);
-            break;
-        case "nextcloud":
-            made.nextcloud = new NextcloudTier(name, { site, app: plan.app!, component, usedHosts, placement, sshUser: config.sshUser }, opts);
-            break;
-        default: {
-            const never: never = component.kind;
-            throw new Error(`no component for ${String(never)}`);
+    // The site's components, in the plan's order; each gets the VMs it acts on but does not place.
+    const made: Partial<Record<ComponentKind, pulumi.ComponentResource & { hosts: Record<string, ProxmoxHost> }>> = {};
+    const placed: Record<string, ProxmoxHost> = {};
+    for (const component of site.components) {
+        const name = `${site.name}-${component.kind === "loadBalancer" ? "lb" : component.kind}`;
+        const opts = { dependsOn: component.after.map((a) => made[a.kind]!) };
+        const usedHosts = Object.fromEntries(component.uses.map((h) => [h, placed[h]]));
+        switch (component.kind) {
+            case "etcd":
+                made.etcd = new EtcdQuorum(name, { cluster: plan.etcdClusters.find((c) => c.name === site.etcdCluster)!, component, placement }, opts);
+                break;
+            case "patroni":
+                made.patroni = new PatroniCluster(
+                    name,
+                    { cluster: plan.patroniClusters.find((c) => c.scope === site.patroniCluster)!, component, placement },
+                    opts,
+                );
+                break;
+            case "loadBalancer":
+                made.loadBalancer = new LoadBalancer(name, { site, component, placement }, opts);
+                break;
+            case "gluster":
+                made.gluster = new GlusterVolume(name, { volume: plan.gluster!, component, usedHosts, placement, sshUser: config.sshUser }, opts);
+                break;
+            case "nextcloud":
+                made.nextcloud = new NextcloudTier(name, { site, app: plan.app!, component, usedHosts, placement, sshUser: config.sshUser }, opts);
+                break;
+            default: {
+                const never: never = component.kind;
+                throw new Error(`no component for ${String(never)}`);
+            }
         }
+        Object.assign(placed, made[component.kind]!.hosts);
     }
-    Object.assign(placed, made[component.kind]!.hosts);
-}
-const etcd = made.etcd as EtcdQuorum | undefined;
-const patroni = made.patroni as PatroniCluster | undefined;
-const lb = made.loadBalancer as LoadBalancer | undefined;
-const gluster = made.gluster as GlusterVolume | undefined;
-const app = made.nextcloud as NextcloudTier | undefined;
+    const etcd = made.etcd as EtcdQuorum | undefined;
+    const patroni = made.patroni as PatroniCluster | undefined;
+    const lb = made.loadBalancer as LoadBalancer | undefined;
+    const gluster = made.gluster as GlusterVolume | undefined;
+    const app = made.nextcloud as NextcloudTier | undefined;
 
-const topology = plan.topology;
-const siteName = site.name;
-const hosts = hostsOf(plan, { site: site.name }).map((h) => ({ name: h.name, address: h.address, roles: h.roles, vmId: h.vmId }));
-const etcdClientEndpoints = etcd?.clientEndpoints;
-const patroniScope = patroni?.scope;
-const patroniMembers = patroni?.members;
-const primaryEndpoints = lb?.primaryEndpoints;
-const replicaEndpoints = lb?.replicaEndpoints;
-const replicationCredentials = patroni?.replicationCredentials;
-const glusterVolume = gluster?.volumeName;
-const glusterMountServers = gluster?.mountServers;
-const nextcloudAppEndpoints = app?.appEndpoints;
-/** Users reach https://<domain>; this site's NGINX answers for it when DNS points here. */
-const publicEndpoint = lb && hasNginx ? lb.nginxAddresses.apply((a) => ({ url: `https://${plan.nextcloud.domain}`, addresses: a })) : undefined;
-/**
- * The A records for the domain. Primary/secondary, never both: the active site's NGINX
- * addresses (or VIP); when moving to another site, replace them with that site's.
- */
-const dnsRecords =
-    lb && hasNginx
-        ? lb.nginxAddresses.apply((a) => ({
-              name: plan.nextcloud.domain,
-              type: "A",
-              values: a,
-              active: site.name === plan.activeSite,
-              note: site.name === plan.activeSite ? "publish these" : `publish these instead of ${plan.activeSite}'s only when ${site.name} takes over (npm run promote -- ${site.name})`,
-          }))
-        : undefined;
-// Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them.
-const sharedSecrets = config.primaryStack ? undefined : secrets.values;
-const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;
-return { topology, siteName, hosts, etcdClientEndpoints, patroniScope, patroniMembers, primaryEndpoints, replicaEndpoints, replicationCredentials, glusterVolume, glusterMountServers, nextcloudAppEndpoints, publicEndpoint, dnsRecords, sharedSecrets, etcdCaCertPem };
+    const topology = plan.topology;
+    const siteName = site.name;
+    const hosts = hostsOf(plan, { site: site.name }).map((h) => ({ name: h.name, address: h.address, roles: h.roles, vmId: h.vmId }));
+    const etcdClientEndpoints = etcd?.clientEndpoints;
+    const patroniScope = patroni?.scope;
+    const patroniMembers = patroni?.members;
+    const primaryEndpoints = lb?.primaryEndpoints;
+    const replicaEndpoints = lb?.replicaEndpoints;
+    const replicationCredentials = patroni?.replicationCredentials;
+    const glusterVolume = gluster?.volumeName;
+    const glusterMountServers = gluster?.mountServers;
+    const nextcloudAppEndpoints = app?.appEndpoints;
+    /** Users reach https://<domain>; this site's NGINX answers for it when DNS points here. */
+    const publicEndpoint = lb && hasNginx ? lb.nginxAddresses.apply((a) => ({ url: `https://${plan.nextcloud.domain}`, addresses: a })) : undefined;
+    /**
+     * The A records for the domain. Primary/secondary, never both: the active site's NGINX
+     * addresses (or VIP); when moving to another site, replace them with that site's.
+     */
+    const dnsRecords =
+        lb && hasNginx
+            ? lb.nginxAddresses.apply((a) => ({
+                  name: plan.nextcloud.domain,
+                  type: "A",
+                  values: a,
+                  active: site.name === plan.activeSite,
+                  note:
+                      site.name === plan.activeSite
+                          ? "publish these"
+                          : `publish these instead of ${plan.activeSite}'s only when ${site.name} takes over (npm run promote -- ${site.name})`,
+              }))
+            : undefined;
+    // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them.
+    const sharedSecrets = config.primaryStack ? undefined : secrets.values;
+    const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;
+    return {
+        topology,
+        siteName,
+        hosts,
+        etcdClientEndpoints,
+        patroniScope,
+        patroniMembers,
+        primaryEndpoints,
+        replicaEndpoints,
+        replicationCredentials,
+        glusterVolume,
+        glusterMountServers,
+        nextcloudAppEndpoints,
+        publicEndpoint,
+        dnsRecords,
+        sharedSecrets,
+        etcdCaCertPem,
+    };
 }

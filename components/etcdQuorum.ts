@@ -28,7 +28,12 @@ export class EtcdQuorum extends pulumi.ComponentResource {
     constructor(name: string, args: EtcdQuorumArgs, opts?: pulumi.ComponentResourceOptions) {
         const { cluster, component, placement } = args;
         // The inputs reach the engine as the component's: the policy pack reads them.
-        super("nextcloud-ha:index:EtcdQuorum", name, { site: component.site, cluster: { name: cluster.name, members: memberPlacement(placement.plan, cluster.members) } }, opts);
+        super(
+            "nextcloud-ha:index:EtcdQuorum",
+            name,
+            { site: component.site, cluster: { name: cluster.name, members: memberPlacement(placement.plan, cluster.members) } },
+            opts,
+        );
         if (cluster.members.length === 0) throw new pulumi.ResourceError(`etcd cluster ${cluster.name} has no members`, this);
         this.hosts = placeHosts(this, placement, component.builds);
         this.clientEndpoints = pulumi.output(etcdClientUrls(placement.plan, cluster.members[0]));

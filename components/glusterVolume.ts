@@ -35,9 +35,15 @@ export class GlusterVolume extends pulumi.ComponentResource {
     constructor(name: string, args: GlusterVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
         const { volume, component, placement } = args;
         const { plan } = placement;
-        super("nextcloud-ha:index:GlusterVolume", name, { volume: volume.volume, bricks: volume.bricks.map((b) => ({ host: b.host, arbiter: b.arbiter })), creator: volume.creator }, opts);
+        super(
+            "nextcloud-ha:index:GlusterVolume",
+            name,
+            { volume: volume.volume, bricks: volume.bricks.map((b) => ({ host: b.host, arbiter: b.arbiter })), creator: volume.creator },
+            opts,
+        );
         const missing = component.uses.filter((h) => !args.usedHosts[h]);
-        if (missing.length > 0) throw new pulumi.ResourceError(`the VMs of brick hosts ${missing.join(", ")} were not handed over; create their components first`, this);
+        if (missing.length > 0)
+            throw new pulumi.ResourceError(`the VMs of brick hosts ${missing.join(", ")} were not handed over; create their components first`, this);
         this.hosts = placeHosts(this, placement, component.builds);
         const local = { ...args.usedHosts, ...this.hosts };
         if (local[volume.creator]) {

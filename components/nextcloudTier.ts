@@ -38,7 +38,12 @@ export class NextcloudTier extends pulumi.ComponentResource {
         const { site, app, component, placement, sshUser } = args;
         const { plan } = placement;
         const apps = namesOf(plan, { site: site.name, role: "nextcloud" }).map((n) => hostByName(plan, n));
-        super("nextcloud-ha:index:NextcloudTier", name, { site: site.name, image: plan.nextcloud.image, nodes: apps.map((a) => a.name), installer: app.installer }, opts);
+        super(
+            "nextcloud-ha:index:NextcloudTier",
+            name,
+            { site: site.name, image: plan.nextcloud.image, nodes: apps.map((a) => a.name), installer: app.installer },
+            opts,
+        );
         this.hosts = placeHosts(this, placement, component.builds);
         const vms = { ...args.usedHosts, ...this.hosts };
         const nextcloud = placement.secrets.apply((v) => v.nextcloud);
@@ -57,7 +62,14 @@ export class NextcloudTier extends pulumi.ComponentResource {
             const containers: docker.Container[] = [];
             containerShapes(plan, host).forEach((shape, i) => {
                 if (!images.has(shape.image)) {
-                    images.set(shape.image, new docker.RemoteImage(`${host.name}-${shape.image.replace(/[^a-z0-9]+/g, "-")}`, { name: shape.image, keepLocally: true }, { parent: this, provider }));
+                    images.set(
+                        shape.image,
+                        new docker.RemoteImage(
+                            `${host.name}-${shape.image.replace(/[^a-z0-9]+/g, "-")}`,
+                            { name: shape.image, keepLocally: true },
+                            { parent: this, provider },
+                        ),
+                    );
                 }
                 const spec = specs.apply((all) => all[i]);
                 const wrap = <T>(v: pulumi.Output<T>) => (shape.secret ? pulumi.secret(v) : v);
@@ -73,7 +85,9 @@ export class NextcloudTier extends pulumi.ComponentResource {
                             entrypoints: shape.entrypoint,
                             ports: shape.ports,
                             volumes: shape.mounts.filter((m) => m.volume).map((m) => ({ volumeName: m.source, containerPath: m.target })),
-                            mounts: shape.mounts.filter((m) => !m.volume).map((m) => ({ type: "bind", source: m.source, target: m.target, readOnly: m.readOnly ?? false })),
+                            mounts: shape.mounts
+                                .filter((m) => !m.volume)
+                                .map((m) => ({ type: "bind", source: m.source, target: m.target, readOnly: m.readOnly ?? false })),
                         },
                         // In order (Redis, Nextcloud, cron); on the other nodes, after the installation.
                         { parent: this, provider, dependsOn: [...containers, ...(installed ? [installed] : [])] },

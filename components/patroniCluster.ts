@@ -58,7 +58,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
                 return { name: h.name, site: h.site, address: h.address, restApi: `http://${h.address}:${plan.ports.patroniRest}` };
             }),
         );
-        this.replicationCredentials = pulumi.secret(placement.secrets.apply((v) => ({ username: DB_USERS.replication, password: v.database.replicationPassword })));
+        this.replicationCredentials = pulumi.secret(
+            placement.secrets.apply((v) => ({ username: DB_USERS.replication, password: v.database.replicationPassword })),
+        );
         this.registerOutputs({ scope: this.scope, members: this.members, replicationCredentials: this.replicationCredentials });
     }
 }

@@ -70,7 +70,9 @@ export class SharedSecrets extends pulumi.ComponentResource {
             );
             this.caCertPem = caCert.certPem;
             this.values = pulumi.secret(
-                pulumi.all([pulumi.all(values) as pulumi.Output<Record<SecretName, string>>, caKey.privateKeyPem]).apply(([v, caKeyPem]) => ({ ...bundleSecrets(v), caKeyPem })),
+                pulumi
+                    .all([pulumi.all(values) as pulumi.Output<Record<SecretName, string>>, caKey.privateKeyPem])
+                    .apply(([v, caKeyPem]) => ({ ...bundleSecrets(v), caKeyPem })),
             );
         }
         this.registerOutputs({ caCertPem: this.caCertPem, values: this.values });

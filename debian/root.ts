@@ -30,9 +30,7 @@ export const ROOT_PACKAGES = [
 
 /** True when the root exists with every package (a cheap check: the marker and binaries). */
 export function rootReady(root = ROOTFS): boolean {
-    return ["usr/bin/patroni", "usr/bin/etcd", "usr/sbin/haproxy", "usr/lib/postgresql/17/bin/postgres"].every((p) =>
-        fs.existsSync(path.join(root, p)),
-    );
+    return ["usr/bin/patroni", "usr/bin/etcd", "usr/sbin/haproxy", "usr/lib/postgresql/17/bin/postgres"].every((p) => fs.existsSync(path.join(root, p)));
 }
 
 /** Builds or completes the root (needs root privileges; prints progress to stderr). */

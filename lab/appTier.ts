@@ -20,15 +20,37 @@ const PROBE_APP = "/usr/local/lib/nextcloud-ha/probe_app.py";
 const PROBE_CONFIG = "/etc/nextcloud-ha/lab-probe.json";
 
 /** Start order: each phase waits for the one before (lab/services.ts). */
-export const PHASES: string[][] = [["etcd"], ["glusterd"], ["patroni", "haproxy"], ["gluster-mount"], ["gluster-data-dir"], ["probe-app"], ["nginx", "keepalived"]];
+export const PHASES: string[][] = [
+    ["etcd"],
+    ["glusterd"],
+    ["patroni", "haproxy"],
+    ["gluster-mount"],
+    ["gluster-data-dir"],
+    ["probe-app"],
+    ["nginx", "keepalived"],
+];
 
 /** A self-signed certificate for the domain and its wildcard, standing in for the real one. */
 export function labCertificate(dir: string, domain: string): TlsCertificate {
     const parent = domain.split(".").slice(1).join(".");
     run("openssl", [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-        "-subj", `/CN=*.${parent}`, "-addext", `subjectAltName=DNS:*.${parent},DNS:${domain}`,
-        "-keyout", path.join(dir, "wildcard.key"), "-out", path.join(dir, "wildcard.crt"),
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        `/CN=*.${parent}`,
+        "-addext",
+        `subjectAltName=DNS:*.${parent},DNS:${domain}`,
+        "-keyout",
+        path.join(dir, "wildcard.key"),
+        "-out",
+        path.join(dir, "wildcard.crt"),
     ]);
     return { cert: fs.readFileSync(path.join(dir, "wildcard.crt"), "utf8"), key: fs.readFileSync(path.join(dir, "wildcard.key"), "utf8") };
 }
@@ -65,7 +87,8 @@ export function createVolume(plan: DeploymentPlan, holders: Record<string, numbe
     const g = plan.gluster!;
     const creator = hostByName(plan, g.creator);
     const r = execInHost(holders[creator.name], creator.name, [VOLUME_SCRIPT], 600000);
-    if (r.status !== 0) throw new Error(`creating Gluster volume ${g.volume} on ${creator.name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
+    if (r.status !== 0)
+        throw new Error(`creating Gluster volume ${g.volume} on ${creator.name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
     return creator.name;
 }
 

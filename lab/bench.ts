@@ -59,9 +59,23 @@ interface PgbenchRun {
 }
 
 function pgbench(state: LabState, host: string, address: string, port: number, args: string[]): string {
-    const argv = inHost(state.holders[host], host, ["/usr/lib/postgresql/17/bin/pgbench", "-h", address, "-p", String(port), "-U", "postgres", ...args, "postgres"]);
+    const argv = inHost(state.holders[host], host, [
+        "/usr/lib/postgresql/17/bin/pgbench",
+        "-h",
+        address,
+        "-p",
+        String(port),
+        "-U",
+        "postgres",
+        ...args,
+        "postgres",
+    ]);
     // The password travels in the environment, never on a command line (ps, error messages).
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", timeout: 600000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword } });
+    const r = spawnSync(argv[0], argv.slice(1), {
+        encoding: "utf8",
+        timeout: 600000,
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword },
+    });
     if (r.status !== 0) throw new LabError(`pgbench ${args.join(" ")} failed: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`);
     return r.stdout;
 }
@@ -109,11 +123,23 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     const started = Date.now() / 1000;
     const members = membersOf(state);
     const watchers = members.map((m) => watchMember(state, m, seconds + 30));
-    const writer = runProbe<WriteEvent>(state, lb.name, ["write", "--port", String(state.plan.ports.haproxyPrimary), "--conns", "4", "--duration", String(seconds), "--trial", `soak-${Date.now()}`]);
+    const writer = runProbe<WriteEvent>(state, lb.name, [
+        "write",
+        "--port",
+        String(state.plan.ports.haproxyPrimary),
+        "--conns",
+        "4",
+        "--duration",
+        String(seconds),
+        "--trial",
+        `soak-${Date.now()}`,
+    ]);
     for (let m = 1; m <= minutes; m++) {
         await sleep(60000);
         const leader = (await patroniMembers(state.plan)).find((x) => x.role === "leader")?.name;
-        say(`soak minute ${m}/${minutes}: ${writer.events.filter((e) => e.ok).length} writes acknowledged, ${writer.events.filter((e) => !e.ok).length} failed, leader ${leader ?? "NONE"}`);
+        say(
+            `soak minute ${m}/${minutes}: ${writer.events.filter((e) => e.ok).length} writes acknowledged, ${writer.events.filter((e) => !e.ok).length} failed, leader ${leader ?? "NONE"}`,
+        );
     }
     await writer.stop();
     await Promise.all(watchers.map((w) => w.stop()));
@@ -146,8 +172,10 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
 export function machine(): string {
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
     const v = (p: string) => run("chroot", [ROOTFS, "dpkg-query", "-W", "-f=${Version}", p]).trim();
-    return `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, host ${fs.readFileSync("/etc/debian_version", "utf8").trim()}; ` +
-        `lab from Debian 13: Patroni ${v("patroni")}, PostgreSQL ${v("postgresql-17")}, etcd ${v("etcd-server")}, HAProxy ${v("haproxy")}`;
+    return (
+        `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, host ${fs.readFileSync("/etc/debian_version", "utf8").trim()}; ` +
+        `lab from Debian 13: Patroni ${v("patroni")}, PostgreSQL ${v("postgresql-17")}, etcd ${v("etcd-server")}, HAProxy ${v("haproxy")}`
+    );
 }
 
 export const fmt = (s: Summary) => [s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" | ");
@@ -178,7 +206,9 @@ export function chartSvg(series: { label: string; summary: Summary }[], goal?: n
     const ticks = Array.from({ length: 6 }, (_, i) => (max * i) / 5).map(
         (v) => `<line x1="${x(v)}" y1="25" x2="${x(v)}" y2="${h - 25}" stroke="#ddd"/><text x="${x(v) - 8}" y="${h - 8}" font-size="11">${v.toFixed(0)}</text>`,
     );
-    const goalLine = goal ? `<line x1="${x(goal)}" y1="20" x2="${x(goal)}" y2="${h - 25}" stroke="#c00" stroke-dasharray="4"/><text x="${x(goal) + 3}" y="18" font-size="11" fill="#c00">host-loss goal: p95 ${goal} s</text>` : "";
+    const goalLine = goal
+        ? `<line x1="${x(goal)}" y1="20" x2="${x(goal)}" y2="${h - 25}" stroke="#c00" stroke-dasharray="4"/><text x="${x(goal) + 3}" y="18" font-size="11" fill="#c00">host-loss goal: p95 ${goal} s</text>`
+        : "";
     return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${ticks.join("")}${goalLine}${rows.join("")}<text x="10" y="${h - 8}" font-size="11">write outage, seconds</text></svg>\n`;
 }
 
@@ -216,7 +246,10 @@ function report(r: { machine: string; started: string; series: Series[]; pgbench
             `| through HAProxy (5000) | ${h.n} | ${fmt(h)} |`,
             `| direct to the primary (5432) | ${d.n} | ${fmt(d)} |`,
             "",
-            `HAProxy / direct, median: ${((100 * h.median) / d.median).toFixed(1)} %. Each pair: ${r.pgbench.filter((x) => x.path === "haproxy").map((x) => `${((100 * x.tps) / r.pgbench.find((y) => y.pair === x.pair && y.path === "direct")!.tps).toFixed(0)} %`).join(", ")}.`,
+            `HAProxy / direct, median: ${((100 * h.median) / d.median).toFixed(1)} %. Each pair: ${r.pgbench
+                .filter((x) => x.path === "haproxy")
+                .map((x) => `${((100 * x.tps) / r.pgbench.find((y) => y.pair === x.pair && y.path === "direct")!.tps).toFixed(0)} %`)
+                .join(", ")}.`,
             "",
         );
     }
@@ -229,11 +262,26 @@ function report(r: { machine: string; started: string; series: Series[]; pgbench
             "",
         );
     }
-    lines.push("## Every trial", "", "| scenario | trial | outage s | acknowledged | lost | split-brain samples | leader | problems |", "| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (const s of r.series) for (const t of s.trials) lines.push(`| ${s.label} | ${t.trial} | ${t.outage.toFixed(2)} | ${t.acknowledged} | ${t.missing} | ${t.splitBrainMoments} | ${t.oldLeader} -> ${t.newLeader ?? "?"} | ${t.problems.join("; ")} |`);
+    lines.push(
+        "## Every trial",
+        "",
+        "| scenario | trial | outage s | acknowledged | lost | split-brain samples | leader | problems |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    );
+    for (const s of r.series)
+        for (const t of s.trials)
+            lines.push(
+                `| ${s.label} | ${t.trial} | ${t.outage.toFixed(2)} | ${t.acknowledged} | ${t.missing} | ${t.splitBrainMoments} | ${t.oldLeader} -> ${t.newLeader ?? "?"} | ${t.problems.join("; ")} |`,
+            );
     fs.mkdirSync(DOCS, { recursive: true });
     fs.writeFileSync(path.join(DOCS, "BENCHMARKS.md"), lines.join("\n") + "\n");
-    fs.writeFileSync(path.join(DOCS, "failover-chart.svg"), chartSvg(r.series.map((s) => ({ label: s.label, summary: summarize(s.trials.map((t) => t.outage)) })), 20));
+    fs.writeFileSync(
+        path.join(DOCS, "failover-chart.svg"),
+        chartSvg(
+            r.series.map((s) => ({ label: s.label, summary: summarize(s.trials.map((t) => t.outage)) })),
+            20,
+        ),
+    );
 }
 
 async function main(): Promise<void> {
@@ -246,17 +294,35 @@ async function main(): Promise<void> {
     const state = requireState();
     const project: PatroniTimings = state.plan.patroni;
     const t = (x: PatroniTimings) => `${x.ttl}/${x.loopWait}/${x.retryTimeout}`;
-    const r = { machine: machine(), started: new Date().toISOString(), series: [] as Series[], pgbench: [] as PgbenchRun[], clients, soak: undefined as SoakResult | undefined, finished: false };
+    const r = {
+        machine: machine(),
+        started: new Date().toISOString(),
+        series: [] as Series[],
+        pgbench: [] as PgbenchRun[],
+        clients,
+        soak: undefined as SoakResult | undefined,
+        finished: false,
+    };
     const patroniDefaults: Series = { label: `primary-host-loss @ Patroni defaults ${t(PATRONI_DEFAULTS)}`, trials: [] };
     const projectDefaults: Series = { label: `primary-host-loss @ project defaults ${t(project)}`, trials: [] };
     r.series.push(patroniDefaults, projectDefaults);
     try {
         for (let i = 1; i <= trials; i++) {
-            for (const [series, timings] of (i % 2 ? [[patroniDefaults, PATRONI_DEFAULTS], [projectDefaults, project]] : [[projectDefaults, project], [patroniDefaults, PATRONI_DEFAULTS]]) as [Series, PatroniTimings][]) {
+            for (const [series, timings] of (i % 2
+                ? [
+                      [patroniDefaults, PATRONI_DEFAULTS],
+                      [projectDefaults, project],
+                  ]
+                : [
+                      [projectDefaults, project],
+                      [patroniDefaults, PATRONI_DEFAULTS],
+                  ]) as [Series, PatroniTimings][]) {
                 await setTimings(requireState(), timings);
                 const d = await drill("primary-host-loss", { trials: 1, say: () => undefined });
                 series.trials.push({ ...d.trials[0], trial: i });
-                progress(`${series.label} trial ${i}/${trials}: outage ${d.trials[0].outage.toFixed(2)} s, lost ${d.trials[0].missing}${d.trials[0].ok ? "" : ` FAIL ${d.trials[0].problems.join("; ")}`}`);
+                progress(
+                    `${series.label} trial ${i}/${trials}: outage ${d.trials[0].outage.toFixed(2)} s, lost ${d.trials[0].missing}${d.trials[0].ok ? "" : ` FAIL ${d.trials[0].problems.join("; ")}`}`,
+                );
             }
             report(r);
         }
@@ -267,7 +333,9 @@ async function main(): Promise<void> {
             for (let i = 1; i <= trials; i++) {
                 const d = await drill(scenario, { trials: 1, say: () => undefined });
                 series.trials.push({ ...d.trials[0], trial: i });
-                progress(`${series.label} trial ${i}/${trials}: outage ${d.trials[0].outage.toFixed(2)} s, lost ${d.trials[0].missing}${d.trials[0].ok ? "" : ` FAIL ${d.trials[0].problems.join("; ")}`}`);
+                progress(
+                    `${series.label} trial ${i}/${trials}: outage ${d.trials[0].outage.toFixed(2)} s, lost ${d.trials[0].missing}${d.trials[0].ok ? "" : ` FAIL ${d.trials[0].problems.join("; ")}`}`,
+                );
                 report(r);
             }
         }
@@ -288,5 +356,3 @@ if (require.main === module) {
         process.exit(1);
     });
 }
-
-

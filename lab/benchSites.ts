@@ -57,8 +57,18 @@ function report(r: Run): void {
         "",
         "| scenario | trials | min | median | p95 | max | unit | lost / split-brain / failed trials |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        row("site-loss: write outage", siteLoss.map((t) => t.outage), "s", `${sum(siteLoss, (t) => t.missing)} / ${sum(siteLoss, (t) => t.splitBrainMoments)} / ${siteLoss.filter((t) => !t.ok).length}`),
-        row("primary-host-loss: write outage", hostLoss.map((t) => t.outage), "s", `${sum(hostLoss, (t) => t.missing)} / ${sum(hostLoss, (t) => t.splitBrainMoments)} / ${hostLoss.filter((t) => !t.ok).length}`),
+        row(
+            "site-loss: write outage",
+            siteLoss.map((t) => t.outage),
+            "s",
+            `${sum(siteLoss, (t) => t.missing)} / ${sum(siteLoss, (t) => t.splitBrainMoments)} / ${siteLoss.filter((t) => !t.ok).length}`,
+        ),
+        row(
+            "primary-host-loss: write outage",
+            hostLoss.map((t) => t.outage),
+            "s",
+            `${sum(hostLoss, (t) => t.missing)} / ${sum(hostLoss, (t) => t.splitBrainMoments)} / ${hostLoss.filter((t) => !t.ok).length}`,
+        ),
         "",
         "## Two-site: guarded promotion (`npm run promote -- dc2`)",
         "",
@@ -66,8 +76,18 @@ function report(r: Run): void {
         "",
         "| figure | trials | min | median | p95 | max | unit | notes |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
-        row("promotion: command to first write in dc2", promo.map((t) => t.outage), "s", `${sum(promo, (t) => t.missing)} later writes lost, ${sum(promo, (t) => t.splitBrainMoments)} split-brain samples, ${promo.filter((t) => !t.ok).length} failed trials`),
-        row("unshipped writes at the loss", x("unshippedWrites"), "writes", `of ${sum(promo, (t) => t.extra?.acknowledgedBeforeLoss ?? 0)} acknowledged in dc1 over all trials`),
+        row(
+            "promotion: command to first write in dc2",
+            promo.map((t) => t.outage),
+            "s",
+            `${sum(promo, (t) => t.missing)} later writes lost, ${sum(promo, (t) => t.splitBrainMoments)} split-brain samples, ${promo.filter((t) => !t.ok).length} failed trials`,
+        ),
+        row(
+            "unshipped writes at the loss",
+            x("unshippedWrites"),
+            "writes",
+            `of ${sum(promo, (t) => t.extra?.acknowledgedBeforeLoss ?? 0)} acknowledged in dc1 over all trials`,
+        ),
         row("rejoin of dc1 as a standby", x("rejoinSeconds"), "s", ""),
         row("planned move back to dc1", x("plannedMoveBackSeconds"), "s", "no site takes writes during it"),
         "",
@@ -78,7 +98,16 @@ function report(r: Run): void {
         "| scenario | trial | outage / promotion s | acknowledged | lost | split-brain samples | leader | extra | problems |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ...Object.entries(r.series).flatMap(([name, ts]) =>
-            ts.map((t) => `| ${name} | ${t.trial} | ${t.outage.toFixed(2)} | ${t.acknowledged} | ${t.missing} | ${t.splitBrainMoments} | ${t.oldLeader} -> ${t.newLeader ?? "?"} | ${t.extra ? Object.entries(t.extra).map(([k, v]) => `${k} ${v}`).join(", ") : ""} | ${t.problems.join("; ")} |`),
+            ts.map(
+                (t) =>
+                    `| ${name} | ${t.trial} | ${t.outage.toFixed(2)} | ${t.acknowledged} | ${t.missing} | ${t.splitBrainMoments} | ${t.oldLeader} -> ${t.newLeader ?? "?"} | ${
+                        t.extra
+                            ? Object.entries(t.extra)
+                                  .map(([k, v]) => `${k} ${v}`)
+                                  .join(", ")
+                            : ""
+                    } | ${t.problems.join("; ")} |`,
+            ),
         ),
     ];
     fs.mkdirSync(DOCS, { recursive: true });
@@ -102,11 +131,20 @@ async function main(): Promise<void> {
     const trials = wholeNumber("bench:sites", "trials", values.trials, 10, 1, 1000);
     if (loadState()) throw new LabError("a lab is running; this benchmark boots its own labs: run `npm run lab -- down` first");
     const commit = run("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"]).trim();
-    const r: Run = { machine: machine(), started: new Date().toISOString(), commit, trials, series: { "site-loss": [], "primary-host-loss": [], "dc-promotion": [] }, finished: false };
+    const r: Run = {
+        machine: machine(),
+        started: new Date().toISOString(),
+        commit,
+        trials,
+        series: { "site-loss": [], "primary-host-loss": [], "dc-promotion": [] },
+        finished: false,
+    };
     const one = async (scenario: string, n: number) => {
         const t = (await drill(scenario, { trials: 1, say: () => undefined })).trials[0];
         r.series[scenario].push({ ...t, trial: n });
-        progress(`${scenario} ${n}/${trials}: ${t.outage.toFixed(2)} s, lost ${t.missing}${t.extra ? `, ${JSON.stringify(t.extra)}` : ""}${t.ok ? "" : ` FAIL ${t.problems.join("; ")}`}`);
+        progress(
+            `${scenario} ${n}/${trials}: ${t.outage.toFixed(2)} s, lost ${t.missing}${t.extra ? `, ${JSON.stringify(t.extra)}` : ""}${t.ok ? "" : ` FAIL ${t.problems.join("; ")}`}`,
+        );
         report(r);
     };
     try {

@@ -94,6 +94,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e) => {
-    console.error(`lab: ${e instanceof LabError ? e.message : (e as Error).stack ?? e}`);
+    console.error(`lab: ${e instanceof LabError ? e.message : ((e as Error).stack ?? e)}`);
     process.exit(1);
 });

@@ -43,7 +43,9 @@ export async function patroniCluster(plan: DeploymentPlan, members: string[]): P
  * separately and its members tagged with its scope; a cluster nobody answers for adds none.
  */
 export async function patroniMembers(plan: DeploymentPlan): Promise<PatroniMemberStatus[]> {
-    const views = await Promise.all(plan.patroniClusters.map(async (c) => ((await patroniCluster(plan, c.members)) ?? []).map((m) => ({ ...m, cluster: c.scope }))));
+    const views = await Promise.all(
+        plan.patroniClusters.map(async (c) => ((await patroniCluster(plan, c.members)) ?? []).map((m) => ({ ...m, cluster: c.scope }))),
+    );
     return views.flat();
 }
 
@@ -93,7 +95,7 @@ export async function haproxyServers(plan: DeploymentPlan, lb: string): Promise<
         for (const line of r.body.split("\n").slice(1)) {
             const [px, sv, , , , , , , , , , , , , , , , status] = line.split(",");
             if (!sv || sv === "FRONTEND" || sv === "BACKEND") continue;
-            (up[px] ??= []);
+            up[px] ??= [];
             if (status === "UP") up[px].push(sv);
         }
         return up;

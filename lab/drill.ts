@@ -73,7 +73,13 @@ const primaryHost = async (_: LabState, leader: string) => leader;
 const primarySite = async (state: LabState, leader: string) => hostByName(state.plan, leader).site;
 
 export const SCENARIOS = {
-    "primary-postgres-crash": { target: primaryHost, inject: (_s, _l, t) => fault("kill-postgres", t).then(() => undefined), writer: "primary-site", changesLeader: false, healWhen: "never" },
+    "primary-postgres-crash": {
+        target: primaryHost,
+        inject: (_s, _l, t) => fault("kill-postgres", t).then(() => undefined),
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
+    },
     "primary-host-loss": { target: primaryHost, inject: killHost, writer: "primary-site", changesLeader: true },
     "primary-isolation": {
         target: primaryHost,
@@ -133,7 +139,10 @@ export const SCENARIOS = {
         inject: (_s, _l, t) => fault("kill-site", t).then(() => undefined),
         writer: "surviving-site",
         changesLeader: true,
-        requires: (s) => (s.plan.topology === "three-site" ? undefined : "site-loss is three-site's automatic failover between sites; two-site needs a human: drill dc-promotion"),
+        requires: (s) =>
+            s.plan.topology === "three-site"
+                ? undefined
+                : "site-loss is three-site's automatic failover between sites; two-site needs a human: drill dc-promotion",
     },
     /**
      * The canary: made to lose acknowledged writes, so that the instrument that reports "0 lost"
@@ -157,7 +166,8 @@ export const SCENARIOS = {
             await patchClusterConfig(state, { synchronous_mode: true });
         },
         canary: true,
-        requires: (s) => (s.plan.topology === "three-site" ? undefined : "the canary cuts the primary's site in three-site, where another site promotes by itself"),
+        requires: (s) =>
+            s.plan.topology === "three-site" ? undefined : "the canary cuts the primary's site in three-site, where another site promotes by itself",
     },
 } satisfies Record<string, Scenario>;
 
@@ -329,13 +339,19 @@ export async function drill(name: string, opts: { trials: number; say?: Say }): 
 
 export function formatDrill(r: DrillResult): string {
     const s = r.outage;
-    const extra = (t: TrialResult) => (t.extra ? `, ${Object.entries(t.extra).map(([k, v]) => `${k} ${v}`).join(", ")}` : "");
+    const extra = (t: TrialResult) =>
+        t.extra
+            ? `, ${Object.entries(t.extra)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(", ")}`
+            : "";
     const lines = r.trials.map(
         (t) =>
             `  trial ${t.trial}: ${t.ok ? "ok  " : "FAIL"} outage ${t.outage.toFixed(2)} s, acknowledged ${t.acknowledged}, lost ${t.missing}, split-brain samples ${t.splitBrainMoments}, leader ${t.oldLeader} -> ${t.newLeader ?? "?"}${extra(t)}${t.problems.length ? ` (${t.problems.join("; ")})` : ""}`,
     );
     const canary = r.scenario.startsWith("canary-") ? " (a canary: it passes when the lost writes it causes are reported)" : "";
-    return [`drill ${r.scenario}${canary}: ${r.trials.length} trials, write outage min/median/p95/max ${[s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" / ")} s`, ...lines].join(
-        "\n",
-    );
+    return [
+        `drill ${r.scenario}${canary}: ${r.trials.length} trials, write outage min/median/p95/max ${[s.min, s.median, s.p95, s.max].map((x) => x.toFixed(2)).join(" / ")} s`,
+        ...lines,
+    ].join("\n");
 }

@@ -22,7 +22,8 @@ export async function resolveTarget(state: LabState, target: string, kind: "host
         return kind === "site" ? hostByName(plan, leader).site : leader;
     }
     if (kind === "site") {
-        if (!plan.sites.some((s) => s.name === target)) throw new LabError(`no site ${target} in the plan (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
+        if (!plan.sites.some((s) => s.name === target))
+            throw new LabError(`no site ${target} in the plan (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
     } else if (!plan.hosts.some((h) => h.name === target)) {
         throw new LabError(`no host ${target} in the plan (hosts: ${plan.hosts.map((h) => h.name).join(", ")}, or primary)`);
     }
@@ -33,7 +34,10 @@ export async function fault(kind: string, target: string | undefined): Promise<s
     requireRoot();
     const state = requireState();
     if (!FAULTS.includes(kind as FaultKind)) throw new LabError(`unknown fault ${kind}; the faults are ${FAULTS.join(", ")}`);
-    if (target === undefined) throw new LabError(`fault ${kind} needs a target: ${kind === "slow-wan" ? "the delay in ms" : kind.endsWith("-site") ? "a site, or primary" : "a host, or primary"}`);
+    if (target === undefined)
+        throw new LabError(
+            `fault ${kind} needs a target: ${kind === "slow-wan" ? "the delay in ms" : kind.endsWith("-site") ? "a site, or primary" : "a host, or primary"}`,
+        );
     const plan = state.plan;
     switch (kind as FaultKind) {
         case "kill-postgres": {
@@ -88,8 +92,14 @@ export async function heal(hold: string[] = []): Promise<string> {
     requireRoot();
     const state = requireState();
     const done: string[] = [];
-    for (const site of state.faults.isolatedSites) setSiteCut(state.plan, site, false), done.push(`site ${site} reconnected`);
-    for (const host of state.faults.isolatedHosts) setHostLink(state.plan, host, true), done.push(`${host} reconnected`);
+    for (const site of state.faults.isolatedSites) {
+        setSiteCut(state.plan, site, false);
+        done.push(`site ${site} reconnected`);
+    }
+    for (const host of state.faults.isolatedHosts) {
+        setHostLink(state.plan, host, true);
+        done.push(`${host} reconnected`);
+    }
     const rebooted: HostPlan[] = [];
     for (const name of state.faults.killed) {
         const host = hostByName(state.plan, name);
@@ -99,7 +109,10 @@ export async function heal(hold: string[] = []): Promise<string> {
     }
     saveState(state);
     await restartServices(state, rebooted, hold);
-    if (state.faults.wanDelayMs) setWanDelay(state.plan, state.wanDelayMs ?? 0), done.push(`WAN delay back to ${state.wanDelayMs ?? 0} ms`);
+    if (state.faults.wanDelayMs) {
+        setWanDelay(state.plan, state.wanDelayMs ?? 0);
+        done.push(`WAN delay back to ${state.wanDelayMs ?? 0} ms`);
+    }
     // A crashed PostgreSQL is restarted by its Patroni; nothing to do for kill-postgres.
     state.faults = { killed: [], isolatedHosts: [], isolatedSites: [] };
     saveState(state);

@@ -15,7 +15,10 @@ import { hostDir } from "./state";
 const HOLDER = path.join(__dirname, "host-holder.sh");
 
 function idsOf(file: string, name: string): number | undefined {
-    const line = fs.readFileSync(path.join(ROOTFS, file), "utf8").split("\n").find((l) => l.startsWith(`${name}:`));
+    const line = fs
+        .readFileSync(path.join(ROOTFS, file), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${name}:`));
     return line ? Number(line.split(":")[2]) : undefined;
 }
 
@@ -59,7 +62,24 @@ export async function bootHost(host: HostPlan): Promise<number> {
     fs.rmSync(path.join(dir, "ready"), { force: true });
     spawnDetached(
         "ip",
-        ["netns", "exec", host.name, "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--", "bash", HOLDER, ROOTFS, dir, host.name, ...(host.dataDisk ? [host.dataDisk.mountPoint] : [])],
+        [
+            "netns",
+            "exec",
+            host.name,
+            "unshare",
+            "--mount",
+            "--uts",
+            "--ipc",
+            "--propagation",
+            "private",
+            "--",
+            "bash",
+            HOLDER,
+            ROOTFS,
+            dir,
+            host.name,
+            ...(host.dataDisk ? [host.dataDisk.mountPoint] : []),
+        ],
         path.join(dir, "log", "holder.log"),
     );
     for (let i = 0; i < 100; i++) {
@@ -77,9 +97,7 @@ export function inHost(holderPid: number, host: string, argv: string[]): string[
 
 /** Starts a service as its unit would; returns its pid. */
 export function startService(holderPid: number, host: string, spec: ServiceSpec): number {
-    const command = spec.envFile
-        ? ["sh", "-c", `set -a; . ${spec.envFile}; set +a; exec ${spec.command.join(" ")}`]
-        : spec.command;
+    const command = spec.envFile ? ["sh", "-c", `set -a; . ${spec.envFile}; set +a; exec ${spec.command.join(" ")}`] : spec.command;
     const argv = inHost(holderPid, host, ["setpriv", `--reuid=${spec.user}`, `--regid=${spec.user}`, "--init-groups", "--reset-env", "--", ...command]);
     const [cmd, ...args] = argv; // spawnDetached gives it its own session; every step execs, so the pid is the service's
     return spawnDetached(cmd, args, path.join(hostDir(host), "log", `${spec.name}.log`));
@@ -111,7 +129,13 @@ export function killProcesses(host: string, name: string): number {
 }
 
 /** Runs a command inside a booted host and waits for it (bounded); returns its result. */
-export function execInHost(holderPid: number, host: string, argv: string[], timeoutMs = 60000, opts: { user?: string; input?: string } = {}): { status: number; stdout: string; stderr: string } {
+export function execInHost(
+    holderPid: number,
+    host: string,
+    argv: string[],
+    timeoutMs = 60000,
+    opts: { user?: string; input?: string } = {},
+): { status: number; stdout: string; stderr: string } {
     const asUser = opts.user ? ["setpriv", `--reuid=${opts.user}`, `--regid=${opts.user}`, "--init-groups", "--reset-env", "--", ...argv] : argv;
     const [cmd, ...args] = inHost(holderPid, host, asUser);
     return tryRun(cmd, args, opts.input, timeoutMs);

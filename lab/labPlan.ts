@@ -32,11 +32,17 @@ export function readdress(config: ProjectConfig): ProjectConfig {
             const move = (address: string) => {
                 const offset = parseIpv4(address)! - from;
                 if (offset < 1 || offset > 254) {
-                    throw new LabError(`the lab maps site ${name} onto ${siteCidr(i)}, and ${address} lies ${offset} addresses into ${site.cidr}; keep lab hosts within the first 254 addresses of their site`);
+                    throw new LabError(
+                        `the lab maps site ${name} onto ${siteCidr(i)}, and ${address} lies ${offset} addresses into ${site.cidr}; keep lab hosts within the first 254 addresses of their site`,
+                    );
                 }
                 return formatIpv4(to + offset);
             };
-            const hosts = site.hosts.map((h) => ({ ...h, address: move(h.address), ...(h.managementAddress ? { managementAddress: move(h.managementAddress) } : {}) }));
+            const hosts = site.hosts.map((h) => ({
+                ...h,
+                address: move(h.address),
+                ...(h.managementAddress ? { managementAddress: move(h.managementAddress) } : {}),
+            }));
             return [name, { ...site, cidr: siteCidr(i), gateway: move(site.gateway), hosts, ...(site.vip ? { vip: move(site.vip) } : {}) }];
         }),
     );
@@ -53,7 +59,8 @@ export function stackDirFor(topology?: string): string {
     const own = listStacks(STACK_DIR)[0];
     if (own !== undefined && loadPlan(readStackConfig(own)).plan.topology === topology) return STACK_DIR;
     const example = path.join(REPO_ROOT, "examples", topology);
-    if (!fs.existsSync(path.join(example, "Pulumi.yaml"))) throw new LabError(`the stack files in ${STACK_DIR} are not ${topology}, and there is no example in ${example}`);
+    if (!fs.existsSync(path.join(example, "Pulumi.yaml")))
+        throw new LabError(`the stack files in ${STACK_DIR} are not ${topology}, and there is no example in ${example}`);
     return example;
 }
 
@@ -64,8 +71,10 @@ export function labPlan(topology?: string): DeploymentPlan {
     if (stacks.length === 0) throw new LabError(`no Pulumi.<stack>.yaml files in ${dir}`);
     const loaded = stacks.map((s) => loadPlan(readStackConfig(s, dir)));
     const { config, plan } = loaded[0];
-    if (topology !== undefined && topology !== plan.topology) throw new LabError(`the stack files in ${dir} describe a ${plan.topology} deployment, not ${topology}`);
+    if (topology !== undefined && topology !== plan.topology)
+        throw new LabError(`the stack files in ${dir} describe a ${plan.topology} deployment, not ${topology}`);
     const missing = plan.sites.filter((s) => !loaded.some((l) => l.config.site === s.name));
-    if (missing.length > 0) throw new LabError(`no stack file deploys site ${missing.map((s) => s.name).join(", ")}; add Pulumi.<stack>.yaml with nextcloud-ha:site set to it`);
+    if (missing.length > 0)
+        throw new LabError(`no stack file deploys site ${missing.map((s) => s.name).join(", ")}; add Pulumi.<stack>.yaml with nextcloud-ha:site set to it`);
     return buildPlan(readdress(config));
 }

@@ -26,7 +26,8 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
     if (existing) throw new LabError(`a lab is already running (up since ${existing.createdAt}); run \`npm run lab -- down\` first`);
     const plan = labPlan(opts.topology);
     const clash = existingNamespaces().filter((ns) => ns === ROUTER_NS || plan.hosts.some((h) => h.name === ns));
-    if (clash.length > 0) throw new LabError(`network namespaces ${clash.join(", ")} already exist; run \`npm run lab -- down\`, or remove them with \`ip netns del\``);
+    if (clash.length > 0)
+        throw new LabError(`network namespaces ${clash.join(", ")} already exist; run \`npm run lab -- down\`, or remove them with \`ip netns del\``);
     if (!rootReady()) progress(`building the Debian 13 root at ${ROOTFS} (once, about a minute)`);
     try {
         ensureRoot();
@@ -64,10 +65,17 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}`);
         const leader = (await startAll(state, plan.hosts)) ?? "none";
         const lb = hostsOf(plan, { role: "haproxy" })[0];
-        progress(`healthy: leader ${leader}; HAProxy on ${hostsOf(plan, { role: "haproxy" }).map((h) => h.name).join(", ")} routes to it`);
+        progress(
+            `healthy: leader ${leader}; HAProxy on ${hostsOf(plan, { role: "haproxy" })
+                .map((h) => h.name)
+                .join(", ")} routes to it`,
+        );
         console.log(`lab up: ${plan.hosts.length} hosts, leader ${leader}. Connect:`);
         console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${lb.address} -p ${plan.ports.haproxyPrimary} -U ${DB_USERS.superuser} postgres`);
-        if (certificate) console.log(`  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${hostsOf(plan, { role: "nginx" })[0].address} https://${plan.nextcloud.domain}/status.php`);
+        if (certificate)
+            console.log(
+                `  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${hostsOf(plan, { role: "nginx" })[0].address} https://${plan.nextcloud.domain}/status.php`,
+            );
         console.log(`  npm run lab -- status     npm run lab -- down`);
     } catch (e) {
         progress(`up failed: ${(e as Error).message}; tearing down what it started (hosts' logs kept in ${keepLogs(state)})`);

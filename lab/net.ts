@@ -21,7 +21,10 @@ function hostLink(plan: DeploymentPlan, host: string): string {
 }
 
 export function existingNamespaces(): string[] {
-    return tryRun("ip", ["netns", "list"]).stdout.split("\n").map((l) => l.split(" ")[0]).filter(Boolean);
+    return tryRun("ip", ["netns", "list"])
+        .stdout.split("\n")
+        .map((l) => l.split(" ")[0])
+        .filter(Boolean);
 }
 
 /** WAN delay needs the kernel's netem qdisc; say so plainly where it is missing. */
@@ -29,7 +32,9 @@ export function setWanDelay(plan: DeploymentPlan, ms: number): void {
     for (let i = 0; i < plan.sites.length; i++) {
         const r = tryRun("ip", ["netns", "exec", ROUTER_NS, "tc", "qdisc", "replace", "dev", `br${i}`, "root", "netem", "delay", `${ms}ms`]);
         if (r.status !== 0) {
-            throw new LabError(`cannot add a WAN delay: this kernel has no netem qdisc (tc said: ${r.stderr.trim()}); run without --wan-delay, or on a kernel with sch_netem`);
+            throw new LabError(
+                `cannot add a WAN delay: this kernel has no netem qdisc (tc said: ${r.stderr.trim()}); run without --wan-delay, or on a kernel with sch_netem`,
+            );
         }
     }
 }

@@ -71,7 +71,12 @@ export function runProbe<T>(state: LabState, host: string, args: string[]): Prob
 export async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
     const p = runProbe<T>(state, host, args);
     try {
-        await waitFor(`${args[0]} on ${host}`, 30000, () => (p.events.length > 0 ? true : p.exited() ? Promise.reject(new Error(p.stderr() || "the probe exited")) : undefined), 100);
+        await waitFor(
+            `${args[0]} on ${host}`,
+            30000,
+            () => (p.events.length > 0 ? true : p.exited() ? Promise.reject(new Error(p.stderr() || "the probe exited")) : undefined),
+            100,
+        );
     } finally {
         await p.stop();
     }

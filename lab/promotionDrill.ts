@@ -51,7 +51,18 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
     const members = membersOf(state);
     const started = Date.now() / 1000;
     const watchers = members.map((m) => watchMember(state, m));
-    const write = (host: string, trial: string) => runProbe<WriteEvent>(state, host, ["write", "--port", port, "--conns", String(WRITER_CONNECTIONS), "--duration", String(PROBE_SECONDS), "--trial", trial]);
+    const write = (host: string, trial: string) =>
+        runProbe<WriteEvent>(state, host, [
+            "write",
+            "--port",
+            port,
+            "--conns",
+            String(WRITER_CONNECTIONS),
+            "--duration",
+            String(PROBE_SECONDS),
+            "--trial",
+            trial,
+        ]);
     const before = write(lostLb, `${id}-before`);
     // Clients already pointed at the survivor (DNS changed): refused until the promotion.
     const after = write(survivorLb, `${id}-after`);
@@ -135,7 +146,12 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
                 oldLeader: leader,
                 newLeader: report.leader,
                 target: lost,
-                extra: { unshippedWrites: shipped.missing.length, acknowledgedBeforeLoss: shipped.acknowledged, rejoinSeconds: round(rejoinSeconds), plannedMoveBackSeconds: round(plannedMove) },
+                extra: {
+                    unshippedWrites: shipped.missing.length,
+                    acknowledgedBeforeLoss: shipped.acknowledged,
+                    rejoinSeconds: round(rejoinSeconds),
+                    plannedMoveBackSeconds: round(plannedMove),
+                },
             },
             findings,
             problems,
@@ -168,7 +184,11 @@ export async function recoverTwoSite(say: (m: string) => void): Promise<string> 
             if (!(e instanceof SiteMoveError)) throw e;
             say(`${site} was not replaced (${e.message}); it starts as it was`);
         }
-        startHeld(state, hostsOf(plan, { site, role: "patroni" }).filter((h) => killed.includes(h.name)), "patroni");
+        startHeld(
+            state,
+            hostsOf(plan, { site, role: "patroni" }).filter((h) => killed.includes(h.name)),
+            "patroni",
+        );
     }
     return `${healed}; Patroni started on ${sites.join(", ")}`;
 }

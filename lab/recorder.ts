@@ -99,7 +99,9 @@ export function splitBrainMoments(events: WatchEvent[], staleAfter = 0.5): { t: 
 /** Members without an answered sample (writable true or false) inside each window. */
 export function unobservedMembers(events: WatchEvent[], members: string[], windows: ObserveWindow[]): { member: string; window: string }[] {
     return windows.flatMap((w) =>
-        members.filter((m) => !events.some((e) => e.member === m && e.writable !== null && e.t >= w.from && e.t <= w.to)).map((member) => ({ member, window: w.what })),
+        members
+            .filter((m) => !events.some((e) => e.member === m && e.writable !== null && e.t >= w.from && e.t <= w.to))
+            .map((member) => ({ member, window: w.what })),
     );
 }
 
@@ -113,12 +115,16 @@ export function assessTrial(input: TrialInput): TrialFindings {
     const unobserved = unobservedMembers(input.watches, input.members, input.observeWindows);
     const problems: string[] = [];
     if (acked.length === 0) problems.push("the writer had no write acknowledged: nothing was measured");
-    if (missing.length > 0) problems.push(`${missing.length} acknowledged writes lost (ids ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""})`);
+    if (missing.length > 0)
+        problems.push(`${missing.length} acknowledged writes lost (ids ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", ..." : ""})`);
     if (splitBrain.length > 0) {
-        problems.push(`split-brain: ${splitBrain[0].members.join(" and ")} both writable at ${new Date(splitBrain[0].t * 1000).toISOString()} (${splitBrain.length} samples)`);
+        problems.push(
+            `split-brain: ${splitBrain[0].members.join(" and ")} both writable at ${new Date(splitBrain[0].t * 1000).toISOString()} (${splitBrain.length} samples)`,
+        );
     }
     if (!Number.isFinite(outage)) problems.push("writes never recovered");
-    for (const u of unobserved) problems.push(`unobserved: no answer from ${u.member}'s watcher ${u.window}, so a second writable primary there would have gone unseen`);
+    for (const u of unobserved)
+        problems.push(`unobserved: no answer from ${u.member}'s watcher ${u.window}, so a second writable primary there would have gone unseen`);
     return { acknowledged: acked.length, missing, outage: Math.round(outage * 1000) / 1000, splitBrain, unobserved, problems };
 }
 

@@ -13,7 +13,9 @@ const ALPHABETS = { alnum: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 /** Makes a new bundle, writes it and a pgpass file for the superuser. */
 export function writeSecrets(): SecretsBundle {
-    const bundle = bundleSecrets(generateSecrets((_, spec) => Array.from({ length: spec.length }, () => ALPHABETS[spec.alphabet][randomInt(ALPHABETS[spec.alphabet].length)]).join("")));
+    const bundle = bundleSecrets(
+        generateSecrets((_, spec) => Array.from({ length: spec.length }, () => ALPHABETS[spec.alphabet][randomInt(ALPHABETS[spec.alphabet].length)]).join("")),
+    );
     fs.writeFileSync(SECRETS_FILE, JSON.stringify(bundle), { mode: 0o600 });
     fs.writeFileSync(PGPASS_FILE, `*:*:*:${DB_USERS.superuser}:${bundle.database.superuserPassword}\n`, { mode: 0o600 });
     return bundle;

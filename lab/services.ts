@@ -40,26 +40,39 @@ export async function startAll(state: LabState, hosts: HostPlan[], say = progres
         switch (phase[0]) {
             case "etcd": {
                 const etcd = hostsOf(plan, { role: "etcd" });
-                await waitFor("every etcd member healthy", 60000, async () => ((await Promise.all(etcd.map((h) => etcdHealth(plan, h.name)))).every(Boolean) ? true : undefined));
+                await waitFor("every etcd member healthy", 60000, async () =>
+                    (await Promise.all(etcd.map((h) => etcdHealth(plan, h.name)))).every(Boolean) ? true : undefined,
+                );
                 say(`etcd: ${etcd.length} members healthy`);
                 break;
             }
             case "glusterd":
-                if (targets.length === plan.gluster!.bricks.length) say(`gluster: volume ${plan.gluster!.volume} created on ${createVolume(plan, state.holders)}`);
+                if (targets.length === plan.gluster!.bricks.length)
+                    say(`gluster: volume ${plan.gluster!.volume} created on ${createVolume(plan, state.holders)}`);
                 break;
             case "patroni":
                 leader = await waitHealthy(state, 120000, say);
                 break;
             case "gluster-mount":
-                await waitFor(`the Gluster volume mounted on ${targets.map((h) => h.name).join(", ")}`, 60000, () => (targets.every((h) => mounted(plan, state.holders[h.name], h.name)) ? true : undefined));
+                await waitFor(`the Gluster volume mounted on ${targets.map((h) => h.name).join(", ")}`, 60000, () =>
+                    targets.every((h) => mounted(plan, state.holders[h.name], h.name)) ? true : undefined,
+                );
                 say(`gluster: ${plan.gluster!.mountPoint} mounted on ${targets.map((h) => h.name).join(", ")}`);
                 break;
             case "probe-app":
-                await waitFor("the probe apps answering", 60000, async () => ((await Promise.all(targets.map((h) => tcpOpen(h.address, plan.ports.nextcloud)))).every(Boolean) ? true : undefined));
+                await waitFor("the probe apps answering", 60000, async () =>
+                    (await Promise.all(targets.map((h) => tcpOpen(h.address, plan.ports.nextcloud)))).every(Boolean) ? true : undefined,
+                );
                 break;
             case "nginx":
-                await waitFor("NGINX answering on 443", 60000, async () => ((await Promise.all(hostsOf(plan, { role: "nginx" }).map((h) => tcpOpen(h.address, plan.ports.https)))).every(Boolean) ? true : undefined));
-                say(`nginx: https://${plan.nextcloud.domain} served by ${hostsOf(plan, { role: "nginx" }).map((h) => h.name).join(", ")}`);
+                await waitFor("NGINX answering on 443", 60000, async () =>
+                    (await Promise.all(hostsOf(plan, { role: "nginx" }).map((h) => tcpOpen(h.address, plan.ports.https)))).every(Boolean) ? true : undefined,
+                );
+                say(
+                    `nginx: https://${plan.nextcloud.domain} served by ${hostsOf(plan, { role: "nginx" })
+                        .map((h) => h.name)
+                        .join(", ")}`,
+                );
                 break;
         }
     }
@@ -78,7 +91,13 @@ export async function waitHealthy(state: LabState, timeoutMs: number, say = prog
         const m = await patroniMembers(plan);
         const line = m.length > 0 ? m.map((x) => `${x.name}=${x.role}/${x.state}`).join(" ") : "no member answers yet";
         if (line !== said) say(`patroni: ${(said = line)}`);
-        const ok = plan.patroniClusters.every((c) => healthy(m.filter((x) => x.cluster === c.scope), c.members.length, c.synchronousMode));
+        const ok = plan.patroniClusters.every((c) =>
+            healthy(
+                m.filter((x) => x.cluster === c.scope),
+                c.members.length,
+                c.synchronousMode,
+            ),
+        );
         const primaries = primariesOf(m);
         return ok && primaries.length === 1 ? primaries[0] : undefined;
     });
@@ -100,10 +119,17 @@ export async function waitHealthy(state: LabState, timeoutMs: number, say = prog
  */
 export async function restartServices(state: LabState, hosts: HostPlan[], hold: string[] = []): Promise<void> {
     for (const phase of PHASES) {
-        for (const h of hosts) startHostServices(state, h, phase.filter((s) => !hold.includes(s)));
+        for (const h of hosts)
+            startHostServices(
+                state,
+                h,
+                phase.filter((s) => !hold.includes(s)),
+            );
         if (phase[0] === "gluster-mount") {
             const apps = hosts.filter((h) => h.roles.includes("nextcloud"));
-            await waitFor("the Gluster volume mounted on the rebooted hosts", 60000, () => (apps.every((h) => mounted(state.plan, state.holders[h.name], h.name)) ? true : undefined));
+            await waitFor("the Gluster volume mounted on the rebooted hosts", 60000, () =>
+                apps.every((h) => mounted(state.plan, state.holders[h.name], h.name)) ? true : undefined,
+            );
         }
     }
 }

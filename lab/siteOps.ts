@@ -15,7 +15,12 @@ export function labTransport(state: LabState): SiteTransport {
         async patroni(host: HostPlan, method, path, body) {
             const url = `http://${host.address}:${state.plan.ports.patroniRest}${path}`;
             try {
-                return await httpRequest(url, { method, body, timeoutMs: 3000, ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${labSecrets().database.restApiPassword}` }) });
+                return await httpRequest(url, {
+                    method,
+                    body,
+                    timeoutMs: 3000,
+                    ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${labSecrets().database.restApiPassword}` }),
+                });
             } catch {
                 return undefined;
             }

@@ -11,7 +11,15 @@ import { LabState, pidAlive, requireState } from "./state";
 const ONE_SHOT = ["gluster-mount", "gluster-data-dir"];
 
 export interface LabStatus {
-    hosts: { name: string; site: string; roles: string[]; namespace: string; address: string; up: boolean; services: Record<string, "running" | "stopped" | "done"> }[];
+    hosts: {
+        name: string;
+        site: string;
+        roles: string[];
+        namespace: string;
+        address: string;
+        up: boolean;
+        services: Record<string, "running" | "stopped" | "done">;
+    }[];
     patroni: { leader?: string; members: PatroniMemberStatus[] };
     etcd: Record<string, boolean>;
     haproxy: Record<string, { primary: string; replicas: string; upPrimary: string[]; upReplicas: string[] } | undefined>;
@@ -47,13 +55,20 @@ export async function status(): Promise<LabStatus> {
             address: h.address,
             up: state.holders[h.name] !== undefined && pidAlive(state.holders[h.name]),
             // One-shot steps (the Gluster mount, its data directory) are "done" once they have run.
-            services: Object.fromEntries(state.services.filter((s) => s.host === h.name).map((s) => [s.name, pidAlive(s.pid) ? "running" : ONE_SHOT.includes(s.name) ? "done" : "stopped"])),
+            services: Object.fromEntries(
+                state.services
+                    .filter((s) => s.host === h.name)
+                    .map((s) => [s.name, pidAlive(s.pid) ? "running" : ONE_SHOT.includes(s.name) ? "done" : "stopped"]),
+            ),
         })),
         patroni: { leader: leaderOf(members), members },
         etcd,
         haproxy,
         gluster: plan.gluster && glusterStatus(state),
-        nginx: hostsOf(plan, { role: "nginx" }).length > 0 ? { url: `https://${plan.nextcloud.domain}`, addresses: hostsOf(plan, { role: "nginx" }).map((h) => h.address) } : undefined,
+        nginx:
+            hostsOf(plan, { role: "nginx" }).length > 0
+                ? { url: `https://${plan.nextcloud.domain}`, addresses: hostsOf(plan, { role: "nginx" }).map((h) => h.address) }
+                : undefined,
         faults: state.faults,
     };
 }
@@ -74,20 +89,37 @@ export function formatStatus(s: LabStatus): string {
     const rolesWidth = Math.max(5, ...s.hosts.map((h) => h.roles.join(",").length));
     const lines = [`HOST         SITE  ${"ROLES".padEnd(rolesWidth)} NAMESPACE    ADDRESS        STATE  SERVICES`];
     for (const h of s.hosts) {
-        const svc = Object.entries(h.services).map(([k, v]) => `${k}:${v}`).join(" ");
-        lines.push(`${h.name.padEnd(12)} ${h.site.padEnd(5)} ${h.roles.join(",").padEnd(rolesWidth)} ${h.namespace.padEnd(12)} ${h.address.padEnd(14)} ${(h.up ? "up" : "down").padEnd(6)} ${svc}`);
+        const svc = Object.entries(h.services)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(" ");
+        lines.push(
+            `${h.name.padEnd(12)} ${h.site.padEnd(5)} ${h.roles.join(",").padEnd(rolesWidth)} ${h.namespace.padEnd(12)} ${h.address.padEnd(14)} ${(h.up ? "up" : "down").padEnd(6)} ${svc}`,
+        );
     }
     lines.push("", `patroni: leader ${s.patroni.leader ?? "NONE"}`);
-    for (const m of s.patroni.members) lines.push(`  ${m.name.padEnd(10)} ${(m.cluster ?? "").padEnd(14)} ${m.role.padEnd(14)} ${m.state.padEnd(10)} timeline ${m.timeline ?? "-"} lag ${m.lag ?? 0}`);
-    lines.push(`etcd: ${Object.entries(s.etcd).map(([k, v]) => `${k} ${v ? "healthy" : "UNHEALTHY"}`).join(", ")}`);
+    for (const m of s.patroni.members)
+        lines.push(
+            `  ${m.name.padEnd(10)} ${(m.cluster ?? "").padEnd(14)} ${m.role.padEnd(14)} ${m.state.padEnd(10)} timeline ${m.timeline ?? "-"} lag ${m.lag ?? 0}`,
+        );
+    lines.push(
+        `etcd: ${Object.entries(s.etcd)
+            .map(([k, v]) => `${k} ${v ? "healthy" : "UNHEALTHY"}`)
+            .join(", ")}`,
+    );
     for (const [lb, v] of Object.entries(s.haproxy)) {
-        lines.push(v ? `haproxy ${lb}: read-write ${v.primary} -> [${v.upPrimary.join(", ")}], read-only ${v.replicas} -> [${v.upReplicas.join(", ")}]` : `haproxy ${lb}: not answering`);
+        lines.push(
+            v
+                ? `haproxy ${lb}: read-write ${v.primary} -> [${v.upPrimary.join(", ")}], read-only ${v.replicas} -> [${v.upReplicas.join(", ")}]`
+                : `haproxy ${lb}: not answering`,
+        );
     }
     if (s.gluster) lines.push(`gluster: volume ${s.gluster.volume}, ${s.gluster.bricksOnline} of ${s.gluster.bricks} bricks online`);
     if (s.nginx) lines.push(`nginx: ${s.nginx.url} at ${s.nginx.addresses.join(", ")} (the probe app stands in for Nextcloud)`);
     const f = s.faults;
     if (f.killed.length + f.isolatedHosts.length + f.isolatedSites.length > 0) {
-        lines.push(`faults: killed [${f.killed.join(", ")}] isolated hosts [${f.isolatedHosts.join(", ")}] isolated sites [${f.isolatedSites.join(", ")}] (npm run lab -- heal)`);
+        lines.push(
+            `faults: killed [${f.killed.join(", ")}] isolated hosts [${f.isolatedHosts.join(", ")}] isolated sites [${f.isolatedSites.join(", ")}] (npm run lab -- heal)`,
+        );
     }
     return lines.join("\n");
 }

@@ -21,9 +21,15 @@ export function shellQuote(word: string): string {
 export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassword: string | undefined): SiteTransport {
     return {
         async patroni(host, method, path, body) {
-            if (method !== "GET" && !restPassword) throw new SiteMoveError(`set ${REST_PASSWORD_ENV} to Patroni's REST password first (docs/runbooks/two-site.md)`);
+            if (method !== "GET" && !restPassword)
+                throw new SiteMoveError(`set ${REST_PASSWORD_ENV} to Patroni's REST password first (docs/runbooks/two-site.md)`);
             try {
-                return await httpRequest(`http://${host.address}:${plan.ports.patroniRest}${path}`, { method, body, timeoutMs: 5000, ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${restPassword}` }) });
+                return await httpRequest(`http://${host.address}:${plan.ports.patroniRest}${path}`, {
+                    method,
+                    body,
+                    timeoutMs: 5000,
+                    ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${restPassword}` }),
+                });
             } catch {
                 return undefined;
             }

@@ -120,7 +120,9 @@ function clusterOfSite(plan: DeploymentPlan, site: string): PatroniClusterPlan {
 /** Refuses a plan without two sites to move between, or a site not in it. */
 export function checkTwoSite(plan: DeploymentPlan, site: string): void {
     if (plan.topology !== "two-site") {
-        throw new SiteMoveError(`the plan is ${plan.topology}: its one Patroni cluster fails over between sites by itself, so there is nothing to promote; for a planned move use a Patroni switchover (patronictl switchover)`);
+        throw new SiteMoveError(
+            `the plan is ${plan.topology}: its one Patroni cluster fails over between sites by itself, so there is nothing to promote; for a planned move use a Patroni switchover (patronictl switchover)`,
+        );
     }
     if (!plan.sites.some((s) => s.name === site)) throw new SiteMoveError(`no site ${site} in the plan (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
 }
@@ -141,8 +143,10 @@ const running = (m: Member[], role: string) => m.find((x) => x.role === role && 
 export async function answering(plan: DeploymentPlan, t: SiteTransport, site: string): Promise<string[]> {
     const found: string[] = [];
     for (const h of hostsOf(plan, { site })) {
-        if (h.roles.includes("patroni") && (await t.patroni(h, "GET", "/patroni")) !== undefined) found.push(`${h.name} (Patroni REST ${plan.ports.patroniRest})`);
-        if (h.roles.includes("haproxy") && (await t.tcpOpen(h.address, plan.ports.haproxyPrimary))) found.push(`${h.name} (HAProxy ${plan.ports.haproxyPrimary})`);
+        if (h.roles.includes("patroni") && (await t.patroni(h, "GET", "/patroni")) !== undefined)
+            found.push(`${h.name} (Patroni REST ${plan.ports.patroniRest})`);
+        if (h.roles.includes("haproxy") && (await t.tcpOpen(h.address, plan.ports.haproxyPrimary)))
+            found.push(`${h.name} (HAProxy ${plan.ports.haproxyPrimary})`);
         if (h.roles.includes("nginx") && (await t.tcpOpen(h.address, plan.ports.https))) found.push(`${h.name} (NGINX ${plan.ports.https})`);
     }
     return found;
@@ -169,7 +173,9 @@ export function standbyClusterConfig(plan: DeploymentPlan, site: string, source:
 export function bricksOnline(statusText: string): string[] {
     // Long brick paths wrap onto a second line: join each "Brick" entry with its status line.
     const lines = statusText.split("\n");
-    const entries = lines.flatMap((l, i) => (l.startsWith("Brick ") ? [/\s[YN]\s+\S+\s*$/.test(l) ? l : `${l.trimEnd()}${(lines[i + 1] ?? "").trimStart()}`] : []));
+    const entries = lines.flatMap((l, i) =>
+        l.startsWith("Brick ") ? [/\s[YN]\s+\S+\s*$/.test(l) ? l : `${l.trimEnd()}${(lines[i + 1] ?? "").trimStart()}`] : [],
+    );
     return entries.filter((e) => /\sY\s+\d+\s*$/.test(e)).map((e) => e.slice("Brick ".length).split(/\s+/)[0]);
 }
 
@@ -191,7 +197,10 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
     const other = plan.sites.find((s) => s.name !== site)!.name;
     const cluster = clusterOfSite(plan, site);
     const view = await membersOf(plan, t, cluster);
-    if (!view) throw new SiteMoveError(`no Patroni member of ${site} answers (${cluster.members.join(", ")} on port ${plan.ports.patroniRest}); ${site} cannot take over until its cluster runs`);
+    if (!view)
+        throw new SiteMoveError(
+            `no Patroni member of ${site} answers (${cluster.members.join(", ")} on port ${plan.ports.patroniRest}); ${site} cannot take over until its cluster runs`,
+        );
     const report: PromoteReport = { site, alreadyPrimary: false, otherSiteAnswering: [], glusterQuorumLifted: false };
     const primary = running(view.members, "leader");
     const standbyLeader = running(view.members, "standby_leader");
@@ -200,7 +209,9 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
         report.leader = primary.name;
         say(`${site}: ${primary.name} is the primary already; nothing to change in Patroni`);
     } else if (!standbyLeader) {
-        throw new SiteMoveError(`${site}'s cluster has no running standby leader (${view.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") || "no members"}); wait until \`patronictl list\` on ${view.asked.name} shows one, then run again`);
+        throw new SiteMoveError(
+            `${site}'s cluster has no running standby leader (${view.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") || "no members"}); wait until \`patronictl list\` on ${view.asked.name} shows one, then run again`,
+        );
     }
 
     report.otherSiteAnswering = await answering(plan, t, other);
@@ -210,9 +221,13 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
     const planned = opts.planned === true && !report.alreadyPrimary;
     if (planned) {
         if (!otherPrimary) {
-            throw new SiteMoveError(`--planned moves the primary away from a healthy ${other}, but ${other} runs no primary (${otherView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); if ${other} is lost, fence it and run: npm run promote -- ${site} --confirm-fenced ${other}`);
+            throw new SiteMoveError(
+                `--planned moves the primary away from a healthy ${other}, but ${other} runs no primary (${otherView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); if ${other} is lost, fence it and run: npm run promote -- ${site} --confirm-fenced ${other}`,
+            );
         }
-        say(`${other}: answers (${report.otherSiteAnswering.join(", ")}); planned move: ${other} is demoted first, then ${site} is promoted once it has replayed everything`);
+        say(
+            `${other}: answers (${report.otherSiteAnswering.join(", ")}); planned move: ${other} is demoted first, then ${site} is promoted once it has replayed everything`,
+        );
     } else if (!report.alreadyPrimary && !fenced) {
         const majority = siteBricks(plan, other).length * 2 > (plan.gluster?.bricks.length ?? 0) ? ` and the Gluster majority` : "";
         throw new SiteMoveError(
@@ -224,7 +239,9 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
                       `Fence ${other} (power off all its VMs and turn off their start at boot, or cut it off from its clients and from ${site}), then run again with --confirm-fenced ${other}`,
         );
     } else if (fenced && !report.alreadyPrimary) {
-        say(`${other}: you confirmed it is fenced; ${report.otherSiteAnswering.length > 0 ? `it still answers here (${report.otherSiteAnswering.join(", ")})` : "nothing of it answers here"}. Keep it fenced until it rejoins as a standby (npm run rejoin -- ${other})`);
+        say(
+            `${other}: you confirmed it is fenced; ${report.otherSiteAnswering.length > 0 ? `it still answers here (${report.otherSiteAnswering.join(", ")})` : "nothing of it answers here"}. Keep it fenced until it rejoins as a standby (npm run rejoin -- ${other})`,
+        );
     }
 
     const leaderHost = hostByName(plan, report.leader ?? standbyLeader!.name);
@@ -233,47 +250,63 @@ export async function promote(plan: DeploymentPlan, t: SiteTransport, site: stri
     const again = `npm run promote -- ${site}${planned ? " --planned" : fenced ? ` --confirm-fenced ${other}` : ""}`;
     const next = `To finish, run ${again} again (it skips what is done); to go back, make ${site} follow ${other} again once ${other} runs a primary: npm run rejoin -- ${site}`;
     await changing(done, next, async () => {
-    if (!report.alreadyPrimary) {
-        if (opts.dryRun) {
-            const first = planned ? `demote ${other} (standby_cluster -> ${site}), wait for ${leaderHost.name} to replay its last write, then ` : otherPrimary ? `make ${other}'s primary a standby (it answers), then ` : "";
-            say(`dry run: would ${first}PATCH ${leaderHost.name}'s /config with ${JSON.stringify(promotion)}`);
-        } else {
-            if (planned) await demoteForPlannedMove(plan, t, other, site, otherView!.asked, leaderHost, waitMs, say, done);
-            else if (otherPrimary) {
-                // Fenced from its clients, but its Patroni still listens: make it a standby too, so
-                // it is not a primary when the fence comes down.
-                const r = await t.patroni(otherView!.asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
-                if (r?.status === 200) done.push(`${other}'s cluster made a standby of ${site}`);
-                say(r?.status === 200 ? `${other}: ${otherPrimary.name} told to step down and follow ${site}` : `${other}: could not make ${otherPrimary.name} step down (${r ? r.status : "no answer"}); it stays a primary behind your fence: rejoin ${other} before lifting the fence`);
+        if (!report.alreadyPrimary) {
+            if (opts.dryRun) {
+                const first = planned
+                    ? `demote ${other} (standby_cluster -> ${site}), wait for ${leaderHost.name} to replay its last write, then `
+                    : otherPrimary
+                      ? `make ${other}'s primary a standby (it answers), then `
+                      : "";
+                say(`dry run: would ${first}PATCH ${leaderHost.name}'s /config with ${JSON.stringify(promotion)}`);
+            } else {
+                if (planned) await demoteForPlannedMove(plan, t, other, site, otherView!.asked, leaderHost, waitMs, say, done);
+                else if (otherPrimary) {
+                    // Fenced from its clients, but its Patroni still listens: make it a standby too, so
+                    // it is not a primary when the fence comes down.
+                    const r = await t.patroni(otherView!.asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
+                    if (r?.status === 200) done.push(`${other}'s cluster made a standby of ${site}`);
+                    say(
+                        r?.status === 200
+                            ? `${other}: ${otherPrimary.name} told to step down and follow ${site}`
+                            : `${other}: could not make ${otherPrimary.name} step down (${r ? r.status : "no answer"}); it stays a primary behind your fence: rejoin ${other} before lifting the fence`,
+                    );
+                }
+                const status = await t.patroni(leaderHost, "GET", "/patroni");
+                if (status?.status === 200) {
+                    const x = JSON.parse(status.body).xlog ?? {};
+                    report.replayedUntil = x.replayed_timestamp ?? undefined;
+                    if (!planned)
+                        say(
+                            `${leaderHost.name} has replayed ${other}'s WAL up to ${x.replayed_timestamp ?? "an unknown time"}; writes ${other} acknowledged after that are not in ${site}`,
+                        );
+                }
+                const r = await t.patroni(leaderHost, "PATCH", "/config", promotion);
+                if (r?.status !== 200)
+                    throw new SiteMoveError(`Patroni on ${leaderHost.name} refused the promotion (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
+                done.push(`standby_cluster removed from ${cluster.scope}'s config (${site} promoted)`);
+                say(`${site}: standby_cluster removed from ${cluster.scope}'s config; slot ${standbySlot(other)} kept for ${other} to rejoin`);
+                report.leader = await poll(`${site}'s cluster to have a primary`, waitMs, async () => {
+                    const v = await membersOf(plan, t, cluster);
+                    return v && running(v.members, "leader")?.name;
+                });
+                say(`${site}: ${report.leader} is the primary and accepts writes (through ${formatEndpoint(siteByName(plan, site).database!.readWrite)})`);
             }
-            const status = await t.patroni(leaderHost, "GET", "/patroni");
-            if (status?.status === 200) {
-                const x = JSON.parse(status.body).xlog ?? {};
-                report.replayedUntil = x.replayed_timestamp ?? undefined;
-                if (!planned) say(`${leaderHost.name} has replayed ${other}'s WAL up to ${x.replayed_timestamp ?? "an unknown time"}; writes ${other} acknowledged after that are not in ${site}`);
-            }
-            const r = await t.patroni(leaderHost, "PATCH", "/config", promotion);
-            if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${leaderHost.name} refused the promotion (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
-            done.push(`standby_cluster removed from ${cluster.scope}'s config (${site} promoted)`);
-            say(`${site}: standby_cluster removed from ${cluster.scope}'s config; slot ${standbySlot(other)} kept for ${other} to rejoin`);
-            report.leader = await poll(`${site}'s cluster to have a primary`, waitMs, async () => {
-                const v = await membersOf(plan, t, cluster);
-                return v && running(v.members, "leader")?.name;
-            });
-            say(`${site}: ${report.leader} is the primary and accepts writes (through ${formatEndpoint(siteByName(plan, site).database!.readWrite)})`);
         }
-    }
 
-    report.glusterQuorumLifted = planned ? false : await liftGlusterQuorum(plan, t, site, other, opts, say, done);
+        report.glusterQuorumLifted = planned ? false : await liftGlusterQuorum(plan, t, site, other, opts, say, done);
     });
     const addresses = siteByName(plan, site).publicAddresses;
     if (addresses.length > 0) {
         report.dns = { name: plan.nextcloud.domain, type: "A", values: addresses };
-        say(`DNS: replace the A records of ${plan.nextcloud.domain} with ${addresses.join(", ")} (${site}'s ${siteByName(plan, site).vip ? "VIP" : "NGINX"}); drop ${siteByName(plan, other).publicAddresses.join(", ") || `${other}'s`}`);
+        say(
+            `DNS: replace the A records of ${plan.nextcloud.domain} with ${addresses.join(", ")} (${site}'s ${siteByName(plan, site).vip ? "VIP" : "NGINX"}); drop ${siteByName(plan, other).publicAddresses.join(", ") || `${other}'s`}`,
+        );
     } else {
         say(`DNS: the plan has no NGINX; point the application at ${site}'s HAProxy ${formatEndpoint(siteByName(plan, site).database!.readWrite)}`);
     }
-    say(`Record the move: set activeSite: ${site} in Pulumi.yaml and commit it, so rebuilt VMs and the stacks' dnsRecords follow ${site}. Then ${opts.planned ? `check that ${other} streams and restore the Gluster quorum` : `bring ${other} back as a standby`}: npm run rejoin -- ${other}`);
+    say(
+        `Record the move: set activeSite: ${site} in Pulumi.yaml and commit it, so rebuilt VMs and the stacks' dnsRecords follow ${site}. Then ${opts.planned ? `check that ${other} streams and restore the Gluster quorum` : `bring ${other} back as a standby`}: npm run rejoin -- ${other}`,
+    );
     return report;
 }
 
@@ -305,14 +338,18 @@ async function demoteForPlannedMove(
     const before = await membersOf(plan, t, cluster);
     const primary = before && running(before.members, "leader");
     const head = primary && (await xlogOf(t, hostByName(plan, primary.name)))?.location;
-    const behind = (await t.patroni(target, "GET", "/patroni").then((s) => (s?.status === 200 ? JSON.parse(s.body) : undefined))) as { replication_state?: string; xlog?: { replayed_location?: number } } | undefined;
+    const behind = (await t.patroni(target, "GET", "/patroni").then((s) => (s?.status === 200 ? JSON.parse(s.body) : undefined))) as
+        { replication_state?: string; xlog?: { replayed_location?: number } } | undefined;
     if (behind?.replication_state !== "streaming" || head === undefined || head - (behind.xlog?.replayed_location ?? 0) > PLANNED_MAX_LAG) {
         throw new SiteMoveError(
             `${target.name} is not streaming close behind ${other} (${behind?.replication_state ?? "no answer"}, ${head === undefined ? "?" : head - (behind?.xlog?.replayed_location ?? 0)} bytes behind, at most ${PLANNED_MAX_LAG} allowed); nothing was changed. Check ${site}'s replication from ${other} (patronictl list on ${target.name}) and run again`,
         );
     }
     const r = await t.patroni(asked, "PATCH", "/config", { standby_cluster: standbyClusterConfig(plan, other, site) });
-    if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${asked.name} refused to make ${other} a standby (${r ? `${r.status}: ${r.body.trim()}` : "no answer"}); nothing was changed`);
+    if (r?.status !== 200)
+        throw new SiteMoveError(
+            `Patroni on ${asked.name} refused to make ${other} a standby (${r ? `${r.status}: ${r.body.trim()}` : "no answer"}); nothing was changed`,
+        );
     done.push(`${other}'s cluster made a standby of ${site} (planned move)`);
     try {
         const last = await poll(`${other}'s primary to step down`, waitMs, async () => {
@@ -340,7 +377,15 @@ async function demoteForPlannedMove(
 }
 
 /** Lifts the volume's quorum when the site's bricks alone are no majority (two-site: the arbiter is in the other site). */
-async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: string, other: string, opts: MoveOptions, say: (l: string) => void, done: string[]): Promise<boolean> {
+async function liftGlusterQuorum(
+    plan: DeploymentPlan,
+    t: SiteTransport,
+    site: string,
+    other: string,
+    opts: MoveOptions,
+    say: (l: string) => void,
+    done: string[],
+): Promise<boolean> {
     const g = plan.gluster;
     if (!g) return false;
     const here = siteBricks(plan, site);
@@ -370,7 +415,9 @@ async function liftGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, site: s
         const online = bricksOnline((await t.run(host, ["gluster", "volume", "status", g.volume], { timeoutMs: 30000 })).stdout);
         return want.every((b) => online.includes(b)) ? true : undefined;
     });
-    say(`gluster: quorum lifted on ${g.volume} (${GLUSTER_LIFT.map(([k, v]) => `${k}=${v}`).join(", ")}); ${site}'s bricks (${here.map((b) => b.host.name).join(", ")}) serve alone. Until rejoin restores it, a cut link would let both sides write files`);
+    say(
+        `gluster: quorum lifted on ${g.volume} (${GLUSTER_LIFT.map(([k, v]) => `${k}=${v}`).join(", ")}); ${site}'s bricks (${here.map((b) => b.host.name).join(", ")}) serve alone. Until rejoin restores it, a cut link would let both sides write files`,
+    );
     return true;
 }
 
@@ -383,7 +430,9 @@ export async function rejoin(plan: DeploymentPlan, t: SiteTransport, site: strin
     const activeView = await membersOf(plan, t, clusterOfSite(plan, active));
     const activePrimary = activeView && running(activeView.members, "leader");
     if (!activePrimary) {
-        throw new SiteMoveError(`${active} runs no primary (${activeView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); ${site} can only follow a primary: promote ${active} first (npm run promote -- ${active})`);
+        throw new SiteMoveError(
+            `${active} runs no primary (${activeView?.members.map((m) => `${m.name} ${m.role}/${m.state}`).join(", ") ?? "its Patroni does not answer"}); ${site} can only follow a primary: promote ${active} first (npm run promote -- ${active})`,
+        );
     }
     const cluster = clusterOfSite(plan, site);
     const view = await membersOf(plan, t, cluster);
@@ -395,30 +444,43 @@ export async function rejoin(plan: DeploymentPlan, t: SiteTransport, site: strin
         );
     }
     const config = { standby_cluster: standbyClusterConfig(plan, site, active) };
-    const report: RejoinReport = { site, following: active, via: view ? "rest" : "patronictl", streaming: false, glusterQuorum: plan.gluster ? "was not lifted" : "no volume" };
+    const report: RejoinReport = {
+        site,
+        following: active,
+        via: view ? "rest" : "patronictl",
+        streaming: false,
+        glusterQuorum: plan.gluster ? "was not lifted" : "no volume",
+    };
     if (opts.dryRun) {
-        say(`dry run: would set ${JSON.stringify(config)} in ${cluster.scope}'s config through ${view ? `${view.asked.name}'s REST API` : "patronictl edit-config"}`);
+        say(
+            `dry run: would set ${JSON.stringify(config)} in ${cluster.scope}'s config through ${view ? `${view.asked.name}'s REST API` : "patronictl edit-config"}`,
+        );
         return report;
     }
     if (view) {
         const r = await t.patroni(view.asked, "PATCH", "/config", config);
-        if (r?.status !== 200) throw new SiteMoveError(`Patroni on ${view.asked.name} refused the standby config (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
+        if (r?.status !== 200)
+            throw new SiteMoveError(`Patroni on ${view.asked.name} refused the standby config (${r ? `${r.status}: ${r.body.trim()}` : "no answer"})`);
     } else {
         await applyWithPatronictl(plan, t, cluster, config);
     }
     const done = [`${cluster.scope}'s config follows ${active} (standby_cluster)`];
     const next = `${site} stays a standby of ${active}, which is safe; to finish, run npm run rejoin -- ${site} again once its members run`;
     return changing(done, next, async () => {
-    say(`${site}: ${cluster.scope} now follows ${active} (standby_cluster -> ${(config.standby_cluster as { host: string }).host}:${plan.ports.haproxyPrimary}, slot ${standbySlot(site)})`);
-    if (view || (await membersOf(plan, t, cluster))) {
-        await waitStandby(plan, t, site, waitMs);
-        report.streaming = true;
-        say(`${site}: every member streams from ${active}`);
-    } else {
-        say(`${site}: Patroni is not running there; start it on ${cluster.members.join(", ")} (systemctl start patroni): each member rewinds onto ${active}'s timeline with pg_rewind and follows it`);
-    }
-    if (plan.gluster) report.glusterQuorum = await restoreGlusterQuorum(plan, t, active, waitMs, say);
-    return report;
+        say(
+            `${site}: ${cluster.scope} now follows ${active} (standby_cluster -> ${(config.standby_cluster as { host: string }).host}:${plan.ports.haproxyPrimary}, slot ${standbySlot(site)})`,
+        );
+        if (view || (await membersOf(plan, t, cluster))) {
+            await waitStandby(plan, t, site, waitMs);
+            report.streaming = true;
+            say(`${site}: every member streams from ${active}`);
+        } else {
+            say(
+                `${site}: Patroni is not running there; start it on ${cluster.members.join(", ")} (systemctl start patroni): each member rewinds onto ${active}'s timeline with pg_rewind and follows it`,
+            );
+        }
+        if (plan.gluster) report.glusterQuorum = await restoreGlusterQuorum(plan, t, active, waitMs, say);
+        return report;
     });
 }
 
@@ -439,11 +501,17 @@ async function applyWithPatronictl(plan: DeploymentPlan, t: SiteTransport, clust
     const yaml = JSON.stringify(config); // JSON is YAML
     const tried: string[] = [];
     for (const name of cluster.members) {
-        const r = await t.run(hostByName(plan, name), ["patronictl", "-c", PATRONI_CONFIG, "edit-config", "--apply", "-", "--force"], { user: "postgres", stdin: yaml, timeoutMs: 30000 });
+        const r = await t.run(hostByName(plan, name), ["patronictl", "-c", PATRONI_CONFIG, "edit-config", "--apply", "-", "--force"], {
+            user: "postgres",
+            stdin: yaml,
+            timeoutMs: 30000,
+        });
         if (r.status === 0) return;
         tried.push(`${name}: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
     }
-    throw new SiteMoveError(`neither Patroni's REST API nor patronictl could change ${cluster.scope}'s config (${tried.join("; ")}); start the site's etcd members and run again`);
+    throw new SiteMoveError(
+        `neither Patroni's REST API nor patronictl could change ${cluster.scope}'s config (${tried.join("; ")}); start the site's etcd members and run again`,
+    );
 }
 
 /** Waits until a site's cluster is a standby cluster whose members all stream. */
@@ -458,7 +526,13 @@ export async function waitStandby(plan: DeploymentPlan, t: SiteTransport, site: 
 }
 
 /** Puts the rendered quorum options back once every brick is online and nothing is left to heal. */
-async function restoreGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, active: string, waitMs: number, say: (l: string) => void): Promise<RejoinReport["glusterQuorum"]> {
+async function restoreGlusterQuorum(
+    plan: DeploymentPlan,
+    t: SiteTransport,
+    active: string,
+    waitMs: number,
+    say: (l: string) => void,
+): Promise<RejoinReport["glusterQuorum"]> {
     const g = plan.gluster!;
     const host = siteBricks(plan, active)[0]?.host ?? hostByName(plan, g.bricks[0].host);
     const current = await gluster(t, host, ["volume", "get", g.volume, "cluster.server-quorum-type"]);
@@ -473,12 +547,16 @@ async function restoreGlusterQuorum(plan: DeploymentPlan, t: SiteTransport, acti
             return heal.status === 0 && counts.length === all.length && counts.every((n) => n === 0) ? true : undefined;
         });
     } catch (e) {
-        say(`gluster: quorum left lifted on ${g.volume}: ${(e as Error).message}; run rejoin again once \`gluster volume heal ${g.volume} info\` lists no entries (if it never empties, both sides wrote the same files while cut off: \`gluster volume heal ${g.volume} info split-brain\` lists them)`);
+        say(
+            `gluster: quorum left lifted on ${g.volume}: ${(e as Error).message}; run rejoin again once \`gluster volume heal ${g.volume} info\` lists no entries (if it never empties, both sides wrote the same files while cut off: \`gluster volume heal ${g.volume} info split-brain\` lists them)`,
+        );
         return "left lifted";
     }
     const rendered = Object.fromEntries(VOLUME_OPTIONS);
     for (const k of ["cluster.quorum-type", "cluster.server-quorum-type"]) await gluster(t, host, ["volume", "set", g.volume, k, rendered[k]]);
     await gluster(t, host, ["volume", "reset", g.volume, "cluster.quorum-count"]);
-    say(`gluster: every brick online and healed; quorum restored on ${g.volume} (cluster.quorum-type=${rendered["cluster.quorum-type"]}, cluster.server-quorum-type=${rendered["cluster.server-quorum-type"]})`);
+    say(
+        `gluster: every brick online and healed; quorum restored on ${g.volume} (cluster.quorum-type=${rendered["cluster.quorum-type"]}, cluster.server-quorum-type=${rendered["cluster.server-quorum-type"]})`,
+    );
     return "restored";
 }

@@ -39,7 +39,7 @@ export function cidrContains(cidr: string, address: string): boolean {
     const a = parseIpv4(address);
     if (!c || a === undefined) return false;
     const m = mask(c.prefix);
-    return ((a & m) >>> 0) === ((parseIpv4(c.network)! & m) >>> 0);
+    return (a & m) >>> 0 === (parseIpv4(c.network)! & m) >>> 0;
 }
 
 /** A host and port, e.g. the read-write endpoint a standby cluster follows. */

@@ -191,7 +191,9 @@ function recoveryOf(s: Scene, roles: Partial<Record<FailureRole, RoleOutcome>>):
     const gone = (hosts: string[]) => hosts.length > 0 && hosts.every((h) => failure.hosts.includes(h));
     const dataBricks = (plan.gluster?.bricks ?? []).filter((b) => !b.arbiter).map((b) => b.host);
     if (plan.patroniClusters.every((c) => gone(c.members)) || (plan.gluster && gone(dataBricks))) return { recovery: "restore" };
-    const lost = Object.entries(roles).filter(([, o]) => !o.survives).map(([r]) => r);
+    const lost = Object.entries(roles)
+        .filter(([, o]) => !o.survives)
+        .map(([r]) => r);
     if (lost.length === 0) return { recovery: "automatic" };
     const c = activeCluster(plan);
     const active = plan.activeSite;
@@ -257,7 +259,9 @@ function failuresOf(plan: DeploymentPlan): Omit<Scene, "plan" | "up">[] {
     const out: Omit<Scene, "plan" | "up">[] = plan.hosts.map((h) => ({ failure: { id: `host ${h.name}`, kind: "host", hosts: [h.name] }, site: h.site }));
     for (const site of plan.sites) {
         for (const node of [...new Set(hostsOf(plan, { site: site.name }).map((h) => h.proxmoxNode))]) {
-            const hosts = hostsOf(plan, { site: site.name }).filter((h) => h.proxmoxNode === node).map((h) => h.name);
+            const hosts = hostsOf(plan, { site: site.name })
+                .filter((h) => h.proxmoxNode === node)
+                .map((h) => h.name);
             out.push({ failure: { id: `node ${site.name}/${node}`, kind: "node", hosts }, site: site.name, node });
         }
     }

@@ -109,7 +109,10 @@ function loadHost(key: string, v: unknown, cidr: string): HostConfig {
         roles: [],
     };
     if (!cidrContains(cidr, host.address)) {
-        throw new ConfigError(`${key}.address`, `${host.address} is outside the site's cidr ${cidr}; give the host an address inside ${cidr}, or widen the site's cidr`);
+        throw new ConfigError(
+            `${key}.address`,
+            `${host.address} is outside the site's cidr ${cidr}; give the host an address inside ${cidr}, or widen the site's cidr`,
+        );
     }
     if (!Array.isArray(v.roles) || v.roles.length === 0) {
         throw new ConfigError(`${key}.roles`, `expected a non-empty list of roles (${ROLES.join(", ")}), got ${show(v.roles)}`);
@@ -134,7 +137,10 @@ function loadHost(key: string, v: unknown, cidr: string): HostConfig {
 
 function loadSites(raw: unknown): Record<string, SiteConfig> {
     if (!isObject(raw) || Object.keys(raw).length === 0) {
-        throw new ConfigError("sites", `expected the site plan, an object of sites (dc1, dc2, ...) each with cidr, gateway, proxmoxNode and hosts, got ${show(raw)}; it belongs in Pulumi.yaml's project-level config`);
+        throw new ConfigError(
+            "sites",
+            `expected the site plan, an object of sites (dc1, dc2, ...) each with cidr, gateway, proxmoxNode and hosts, got ${show(raw)}; it belongs in Pulumi.yaml's project-level config`,
+        );
     }
     const sites: Record<string, SiteConfig> = {};
     let ordinal = 0;
@@ -147,7 +153,8 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
         const cidr = str(`${key}.cidr`, v.cidr);
         if (parseCidr(cidr) === undefined) throw new ConfigError(`${key}.cidr`, `${show(cidr)} is not an IPv4 CIDR; write it as "10.10.1.0/24"`);
         const gateway = ipv4(`${key}.gateway`, v.gateway);
-        if (!cidrContains(cidr, gateway)) throw new ConfigError(`${key}.gateway`, `${gateway} is outside the site's cidr ${cidr}; the gateway must be on the site's network`);
+        if (!cidrContains(cidr, gateway))
+            throw new ConfigError(`${key}.gateway`, `${gateway} is outside the site's cidr ${cidr}; the gateway must be on the site's network`);
         if (!Array.isArray(v.hosts) || v.hosts.length === 0) {
             throw new ConfigError(`${key}.hosts`, `expected a non-empty list of hosts, got ${show(v.hosts)}`);
         }
@@ -162,8 +169,10 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
         };
         if (v.vip !== undefined) {
             const vip = ipv4(`${key}.vip`, v.vip);
-            if (!cidrContains(cidr, vip)) throw new ConfigError(`${key}.vip`, `${vip} is outside the site's cidr ${cidr}; the VIP must be on the site's network`);
-            if (vip === gateway || sites[siteName].hosts.some((h) => h.address === vip)) throw new ConfigError(`${key}.vip`, `${vip} is already the gateway's or a host's address; give the VIP an unused address`);
+            if (!cidrContains(cidr, vip))
+                throw new ConfigError(`${key}.vip`, `${vip} is outside the site's cidr ${cidr}; the VIP must be on the site's network`);
+            if (vip === gateway || sites[siteName].hosts.some((h) => h.address === vip))
+                throw new ConfigError(`${key}.vip`, `${vip} is already the gateway's or a host's address; give the VIP an unused address`);
             sites[siteName].vip = vip;
         }
     }
@@ -179,15 +188,21 @@ function checkUnique(sites: Record<string, SiteConfig>): void {
         site.hosts.forEach((h, i) => {
             const key = `sites.${siteName}.hosts[${i}]`;
             const seenName = names.get(h.name);
-            if (seenName) throw new ConfigError(`${key}.name`, `host name ${show(h.name)} is already used by ${seenName}; host names must be unique across all sites (Patroni member names are)`);
+            if (seenName)
+                throw new ConfigError(
+                    `${key}.name`,
+                    `host name ${show(h.name)} is already used by ${seenName}; host names must be unique across all sites (Patroni member names are)`,
+                );
             names.set(h.name, key);
             const seenAddr = addresses.get(h.address);
             if (seenAddr) throw new ConfigError(`${key}.address`, `address ${h.address} is already used by ${seenAddr}; give every host its own address`);
-            if (h.address === site.gateway) throw new ConfigError(`${key}.address`, `address ${h.address} is the site's gateway; give the host another address`);
+            if (h.address === site.gateway)
+                throw new ConfigError(`${key}.address`, `address ${h.address} is the site's gateway; give the host another address`);
             addresses.set(h.address, key);
             const vmId = h.vmId ?? site.vmIdBase + i + 1;
             const seenVm = vmIds.get(vmId);
-            if (seenVm) throw new ConfigError(`${key}.vmId`, `VM id ${vmId} is already used by ${seenVm}; set vmId or the sites' vmIdBase so they do not overlap`);
+            if (seenVm)
+                throw new ConfigError(`${key}.vmId`, `VM id ${vmId} is already used by ${seenVm}; set vmId or the sites' vmIdBase so they do not overlap`);
             vmIds.set(vmId, key);
         });
     }
@@ -197,7 +212,10 @@ function checkUnique(sites: Record<string, SiteConfig>): void {
             const [a, sa] = cidrs[i];
             const [b, sb] = cidrs[j];
             if (cidrContains(sa.cidr, parseCidr(sb.cidr)!.network) || cidrContains(sb.cidr, parseCidr(sa.cidr)!.network)) {
-                throw new ConfigError(`sites.${b}.cidr`, `${sb.cidr} overlaps ${a}'s ${sa.cidr}; every site needs its own network so HAProxy and pg_hba can tell them apart`);
+                throw new ConfigError(
+                    `sites.${b}.cidr`,
+                    `${sb.cidr} overlaps ${a}'s ${sa.cidr}; every site needs its own network so HAProxy and pg_hba can tell them apart`,
+                );
             }
         }
     }
@@ -232,7 +250,10 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         replicaMaxLag: str("haproxy.replicaMaxLag", hp.replicaMaxLag, DEFAULTS.haproxy.replicaMaxLag),
     };
     if (!/^\d+(kB|MB|GB)?$/.test(haproxy.replicaMaxLag)) {
-        throw new ConfigError("haproxy.replicaMaxLag", `${show(haproxy.replicaMaxLag)} is not a size Patroni understands; write bytes or a number with kB, MB or GB, e.g. "100MB"`);
+        throw new ConfigError(
+            "haproxy.replicaMaxLag",
+            `${show(haproxy.replicaMaxLag)} is not a size Patroni understands; write bytes or a number with kB, MB or GB, e.g. "100MB"`,
+        );
     }
     const ec = section("etcd", raw.etcd, ["heartbeatMs", "electionTimeoutMs"]);
     const etcd: EtcdConfig = {
@@ -240,7 +261,10 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         electionTimeoutMs: int("etcd.electionTimeoutMs", ec.electionTimeoutMs, DEFAULTS.etcd.electionTimeoutMs, 50, 50000),
     };
     if (etcd.electionTimeoutMs < 5 * etcd.heartbeatMs) {
-        throw new ConfigError("etcd.electionTimeoutMs", `${etcd.electionTimeoutMs} is less than 5 heartbeats (${etcd.heartbeatMs} ms each); etcd wants an election timeout of about 10 heartbeats, e.g. ${10 * etcd.heartbeatMs}`);
+        throw new ConfigError(
+            "etcd.electionTimeoutMs",
+            `${etcd.electionTimeoutMs} is less than 5 heartbeats (${etcd.heartbeatMs} ms each); etcd wants an election timeout of about 10 heartbeats, e.g. ${10 * etcd.heartbeatMs}`,
+        );
     }
     const gl = section("gluster", raw.gluster, ["volume", "brickDiskGb", "arbiterDiskGb"]);
     const gluster: GlusterConfig = {
@@ -260,7 +284,10 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         maxUploadSize: str("nextcloud.maxUploadSize", nc.maxUploadSize, DEFAULTS.nextcloud.maxUploadSize),
     };
     if (!/^[\w./-]+:[\w.-]+$/.test(nextcloud.image) || nextcloud.image.endsWith(":latest")) {
-        throw new ConfigError("nextcloud.image", `${show(nextcloud.image)} is not a pinned image; name a version tag, e.g. "${DEFAULTS.nextcloud.image}", so every node runs the same code`);
+        throw new ConfigError(
+            "nextcloud.image",
+            `${show(nextcloud.image)} is not a pinned image; name a version tag, e.g. "${DEFAULTS.nextcloud.image}", so every node runs the same code`,
+        );
     }
     if (!/^\d+[KMG]$/.test(nextcloud.maxUploadSize)) {
         throw new ConfigError("nextcloud.maxUploadSize", `${show(nextcloud.maxUploadSize)} is not a size NGINX understands; write e.g. "16G"`);
@@ -288,13 +315,19 @@ export function loadStackConfig(raw: RawConfig): StackConfig {
     const project = loadProjectConfig(raw);
     const site = str("site", raw.site);
     if (!(site in project.sites)) {
-        throw new ConfigError("site", `${show(site)} is not a site of the plan (${Object.keys(project.sites).join(", ")}); set it to one of them, or add the site to Pulumi.yaml's sites`);
+        throw new ConfigError(
+            "site",
+            `${show(site)} is not a site of the plan (${Object.keys(project.sites).join(", ")}); set it to one of them, or add the site to Pulumi.yaml's sites`,
+        );
     }
     let primaryStack: string | undefined;
     if (site !== project.primarySite) {
         primaryStack = str("primaryStack", raw.primaryStack);
         if (!/^[^/\s]+\/[^/\s]+\/[^/\s]+$/.test(primaryStack)) {
-            throw new ConfigError("primaryStack", `${show(primaryStack)} is not a fully qualified stack name; write it as "<organization>/${PROJECT}/${project.primarySite}"`);
+            throw new ConfigError(
+                "primaryStack",
+                `${show(primaryStack)} is not a fully qualified stack name; write it as "<organization>/${PROJECT}/${project.primarySite}"`,
+            );
         }
     } else if (raw.primaryStack !== undefined) {
         throw new ConfigError("primaryStack", `${site} is the primary site, so it reads no other stack; remove primaryStack from this stack's config`);
@@ -313,7 +346,10 @@ export function loadStackConfig(raw: RawConfig): StackConfig {
     const keys = stringList("sshAuthorizedKeys", raw.sshAuthorizedKeys, []);
     keys.forEach((k, i) => {
         if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) \S+/.test(k)) {
-            throw new ConfigError(`sshAuthorizedKeys[${i}]`, `${show(k.slice(0, 30))}... is not an SSH public key line; paste the contents of ~/.ssh/id_ed25519.pub`);
+            throw new ConfigError(
+                `sshAuthorizedKeys[${i}]`,
+                `${show(k.slice(0, 30))}... is not an SSH public key line; paste the contents of ~/.ssh/id_ed25519.pub`,
+            );
         }
     });
     const sshUser = str("sshUser", raw.sshUser, "debian");
@@ -336,10 +372,16 @@ export function loadDeployment(raw: RawConfig): { config: StackConfig; plan: Dep
     const { config, plan } = loadPlan(raw);
     if (hostsOf(plan, { site: config.site, role: "nginx" }).length > 0) {
         if (!config.tlsCertificate || !/-----BEGIN CERTIFICATE-----/.test(config.tlsCertificate)) {
-            throw new ConfigError("tlsCertificate", `missing or not a PEM certificate; site ${config.site} terminates TLS: \`pulumi config set ${PROJECT}:tlsCertificate -- "$(cat wildcard.crt)"\``);
+            throw new ConfigError(
+                "tlsCertificate",
+                `missing or not a PEM certificate; site ${config.site} terminates TLS: \`pulumi config set ${PROJECT}:tlsCertificate -- "$(cat wildcard.crt)"\``,
+            );
         }
         if (raw.tlsKey === undefined) {
-            throw new ConfigError("tlsKey", `missing; set the wildcard certificate's key as a secret: \`pulumi config set --secret ${PROJECT}:tlsKey -- "$(cat wildcard.key)"\``);
+            throw new ConfigError(
+                "tlsKey",
+                `missing; set the wildcard certificate's key as a secret: \`pulumi config set --secret ${PROJECT}:tlsKey -- "$(cat wildcard.key)"\``,
+            );
         }
     }
     return { config, plan };

@@ -54,4 +54,3 @@ export function memberPlacement(plan: DeploymentPlan, members: string[]): { name
         return { name: h.name, site: h.site, proxmoxNode: h.proxmoxNode };
     });
 }
-

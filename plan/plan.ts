@@ -89,7 +89,8 @@ function deployOrderOf(plan: Omit<DeploymentPlan, "deployOrder">): StackOrder[] 
             });
         }
         if (site === creatorSite) {
-            for (const b of [...brickSites].filter((b) => b !== site && b !== plan.primarySite)) after.push({ site: b, why: `${site} creates the Gluster volume once every brick host is up` });
+            for (const b of [...brickSites].filter((b) => b !== site && b !== plan.primarySite))
+                after.push({ site: b, why: `${site} creates the Gluster volume once every brick host is up` });
         }
         return { site, after };
     });
@@ -138,7 +139,9 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
     switch (config.topology) {
         case "three-site":
             etcdClusters = [{ name: `${scope}-etcd`, members: names("etcd") }];
-            patroniClusters = [{ scope, sites: sites.map((s) => s.name), members: names("patroni"), etcd: `${scope}-etcd`, synchronousMode: true, permanentSlots: [] }];
+            patroniClusters = [
+                { scope, sites: sites.map((s) => s.name), members: names("patroni"), etcd: `${scope}-etcd`, synchronousMode: true, permanentSlots: [] },
+            ];
             break;
         case "two-site": {
             etcdClusters = sites.map((s) => ({ name: `${scope}-${s.name}-etcd`, members: names("etcd", s.name) }));
@@ -153,7 +156,14 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
                     members: names("patroni", s.name),
                     etcd: `${scope}-${s.name}-etcd`,
                     synchronousMode: false,
-                    standbyOf: primary ? undefined : { scope: scopeOf(config.activeSite), site: config.activeSite, slot: standbySlot(s.name), viaStackOutput: config.activeSite === config.primarySite },
+                    standbyOf: primary
+                        ? undefined
+                        : {
+                              scope: scopeOf(config.activeSite),
+                              site: config.activeSite,
+                              slot: standbySlot(s.name),
+                              viaStackOutput: config.activeSite === config.primarySite,
+                          },
                     permanentSlots: primary ? standbySites.map((x) => standbySlot(x.name)) : [],
                 };
             });
@@ -193,7 +203,13 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
             ...(etcdCluster ? { etcdCluster: etcdCluster.name } : {}),
             ...(patroniCluster ? { patroniCluster: patroniCluster.scope } : {}),
             ...(lb
-                ? { database: { via: lb.name, readWrite: { host: lb.address, port: PORTS.haproxyPrimary }, readOnly: { host: lb.address, port: PORTS.haproxyReplicas } } }
+                ? {
+                      database: {
+                          via: lb.name,
+                          readWrite: { host: lb.address, port: PORTS.haproxyPrimary },
+                          readOnly: { host: lb.address, port: PORTS.haproxyReplicas },
+                      },
+                  }
                 : {}),
             ...(names("nextcloud", s.name).length > 0 ? { redis: names("nextcloud", s.name)[0] } : {}),
             publicAddresses: s.vip ? [s.vip.address] : nginx,

@@ -60,7 +60,10 @@ export function readStackConfig(stack: string, dir = STACK_DIR): RawConfig {
             const own = ownKey(key);
             if (own === undefined) continue; // another package's config (proxmoxve:...)
             if (!(own in CONFIG_KEYS)) {
-                throw new ConfigError(own, `unknown key in ${isProject ? "Pulumi.yaml" : path.basename(stackFile)}; the keys are ${Object.keys(CONFIG_KEYS).join(", ")}`);
+                throw new ConfigError(
+                    own,
+                    `unknown key in ${isProject ? "Pulumi.yaml" : path.basename(stackFile)}; the keys are ${Object.keys(CONFIG_KEYS).join(", ")}`,
+                );
             }
             raw[own] = isProject ? projectValue(entry) : entry;
         }

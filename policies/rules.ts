@@ -8,6 +8,8 @@
 export interface ReviewedResource {
     type: string;
     name: string;
+    /** The resource's inputs as the engine hands them to a policy: untyped JSON, read defensively by each rule. */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     props: Record<string, any>;
 }
 
@@ -36,7 +38,11 @@ export const SECRET_PLACEHOLDER = "[secret]";
 /** Input names that carry a credential. */
 const SENSITIVE = /(password|passphrase|secret|private_?key|api_?token|apikey|token)$/i;
 /** Provider inputs the provider's schema marks secret, so the engine encrypts them anyway. */
-const SCHEMA_SECRET = new Set(["tls:index/locallySignedCert:LocallySignedCert.caPrivateKeyPem", "tls:index/selfSignedCert:SelfSignedCert.privateKeyPem", "tls:index/certRequest:CertRequest.privateKeyPem"]);
+const SCHEMA_SECRET = new Set([
+    "tls:index/locallySignedCert:LocallySignedCert.caPrivateKeyPem",
+    "tls:index/selfSignedCert:SelfSignedCert.privateKeyPem",
+    "tls:index/certRequest:CertRequest.privateKeyPem",
+]);
 
 type Member = { name: string; site: string; proxmoxNode: string };
 
@@ -73,7 +79,9 @@ function spreadViolation(kind: string, members: Member[] | undefined): string[] 
     if (!members || members.length < 2) return [];
     const nodes = new Set(members.map((m) => `${m.site}/${m.proxmoxNode}`));
     return nodes.size === 1
-        ? [`every member of this ${kind} (${members.map((m) => m.name).join(", ")}) runs on Proxmox node ${[...nodes][0]}: losing that one node loses the whole ${kind}; set proxmoxNode on the hosts so they spread over at least two nodes`]
+        ? [
+              `every member of this ${kind} (${members.map((m) => m.name).join(", ")}) runs on Proxmox node ${[...nodes][0]}: losing that one node loses the whole ${kind}; set proxmoxNode on the hosts so they spread over at least two nodes`,
+          ]
         : [];
 }
 
@@ -84,7 +92,9 @@ export const RULES: PolicyRule[] = [
         types: [TYPES.etcd],
         check: ({ props }) => {
             const n = props.cluster?.members?.length ?? 0;
-            return n >= 3 && n % 2 === 1 ? [] : [`etcd cluster ${props.cluster?.name} has ${n} members; use 3 or 5 (an odd number of at least 3): add or remove a host with the etcd role`];
+            return n >= 3 && n % 2 === 1
+                ? []
+                : [`etcd cluster ${props.cluster?.name} has ${n} members; use 3 or 5 (an odd number of at least 3): add or remove a host with the etcd role`];
         },
     },
     {
@@ -95,7 +105,9 @@ export const RULES: PolicyRule[] = [
             const t = props.timings ?? {};
             return t.loopWait + 2 * t.retryTimeout <= t.ttl
                 ? []
-                : [`loop_wait ${t.loopWait} + 2 * retry_timeout ${t.retryTimeout} exceeds ttl ${t.ttl}: a leader could lose its key while still retrying; raise patroni.ttl or lower patroni.loopWait/retryTimeout`];
+                : [
+                      `loop_wait ${t.loopWait} + 2 * retry_timeout ${t.retryTimeout} exceeds ttl ${t.ttl}: a leader could lose its key while still retrying; raise patroni.ttl or lower patroni.loopWait/retryTimeout`,
+                  ];
         },
     },
     {
@@ -104,7 +116,9 @@ export const RULES: PolicyRule[] = [
         types: [TYPES.patroni],
         check: ({ props }) =>
             props.topology === "three-site" && props.cluster?.synchronousMode !== true
-                ? [`cluster ${props.cluster?.scope} spans sites without synchronous_mode: an automatic failover between sites could lose acknowledged writes; enable synchronous mode`]
+                ? [
+                      `cluster ${props.cluster?.scope} spans sites without synchronous_mode: an automatic failover between sites could lose acknowledged writes; enable synchronous mode`,
+                  ]
                 : [],
     },
     {
@@ -116,7 +130,9 @@ export const RULES: PolicyRule[] = [
             const data = bricks.filter((b) => !b.arbiter).length;
             const arbiters = bricks.filter((b) => b.arbiter).length;
             return data === 2 && arbiters !== 1
-                ? [`volume ${props.volume} is replica 2 with ${arbiters} arbiters: both halves of a cut link would accept writes (split-brain); add exactly one gluster-arbiter host`]
+                ? [
+                      `volume ${props.volume} is replica 2 with ${arbiters} arbiters: both halves of a cut link would accept writes (split-brain); add exactly one gluster-arbiter host`,
+                  ]
                 : [];
         },
     },
@@ -135,18 +151,23 @@ export const RULES: PolicyRule[] = [
             return (props.firewall ?? [])
                 .filter((r: { dport: string }) => r.dport && ports(r.dport).some(([lo, hi]) => PROTECTED_PORTS.some((p) => p >= lo && p <= hi)))
                 .filter((r: { source: string }) => !r.source || r.source.split(",").some((c) => !within(c.trim(), networks)))
-                .map((r: { dport: string; source: string }) => `${name} opens port ${r.dport} to ${r.source || "any source"}, beyond the plan's networks (${networks.join(", ")}); restrict the rule's source to them`);
+                .map(
+                    (r: { dport: string; source: string }) =>
+                        `${name} opens port ${r.dport} to ${r.source || "any source"}, beyond the plan's networks (${networks.join(", ")}); restrict the rule's source to them`,
+                );
         },
     },
     {
         name: "failure-domains",
-        description: "Every failure the topology promises to survive by itself leaves etcd a quorum, Patroni a promotable member and the Gluster volume writable.",
+        description:
+            "Every failure the topology promises to survive by itself leaves etcd a quorum, Patroni a promotable member and the Gluster volume writable.",
         types: [TYPES.failureDomains],
         check: ({ props }) => props.dataGaps ?? [],
     },
     {
         name: "failure-domains-service",
-        description: "Every failure the topology promises to survive by itself leaves an HAProxy, an NGINX, Redis, cron and the app a survivor (a warning until the app tier is highly available).",
+        description:
+            "Every failure the topology promises to survive by itself leaves an HAProxy, an NGINX, Redis, cron and the app a survivor (a warning until the app tier is highly available).",
         enforcement: "advisory",
         types: [TYPES.failureDomains],
         check: ({ props }) => props.serviceGaps ?? [],
@@ -165,7 +186,9 @@ export const RULES: PolicyRule[] = [
                 else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
             };
             walk(props, "");
-            return found.map((p) => `input ${p} holds a credential in plain text; pass it as a secret (pulumi.secret, config set --secret, or a @pulumi/random output)`);
+            return found.map(
+                (p) => `input ${p} holds a credential in plain text; pass it as a secret (pulumi.secret, config set --secret, or a @pulumi/random output)`,
+            );
         },
     },
 ];

@@ -48,5 +48,7 @@ export function renderCloudInit(host: HostPlan, rendered: RenderedHost, sshAutho
             ...rendered.services.map((s) => ["systemctl", "enable", "--now", s.unit]),
         ],
     };
-    return `#cloud-config\n# ${host.name}: ${host.roles.join(", ")} in ${host.site}; rendered by nextcloud-ha\n` + stringify(doc, { lineWidth: 0, version: "1.1" });
+    return (
+        `#cloud-config\n# ${host.name}: ${host.roles.join(", ")} in ${host.site}; rendered by nextcloud-ha\n` + stringify(doc, { lineWidth: 0, version: "1.1" })
+    );
 }

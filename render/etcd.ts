@@ -42,9 +42,7 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
         ["ETCD_AUTO_COMPACTION_RETENTION", "1h"],
     ];
     const envFile =
-        `# etcd member ${host.name} of cluster ${cluster.name} (${cluster.members.length} members)\n` +
-        env.map(([k, v]) => `${k}="${v}"`).join("\n") +
-        "\n";
+        `# etcd member ${host.name} of cluster ${cluster.name} (${cluster.members.length} members)\n` + env.map(([k, v]) => `${k}="${v}"`).join("\n") + "\n";
     const etcdctl =
         `# Source this to talk to the local etcd member: . /etc/etcd/etcdctl.env\n` +
         `export ETCDCTL_API=3\n` +

@@ -13,12 +13,12 @@ export interface FirewallRule {
     comment: string;
 }
 
-
-
-
 function cidrsOf(plan: DeploymentPlan, hosts: string[]): string {
     const sites = new Set(hosts.map((h) => hostByName(plan, h).site));
-    return plan.sites.filter((s) => sites.has(s.name)).map((s) => s.cidr).join(",");
+    return plan.sites
+        .filter((s) => sites.has(s.name))
+        .map((s) => s.cidr)
+        .join(",");
 }
 
 export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRule[] {
@@ -29,7 +29,12 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
             case "etcd": {
                 const cluster = etcdClusterOf(plan, host.name);
                 const clients = plan.patroniClusters.filter((c) => c.etcd === cluster.name).flatMap((c) => c.members);
-                rules.push({ dport: String(p.etcdClient), proto: "tcp", source: cidrsOf(plan, [...cluster.members, ...clients]), comment: "etcd clients: Patroni and members" });
+                rules.push({
+                    dport: String(p.etcdClient),
+                    proto: "tcp",
+                    source: cidrsOf(plan, [...cluster.members, ...clients]),
+                    comment: "etcd clients: Patroni and members",
+                });
                 rules.push({ dport: String(p.etcdPeer), proto: "tcp", source: cidrsOf(plan, cluster.members), comment: "etcd peers" });
                 break;
             }
@@ -59,7 +64,14 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 rules.push({ dport: `${p.http},${p.https}`, proto: "tcp", source: "", comment: "Nextcloud over HTTPS: public" });
                 if (siteByName(plan, host.site).vip) {
                     // keepalived's adverts: IP protocol 112, from the site's NGINX nodes only.
-                    rules.push({ dport: "", proto: "vrrp", source: hostsOf(plan, { site: host.site, role: "nginx" }).map((h) => `${h.address}/32`).join(","), comment: "VRRP from the other NGINX node" });
+                    rules.push({
+                        dport: "",
+                        proto: "vrrp",
+                        source: hostsOf(plan, { site: host.site, role: "nginx" })
+                            .map((h) => `${h.address}/32`)
+                            .join(","),
+                        comment: "VRRP from the other NGINX node",
+                    });
                 }
                 break;
             case "gluster":
@@ -71,7 +83,14 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 break;
             }
             case "nextcloud":
-                rules.push({ dport: String(p.nextcloud), proto: "tcp", source: hostsOf(plan, { site: host.site, role: "nginx" }).map((h) => `${h.address}/32`).join(","), comment: "Nextcloud: the site's NGINX" });
+                rules.push({
+                    dport: String(p.nextcloud),
+                    proto: "tcp",
+                    source: hostsOf(plan, { site: host.site, role: "nginx" })
+                        .map((h) => `${h.address}/32`)
+                        .join(","),
+                    comment: "Nextcloud: the site's NGINX",
+                });
                 rules.push({ dport: String(p.redis), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "Redis: the site's app nodes" });
                 break;
             default: {

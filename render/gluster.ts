@@ -66,10 +66,22 @@ export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): Render
     return {
         files: [
             // Beside the brick, not in it (glusterd creates the brick directory itself).
-            { path: `${g.brickMount}/${g.volume}/README.nextcloud-ha`, content: `${brick.path}: ${brick.arbiter ? "arbiter" : "data"} brick of volume ${g.volume} on ${host.name}\n`, mode: "0644", owner: "root:root" },
+            {
+                path: `${g.brickMount}/${g.volume}/README.nextcloud-ha`,
+                content: `${brick.path}: ${brick.arbiter ? "arbiter" : "data"} brick of volume ${g.volume} on ${host.name}\n`,
+                mode: "0644",
+                owner: "root:root",
+            },
             ...(g.creator === host.name ? [{ path: VOLUME_SCRIPT, content: renderVolumeScript(plan, host), mode: "0755", owner: "root:root" }] : []),
         ],
-        services: [{ name: "glusterd", unit: "glusterd.service", user: "root", command: ["/usr/sbin/glusterd", "-N", "-p", "/run/glusterd.pid", "--log-level", "INFO"] }],
+        services: [
+            {
+                name: "glusterd",
+                unit: "glusterd.service",
+                user: "root",
+                command: ["/usr/sbin/glusterd", "-N", "-p", "/run/glusterd.pid", "--log-level", "INFO"],
+            },
+        ],
         packages: ["glusterfs-server", "xfsprogs"],
     };
 }
@@ -136,7 +148,11 @@ export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
                 unit,
                 user: "root",
                 // What the mount unit does: systemd creates Where= first.
-                command: ["/bin/sh", "-c", `mkdir -p ${g.mountPoint} && exec /usr/sbin/mount.glusterfs ${servers[0]}:/${g.volume} ${g.mountPoint} -o backup-volfile-servers=${servers.slice(1).join(":")}`],
+                command: [
+                    "/bin/sh",
+                    "-c",
+                    `mkdir -p ${g.mountPoint} && exec /usr/sbin/mount.glusterfs ${servers[0]}:/${g.volume} ${g.mountPoint} -o backup-volfile-servers=${servers.slice(1).join(":")}`,
+                ],
             },
             { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g) },
         ],

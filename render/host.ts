@@ -41,7 +41,13 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                 case "etcd":
                     return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
                 case "patroni":
-                    return renderPatroniMember(plan, host, need(inputs.secrets, "the shared secrets").database, need(inputs.tls, "a TLS identity"), inputs.standbySource);
+                    return renderPatroniMember(
+                        plan,
+                        host,
+                        need(inputs.secrets, "the shared secrets").database,
+                        need(inputs.tls, "a TLS identity"),
+                        inputs.standbySource,
+                    );
                 case "haproxy":
                     return renderHaproxy(plan, host);
                 case "nginx": {

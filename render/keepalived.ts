@@ -53,7 +53,14 @@ export function renderKeepalivedConfig(plan: DeploymentPlan, host: HostPlan): st
 export function renderKeepalived(plan: DeploymentPlan, host: HostPlan): RenderedHost {
     return {
         files: [{ path: KEEPALIVED_CONFIG, content: renderKeepalivedConfig(plan, host), mode: "0640", owner: "root:root" }],
-        services: [{ name: "keepalived", unit: "keepalived.service", user: "root", command: ["/usr/sbin/keepalived", "--dont-fork", "--log-console", "-f", KEEPALIVED_CONFIG] }],
+        services: [
+            {
+                name: "keepalived",
+                unit: "keepalived.service",
+                user: "root",
+                command: ["/usr/sbin/keepalived", "--dont-fork", "--log-console", "-f", KEEPALIVED_CONFIG],
+            },
+        ],
         packages: ["keepalived"],
     };
 }

@@ -144,8 +144,24 @@ export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, 
             secret: true,
         });
     }
-    specs.push({ name: "nextcloud", image: plan.nextcloud.image, env, ports: [{ internal: plan.ports.http, external: plan.ports.nextcloud }], mounts, secret: true });
-    if (app.cron === host.name) specs.push({ name: "nextcloud-cron", image: plan.nextcloud.image, env: {}, ports: [], mounts: mounts.slice(0, 3), entrypoint: ["/cron.sh"], secret: false });
+    specs.push({
+        name: "nextcloud",
+        image: plan.nextcloud.image,
+        env,
+        ports: [{ internal: plan.ports.http, external: plan.ports.nextcloud }],
+        mounts,
+        secret: true,
+    });
+    if (app.cron === host.name)
+        specs.push({
+            name: "nextcloud-cron",
+            image: plan.nextcloud.image,
+            env: {},
+            ports: [],
+            mounts: mounts.slice(0, 3),
+            entrypoint: ["/cron.sh"],
+            secret: false,
+        });
     return specs;
 }
 

@@ -115,7 +115,10 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
         },
         tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     };
-    return `# Patroni member ${host.name} of cluster ${cluster.scope} (site ${host.site}); rendered by nextcloud-ha\n` + stringify(config, { lineWidth: 0, version: "1.1" });
+    return (
+        `# Patroni member ${host.name} of cluster ${cluster.scope} (site ${host.site}); rendered by nextcloud-ha\n` +
+        stringify(config, { lineWidth: 0, version: "1.1" })
+    );
 }
 
 /**

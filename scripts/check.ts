@@ -9,7 +9,7 @@ import { DATA_ROLES, failureGaps, failureMatrix, FailureMatrix, formatMatrix, SE
 import { loadDeployment } from "../plan/load";
 import { DeploymentPlan } from "../plan/plan";
 import { listStacks, readStackConfig, STACK_DIR } from "../plan/stackFiles";
-import { review, Violation } from "../policies/rules";
+import { review, ReviewedResource, Violation } from "../policies/rules";
 import { renderMermaid } from "../render/diagram";
 import { placeholderCertificate } from "../render/placeholders";
 import { parseCommandLine } from "./args";
@@ -46,7 +46,7 @@ async function checkStack(stack: string): Promise<{ report: StackReport; plan: D
     const { deploySite } = await import("../program");
     deploySite();
     await settled(run);
-    const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as Record<string, any> }));
+    const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as ReviewedResource["props"] }));
     const vms = resources
         .filter((r) => r.type === VM)
         .map(({ props: p }) =>
@@ -89,7 +89,10 @@ function formatPlan(plan: DeploymentPlan, matrix: FailureMatrix): string {
     return [
         `## the plan (${plan.topology}, sites ${plan.sites.map((s) => s.name).join(", ")}, active site ${plan.activeSite})`,
         "",
-        "Deploy order: " + plan.deployOrder.map((s) => (s.after.length ? `${s.site} (after ${s.after.map((a) => `${a.site}: ${a.why}`).join("; ")})` : s.site)).join(", then "),
+        "Deploy order: " +
+            plan.deployOrder
+                .map((s) => (s.after.length ? `${s.site} (after ${s.after.map((a) => `${a.site}: ${a.why}`).join("; ")})` : s.site))
+                .join(", then "),
         "",
         "```mermaid",
         renderMermaid(plan),

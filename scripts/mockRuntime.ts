@@ -57,7 +57,8 @@ export function primaryStackOutputs(): Record<string, unknown> {
 export function setupMocks(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>): MockRun {
     const run: MockRun = { resources: [], generatedSecrets: [], byType: (type) => run.resources.filter((r) => r.type === type) };
     let counter = 0;
-    pulumi.runtime.setMocks(
+    // Its body runs synchronously: the mocks are in place when it returns.
+    void pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
                 run.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
@@ -75,7 +76,10 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                         return { id: args.name, state: { ...args.inputs, privateKeyPem: secret("mockkey") } };
                     case "tls:index/selfSignedCert:SelfSignedCert":
                     case "tls:index/locallySignedCert:LocallySignedCert":
-                        return { id: args.name, state: { ...args.inputs, certPem: `-----BEGIN CERTIFICATE-----\ncert-${args.name}\n-----END CERTIFICATE-----\n` } };
+                        return {
+                            id: args.name,
+                            state: { ...args.inputs, certPem: `-----BEGIN CERTIFICATE-----\ncert-${args.name}\n-----END CERTIFICATE-----\n` },
+                        };
                     case "tls:index/certRequest:CertRequest":
                         return { id: args.name, state: { ...args.inputs, certRequestPem: `csr-${args.name}` } };
                     case "pulumi:pulumi:StackReference": {

@@ -67,9 +67,13 @@ async function main(argv: string[]): Promise<void> {
     if (command === "rejoin" && opts.planned) throw new SiteMoveError("--planned belongs to promote");
     const { plan, transport, password } = await target(lab);
     checkTwoSite(plan, site);
-    for (const f of fenced) if (!plan.sites.some((s) => s.name === f)) throw new SiteMoveError(`--confirm-fenced ${f}: no such site (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
+    for (const f of fenced)
+        if (!plan.sites.some((s) => s.name === f))
+            throw new SiteMoveError(`--confirm-fenced ${f}: no such site (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
     if (password === "" && !opts.dryRun) {
-        throw new SiteMoveError(`set ${REST_PASSWORD_ENV} to Patroni's REST password first: export ${REST_PASSWORD_ENV}="$(pulumi stack output --stack <org>/nextcloud-ha/${plan.primarySite} --show-secrets --json sharedSecrets | jq -r .database.restApiPassword)"`);
+        throw new SiteMoveError(
+            `set ${REST_PASSWORD_ENV} to Patroni's REST password first: export ${REST_PASSWORD_ENV}="$(pulumi stack output --stack <org>/nextcloud-ha/${plan.primarySite} --show-secrets --json sharedSecrets | jq -r .database.restApiPassword)"`,
+        );
     }
     switch (command) {
         case "promote": {
@@ -79,7 +83,9 @@ async function main(argv: string[]): Promise<void> {
         }
         case "rejoin": {
             const r = await rejoin(plan, transport, site, opts);
-            console.log(`rejoin: ${site} follows ${r.following}${r.streaming ? " and streams" : ""}; Gluster quorum ${r.glusterQuorum}${opts.dryRun ? " (dry run: nothing changed)" : ""}`);
+            console.log(
+                `rejoin: ${site} follows ${r.following}${r.streaming ? " and streams" : ""}; Gluster quorum ${r.glusterQuorum}${opts.dryRun ? " (dry run: nothing changed)" : ""}`,
+            );
             return;
         }
         default:

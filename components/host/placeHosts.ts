@@ -38,10 +38,18 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
     const { plan, secrets, caCertPem } = placement;
     const placed: Record<string, ProxmoxHost> = {};
     for (const host of names.map((n) => hostByName(plan, n))) {
-        if (host.roles.includes("nginx") && !placement.certificate) throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
-        const tls = needsTls(host) ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem) }, parent) : undefined;
+        if (host.roles.includes("nginx") && !placement.certificate)
+            throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
+        const tls = needsTls(host)
+            ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem) }, parent)
+            : undefined;
         const userData = pulumi
-            .all([secrets, tls, host.roles.includes("nginx") ? placement.certificate : undefined, host.roles.includes("patroni") ? placement.replicationSource : undefined])
+            .all([
+                secrets,
+                tls,
+                host.roles.includes("nginx") ? placement.certificate : undefined,
+                host.roles.includes("patroni") ? placement.replicationSource : undefined,
+            ])
             .apply(([values, identity, certificate, standbySource]) =>
                 renderCloudInit(host, renderHost(plan, host, { secrets: values, tls: identity, certificate, standbySource }), placement.sshAuthorizedKeys),
             );

@@ -40,7 +40,9 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 // Named by content: a changed snippet is a new file, so replacing it never
                 // deletes the file a VM still points at.
                 sourceRaw: {
-                    fileName: pulumi.output(args.userData).apply((d) => `${host.name}-user-data-${createHash("sha256").update(d).digest("hex").slice(0, 12)}.yaml`),
+                    fileName: pulumi
+                        .output(args.userData)
+                        .apply((d) => `${host.name}-user-data-${createHash("sha256").update(d).digest("hex").slice(0, 12)}.yaml`),
                     data: args.userData,
                 },
             },
@@ -88,7 +90,14 @@ export class ProxmoxHost extends pulumi.ComponentResource {
             {
                 nodeName: host.proxmoxNode,
                 vmId: host.vmId,
-                rules: args.firewall.map((r) => ({ type: "in", action: "ACCEPT", proto: r.proto, dport: r.dport || undefined, source: r.source || undefined, comment: r.comment })),
+                rules: args.firewall.map((r) => ({
+                    type: "in",
+                    action: "ACCEPT",
+                    proto: r.proto,
+                    dport: r.dport || undefined,
+                    source: r.source || undefined,
+                    comment: r.comment,
+                })),
             },
             { parent: this, dependsOn: [this.vm] },
         );

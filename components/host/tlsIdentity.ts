@@ -37,7 +37,5 @@ export function issueTlsIdentity(
         },
         { parent },
     );
-    return pulumi
-        .all([ca.certPem, cert.certPem, key.privateKeyPem])
-        .apply(([caCert, certPem, keyPem]) => ({ caCert, cert: certPem, key: keyPem }));
+    return pulumi.all([ca.certPem, cert.certPem, key.privateKeyPem]).apply(([caCert, certPem, keyPem]) => ({ caCert, cert: certPem, key: keyPem }));
 }

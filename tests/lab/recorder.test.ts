@@ -10,14 +10,16 @@ const T0 = 1_000_000;
 /** A writer acknowledging a write every 20 ms from `from` to `to` (seconds after T0), ids from `firstId`. */
 function writes(from: number, to: number, firstId: number): WriteEvent[] {
     const out: WriteEvent[] = [];
-    for (let i = 0; i < Math.round((to - from) / 0.02); i++) out.push({ t: T0 + from + i * 0.02, done: T0 + from + i * 0.02 + 0.005, ok: true, id: firstId + i, w: 0 });
+    for (let i = 0; i < Math.round((to - from) / 0.02); i++)
+        out.push({ t: T0 + from + i * 0.02, done: T0 + from + i * 0.02 + 0.005, ok: true, id: firstId + i, w: 0 });
     return out;
 }
 
 /** Failed writes every 100 ms over a span. */
 function failures(from: number, to: number): WriteEvent[] {
     const out: WriteEvent[] = [];
-    for (let i = 0; i < Math.round((to - from) / 0.1); i++) out.push({ t: T0 + from + i * 0.1, done: T0 + from + i * 0.1 + 0.01, ok: false, w: 0, err: "connection refused" });
+    for (let i = 0; i < Math.round((to - from) / 0.1); i++)
+        out.push({ t: T0 + from + i * 0.1, done: T0 + from + i * 0.1 + 0.01, ok: false, w: 0, err: "connection refused" });
     return out;
 }
 

@@ -54,47 +54,78 @@ afterAll(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
 }, 2 * MINUTE);
 
-test("status: every host and service up, one leader, a sync standby, etcd healthy, HAProxy routing to the leader, the volume mounted", async () => {
-    const s = await status();
-    expect(s.hosts.map((h) => h.name).sort()).toEqual(["dc1-app1", "dc1-app2", "dc1-db1", "dc1-etcd1", "dc1-gfs1", "dc1-lb1", "dc2-app1", "dc2-db1", "dc2-etcd1", "dc2-gfs1", "dc2-lb1", "dc3-etcd1"]);
-    expect(s.hosts.every((h) => h.up)).toBe(true);
-    for (const h of s.hosts) for (const [svc, state] of Object.entries(h.services)) expect(`${h.name} ${svc} ${state}`).toMatch(/ (running|done)$/);
-    expect(s.patroni.leader).toBeDefined();
-    expect(s.patroni.members.filter((m) => m.role === "sync_standby" && m.state === "streaming")).toHaveLength(1);
-    expect(Object.values(s.etcd).every(Boolean)).toBe(true);
-    for (const lb of Object.values(s.haproxy)) expect(lb!.upPrimary).toEqual([s.patroni.leader]);
-    for (const h of s.hosts.filter((x) => x.roles.includes("nextcloud"))) expect(h.services).toMatchObject({ "probe-app": "running", "gluster-mount": "done" });
-    expect(s.gluster).toEqual({ volume: "nextcloud", bricksOnline: 3, bricks: 3 });
-}, MINUTE);
+test(
+    "status: every host and service up, one leader, a sync standby, etcd healthy, HAProxy routing to the leader, the volume mounted",
+    async () => {
+        const s = await status();
+        expect(s.hosts.map((h) => h.name).sort()).toEqual([
+            "dc1-app1",
+            "dc1-app2",
+            "dc1-db1",
+            "dc1-etcd1",
+            "dc1-gfs1",
+            "dc1-lb1",
+            "dc2-app1",
+            "dc2-db1",
+            "dc2-etcd1",
+            "dc2-gfs1",
+            "dc2-lb1",
+            "dc3-etcd1",
+        ]);
+        expect(s.hosts.every((h) => h.up)).toBe(true);
+        for (const h of s.hosts) for (const [svc, state] of Object.entries(h.services)) expect(`${h.name} ${svc} ${state}`).toMatch(/ (running|done)$/);
+        expect(s.patroni.leader).toBeDefined();
+        expect(s.patroni.members.filter((m) => m.role === "sync_standby" && m.state === "streaming")).toHaveLength(1);
+        expect(Object.values(s.etcd).every(Boolean)).toBe(true);
+        for (const lb of Object.values(s.haproxy)) expect(lb!.upPrimary).toEqual([s.patroni.leader]);
+        for (const h of s.hosts.filter((x) => x.roles.includes("nextcloud")))
+            expect(h.services).toMatchObject({ "probe-app": "running", "gluster-mount": "done" });
+        expect(s.gluster).toEqual({ volume: "nextcloud", bricksOnline: 3, bricks: 3 });
+    },
+    MINUTE,
+);
 
-test("bad input gets one line and a non-zero exit, and leaves nothing behind", () => {
-    const { existingNamespaces } = require("../../lab/net") as typeof import("../../lab/net");
-    const before = existingNamespaces().sort();
-    for (const [args, message] of [
-        [["drill", "meteor-strike"], /^lab: unknown scenario meteor-strike; the scenarios are /],
-        [["fault", "kill-host", "dc9-db1"], /^lab: no host dc9-db1 in the plan/],
-        [["up"], /^lab: a lab is already running/],
-        [["fault", "slow-wan", "fast"], /^lab: slow-wan takes a delay in ms/],
-        [["drill", "dc-promotion"], /^lab: dc-promotion needs the two-site lab/],
-        [["fault", "kill-site", "dc9"], /^lab: no site dc9 in the plan/],
-    ] as [string[], RegExp][]) {
-        const r = cli(...args);
-        expect(r.status).toBe(1);
-        expect(r.stderr).toMatch(message);
-        expect(r.stderr.trim().split("\n").filter((l) => !l.startsWith("npm warn"))).toHaveLength(1);
-    }
-    expect(existingNamespaces().sort()).toEqual(before);
-}, 2 * MINUTE);
+test(
+    "bad input gets one line and a non-zero exit, and leaves nothing behind",
+    () => {
+        const { existingNamespaces } = require("../../lab/net") as typeof import("../../lab/net");
+        const before = existingNamespaces().sort();
+        for (const [args, message] of [
+            [["drill", "meteor-strike"], /^lab: unknown scenario meteor-strike; the scenarios are /],
+            [["fault", "kill-host", "dc9-db1"], /^lab: no host dc9-db1 in the plan/],
+            [["up"], /^lab: a lab is already running/],
+            [["fault", "slow-wan", "fast"], /^lab: slow-wan takes a delay in ms/],
+            [["drill", "dc-promotion"], /^lab: dc-promotion needs the two-site lab/],
+            [["fault", "kill-site", "dc9"], /^lab: no site dc9 in the plan/],
+        ] as [string[], RegExp][]) {
+            const r = cli(...args);
+            expect(r.status).toBe(1);
+            expect(r.stderr).toMatch(message);
+            expect(
+                r.stderr
+                    .trim()
+                    .split("\n")
+                    .filter((l) => !l.startsWith("npm warn")),
+            ).toHaveLength(1);
+        }
+        expect(existingNamespaces().sort()).toEqual(before);
+    },
+    2 * MINUTE,
+);
 
-test("canary: asynchronous replication and a cut primary site lose acknowledged writes, and the recorder reports them", async () => {
-    const t = (await drill("canary-async-site-cut", { trials: 1, say: () => undefined })).trials[0];
-    expect(t.missing).toBeGreaterThan(0);
-    expect(t.problems).toEqual([]); // nothing but the loss it was built to cause
-    expect(t.ok).toBe(true);
-    expect(t.newLeader).not.toBe(t.oldLeader);
-    // Synchronous mode is back: the cluster has its sync standby again.
-    expect((await status()).patroni.members.filter((m) => m.role === "sync_standby")).toHaveLength(1);
-}, 6 * MINUTE);
+test(
+    "canary: asynchronous replication and a cut primary site lose acknowledged writes, and the recorder reports them",
+    async () => {
+        const t = (await drill("canary-async-site-cut", { trials: 1, say: () => undefined })).trials[0];
+        expect(t.missing).toBeGreaterThan(0);
+        expect(t.problems).toEqual([]); // nothing but the loss it was built to cause
+        expect(t.ok).toBe(true);
+        expect(t.newLeader).not.toBe(t.oldLeader);
+        // Synchronous mode is back: the cluster has its sync standby again.
+        expect((await status()).patroni.members.filter((m) => m.role === "sync_standby")).toHaveLength(1);
+    },
+    6 * MINUTE,
+);
 
 test.each(["primary-host-loss", "primary-isolation", "site-loss"])(
     "%s: a new leader, no acknowledged write lost, no split-brain moment, every member observed",
@@ -110,18 +141,26 @@ test.each(["primary-host-loss", "primary-isolation", "site-loss"])(
     5 * MINUTE,
 );
 
-test("app-host-loss: NGINX keeps serving through the other app node", async () => {
-    const t = (await drill("app-host-loss", { trials: 1, say: () => undefined })).trials[0];
-    expect(t.problems).toEqual([]);
-    expect(t.target).toBe("dc1-app1");
-    expect(t.missing).toBe(0);
-    expect(t.acknowledged).toBeGreaterThan(100);
-}, 6 * MINUTE);
+test(
+    "app-host-loss: NGINX keeps serving through the other app node",
+    async () => {
+        const t = (await drill("app-host-loss", { trials: 1, say: () => undefined })).trials[0];
+        expect(t.problems).toEqual([]);
+        expect(t.target).toBe("dc1-app1");
+        expect(t.missing).toBe(0);
+        expect(t.acknowledged).toBeGreaterThan(100);
+    },
+    6 * MINUTE,
+);
 
-test("storage-host-loss: files written through NGINX survive, and the volume heals", async () => {
-    const t = (await drill("storage-host-loss", { trials: 1, say: () => undefined })).trials[0];
-    expect(t.problems).toEqual([]);
-    expect(t.target).toBe("dc1-gfs1");
-    expect(t.acknowledged).toBeGreaterThan(100);
-    expect(t.missing).toBe(0);
-}, 6 * MINUTE);
+test(
+    "storage-host-loss: files written through NGINX survive, and the volume heals",
+    async () => {
+        const t = (await drill("storage-host-loss", { trials: 1, say: () => undefined })).trials[0];
+        expect(t.problems).toEqual([]);
+        expect(t.target).toBe("dc1-gfs1");
+        expect(t.acknowledged).toBeGreaterThan(100);
+        expect(t.missing).toBe(0);
+    },
+    6 * MINUTE,
+);

@@ -37,40 +37,52 @@ afterAll(async () => {
     expect(existingNamespaces().filter((ns) => ns === ROUTER_NS || hosts.includes(ns))).toEqual([]);
 }, 2 * MINUTE);
 
-test("two clusters: dc1's primary, dc2's standby leader following it; nothing in dc2 takes writes", async () => {
-    const s = await status();
-    expect(s.patroni.leader).toMatch(/^dc1-db/);
-    const dc2 = s.patroni.members.filter((m) => m.cluster === "nextcloud-dc2");
-    expect(dc2.map((m) => m.role).sort()).toEqual(["replica", "standby_leader"]);
-    expect(dc2.every((m) => m.state === "streaming")).toBe(true);
-    expect(s.haproxy["dc1-lb1"]!.upPrimary).toEqual([s.patroni.leader]);
-    expect(s.haproxy["dc2-lb1"]!.upPrimary).toEqual([]);
-    expect(s.gluster).toEqual({ volume: "nextcloud", bricksOnline: 3, bricks: 3 });
-}, MINUTE);
+test(
+    "two clusters: dc1's primary, dc2's standby leader following it; nothing in dc2 takes writes",
+    async () => {
+        const s = await status();
+        expect(s.patroni.leader).toMatch(/^dc1-db/);
+        const dc2 = s.patroni.members.filter((m) => m.cluster === "nextcloud-dc2");
+        expect(dc2.map((m) => m.role).sort()).toEqual(["replica", "standby_leader"]);
+        expect(dc2.every((m) => m.state === "streaming")).toBe(true);
+        expect(s.haproxy["dc1-lb1"]!.upPrimary).toEqual([s.patroni.leader]);
+        expect(s.haproxy["dc2-lb1"]!.upPrimary).toEqual([]);
+        expect(s.gluster).toEqual({ volume: "nextcloud", bricksOnline: 3, bricks: 3 });
+    },
+    MINUTE,
+);
 
-test("promote refuses while dc1 answers, with one line and exit 2, and changes nothing", async () => {
-    const r = site("promote", "dc2", "--lab");
-    expect(r.status).toBe(2);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/^promote: dc1 still answers: .*--confirm-fenced dc1/);
-    const s = await status();
-    expect(s.patroni.leader).toMatch(/^dc1-db/);
-    expect(s.haproxy["dc2-lb1"]!.upPrimary).toEqual([]);
-}, 2 * MINUTE);
+test(
+    "promote refuses while dc1 answers, with one line and exit 2, and changes nothing",
+    async () => {
+        const r = site("promote", "dc2", "--lab");
+        expect(r.status).toBe(2);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).toMatch(/^promote: dc1 still answers: .*--confirm-fenced dc1/);
+        const s = await status();
+        expect(s.patroni.leader).toMatch(/^dc1-db/);
+        expect(s.haproxy["dc2-lb1"]!.upPrimary).toEqual([]);
+    },
+    2 * MINUTE,
+);
 
-test("dc-promotion: dc2 takes writes after the command, dc1 rejoins as a standby, nothing lost after the promotion", async () => {
-    const r = await drill("dc-promotion", { trials: 1, say: () => undefined });
-    const t = r.trials[0];
-    expect(t.problems).toEqual([]);
-    expect(t.target).toBe("dc1");
-    expect(t.newLeader).toMatch(/^dc2-db/);
-    expect(t.acknowledged).toBeGreaterThan(100);
-    expect(t.missing).toBe(0);
-    expect(t.splitBrainMoments).toBe(0);
-    expect(Number.isFinite(t.outage)).toBe(true);
-    expect(t.extra!.rejoinSeconds).toBeGreaterThan(0);
-    // The planned move put the primary back in dc1, and dc2 follows it again.
-    const s = await status();
-    expect(s.patroni.leader).toMatch(/^dc1-db/);
-    expect(s.patroni.members.filter((m) => m.cluster === "nextcloud-dc2" && m.state === "streaming")).toHaveLength(2);
-}, 8 * MINUTE);
+test(
+    "dc-promotion: dc2 takes writes after the command, dc1 rejoins as a standby, nothing lost after the promotion",
+    async () => {
+        const r = await drill("dc-promotion", { trials: 1, say: () => undefined });
+        const t = r.trials[0];
+        expect(t.problems).toEqual([]);
+        expect(t.target).toBe("dc1");
+        expect(t.newLeader).toMatch(/^dc2-db/);
+        expect(t.acknowledged).toBeGreaterThan(100);
+        expect(t.missing).toBe(0);
+        expect(t.splitBrainMoments).toBe(0);
+        expect(Number.isFinite(t.outage)).toBe(true);
+        expect(t.extra!.rejoinSeconds).toBeGreaterThan(0);
+        // The planned move put the primary back in dc1, and dc2 follows it again.
+        const s = await status();
+        expect(s.patroni.leader).toMatch(/^dc1-db/);
+        expect(s.patroni.members.filter((m) => m.cluster === "nextcloud-dc2" && m.state === "streaming")).toHaveLength(2);
+    },
+    8 * MINUTE,
+);

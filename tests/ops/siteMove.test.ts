@@ -67,7 +67,14 @@ class Sites implements SiteTransport {
         const m = ms.find((x) => x.name === host.name)!;
         const replayed = this.replayed[host.name] ?? this.lsn;
         if (m.role === "leader") return { status: 200, body: JSON.stringify({ role: "primary", xlog: { location: this.lsn } }) };
-        return { status: 200, body: JSON.stringify({ role: m.role, replication_state: m.state === "streaming" ? "streaming" : undefined, xlog: { replayed_location: replayed, replayed_timestamp: "2026-11-23 10:00:00+00:00" } }) };
+        return {
+            status: 200,
+            body: JSON.stringify({
+                role: m.role,
+                replication_state: m.state === "streaming" ? "streaming" : undefined,
+                xlog: { replayed_location: replayed, replayed_timestamp: "2026-11-23 10:00:00+00:00" },
+            }),
+        };
     }
     async tcpOpen(address: string): Promise<boolean> {
         const h = plan.hosts.find((x) => x.address === address)!;
@@ -111,7 +118,9 @@ describe("promote", () => {
         t.down.add("dc1");
         const e = await promote(plan, t, "dc2", quick).catch((x) => x);
         expect(e).toBeInstanceOf(SiteMoveError);
-        expect(e.message).toMatch(/^nothing of dc1 answers from here, but a cut link between the sites looks the same: dc1 keeps its own etcd quorum and the Gluster majority/);
+        expect(e.message).toMatch(
+            /^nothing of dc1 answers from here, but a cut link between the sites looks the same: dc1 keeps its own etcd quorum and the Gluster majority/,
+        );
         expect(e.message).toContain("--confirm-fenced dc1");
         expect(t.patches).toEqual([]);
         expect(t.runs).toEqual([]);
@@ -123,7 +132,14 @@ describe("promote", () => {
         const said: string[] = [];
         const r = await promote(plan, t, "dc2", { ...quick, confirmFenced: ["dc1"], say: (l) => said.push(l) });
         expect(t.patches).toEqual([{ host: "dc2-db1", body: { standby_cluster: null, slots: { standby_dc1: { type: "physical" } } } }]);
-        expect(r).toMatchObject({ site: "dc2", alreadyPrimary: false, leader: "dc2-db1", otherSiteAnswering: [], glusterQuorumLifted: true, replayedUntil: "2026-11-23 10:00:00+00:00" });
+        expect(r).toMatchObject({
+            site: "dc2",
+            alreadyPrimary: false,
+            leader: "dc2-db1",
+            otherSiteAnswering: [],
+            glusterQuorumLifted: true,
+            replayedUntil: "2026-11-23 10:00:00+00:00",
+        });
         const sets = t.runs.filter((x) => x.argv.includes("set")).map((x) => `${x.host}: ${x.argv.slice(-2).join("=")}`);
         expect(sets).toEqual(["dc2-gfs1: cluster.server-quorum-type=none", "dc2-gfs1: cluster.quorum-count=1", "dc2-gfs1: cluster.quorum-type=fixed"]);
         expect(said.join("\n")).toContain("set activeSite: dc2 in Pulumi.yaml");
@@ -153,7 +169,9 @@ describe("promote", () => {
         setTimeout(() => (t.replayed["dc2-db1"] = 1_000_000), 600);
         const r = await promote(plan, t, "dc2", { ...quick, waitMs: 5000, planned: true });
         expect(t.patches.map((p) => p.host)).toEqual(["dc1-db1", "dc2-db1"]);
-        expect(t.patches[0].body).toEqual({ standby_cluster: { host: "10.10.2.31", port: 5000, primary_slot_name: "standby_dc1", create_replica_methods: ["basebackup"] } });
+        expect(t.patches[0].body).toEqual({
+            standby_cluster: { host: "10.10.2.31", port: 5000, primary_slot_name: "standby_dc1", create_replica_methods: ["basebackup"] },
+        });
         expect(r.leader).toBe("dc2-db1");
     });
 
@@ -163,7 +181,9 @@ describe("promote", () => {
         const e = await promote(plan, t, "dc2", { ...quick, planned: true }).catch((x) => x);
         // Something was changed (and undone): not a refusal.
         expect(e).toBeInstanceOf(PartialMoveError);
-        expect(e.message).toMatch(/^gave up after 2 s waiting for dc2-db1 to replay dc1's last write; already done: dc1's cluster made a standby of dc2 \(planned move\); dc1 made the primary again\. dc1 is the primary again and nothing was written/);
+        expect(e.message).toMatch(
+            /^gave up after 2 s waiting for dc2-db1 to replay dc1's last write; already done: dc1's cluster made a standby of dc2 \(planned move\); dc1 made the primary again\. dc1 is the primary again and nothing was written/,
+        );
         expect(t.patches).toEqual([
             { host: "dc1-db1", body: { standby_cluster: standbyClusterConfig(plan, "dc1", "dc2") } },
             { host: "dc1-db1", body: { standby_cluster: null } },
@@ -177,7 +197,8 @@ describe("promote", () => {
         t.down.add("dc1");
         // Patroni takes the PATCH but no member becomes the leader.
         const patch = t.patroni.bind(t);
-        t.patroni = async (host, method, p, body) => (method === "PATCH" ? (t.patches.push({ host: host.name, body }), { status: 200, body: "{}" }) : patch(host, method, p, body));
+        t.patroni = async (host, method, p, body) =>
+            method === "PATCH" ? (t.patches.push({ host: host.name, body }), { status: 200, body: "{}" }) : patch(host, method, p, body);
         const e = await promote(plan, t, "dc2", { ...quick, confirmFenced: ["dc1"] }).catch((x) => x);
         expect(e).toBeInstanceOf(PartialMoveError);
         expect(e.done).toEqual(["standby_cluster removed from nextcloud-dc2's config (dc2 promoted)"]);
@@ -191,10 +212,14 @@ describe("promote", () => {
         const t = new Sites();
         t.down.add("dc1");
         const run = t.run.bind(t);
-        t.run = async (host, argv, opts) => (argv.includes("cluster.quorum-count") ? { status: 1, stdout: "", stderr: "volume set: failed: Quorum not met" } : run(host, argv, opts));
+        t.run = async (host, argv, opts) =>
+            argv.includes("cluster.quorum-count") ? { status: 1, stdout: "", stderr: "volume set: failed: Quorum not met" } : run(host, argv, opts);
         const e = await promote(plan, t, "dc2", { ...quick, confirmFenced: ["dc1"] }).catch((x) => x);
         expect(e).toBeInstanceOf(PartialMoveError);
-        expect(e.done).toEqual(["standby_cluster removed from nextcloud-dc2's config (dc2 promoted)", "gluster volume set nextcloud cluster.server-quorum-type none"]);
+        expect(e.done).toEqual([
+            "standby_cluster removed from nextcloud-dc2's config (dc2 promoted)",
+            "gluster volume set nextcloud cluster.server-quorum-type none",
+        ]);
         expect(e.message).toMatch(/^gluster volume set nextcloud cluster.quorum-count 1 on dc2-gfs1 failed: volume set: failed: Quorum not met; already done:/);
     });
 
@@ -261,9 +286,18 @@ describe("rejoin", () => {
         const r = await rejoin(plan, t, "dc1", quick);
         expect(r).toMatchObject({ following: "dc2", via: "patronictl", streaming: false, glusterQuorum: "was not lifted" });
         const ctl = t.runs.find((x) => x.argv[0] === "patronictl")!;
-        expect(ctl).toMatchObject({ host: "dc1-db1", user: "postgres", argv: ["patronictl", "-c", "/etc/patroni/config.yml", "edit-config", "--apply", "-", "--force"] });
+        expect(ctl).toMatchObject({
+            host: "dc1-db1",
+            user: "postgres",
+            argv: ["patronictl", "-c", "/etc/patroni/config.yml", "edit-config", "--apply", "-", "--force"],
+        });
         expect(JSON.parse(ctl.stdin!)).toEqual({ standby_cluster: standbyClusterConfig(plan, "dc1", "dc2") });
-        expect(standbyClusterConfig(plan, "dc1", "dc2")).toEqual({ host: "10.10.2.31", port: 5000, primary_slot_name: "standby_dc1", create_replica_methods: ["basebackup"] });
+        expect(standbyClusterConfig(plan, "dc1", "dc2")).toEqual({
+            host: "10.10.2.31",
+            port: 5000,
+            primary_slot_name: "standby_dc1",
+            create_replica_methods: ["basebackup"],
+        });
     });
 
     test("with dc1's REST API silent but its PostgreSQL a primary on the host: refuses unless fenced", async () => {
@@ -306,7 +340,11 @@ describe("rejoin", () => {
 
 describe("helpers", () => {
     test("bricksOnline reads gluster volume status, wrapped brick paths included", () => {
-        expect(bricksOnline(STATUS)).toEqual(["198.18.1.41:/data/glusterfs/nextcloud/brick", "198.18.2.41:/data/glusterfs/nextcloud/brick", "198.18.1.13:/data/glusterfs/nextcloud/arbiter"]);
+        expect(bricksOnline(STATUS)).toEqual([
+            "198.18.1.41:/data/glusterfs/nextcloud/brick",
+            "198.18.2.41:/data/glusterfs/nextcloud/brick",
+            "198.18.1.13:/data/glusterfs/nextcloud/arbiter",
+        ]);
         const oneDown = STATUS.replace(/(\/brick\s+)\d+(\s+0\s+)Y(\s+)\d+/, "$1N/A$2N$3N/A");
         expect(bricksOnline(oneDown)).toHaveLength(2);
     });

@@ -17,7 +17,11 @@ test("three-site: one etcd cluster over all sites, one synchronous Patroni clust
     expect(p.etcdClusters).toEqual([{ name: "nextcloud-etcd", members: ["dc1-etcd1", "dc2-etcd1", "dc3-etcd1"] }]);
     expect(p.patroniClusters).toHaveLength(1);
     expect(p.patroniClusters[0]).toMatchObject({ scope: "nextcloud", members: ["dc1-db1", "dc2-db1"], synchronousMode: true });
-    expect(p.sites.map((s) => [s.name, s.witness])).toEqual([["dc1", false], ["dc2", false], ["dc3", true]]);
+    expect(p.sites.map((s) => [s.name, s.witness])).toEqual([
+        ["dc1", false],
+        ["dc2", false],
+        ["dc3", true],
+    ]);
     expect(p.hosts.map((h) => h.vmId)).toEqual([1101, 1102, 1103, 1201, 1202, 1203, 1301]);
     expect(p.networks).toEqual(["10.10.1.0/24", "10.10.2.0/24", "10.10.3.0/24"]);
 });
@@ -49,6 +53,9 @@ test("the committed two-site example is the plan the lab and the runbook use", (
     expect(loadPlan(readStackConfig("dc2", example)).plan).toEqual(dc1);
     expect(dc1.topology).toBe("two-site");
     expect(dc1.etcdClusters.map((c) => c.members.length)).toEqual([3, 3]);
-    expect(dc1.patroniClusters.map((c) => c.members)).toEqual([["dc1-db1", "dc1-db2"], ["dc2-db1", "dc2-db2"]]);
+    expect(dc1.patroniClusters.map((c) => c.members)).toEqual([
+        ["dc1-db1", "dc1-db2"],
+        ["dc2-db1", "dc2-db2"],
+    ]);
     expect(dc1.gluster!.bricks.map((b) => `${b.host}${b.arbiter ? " (arbiter)" : ""}`)).toEqual(["dc1-gfs1", "dc2-gfs1", "dc1-etcd3 (arbiter)"]);
 });

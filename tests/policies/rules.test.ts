@@ -3,11 +3,20 @@ import { PolicyRule, review, RULES, TYPES } from "../../policies/rules";
 
 const rule = (name: string): PolicyRule => RULES.find((r) => r.name === name)!;
 const members = (...nodes: string[]) => nodes.map((n, i) => ({ name: `m${i}`, site: `dc${i + 1}`, proxmoxNode: n }));
-const etcd = (n: number) => ({ type: TYPES.etcd, name: "dc1-etcd", props: { cluster: { name: "nextcloud-etcd", members: members(...Array.from({ length: n }, (_, i) => `pve${i}`)) } } });
+const etcd = (n: number) => ({
+    type: TYPES.etcd,
+    name: "dc1-etcd",
+    props: { cluster: { name: "nextcloud-etcd", members: members(...Array.from({ length: n }, (_, i) => `pve${i}`)) } },
+});
 const patroni = (over: Record<string, unknown> = {}) => ({
     type: TYPES.patroni,
     name: "dc1-patroni",
-    props: { topology: "three-site", cluster: { scope: "nextcloud", synchronousMode: true, members: members("pve-a", "pve-b") }, timings: { ttl: 20, loopWait: 5, retryTimeout: 5 }, ...over },
+    props: {
+        topology: "three-site",
+        cluster: { scope: "nextcloud", synchronousMode: true, members: members("pve-a", "pve-b") },
+        timings: { ttl: 20, loopWait: 5, retryTimeout: 5 },
+        ...over,
+    },
 });
 
 test("etcd-quorum-odd", () => {
@@ -23,19 +32,34 @@ test("patroni-timings", () => {
 
 test("three-site-synchronous", () => {
     expect(rule("three-site-synchronous").check(patroni())).toEqual([]);
-    expect(rule("three-site-synchronous").check(patroni({ cluster: { scope: "nextcloud", synchronousMode: false, members: [] } }))[0]).toMatch(/without synchronous_mode/);
+    expect(rule("three-site-synchronous").check(patroni({ cluster: { scope: "nextcloud", synchronousMode: false, members: [] } }))[0]).toMatch(
+        /without synchronous_mode/,
+    );
     expect(rule("three-site-synchronous").check(patroni({ topology: "two-site", cluster: { scope: "x", synchronousMode: false } }))).toEqual([]);
 });
 
 test("gluster-arbiter", () => {
-    const vol = (arbiter: boolean) => ({ type: TYPES.gluster, name: "v", props: { volume: "nextcloud", bricks: [{ arbiter: false }, { arbiter: false }, ...(arbiter ? [{ arbiter: true }] : [])] } });
+    const vol = (arbiter: boolean) => ({
+        type: TYPES.gluster,
+        name: "v",
+        props: { volume: "nextcloud", bricks: [{ arbiter: false }, { arbiter: false }, ...(arbiter ? [{ arbiter: true }] : [])] },
+    });
     expect(rule("gluster-arbiter").check(vol(true))).toEqual([]);
     expect(rule("gluster-arbiter").check(vol(false))[0]).toMatch(/replica 2 with 0 arbiters.*split-brain/);
 });
 
 test("quorum-spread", () => {
     expect(rule("quorum-spread").check(patroni())).toEqual([]);
-    const same = patroni({ cluster: { scope: "nextcloud", synchronousMode: true, members: [{ name: "a", site: "dc1", proxmoxNode: "pve1" }, { name: "b", site: "dc1", proxmoxNode: "pve1" }] } });
+    const same = patroni({
+        cluster: {
+            scope: "nextcloud",
+            synchronousMode: true,
+            members: [
+                { name: "a", site: "dc1", proxmoxNode: "pve1" },
+                { name: "b", site: "dc1", proxmoxNode: "pve1" },
+            ],
+        },
+    });
     expect(rule("quorum-spread").check(same)[0]).toMatch(/runs on Proxmox node dc1\/pve1/);
 });
 
@@ -51,14 +75,25 @@ test("no-plaintext-secrets: names and PEM keys in plain text, not the engine's s
 });
 
 test("review names the rule and the resource of each violation", () => {
-    expect(review([etcd(2), patroni()])).toEqual([{ rule: "etcd-quorum-odd", enforcement: "mandatory", resource: `${TYPES.etcd}::dc1-etcd`, message: expect.stringContaining("has 2 members") }]);
+    expect(review([etcd(2), patroni()])).toEqual([
+        { rule: "etcd-quorum-odd", enforcement: "mandatory", resource: `${TYPES.etcd}::dc1-etcd`, message: expect.stringContaining("has 2 members") },
+    ]);
 });
 
 test("database-ports-within-plan", () => {
     const host = (rules: object[]) => ({ type: TYPES.host, name: "dc1-db1", props: { networks: ["10.10.1.0/24", "10.10.2.0/24"], firewall: rules } });
     const r = rule("database-ports-within-plan");
-    expect(r.check(host([{ dport: "5432", source: "10.10.1.0/24,10.10.2.0/24" }, { dport: "80,443", source: "" }]))).toEqual([]);
-    expect(r.check(host([{ dport: "5432", source: "10.10.1.0/24,0.0.0.0/0" }]))[0]).toMatch(/opens port 5432 to 10.10.1.0\/24,0.0.0.0\/0, beyond the plan's networks/);
+    expect(
+        r.check(
+            host([
+                { dport: "5432", source: "10.10.1.0/24,10.10.2.0/24" },
+                { dport: "80,443", source: "" },
+            ]),
+        ),
+    ).toEqual([]);
+    expect(r.check(host([{ dport: "5432", source: "10.10.1.0/24,0.0.0.0/0" }]))[0]).toMatch(
+        /opens port 5432 to 10.10.1.0\/24,0.0.0.0\/0, beyond the plan's networks/,
+    );
     expect(r.check(host([{ dport: "2379:2380", source: "" }]))[0]).toMatch(/to any source/);
     expect(r.check(host([{ dport: "8000:9000", source: "192.168.0.0/16" }]))).toHaveLength(1);
 });

@@ -15,7 +15,27 @@ import { appTierConfig, userDataOf } from "../helpers/configs";
 import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-cert-"));
-execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=*.example.org", "-keyout", `${dir}/k`, "-out", `${dir}/c`], { stdio: "ignore" });
+execFileSync(
+    "openssl",
+    [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=*.example.org",
+        "-keyout",
+        `${dir}/k`,
+        "-out",
+        `${dir}/c`,
+    ],
+    { stdio: "ignore" },
+);
 const TLS = { tlsCertificate: fs.readFileSync(`${dir}/c`, "utf8"), tlsKey: fs.readFileSync(`${dir}/k`, "utf8") };
 fs.rmSync(dir, { recursive: true });
 
@@ -42,8 +62,13 @@ test("dc1: Redis and the installer (with cron) on the first app node, a plain ap
     expect(containers(dc1.run, "dc1-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud", "nextcloud-cron"]);
     expect(containers(dc1.run, "dc1-app2").map((c) => c.inputs.name)).toEqual(["nextcloud"]);
     const installer = containers(dc1.run, "dc1-app1").find((c) => c.inputs.name === "nextcloud")!;
-    const keys = (c: any) => envOf(c).map((e) => e.split("=")[0]).sort();
-    expect(keys(installer)).toEqual(expect.arrayContaining(["NEXTCLOUD_ADMIN_USER", "NEXTCLOUD_ADMIN_PASSWORD", "POSTGRES_HOST", "NC_instanceid", "NC_secret"]));
+    const keys = (c: any) =>
+        envOf(c)
+            .map((e) => e.split("=")[0])
+            .sort();
+    expect(keys(installer)).toEqual(
+        expect.arrayContaining(["NEXTCLOUD_ADMIN_USER", "NEXTCLOUD_ADMIN_PASSWORD", "POSTGRES_HOST", "NC_instanceid", "NC_secret"]),
+    );
     expect(envOf(installer)).toContain("POSTGRES_HOST=10.10.1.31:5000");
     const other = containers(dc1.run, "dc1-app2")[0];
     expect(keys(other)).not.toContain("NEXTCLOUD_ADMIN_USER");
@@ -56,7 +81,10 @@ test("dc1: Redis and the installer (with cron) on the first app node, a plain ap
 });
 
 test("the docker providers reach the app nodes over SSH", () => {
-    const providers = dc1.run.byType("pulumi:providers:docker").map((p) => p.inputs.host).sort();
+    const providers = dc1.run
+        .byType("pulumi:providers:docker")
+        .map((p) => p.inputs.host)
+        .sort();
     expect(providers).toEqual(["ssh://debian@10.10.1.51", "ssh://debian@10.10.1.52"]);
 });
 
@@ -103,7 +131,10 @@ test("NGINX's user data carries the wildcard certificate, and its key only as a 
 
 test("the database password wiring: the app role's password is the one Patroni creates the role with, in config.php and for the installer", () => {
     const files = (host: string) =>
-        userDataOf(dc1.run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files as { path: string; content: string }[];
+        userDataOf(dc1.run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files as {
+            path: string;
+            content: string;
+        }[];
     const bootstrap = files("dc1-db1").find((f) => f.path === "/etc/patroni/post-bootstrap.sh")!.content;
     const created = /CREATE ROLE nextcloud LOGIN PASSWORD '([^']+)'/.exec(bootstrap)![1];
     expect(created).toMatch(/^mockpw-shared-nextcloud-db-/);
@@ -133,7 +164,10 @@ test("a host with roles [nginx, nextcloud] is placed by the load balancer, and i
     host.roles = ["nginx", "nextcloud"];
     app.sites.dc2.hosts.find((h: any) => h.name === "dc2-lb1").roles = ["haproxy"];
     const overrides = { sites: app.sites, nextcloud: app.nextcloud, ...TLS, primaryStack: readStackConfig("dc2").primaryStack };
-    const dc2 = await runProgram("dc2", overrides, { sharedSecrets: await valueOf(dc1.program.sharedSecrets!), etcdCaCertPem: await valueOf(dc1.program.etcdCaCertPem!) });
+    const dc2 = await runProgram("dc2", overrides, {
+        sharedSecrets: await valueOf(dc1.program.sharedSecrets!),
+        etcdCaCertPem: await valueOf(dc1.program.etcdCaCertPem!),
+    });
     const vm = dc2.declared.find((d) => d.type === "nextcloud-ha:index:ProxmoxHost" && d.name === "dc2-app1")!;
     expect(vm.parent).toBe("dc2-lb");
     expect(dc2.waitsFor("dc2-app1-docker")).toContain("dc2-app1");

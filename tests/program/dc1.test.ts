@@ -56,11 +56,7 @@ test("each VM's user data holds the rendered files of its roles", () => {
 });
 
 test("component outputs resolve to the plan's endpoints and members", async () => {
-    expect(await valueOf(stack.etcdClientEndpoints)).toEqual([
-        "https://10.10.1.11:2379",
-        "https://10.10.2.11:2379",
-        "https://10.10.3.11:2379",
-    ]);
+    expect(await valueOf(stack.etcdClientEndpoints)).toEqual(["https://10.10.1.11:2379", "https://10.10.2.11:2379", "https://10.10.3.11:2379"]);
     expect((await valueOf(stack.patroniMembers)).map((m) => m.name)).toEqual(["dc1-db1", "dc2-db1"]);
     expect(await valueOf(stack.primaryEndpoints)).toEqual(["10.10.1.31:5000"]);
     expect(await valueOf(stack.replicaEndpoints)).toEqual(["10.10.1.31:5001"]);

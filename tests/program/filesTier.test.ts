@@ -6,13 +6,20 @@ import { plainParts, runProgram, valueOf } from "../helpers/mocks";
 
 async function runStack(stack: string) {
     const files: any = filesTierConfig();
-    return runProgram(stack, { sites: files.sites, nextcloud: files.nextcloud, ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }) });
+    return runProgram(stack, {
+        sites: files.sites,
+        nextcloud: files.nextcloud,
+        ...(stack === "dc1" ? {} : { primaryStack: readStackConfig(stack).primaryStack }),
+    });
 }
 
 test("dc3 (last brick site): the arbiter on the witness gets its disk, and the volume is created there once the peers are up", async () => {
     const { run, program } = await runStack("dc3");
     const vm = run.byType("proxmoxve:index/vmLegacy:VmLegacy").find((v) => v.inputs.name === "dc3-etcd1")!.inputs as any;
-    expect(vm.disks.map((d: any) => [d.interface, d.size])).toEqual([["scsi0", 32], ["scsi1", 20]]);
+    expect(vm.disks.map((d: any) => [d.interface, d.size])).toEqual([
+        ["scsi0", 32],
+        ["scsi1", 20],
+    ]);
     const create = run.byType("command:remote:Command");
     expect(create).toHaveLength(1);
     expect(create[0].inputs.create).toBe("sudo /usr/local/sbin/nextcloud-ha-gluster-volume");
@@ -29,5 +36,9 @@ test("dc1: its data brick VM with a 500 GB disk, no volume command (dc3 runs it)
     expect(vm.tags).toEqual(["nextcloud-ha", "dc1", "gluster"]);
     expect(run.byType("command:remote:Command")).toHaveLength(0);
     const gluster = run.byType("nextcloud-ha:index:GlusterVolume")[0].inputs as any;
-    expect(gluster.bricks).toEqual([{ host: "dc1-gfs1", arbiter: false }, { host: "dc2-gfs1", arbiter: false }, { host: "dc3-etcd1", arbiter: true }]);
+    expect(gluster.bricks).toEqual([
+        { host: "dc1-gfs1", arbiter: false },
+        { host: "dc2-gfs1", arbiter: false },
+        { host: "dc3-etcd1", arbiter: true },
+    ]);
 });

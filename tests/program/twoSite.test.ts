@@ -16,7 +16,11 @@ async function runStack(stack: string, extra: Record<string, unknown> = {}, prim
 }
 
 const patroniConfigOf = (run: MockRun, host: string) =>
-    parse(userDataOf(run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files.find((f: any) => f.path === "/etc/patroni/config.yml").content);
+    parse(
+        userDataOf(run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files.find(
+            (f: any) => f.path === "/etc/patroni/config.yml",
+        ).content,
+    );
 
 test("dc1 is the primary cluster, keeps a slot for dc2, and reads no other stack", async () => {
     const { run, program } = await runStack("dc1");
@@ -33,13 +37,19 @@ test("dc2's standby cluster follows the endpoint dc1's stack exports", async () 
     expect(run.byType("pulumi:pulumi:StackReference")).toHaveLength(1);
     const config = patroniConfigOf(run, "dc2-db1");
     expect(config.scope).toBe("nextcloud-dc2");
-    expect(config.bootstrap.dcs.standby_cluster).toEqual({ host: "10.10.1.77", port: 5433, primary_slot_name: "standby_dc2", create_replica_methods: ["basebackup"] });
+    expect(config.bootstrap.dcs.standby_cluster).toEqual({
+        host: "10.10.1.77",
+        port: 5433,
+        primary_slot_name: "standby_dc2",
+        create_replica_methods: ["basebackup"],
+    });
     expect(config.bootstrap.post_bootstrap).toBeUndefined(); // a standby copies dc1's databases
 });
 
 test("an exported endpoint that is not address:port is refused by name", () => {
     expect(parseEndpoint("10.10.1.31:5000")).toEqual({ host: "10.10.1.31", port: 5000 });
-    for (const bad of ["not-an-endpoint", "10.10.1.31:99999", "", "10.10.1.31:"]) expect(() => parseEndpoint(bad)).toThrow(`${JSON.stringify(bad)} is not an address:port endpoint`);
+    for (const bad of ["not-an-endpoint", "10.10.1.31:99999", "", "10.10.1.31:"])
+        expect(() => parseEndpoint(bad)).toThrow(`${JSON.stringify(bad)} is not an address:port endpoint`);
 });
 
 test("after a promotion (activeSite dc2): dc1's rebuilt members follow dc2 as the plan names it", async () => {
@@ -47,7 +57,12 @@ test("after a promotion (activeSite dc2): dc1's rebuilt members follow dc2 as th
     expect(run.byType("pulumi:pulumi:StackReference")).toHaveLength(0);
     const config = patroniConfigOf(run, "dc1-db1");
     expect(config.scope).toBe("nextcloud");
-    expect(config.bootstrap.dcs.standby_cluster).toEqual({ host: "10.10.2.31", port: 5000, primary_slot_name: "standby_dc1", create_replica_methods: ["basebackup"] });
+    expect(config.bootstrap.dcs.standby_cluster).toEqual({
+        host: "10.10.2.31",
+        port: 5000,
+        primary_slot_name: "standby_dc1",
+        create_replica_methods: ["basebackup"],
+    });
     const dc2 = patroniConfigOf((await runStack("dc2", { activeSite: "dc2" })).run, "dc2-db1");
     expect(dc2.bootstrap.dcs.standby_cluster).toBeUndefined();
     expect(dc2.bootstrap.dcs.slots).toEqual({ standby_dc1: { type: "physical" } });

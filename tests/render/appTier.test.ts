@@ -20,7 +20,14 @@ function twoNginxConfig(vip: boolean): any {
     if (vip) raw.sites.dc1.vip = "10.10.1.30";
     return raw;
 }
-const SECRETS: NextcloudSecrets = { instanceId: "oc1234", passwordSalt: "salt'x", secret: "s3cr3t", databasePassword: "dbpw", redisPassword: "redispw", adminPassword: "adminpw" };
+const SECRETS: NextcloudSecrets = {
+    instanceId: "oc1234",
+    passwordSalt: "salt'x",
+    secret: "s3cr3t",
+    databasePassword: "dbpw",
+    redisPassword: "redispw",
+    adminPassword: "adminpw",
+};
 
 test("volume script: waits for peers, creates replica 2 arbiter 1 only when absent, sets quorum and small-file options", () => {
     const script = renderVolumeScript(plan, hostByName(plan, "dc3-etcd1"));
@@ -31,7 +38,13 @@ test("volume script: waits for peers, creates replica 2 arbiter 1 only when abse
     expect(script).toContain(
         "volume create nextcloud replica 2 arbiter 1 10.10.1.41:/data/glusterfs/nextcloud/brick 10.10.2.41:/data/glusterfs/nextcloud/brick 10.10.3.11:/data/glusterfs/nextcloud/arbiter",
     );
-    for (const o of ["cluster.quorum-type auto", "cluster.server-quorum-type server", "group metadata-cache", "group nl-cache", "performance.parallel-readdir on"]) {
+    for (const o of [
+        "cluster.quorum-type auto",
+        "cluster.server-quorum-type server",
+        "group metadata-cache",
+        "group nl-cache",
+        "performance.parallel-readdir on",
+    ]) {
         expect(script).toContain(`volume set nextcloud ${o}`);
     }
     expect(script).toMatch(/-lt 120 \]/); // bounded waits

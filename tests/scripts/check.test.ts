@@ -77,7 +77,9 @@ test("a plan that leaves no promotable Patroni member after a failure it promise
         const lines = r.out.split("\n").filter((l) => l.includes("[failure-domains]"));
         // The host, and the Proxmox node it shares with dc1-lb1: one line each.
         expect(lines).toHaveLength(2);
-        expect(lines[0]).toMatch(/^  \[failure-domains\] nextcloud-ha:index:FailureDomains::dc1-failure-domains: losing host dc1-db1 leaves no patroni: .*; give dc1 a second Patroni member/);
+        expect(lines[0]).toMatch(
+            /^  \[failure-domains\] nextcloud-ha:index:FailureDomains::dc1-failure-domains: losing host dc1-db1 leaves no patroni: .*; give dc1 a second Patroni member/,
+        );
         expect(lines[1]).toMatch(/: losing node dc1\/pve-dc1a leaves no patroni: /);
         expect(r.out).toContain("check: 1 of 1 stacks fail");
     } finally {

@@ -18,13 +18,21 @@ function site(args: string[], stackDir?: string) {
 
 test.each([
     [["promote", "dc2", "--confirm-fenced", "dc1"], undefined, /^promote: the plan is three-site: its one Patroni cluster fails over between sites by itself/],
-    [["promote", "dc2", "--confirm-fenced", "dc1"], TWO_SITE, /^promote: set NCHA_PATRONI_REST_PASSWORD to Patroni's REST password first: export NCHA_PATRONI_REST_PASSWORD="\$\(pulumi stack output --stack <org>\/nextcloud-ha\/dc1 /],
+    [
+        ["promote", "dc2", "--confirm-fenced", "dc1"],
+        TWO_SITE,
+        /^promote: set NCHA_PATRONI_REST_PASSWORD to Patroni's REST password first: export NCHA_PATRONI_REST_PASSWORD="\$\(pulumi stack output --stack <org>\/nextcloud-ha\/dc1 /,
+    ],
     [["promote", "dc2", "--confirm-fenced", "dc9"], TWO_SITE, /^promote: --confirm-fenced dc9: no such site \(sites: dc1, dc2\)$/],
     [["promote", "dc2", "--confirm-fenced"], TWO_SITE, /^promote: --confirm-fenced needs the site you fenced/],
     [["rejoin", "dc1", "--planned"], TWO_SITE, /^rejoin: --planned belongs to promote$/],
     [["promote"], TWO_SITE, /^promote: which site\?/],
-])("%j refuses before touching anything", (args, dir, message) => {
-    const r = site(args as string[], dir as string | undefined);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(message as RegExp);
-}, 60000);
+])(
+    "%j refuses before touching anything",
+    (args, dir, message) => {
+        const r = site(args as string[], dir as string | undefined);
+        expect(r.status).toBe(2);
+        expect(r.stderr).toMatch(message as RegExp);
+    },
+    60000,
+);

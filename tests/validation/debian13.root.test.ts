@@ -29,7 +29,9 @@ const WORK = "/mnt";
 
 function inRoot(args: string[]): { status: number; output: string } {
     const script = 'root=$1; shift; mount --bind "$0" "$root/mnt" && exec chroot "$root" "$@"';
-    const r = spawnSync("ip", ["netns", "exec", NETNS, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, HOST_WORK, ROOTFS, ...args], { encoding: "utf8" });
+    const r = spawnSync("ip", ["netns", "exec", NETNS, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, HOST_WORK, ROOTFS, ...args], {
+        encoding: "utf8",
+    });
     return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -77,11 +79,18 @@ test.each([
 
 test("the Patroni check does catch a broken config", () => {
     const p = plans.threeSite;
-    const broken = renderPatroniConfig(p, hostByName(p, "dc1-db1"), PLACEHOLDER_DATABASE).replace("bin_dir: /usr/lib/postgresql/17/bin", "bin_dir: /usr/lib/postgresql/99/bin");
+    const broken = renderPatroniConfig(p, hostByName(p, "dc1-db1"), PLACEHOLDER_DATABASE).replace(
+        "bin_dir: /usr/lib/postgresql/17/bin",
+        "bin_dir: /usr/lib/postgresql/99/bin",
+    );
     expect(patroniProblems(writeInRoot("broken.yml", broken)).join("\n")).toContain("bin_dir");
 });
 
-test.each([["threeSite", "dc1-lb1"], ["threeSite", "dc2-lb1"], ["twoSite", "dc2-lb1"]])("HAProxy 3.0 accepts the %s config of %s", (plan, host) => {
+test.each([
+    ["threeSite", "dc1-lb1"],
+    ["threeSite", "dc2-lb1"],
+    ["twoSite", "dc2-lb1"],
+])("HAProxy 3.0 accepts the %s config of %s", (plan, host) => {
     const p = plans[plan];
     const file = writeInRoot(`${plan}-${host}.cfg`, renderHaproxyConfig(p, hostByName(p, host)));
     const r = inRoot(["haproxy", "-c", "-V", "-f", file]);
@@ -104,8 +113,27 @@ function nginxMain(site: string): string {
 
 test.each(["dc1-lb1", "dc2-lb1"])("NGINX 1.26 accepts the site config of %s", (host) => {
     const p = plans.appTier;
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=*.example.org",
-        "-keyout", path.join(HOST_WORK, "wildcard.key"), "-out", path.join(HOST_WORK, "wildcard.crt")], { stdio: "ignore" });
+    execFileSync(
+        "openssl",
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=*.example.org",
+            "-keyout",
+            path.join(HOST_WORK, "wildcard.key"),
+            "-out",
+            path.join(HOST_WORK, "wildcard.crt"),
+        ],
+        { stdio: "ignore" },
+    );
     const site = renderNginxSite(p, hostByName(p, host)).split(TLS_DIR).join(WORK);
     const siteFile = writeInRoot(`${host}-nginx-site.conf`, site);
     const main = writeInRoot(`${host}-nginx.conf`, nginxMain(siteFile));
@@ -129,6 +157,9 @@ test("keepalived accepts the config of two NGINX nodes sharing a VIP, and reject
     const good = writeInRoot("keepalived.conf", renderKeepalivedConfig(p, hostByName(p, "dc1-lb2")));
     const r = inRoot(["keepalived", "--config-test", "-f", good]);
     expect(r.status).toBe(0);
-    const bad = writeInRoot("keepalived-bad.conf", renderKeepalivedConfig(p, hostByName(p, "dc1-lb2")).replace("virtual_router_id 51", "virtual_router_id 999"));
+    const bad = writeInRoot(
+        "keepalived-bad.conf",
+        renderKeepalivedConfig(p, hostByName(p, "dc1-lb2")).replace("virtual_router_id 51", "virtual_router_id 999"),
+    );
     expect(inRoot(["keepalived", "--config-test", "-f", bad]).status).not.toBe(0);
 });
