@@ -23,7 +23,7 @@ import { down, up } from "./lifecycle";
 import { assessTrial, TrialResult, WriteEvent } from "./recorder";
 import { labSecrets } from "./secrets";
 import { waitHealthy } from "./services";
-import { parseCommandLine, wholeNumber } from "../scripts/args";
+import { parseCommandLine, wholeNumber } from "../ops/args";
 import { LabError, progress, run, sleep } from "./sh";
 import { loadState, LabState, requireState } from "./state";
 import { summarize, Summary } from "./stats";

@@ -15,7 +15,7 @@ import { chartSvg, fmt, machine } from "./bench";
 import { drill } from "./drill";
 import { down, up } from "./lifecycle";
 import { TrialResult } from "./recorder";
-import { parseCommandLine, wholeNumber } from "../scripts/args";
+import { parseCommandLine, wholeNumber } from "../ops/args";
 import { LabError, progress, run } from "./sh";
 import { loadState } from "./state";
 import { summarize } from "./stats";

@@ -10,7 +10,9 @@
  * the fence confirmation, after it is lost; no moment with two writable primaries; no write
  * acknowledged after the promotion lost.
  */
-import { promote, rejoin, SiteMoveError, waitStandby } from "../ops/siteMove";
+import { promote } from "../ops/promote";
+import { rejoin, waitStandby } from "../ops/rejoin";
+import { SiteMoveError } from "../ops/siteMove";
 import { hostByName, hostsOf, siteByName } from "../plan/plan";
 import { fault, heal } from "./faults";
 import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";

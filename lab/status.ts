@@ -2,7 +2,7 @@
  * `npm run lab -- status`: every host and service, Patroni's members, etcd's health,
  * HAProxy's routing, the Gluster bricks and NGINX, asked of the running lab.
  */
-import { bricksOnline } from "../ops/siteMove";
+import { bricksOnline } from "../ops/gluster";
 import { hostsOf } from "../plan/plan";
 import { etcdHealth, haproxyServers, leaderOf, patroniMembers, PatroniMemberStatus } from "./cluster";
 import { execInHost } from "./hosts";

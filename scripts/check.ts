@@ -12,7 +12,7 @@ import { listStacks, readStackConfig, STACK_DIR } from "../plan/stackFiles";
 import { review, ReviewedResource, Violation } from "../policies/rules";
 import { renderMermaid } from "../render/diagram";
 import { placeholderCertificate } from "../render/placeholders";
-import { parseCommandLine } from "./args";
+import { parseCommandLine } from "../ops/args";
 import { plainParts, settled, setupMocks } from "./mockRuntime";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";

@@ -11,7 +11,7 @@ import { loadPlan } from "../plan/load";
 import { hostsOf } from "../plan/plan";
 import { placeholderInputs } from "../render/placeholders";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
-import { parseCommandLine } from "./args";
+import { parseCommandLine } from "../ops/args";
 
 const USAGE = `usage: npm run render -- <stack> --out DIR
   writes, per host of the stack's site, every file the VM receives and its cloud-init user

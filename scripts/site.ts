@@ -8,7 +8,9 @@ import { ConfigError } from "../plan/config";
 import { loadPlan } from "../plan/load";
 import { LabError } from "../lab/sh";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
-import { checkTwoSite, PartialMoveError, promote, rejoin, SiteMoveError, SiteTransport } from "../ops/siteMove";
+import { promote } from "../ops/promote";
+import { rejoin } from "../ops/rejoin";
+import { checkTwoSite, PartialMoveError, SiteMoveError, SiteTransport } from "../ops/siteMove";
 import { remoteTransport, REST_PASSWORD_ENV } from "../ops/remote";
 import { DeploymentPlan } from "../plan/plan";
 

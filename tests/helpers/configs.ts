@@ -2,7 +2,7 @@
 import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
 import { readStackConfig, REPO_ROOT } from "../../plan/stackFiles";
-import { ConfigError, RawConfig } from "../..//plan/config";
+import { ConfigError, RawConfig } from "../../plan/config";
 import { Captured } from "./mocks";
 
 /** dc1's config turned two-site: dc3 dropped, three etcd members in each of dc1 and dc2. */

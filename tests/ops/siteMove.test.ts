@@ -8,7 +8,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { HttpAnswer } from "../../ops/http";
 import { shellQuote } from "../../ops/remote";
-import { bricksOnline, CommandResult, PartialMoveError, promote, rejoin, SiteMoveError, SiteTransport, standbyClusterConfig } from "../../ops/siteMove";
+import { bricksOnline } from "../../ops/gluster";
+import { promote } from "../../ops/promote";
+import { rejoin } from "../../ops/rejoin";
+import { CommandResult, PartialMoveError, SiteMoveError, SiteTransport, standbyClusterConfig } from "../../ops/siteMove";
 
 import { HostPlan } from "../../plan/plan";
 import { readStackConfig, REPO_ROOT } from "../../plan/stackFiles";
