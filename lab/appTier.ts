@@ -9,12 +9,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { RenderedFile, ServiceSpec } from "../render/rendered";
 import { VOLUME_SCRIPT } from "../render/gluster";
-import { TlsCertificate } from "../render/nginx";
 import { APP_DATABASE } from "../render/patroni";
 import { NextcloudSecrets } from "../render/secrets";
 import { DeploymentPlan, hostByName, HostPlan, siteByName } from "../plan/plan";
 import { execInHost } from "./hosts";
-import { run } from "./sh";
 
 const PROBE_APP = "/usr/local/lib/nextcloud-ha/probe_app.py";
 const PROBE_CONFIG = "/etc/nextcloud-ha/lab-probe.json";
@@ -29,31 +27,6 @@ export const PHASES: string[][] = [
     ["probe-app"],
     ["nginx", "keepalived"],
 ];
-
-/** A self-signed certificate for the domain and its wildcard, standing in for the real one. */
-export function labCertificate(dir: string, domain: string): TlsCertificate {
-    const parent = domain.split(".").slice(1).join(".");
-    run("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "30",
-        "-subj",
-        `/CN=*.${parent}`,
-        "-addext",
-        `subjectAltName=DNS:*.${parent},DNS:${domain}`,
-        "-keyout",
-        path.join(dir, "wildcard.key"),
-        "-out",
-        path.join(dir, "wildcard.crt"),
-    ]);
-    return { cert: fs.readFileSync(path.join(dir, "wildcard.crt"), "utf8"), key: fs.readFileSync(path.join(dir, "wildcard.key"), "utf8") };
-}
 
 /** The services the lab runs for a host: the rendered ones, with the probe app in Docker's place. */
 export function labServices(host: HostPlan, specs: ServiceSpec[]): ServiceSpec[] {

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PatroniTimings } from "../plan/config";
-import { hostByName, hostsOf } from "../plan/plan";
+import { hostByName, hostsOf, siteByName } from "../plan/plan";
 import { ROOTFS } from "../debian/root";
 import { REPO_ROOT } from "../plan/stackFiles";
 import { patroniMembers } from "./cluster";
@@ -118,12 +118,12 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     const leaderBefore = await waitHealthy(state, 180000, () => undefined);
     const tl = async () => (await patroniMembers(state.plan)).find((m) => m.role === "leader")?.timeline;
     const timelineBefore = await tl();
-    const lb = hostsOf(state.plan, { role: "haproxy" })[0];
+    const lb = siteByName(state.plan, state.plan.primarySite).database!.via;
     const seconds = minutes * 60;
     const started = Date.now() / 1000;
     const members = membersOf(state);
     const watchers = members.map((m) => watchMember(state, m, seconds + 30));
-    const writer = runProbe<WriteEvent>(state, lb.name, [
+    const writer = runProbe<WriteEvent>(state, lb, [
         "write",
         "--port",
         String(state.plan.ports.haproxyPrimary),

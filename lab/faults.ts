@@ -2,7 +2,7 @@
  * Faults and healing: kill a host, a site or PostgreSQL, isolate a host or a site, slow the
  * WAN; `heal` undoes every fault in force and restarts what a killed host ran.
  */
-import { hostByName, HostPlan } from "../plan/plan";
+import { hostByName, HostPlan, siteByName } from "../plan/plan";
 import { leaderOf, patroniMembers } from "./cluster";
 import { bootHost, killHost, killProcesses } from "./hosts";
 import { setHostLink, setSiteCut, setWanDelay } from "./net";
@@ -56,7 +56,7 @@ export async function fault(kind: string, target: string | undefined): Promise<s
         case "kill-site": {
             // A power cut: every host of the site at once.
             const site = await resolveTarget(state, target, "site");
-            const hosts = plan.hosts.filter((h) => h.site === site).map((h) => h.name);
+            const hosts = siteByName(plan, site).hosts;
             await Promise.all(hosts.map((h) => killHost(h)));
             state.faults.killed = [...new Set([...state.faults.killed, ...hosts])];
             saveState(state);

@@ -7,14 +7,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ensureRoot, rootReady, ROOTFS } from "../debian/root";
 import { TOPOLOGIES } from "../plan/config";
-import { hostsOf } from "../plan/plan";
+import { hostsOf, siteByName } from "../plan/plan";
 import { needsTls, renderHost } from "../render/host";
 import { DB_USERS } from "../render/patroni";
-import { labCertificate, labExtraFiles } from "./appTier";
+import { labExtraFiles } from "./appTier";
 import { bootHost, killHost, stageHost } from "./hosts";
 import { labPlan } from "./labPlan";
 import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, setWanDelay } from "./net";
-import { createCa, issueIdentity } from "./pki";
+import { createCa, issueIdentity, labCertificate } from "./pki";
 import { writeSecrets } from "./secrets";
 import { startAll } from "./services";
 import { LabError, progress, requireRoot } from "./sh";
@@ -64,14 +64,14 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         }
         progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}`);
         const leader = (await startAll(state, plan.hosts)) ?? "none";
-        const lb = hostsOf(plan, { role: "haproxy" })[0];
+        const db = siteByName(plan, plan.primarySite).database!.readWrite;
         progress(
             `healthy: leader ${leader}; HAProxy on ${hostsOf(plan, { role: "haproxy" })
                 .map((h) => h.name)
                 .join(", ")} routes to it`,
         );
         console.log(`lab up: ${plan.hosts.length} hosts, leader ${leader}. Connect:`);
-        console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${lb.address} -p ${plan.ports.haproxyPrimary} -U ${DB_USERS.superuser} postgres`);
+        console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${db.host} -p ${db.port} -U ${DB_USERS.superuser} postgres`);
         if (certificate)
             console.log(
                 `  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${hostsOf(plan, { role: "nginx" })[0].address} https://${plan.nextcloud.domain}/status.php`,

@@ -5,52 +5,36 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { TlsIdentity } from "../render/rendered";
 import { HostPlan } from "../plan/plan";
+import { TlsCertificate } from "../render/nginx";
+import { TlsIdentity } from "../render/rendered";
 import { run } from "./sh";
+
+/** A new ECDSA P-256 key, unencrypted: `openssl req` arguments. */
+const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
+/** A self-signed certificate and its key, written to DIR/NAME.crt and DIR/NAME.key; returns both. */
+function selfSigned(dir: string, name: string, subject: string, days: number, extensions: string[]): TlsCertificate {
+    const [cert, key] = [path.join(dir, `${name}.crt`), path.join(dir, `${name}.key`)];
+    const ext = extensions.flatMap((e) => ["-addext", e]);
+    run("openssl", ["req", "-x509", ...NEW_KEY, "-keyout", key, "-out", cert, "-days", String(days), "-subj", subject, ...ext]);
+    return { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
+}
 
 export function createCa(dir: string): void {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    run("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        path.join(dir, "ca.key"),
-        "-out",
-        path.join(dir, "ca.crt"),
-        "-days",
-        "3650",
-        "-subj",
-        "/CN=nextcloud-ha lab CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
+    selfSigned(dir, "ca", "/CN=nextcloud-ha lab CA", 3650, ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]);
+}
+
+/** A self-signed certificate for the domain and its wildcard (DIR/wildcard.crt and .key), standing in for the real one. */
+export function labCertificate(dir: string, domain: string): TlsCertificate {
+    const parent = domain.split(".").slice(1).join(".");
+    return selfSigned(dir, "wildcard", `/CN=*.${parent}`, 30, [`subjectAltName=DNS:*.${parent},DNS:${domain}`]);
 }
 
 export function issueIdentity(dir: string, host: HostPlan): TlsIdentity {
     const base = path.join(dir, host.name);
-    run("openssl", [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        `${base}.key`,
-        "-out",
-        `${base}.csr`,
-        "-subj",
-        `/CN=${host.name}`,
-    ]);
+    run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${host.name}`]);
     fs.writeFileSync(
         `${base}.ext`,
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n" +

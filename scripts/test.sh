@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the npm packages and the cached
-# Debian 13 root when missing, type-checks, then runs jest (results in test-results.json).
+# Debian 13 root when missing, type-checks, lints, then runs jest (results in test-results.json).
 # Needs root (network namespaces, chroot). Extra arguments go to jest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,9 @@ npx --no-install tsx -e 'console.error(require("./debian/root").ensureRoot())'
 
 step "tsc --noEmit"
 npx --no-install tsc --noEmit -p .
+
+step "lint (eslint, prettier --check)"
+npm run -s lint
 
 step "jest"
 # One at a time: the lab tests each boot the one lab this machine can hold.

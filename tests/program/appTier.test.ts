@@ -3,40 +3,20 @@
  * cron runner, the same Nextcloud secrets on dc1 and dc2 (dc2 reads dc1's real exports),
  * and no secret in plain text.
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { labCertificate } from "../../lab/pki";
 import { review } from "../../policies/rules";
 import { readStackConfig } from "../../plan/stackFiles";
 import { appTierConfig, userDataOf } from "../helpers/configs";
 import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-cert-"));
-execFileSync(
-    "openssl",
-    [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=*.example.org",
-        "-keyout",
-        `${dir}/k`,
-        "-out",
-        `${dir}/c`,
-    ],
-    { stdio: "ignore" },
-);
-const TLS = { tlsCertificate: fs.readFileSync(`${dir}/c`, "utf8"), tlsKey: fs.readFileSync(`${dir}/k`, "utf8") };
+const wildcard = labCertificate(dir, "cloud.example.org");
+const TLS = { tlsCertificate: wildcard.cert, tlsKey: wildcard.key };
 fs.rmSync(dir, { recursive: true });
 
 async function runStack(stack: string, primaryOutputs?: Record<string, unknown>) {

@@ -8,6 +8,7 @@ import { loadPlan } from "../../plan/load";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { labCertificate } from "../../lab/pki";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderNginxSite, TLS_DIR } from "../../render/nginx";
 import { renderPatroniConfig } from "../../render/patroni";
@@ -113,27 +114,7 @@ function nginxMain(site: string): string {
 
 test.each(["dc1-lb1", "dc2-lb1"])("NGINX 1.26 accepts the site config of %s", (host) => {
     const p = plans.appTier;
-    execFileSync(
-        "openssl",
-        [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=*.example.org",
-            "-keyout",
-            path.join(HOST_WORK, "wildcard.key"),
-            "-out",
-            path.join(HOST_WORK, "wildcard.crt"),
-        ],
-        { stdio: "ignore" },
-    );
+    labCertificate(HOST_WORK, p.nextcloud.domain);
     const site = renderNginxSite(p, hostByName(p, host)).split(TLS_DIR).join(WORK);
     const siteFile = writeInRoot(`${host}-nginx-site.conf`, site);
     const main = writeInRoot(`${host}-nginx.conf`, nginxMain(siteFile));
