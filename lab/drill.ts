@@ -160,6 +160,10 @@ export const SCENARIOS = {
         async prepare(state, say) {
             say("canary: synchronous_mode off, so a cut primary acknowledges writes its standby never gets");
             await patchClusterConfig(state, { synchronous_mode: false });
+            // Patroni relaxes replication on a later loop, measured here at over 10 s: wait until no member is a sync standby.
+            await waitFor("Patroni to stop synchronous replication", 60000, async () =>
+                (await patroniMembers(state.plan)).some((m) => m.role === "sync_standby") ? undefined : true,
+            );
         },
         async restore(state, say) {
             say("canary: synchronous_mode back on");
@@ -280,7 +284,7 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise
             const files = new Set(v.files ?? []);
             stored = (v.rows ?? []).filter((id) => files.has(id)); // a write counts when both its row and its file are there
         } else {
-            stored = (await probeOnce<{ ids: number[] }>(state, via.host, ["count", "--port", port, "--trial", trialId])).ids;
+            stored = (await probeOnce<{ ids: string[] }>(state, via.host, ["count", "--port", port, "--trial", trialId])).ids;
         }
         if (scenario.changesLeader && newLeader === leader) drillProblems.push(`the leader did not move from ${leader}`);
         const windows: ObserveWindow[] = [

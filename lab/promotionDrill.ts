@@ -94,7 +94,7 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         // What the lost site acknowledged but never shipped: asynchronous replication's window,
         // counted by the same recorder as any loss (here it is the price of two-site, not a fault).
         await before.stop();
-        const kept = await probeOnce<{ ids: number[] }>(state, survivorLb, ["count", "--port", port, "--trial", `${id}-before`]);
+        const kept = await probeOnce<{ ids: string[] }>(state, survivorLb, ["count", "--port", port, "--trial", `${id}-before`]);
         const shipped = assessTrial({ faultAt: lostAt, writes: before.events, stored: kept.ids, watches: [], members: [], observeWindows: [] });
         await sleep(2000);
 
@@ -120,7 +120,7 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         await after.stop();
         await Promise.all(watchers.map((w) => w.stop()));
         const ended = Date.now() / 1000;
-        const stored = await probeOnce<{ ids: number[] }>(state, survivorLb, ["count", "--port", port, "--trial", `${id}-after`]);
+        const stored = await probeOnce<{ ids: string[] }>(state, survivorLb, ["count", "--port", port, "--trial", `${id}-after`]);
         // The writes acknowledged after the promotion must all be there; the outage runs from the command.
         const findings = assessTrial({
             faultAt: commandAt,

@@ -35,15 +35,19 @@ def connect(port):
 
 
 def writer(n, port, trial, deadline):
-    conn = None
+    # Each write carries its own id, made here: a sequence's ids are handed out again by a
+    # promoted replica, so an id from the database could hide a lost write behind a later one.
+    conn, seq = None, 0
     while not stop.is_set() and time.time() < deadline:
         t = time.time()
+        tag = "%d-%d" % (n, seq)
         try:
             if conn is None:
                 conn = connect(port)
             with conn.cursor() as cur:
-                cur.execute("INSERT INTO drill_writes(trial, writer) VALUES (%s, %s) RETURNING id", (trial, n))
-                emit(t=t, done=time.time(), ok=True, id=cur.fetchone()[0], w=n)
+                cur.execute("INSERT INTO drill_writes(trial, writer, tag) VALUES (%s, %s, %s)", (trial, n, tag))
+                emit(t=t, done=time.time(), ok=True, id=tag, w=n)
+                seq += 1
             time.sleep(0.02)
         except Exception as e:
             emit(t=t, done=time.time(), ok=False, w=n, err=str(e).strip().split("\n")[0][:120])
@@ -121,11 +125,11 @@ elif mode == "watch":
         time.sleep(0.1)
 elif mode == "setup":
     with connect(args["--port"]).cursor() as cur:
-        cur.execute("CREATE TABLE IF NOT EXISTS drill_writes (id bigserial PRIMARY KEY, trial text NOT NULL, writer int NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        cur.execute("CREATE TABLE IF NOT EXISTS drill_writes (id bigserial PRIMARY KEY, trial text NOT NULL, writer int NOT NULL, tag text NOT NULL, at timestamptz NOT NULL DEFAULT now())")
     emit(ok=True)
 elif mode == "count":
     with connect(args["--port"]).cursor() as cur:
-        cur.execute("SELECT id FROM drill_writes WHERE trial = %s", (args["--trial"],))
+        cur.execute("SELECT tag FROM drill_writes WHERE trial = %s", (args["--trial"],))
         emit(ids=[r[0] for r in cur.fetchall()])
 else:
     sys.exit("unknown mode " + mode)
