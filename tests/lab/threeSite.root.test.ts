@@ -118,9 +118,9 @@ test(
     async () => {
         const t = (await drill("canary-async-site-cut", { trials: 1, say: () => undefined })).trials[0];
         // The cut primary acknowledges writes for seconds (about 200 a second) before it steps down:
-    // hundreds at least. Ids the database hands out would hide most of them (a promoted replica
-    // hands the same sequence values out again): the writer makes its own.
-    expect(t.missing).toBeGreaterThan(100);
+        // hundreds at least. Ids the database hands out would hide most of them (a promoted replica
+        // hands the same sequence values out again): the writer makes its own.
+        expect(t.missing).toBeGreaterThan(100);
         expect(t.problems).toEqual([]); // nothing but the loss it was built to cause
         expect(t.ok).toBe(true);
         expect(t.newLeader).not.toBe(t.oldLeader);
