@@ -218,7 +218,7 @@ function report(r: { machine: string; started: string; series: Series[]; pgbench
         "",
         `Written by \`npm run bench:failover\` (lab/bench.ts) ${r.finished ? "" : "(**partial: the run was still going**) "}on ${r.started.slice(0, 10)}.`,
         `Machine: ${r.machine}. Topology: three-site lab (etcd in dc1, dc2, dc3; Patroni in dc1 and dc2, synchronous mode; HAProxy in dc1 and dc2), no WAN delay (this kernel has no netem).`,
-        "Writer: 4 connections through dc1's HAProxy (port 5000), one INSERT each every 20 ms. Outage: from the first failed write after the fault to the first successful write after it. Lost: acknowledged ids missing after recovery and heal. Split-brain: samples (every 100 ms, on every PostgreSQL) in which two members were writable.",
+        "Writer: 4 connections through dc1's HAProxy (port 5000), one INSERT each every 20 ms, each with an id the writer makes. Outage: from the first failed write after the fault to the first successful write after it. Lost: acknowledged ids missing after recovery and heal. Split-brain: samples (every 100 ms, on every PostgreSQL) in which two members were writable.",
         "",
         "## Write outage (seconds)",
         "",

@@ -49,7 +49,7 @@ function report(r: Run): void {
         `Written by \`npm run bench:sites\` (lab/benchSites.ts) ${r.finished ? "" : "(**partial: the run was still going**) "}on ${r.started.slice(0, 10)} at commit ${r.commit}, ${r.trials} trials per scenario.`,
         `Machine: ${r.machine}. No WAN delay between the sites (this kernel has no netem), so the figures and the unshipped-write counts are what a LAN-close pair of sites would see; across a real WAN, asynchronous replication lags further.`,
         "",
-        "Writers: 4 connections, one INSERT each every 20 ms. Lost: acknowledged ids missing afterwards. Split-brain: samples (every 100 ms on every PostgreSQL) with two writable members.",
+        "Writers: 4 connections, one INSERT each every 20 ms, each write with an id the writer makes (a sequence's ids would be handed out again after a failover and hide a lost write). Lost: acknowledged ids missing afterwards. Split-brain: samples (every 100 ms on every PostgreSQL) with two writable members.",
         "",
         "## Three-site: automatic failover (project timings ttl 20, loop_wait 5, retry_timeout 5)",
         "",
