@@ -47,6 +47,7 @@ export function deploySite() {
         plan,
         proxmox: config.proxmox,
         sshAuthorizedKeys: config.sshAuthorizedKeys,
+        sshUser: config.sshUser,
         secrets: secrets.values,
         caCertPem: secrets.caCertPem,
         // loadDeployment has checked both are set where the site runs NGINX.

@@ -8,7 +8,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { ComponentPlan, GlusterPlan, hostByName } from "../plan/plan";
-import { renderVolumeScript, VOLUME_SCRIPT } from "../render/gluster";
+import { renderVolumeScript } from "../render/gluster";
 import { Placement, placeHosts } from "./host/placeHosts";
 import { ProxmoxHost } from "./host/proxmoxHost";
 
@@ -49,14 +49,16 @@ export class GlusterVolume extends pulumi.ComponentResource {
         if (local[volume.creator]) {
             const creator = hostByName(plan, volume.creator);
             const script = renderVolumeScript(plan, creator);
+            // The script goes with the command (on stdin), so a changed script runs as rendered now.
             new command.remote.Command(
                 `${name}-create`,
                 {
-                    connection: { host: creator.address, user: args.sshUser, dialErrorLimit: 60, perDialTimeout: 10 },
-                    create: `sudo ${VOLUME_SCRIPT}`,
+                    connection: local[volume.creator].connection,
+                    create: `sudo sh -s`,
+                    stdin: script,
                     triggers: [createHash("sha256").update(script).digest("hex")],
                 },
-                { parent: this, dependsOn: Object.values(local).map((h) => h.vm) },
+                { parent: this, dependsOn: Object.values(local).map((h) => h.ready) },
             );
         }
         this.volumeName = pulumi.output(volume.volume);

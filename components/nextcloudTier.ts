@@ -50,12 +50,12 @@ export class NextcloudTier extends pulumi.ComponentResource {
         let installed: pulumi.Resource | undefined;
         // The installer first, so the others can wait for it.
         for (const host of [...apps].sort((a, b) => Number(b.name === app.installer) - Number(a.name === app.installer))) {
-            const vm = vms[host.name]?.vm;
+            const vm = vms[host.name];
             if (!vm) throw new pulumi.ResourceError(`no VM for app node ${host.name}: it is neither placed here nor handed over in usedHosts`, this);
             const provider = new docker.Provider(
                 `${host.name}-docker`,
                 { host: `ssh://${sshUser}@${host.address}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },
-                { parent: this, dependsOn: [vm] },
+                { parent: this, dependsOn: [vm.ready] },
             );
             const specs = nextcloud.apply((s) => renderNextcloudContainers(plan, host, s));
             const images = new Map<string, docker.RemoteImage>();
@@ -97,7 +97,7 @@ export class NextcloudTier extends pulumi.ComponentResource {
             if (host.name === app.installer) {
                 installed = new command.remote.Command(
                     `${host.name}-wait-installed`,
-                    { connection: { host: host.address, user: sshUser, dialErrorLimit: 60 }, create: renderWaitInstalled(plan) },
+                    { connection: vm.connection, create: renderWaitInstalled(plan) },
                     { parent: this, dependsOn: containers },
                 );
             }

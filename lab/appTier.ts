@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { RenderedFile, ServiceSpec } from "../render/rendered";
-import { VOLUME_SCRIPT } from "../render/gluster";
+import { renderVolumeScript } from "../render/gluster";
 import { APP_DATABASE } from "../render/patroni";
 import { NextcloudSecrets } from "../render/secrets";
 import { DeploymentPlan, hostByName, HostPlan, siteByName } from "../plan/plan";
@@ -59,7 +59,8 @@ export function labExtraFiles(plan: DeploymentPlan, host: HostPlan, secrets: Nex
 export function createVolume(plan: DeploymentPlan, holders: Record<string, number>): string {
     const g = plan.gluster!;
     const creator = hostByName(plan, g.creator);
-    const r = execInHost(holders[creator.name], creator.name, [VOLUME_SCRIPT], 600000);
+    // On stdin, as the Pulumi program runs it: the script as rendered now, never a stale copy on the host.
+    const r = execInHost(holders[creator.name], creator.name, ["sh", "-s"], 600000, { input: renderVolumeScript(plan, creator) });
     if (r.status !== 0)
         throw new Error(`creating Gluster volume ${g.volume} on ${creator.name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
     return creator.name;

@@ -31,8 +31,11 @@ export interface HostConfig {
     managementAddress?: string;
     /** Overrides the size derived from the roles. */
     size?: Partial<Size>;
-    /** Proxmox VM id. Default: the site's `vmIdBase` plus the host's position. */
-    vmId?: number;
+    /**
+     * Proxmox VM id, required and never changed: an id derived from a host's position would
+     * change when a host is inserted, and Proxmox would replace the VM with its disks.
+     */
+    vmId: number;
     /** Proxmox node that runs this VM. Default: the site's `proxmoxNode`. */
     proxmoxNode?: string;
 }
@@ -43,8 +46,12 @@ export interface SiteConfig {
     gateway: string;
     dns: string[];
     proxmoxNode: string;
-    vmIdBase: number;
     hosts: HostConfig[];
+    /**
+     * The site is fenced (powered off on purpose, docs/runbooks/two-site.md): its VMs are
+     * declared stopped and not started at boot, so `pulumi up --refresh` never starts them again.
+     */
+    fenced: boolean;
     /** Virtual address keepalived moves between the site's NGINX nodes (needs two of them). */
     vip?: string;
     /** The VMs' interface carrying the VIP: Proxmox's cloud-init names the first NIC eth0. */
@@ -123,8 +130,10 @@ export interface ProjectConfig {
 }
 
 export interface ProxmoxConfig {
-    /** VM id of the Debian 13 cloud-init template to clone. */
+    /** VM id of the Debian 13 cloud-init template to clone (docs/proxmox-template.md says what it must have). */
     templateVmId: number;
+    /** The Proxmox node that holds the template (VM ids are unique in a cluster: one template, on one node). Default: the site's proxmoxNode. */
+    templateNode?: string;
     /** Datastore for VM disks. */
     datastore: string;
     /** Datastore with the `snippets` content type enabled, for the user data. */

@@ -76,6 +76,12 @@ function ipv4(key: string, v: unknown): string {
     return s;
 }
 
+function bool(key: string, v: unknown, fallback: boolean): boolean {
+    if (v === undefined) return fallback;
+    if (typeof v !== "boolean") throw new ConfigError(key, `expected true or false, got ${show(v)}`);
+    return v;
+}
+
 function stringList(key: string, v: unknown, fallback: string[]): string[] {
     if (v === undefined) return fallback;
     if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
@@ -103,10 +109,17 @@ function loadSize(key: string, v: unknown, fallback: Size | undefined): Size {
 function loadHost(key: string, v: unknown, cidr: string): HostConfig {
     if (!isObject(v)) throw new ConfigError(key, `expected a host object {name, address, roles}, got ${show(v)}`);
     rejectUnknown(key, v, ["name", "address", "roles", "managementAddress", "size", "vmId", "proxmoxNode"]);
+    if (v.vmId === undefined) {
+        throw new ConfigError(
+            `${key}.vmId`,
+            `missing; give every host an explicit Proxmox VM id (e.g. 1101) that never changes: an id derived from the host's position would change when a host is inserted, and Proxmox would replace the VM with its disks`,
+        );
+    }
     const host: HostConfig = {
         name: name(`${key}.name`, v.name),
         address: ipv4(`${key}.address`, v.address),
         roles: [],
+        vmId: int(`${key}.vmId`, v.vmId, undefined, 100, 999999999),
     };
     if (!cidrContains(cidr, host.address)) {
         throw new ConfigError(
@@ -130,7 +143,6 @@ function loadHost(key: string, v: unknown, cidr: string): HostConfig {
         if (s.memoryMb !== undefined) host.size.memoryMb = int(`${key}.size.memoryMb`, s.memoryMb, undefined, 512, 1048576);
         if (s.diskGb !== undefined) host.size.diskGb = int(`${key}.size.diskGb`, s.diskGb, undefined, 8, 65536);
     }
-    if (v.vmId !== undefined) host.vmId = int(`${key}.vmId`, v.vmId, undefined, 100, 999999999);
     if (v.proxmoxNode !== undefined) host.proxmoxNode = str(`${key}.proxmoxNode`, v.proxmoxNode);
     return host;
 }
@@ -143,13 +155,17 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
         );
     }
     const sites: Record<string, SiteConfig> = {};
-    let ordinal = 0;
     for (const [siteName, v] of Object.entries(raw)) {
-        ordinal++;
         const key = `sites.${siteName}`;
         name(key, siteName);
         if (!isObject(v)) throw new ConfigError(key, `expected an object with cidr, gateway, proxmoxNode and hosts, got ${show(v)}`);
-        rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "vmIdBase", "hosts", "vip", "vipInterface"]);
+        if (v.vmIdBase !== undefined) {
+            throw new ConfigError(
+                `${key}.vmIdBase`,
+                `VM ids are no longer derived from a host's position (inserting a host would renumber the others, and Proxmox would replace those VMs with their disks); remove vmIdBase and give every host its current id as vmId`,
+            );
+        }
+        rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "hosts", "vip", "vipInterface", "fenced"]);
         const cidr = str(`${key}.cidr`, v.cidr);
         if (parseCidr(cidr) === undefined) throw new ConfigError(`${key}.cidr`, `${show(cidr)} is not an IPv4 CIDR; write it as "10.10.1.0/24"`);
         const gateway = ipv4(`${key}.gateway`, v.gateway);
@@ -163,7 +179,7 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
             gateway,
             dns: stringList(`${key}.dns`, v.dns, DEFAULTS.dns).map((d, i) => ipv4(`${key}.dns[${i}]`, d)),
             proxmoxNode: str(`${key}.proxmoxNode`, v.proxmoxNode),
-            vmIdBase: int(`${key}.vmIdBase`, v.vmIdBase, 1000 + ordinal * 100, 100, 999999000),
+            fenced: bool(`${key}.fenced`, v.fenced, false),
             hosts: v.hosts.map((h, i) => loadHost(`${key}.hosts[${i}]`, h, cidr)),
             vipInterface: str(`${key}.vipInterface`, v.vipInterface, "eth0"),
         };
@@ -199,11 +215,9 @@ function checkUnique(sites: Record<string, SiteConfig>): void {
             if (h.address === site.gateway)
                 throw new ConfigError(`${key}.address`, `address ${h.address} is the site's gateway; give the host another address`);
             addresses.set(h.address, key);
-            const vmId = h.vmId ?? site.vmIdBase + i + 1;
-            const seenVm = vmIds.get(vmId);
-            if (seenVm)
-                throw new ConfigError(`${key}.vmId`, `VM id ${vmId} is already used by ${seenVm}; set vmId or the sites' vmIdBase so they do not overlap`);
-            vmIds.set(vmId, key);
+            const seenVm = vmIds.get(h.vmId);
+            if (seenVm) throw new ConfigError(`${key}.vmId`, `VM id ${h.vmId} is already used by ${seenVm}; give every host its own VM id`);
+            vmIds.set(h.vmId, key);
         });
     }
     const cidrs = Object.entries(sites);
@@ -335,7 +349,7 @@ export function loadStackConfig(raw: RawConfig): StackConfig {
     if (raw.proxmox === undefined) {
         throw new ConfigError("proxmox", `missing; set at least the template to clone: \`pulumi config set --path ${PROJECT}:proxmox.templateVmId 9000\``);
     }
-    const px = section("proxmox", raw.proxmox, ["templateVmId", "datastore", "snippetsDatastore", "bridge", "vlanId"]);
+    const px = section("proxmox", raw.proxmox, ["templateVmId", "templateNode", "datastore", "snippetsDatastore", "bridge", "vlanId"]);
     const proxmox: ProxmoxConfig = {
         templateVmId: int("proxmox.templateVmId", px.templateVmId, undefined, 100, 999999999),
         datastore: str("proxmox.datastore", px.datastore, DEFAULTS.proxmox.datastore),
@@ -343,6 +357,7 @@ export function loadStackConfig(raw: RawConfig): StackConfig {
         bridge: str("proxmox.bridge", px.bridge, DEFAULTS.proxmox.bridge),
     };
     if (px.vlanId !== undefined) proxmox.vlanId = int("proxmox.vlanId", px.vlanId, undefined, 1, 4094);
+    if (px.templateNode !== undefined) proxmox.templateNode = str("proxmox.templateNode", px.templateNode);
     const keys = stringList("sshAuthorizedKeys", raw.sshAuthorizedKeys, []);
     keys.forEach((k, i) => {
         if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) \S+/.test(k)) {

@@ -28,8 +28,12 @@ export interface HostPlan {
     size: Size;
     vmId: number;
     proxmoxNode: string;
-    /** A second disk, formatted and mounted at first boot (Gluster bricks). */
-    dataDisk?: { sizeGb: number; mountPoint: string; filesystem: "xfs" };
+    /** Holds data a rebuild would lose (an etcd member, a Patroni member, a brick): its VM is protected against deletion. */
+    stateful: boolean;
+    /** Its site is fenced: the VM is declared stopped and not started at boot. */
+    fenced: boolean;
+    /** A second disk (scsi1), formatted and mounted at first boot (Gluster bricks); `device` names it by id, not as /dev/sdb. */
+    dataDisk?: { sizeGb: number; mountPoint: string; filesystem: "xfs"; device: string };
 }
 
 /** Where a site's applications reach the database: the site's first HAProxy. */

@@ -38,6 +38,12 @@ export const COMPONENT_OF: Record<Role, ComponentKind> = {
     nextcloud: "nextcloud",
 };
 
+/** Roles whose host holds data a rebuild would lose. */
+const STATEFUL: readonly Role[] = ["etcd", "patroni", "gluster", "gluster-arbiter"];
+
+/** The data disk: scsi1 on the VM's virtio-scsi-single controller, named by id (a second disk is not always /dev/sdb). */
+const DATA_DISK = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
+
 /** The order in which a stack creates its components. */
 export const COMPONENTS: readonly ComponentKind[] = ["etcd", "patroni", "loadBalancer", "gluster", "nextcloud"];
 
@@ -103,7 +109,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
     const brickMount = "/data/glusterfs";
     for (const [siteName, site] of Object.entries(config.sites)) {
         const prefix = Number(site.cidr.split("/")[1]);
-        site.hosts.forEach((h, i) => {
+        site.hosts.forEach((h) => {
             const roles = ROLES.filter((r) => h.roles.includes(r));
             const disk = roles.includes("gluster") ? config.gluster.brickDiskGb : roles.includes("gluster-arbiter") ? config.gluster.arbiterDiskGb : undefined;
             hosts.push({
@@ -117,9 +123,11 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
                 roles,
                 builtBy: COMPONENT_OF[roles[0]],
                 size: sizeFor(roles, config.sizes, h.size),
-                vmId: h.vmId ?? site.vmIdBase + i + 1,
+                vmId: h.vmId,
                 proxmoxNode: h.proxmoxNode ?? site.proxmoxNode,
-                ...(disk === undefined ? {} : { dataDisk: { sizeGb: disk, mountPoint: brickMount, filesystem: "xfs" as const } }),
+                stateful: roles.some((r) => STATEFUL.includes(r)),
+                fenced: site.fenced,
+                ...(disk === undefined ? {} : { dataDisk: { sizeGb: disk, mountPoint: brickMount, filesystem: "xfs" as const, device: DATA_DISK } }),
             });
         });
         sites.push({

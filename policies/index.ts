@@ -13,7 +13,7 @@ const policies: ResourceValidationPolicy[] = RULES.filter((r) => r.name !== "no-
     enforcementLevel: rule.enforcement ?? "mandatory",
     validateResource: (args, reportViolation) => {
         if (rule.types && !rule.types.includes(args.type)) return;
-        for (const message of rule.check({ type: args.type, name: args.name, props: args.props })) reportViolation(message);
+        for (const message of rule.check({ type: args.type, name: args.name, props: args.props, opts: args.opts })) reportViolation(message);
     },
 }));
 

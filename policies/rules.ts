@@ -11,6 +11,8 @@ export interface ReviewedResource {
     /** The resource's inputs as the engine hands them to a policy: untyped JSON, read defensively by each rule. */
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     props: Record<string, any>;
+    /** The resource's options that rules read (the engine hands them to the pack; the offline check records them). */
+    opts?: { protect?: boolean };
 }
 
 export interface PolicyRule {
@@ -30,7 +32,11 @@ export const TYPES = {
     patroni: "nextcloud-ha:index:PatroniCluster",
     gluster: "nextcloud-ha:index:GlusterVolume",
     failureDomains: "nextcloud-ha:index:FailureDomains",
+    vm: "proxmoxve:index/vmLegacy:VmLegacy",
 } as const;
+
+/** The roles whose host holds data a rebuilt VM would not have (tags of the VM). */
+const STATEFUL_ROLES = ["etcd", "patroni", "gluster", "gluster-arbiter"];
 
 /** The marker the offline check puts where the engine holds a secret. */
 export const SECRET_PLACEHOLDER = "[secret]";
@@ -171,6 +177,19 @@ export const RULES: PolicyRule[] = [
         enforcement: "advisory",
         types: [TYPES.failureDomains],
         check: ({ props }) => props.serviceGaps ?? [],
+    },
+    {
+        name: "stateful-vm-protected",
+        description: "A VM that holds data (an etcd or Patroni member, a Gluster brick) is protected, so no change can delete or replace it with its disks.",
+        types: [TYPES.vm],
+        check: ({ name, props, opts }) => {
+            const roles = ((props.tags ?? []) as string[]).filter((t) => STATEFUL_ROLES.includes(t));
+            return roles.length > 0 && opts?.protect !== true
+                ? [
+                      `VM ${name} holds data (${roles.join(", ")}) but is not protected: a change that replaced it would destroy its disks; declare it with protect: true`,
+                  ]
+                : [];
+        },
     },
     {
         name: "no-plaintext-secrets",

@@ -15,18 +15,32 @@ export const BASE_PACKAGES = ["qemu-guest-agent", "ca-certificates"];
 // (a default etcd would bootstrap a one-member cluster; Patroni must create PostgreSQL).
 const HOLD_SERVICES = "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d";
 
-export function renderCloudInit(host: HostPlan, rendered: RenderedHost, sshAuthorizedKeys: string[]): string {
+/** Who logs in, and how the host proves who it is. */
+export interface HostIdentity {
+    /** Public keys authorised for the image's user (stack config `sshAuthorizedKeys`). */
+    sshAuthorizedKeys: string[];
+    /** The image's user that remote commands log in as (stack config `sshUser`). */
+    sshUser: string;
+    /** The host's SSH host key (ed25519, OpenSSH format), made by the program so every connection can pin it. */
+    hostKey: { privateKey: string; publicKey: string };
+}
+
+export function renderCloudInit(host: HostPlan, rendered: RenderedHost, identity: HostIdentity): string {
     const replaced = [...new Set(rendered.services.flatMap((s) => s.replaces ?? []))];
     const doc = {
         hostname: host.name,
         manage_etc_hosts: true,
         timezone: "Etc/UTC",
         ssh_pwauth: false,
-        ssh_authorized_keys: sshAuthorizedKeys,
+        ssh_authorized_keys: identity.sshAuthorizedKeys,
+        // The template's host keys go; the program's key is the only one, known before the first connection.
+        ssh_deletekeys: true,
+        ssh_genkeytypes: [],
+        ssh_keys: { ed25519_private: identity.hostKey.privateKey, ed25519_public: identity.hostKey.publicKey },
         ...(host.dataDisk
             ? {
-                  // The second disk (scsi1), formatted once and mounted by label.
-                  fs_setup: [{ label: "data", filesystem: host.dataDisk.filesystem, device: "/dev/sdb", partition: "none", overwrite: false }],
+                  // The second disk (scsi1), by id, formatted once and mounted by label.
+                  fs_setup: [{ label: "data", filesystem: host.dataDisk.filesystem, device: host.dataDisk.device, partition: "none", overwrite: false }],
                   mounts: [["LABEL=data", host.dataDisk.mountPoint, host.dataDisk.filesystem, "defaults,nofail", "0", "2"]],
               }
             : {}),
@@ -46,6 +60,8 @@ export function renderCloudInit(host: HostPlan, rendered: RenderedHost, sshAutho
             ...replaced.map((u) => ["systemctl", "disable", "--now", u]),
             ["systemctl", "enable", "--now", "qemu-guest-agent.service"],
             ...rendered.services.map((s) => ["systemctl", "enable", "--now", s.unit]),
+            // Docker over SSH as the image's user (the app tier's containers) needs its group.
+            ...(rendered.packages.includes("docker.io") ? [["usermod", "-aG", "docker", identity.sshUser]] : []),
         ],
     };
     return (

@@ -7,8 +7,6 @@
 import { DeploymentPlan, GlusterPlan, HostPlan, hostByName } from "../plan/plan";
 import { RenderedHost } from "./rendered";
 
-export const VOLUME_SCRIPT = "/usr/local/sbin/nextcloud-ha-gluster-volume";
-
 /** Volume options: client and server quorum, then the metadata-cache/nl-cache small-file tuning. */
 export const VOLUME_OPTIONS: [string, string][] = [
     ["cluster.quorum-type", "auto"],
@@ -58,7 +56,7 @@ export function renderVolumeScript(plan: DeploymentPlan, runsOn: HostPlan): stri
     ].join("\n");
 }
 
-/** glusterd on a brick host, with its brick directory; the volume script on the volume's creator. */
+/** glusterd on a brick host, with its brick directory (the volume script goes to the creator with the command that runs it). */
 export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): RenderedHost {
     const g = requireGluster(plan);
     const brick = g.bricks.find((b) => b.host === host.name);
@@ -72,7 +70,6 @@ export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): Render
                 mode: "0644",
                 owner: "root:root",
             },
-            ...(g.creator === host.name ? [{ path: VOLUME_SCRIPT, content: renderVolumeScript(plan, host), mode: "0755", owner: "root:root" }] : []),
         ],
         services: [
             {

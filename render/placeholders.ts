@@ -30,6 +30,14 @@ export function placeholderTls(host: string): TlsIdentity {
     };
 }
 
+/** A host's SSH host key, as a marked placeholder. */
+export function placeholderHostKey(host: string): { privateKey: string; publicKey: string } {
+    return {
+        privateKey: pem("OPENSSH PRIVATE KEY", `SSH host key of ${host}`),
+        publicKey: `ssh-ed25519 <public SSH host key of ${host}, made at deploy time>`,
+    };
+}
+
 export function placeholderCertificate(): TlsCertificate {
     return { cert: pem("CERTIFICATE", "wildcard certificate, from stack config"), key: pem("PRIVATE KEY", "wildcard key, from stack config") };
 }

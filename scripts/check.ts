@@ -9,11 +9,11 @@ import { DATA_ROLES, failureGaps, failureMatrix, FailureMatrix, formatMatrix, SE
 import { loadDeployment } from "../plan/load";
 import { DeploymentPlan } from "../plan/plan";
 import { listStacks, readStackConfig, STACK_DIR } from "../plan/stackFiles";
-import { review, ReviewedResource, Violation } from "../policies/rules";
+import { review, Violation } from "../policies/rules";
 import { renderMermaid } from "../render/diagram";
 import { placeholderCertificate } from "../render/placeholders";
 import { parseCommandLine } from "../ops/args";
-import { plainParts, settled, setupMocks } from "./mockRuntime";
+import { reviewed, runInStack, settled, setupMocks } from "./mockRuntime";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
@@ -44,9 +44,9 @@ async function checkStack(stack: string): Promise<{ report: StackReport; plan: D
     const run = setupMocks(stack, overrides);
     // Loaded here, after the mocks: it imports the Pulumi SDK's runtime.
     const { deploySite } = await import("../program");
-    deploySite();
+    const { declared } = await runInStack(deploySite);
     await settled(run);
-    const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as ReviewedResource["props"] }));
+    const resources = reviewed(run, declared);
     const vms = resources
         .filter((r) => r.type === VM)
         .map(({ props: p }) =>

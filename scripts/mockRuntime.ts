@@ -4,7 +4,7 @@
  * `npm run check`. Secrets are mock values, marked secret as the engine would mark them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SECRET_PLACEHOLDER } from "../policies/rules";
+import { ReviewedResource, SECRET_PLACEHOLDER } from "../policies/rules";
 import { PROJECT } from "../plan/config";
 import { readStackConfig } from "../plan/stackFiles";
 
@@ -72,8 +72,14 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                         return { id: args.name, state: { ...args.inputs, result: secret("mockpw") } };
                     case "random:index/randomString:RandomString":
                         return { id: args.name, state: { ...args.inputs, result: secret("mockstr") } };
-                    case "tls:index/privateKey:PrivateKey":
-                        return { id: args.name, state: { ...args.inputs, privateKeyPem: secret("mockkey") } };
+                    case "tls:index/privateKey:PrivateKey": {
+                        // One secret for the key, in both of its formats; the public half is public.
+                        const key = secret("mockkey");
+                        return {
+                            id: args.name,
+                            state: { ...args.inputs, privateKeyPem: key, privateKeyOpenssh: key, publicKeyOpenssh: `ssh-ed25519 AAAAmock${args.name}\n` },
+                        };
+                    }
                     case "tls:index/selfSignedCert:SelfSignedCert":
                     case "tls:index/locallySignedCert:LocallySignedCert":
                         return {
@@ -107,6 +113,52 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
     }
     pulumi.runtime.setAllConfig(all);
     return run;
+}
+
+/** A resource as the program declared it: its parent, what it waits for, whether it is protected (the mock engine sees none of these). */
+export interface Declared {
+    type: string;
+    name: string;
+    parent?: string;
+    dependsOn: string[];
+    protect: boolean;
+    retainOnDelete: boolean;
+}
+
+const nameOf = (r: unknown) => (r as { __name?: string } | undefined)?.__name;
+
+/** Runs `program` inside a root stack resource, recording every resource's options through a stack transformation. */
+export async function runInStack<T>(program: () => T): Promise<{ result: T; declared: Declared[] }> {
+    const declared: Declared[] = [];
+    let result: T | undefined;
+    await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((a) => {
+            const deps = a.opts.dependsOn === undefined ? [] : ([] as unknown[]).concat(a.opts.dependsOn);
+            declared.push({
+                type: a.type,
+                name: a.name,
+                parent: nameOf(a.opts.parent),
+                dependsOn: deps.map((d) => nameOf(d) ?? "?"),
+                protect: a.opts.protect === true,
+                retainOnDelete: a.opts.retainOnDelete === true,
+            });
+            return undefined;
+        });
+        result = program();
+        return {};
+    });
+    return { result: result as T, declared };
+}
+
+/** What the policy rules review: every registered resource's plain inputs, and the options the program declared. */
+export function reviewed(run: MockRun, declared: Declared[]): ReviewedResource[] {
+    const protect = new Set(declared.filter((d) => d.protect).map((d) => `${d.type}::${d.name}`));
+    return run.resources.map((r) => ({
+        type: r.type,
+        name: r.name,
+        props: plainParts(r.inputs) as ReviewedResource["props"],
+        opts: { protect: protect.has(`${r.type}::${r.name}`) },
+    }));
 }
 
 export function valueOf<T>(output: pulumi.Output<T> | undefined): Promise<T> {

@@ -9,7 +9,7 @@ import { renderCloudInit } from "../render/cloudInit";
 import { renderHost } from "../render/host";
 import { loadPlan } from "../plan/load";
 import { hostsOf } from "../plan/plan";
-import { placeholderInputs } from "../render/placeholders";
+import { placeholderHostKey, placeholderInputs } from "../render/placeholders";
 import { listStacks, readStackConfig } from "../plan/stackFiles";
 import { parseCommandLine } from "../ops/args";
 
@@ -36,7 +36,10 @@ function main(argv: string[]): void {
         }
         const userData = path.join(dir, "cloud-init", "user-data.yaml");
         fs.mkdirSync(path.dirname(userData), { recursive: true });
-        fs.writeFileSync(userData, renderCloudInit(host, rendered, config.sshAuthorizedKeys));
+        fs.writeFileSync(
+            userData,
+            renderCloudInit(host, rendered, { sshAuthorizedKeys: config.sshAuthorizedKeys, sshUser: config.sshUser, hostKey: placeholderHostKey(host.name) }),
+        );
         console.log(`${host.name} (${host.roles.join(", ")}, ${host.address}): ${rendered.files.length} files + cloud-init user data -> ${dir}`);
     }
 }

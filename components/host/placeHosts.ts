@@ -4,6 +4,7 @@
  * hosts the plan says they build.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { Endpoint } from "../../plan/addresses";
 import { ProxmoxConfig } from "../../plan/config";
 import { DeploymentPlan, hostByName } from "../../plan/plan";
@@ -23,6 +24,8 @@ export interface Placement {
     proxmox: ProxmoxConfig;
     /** Public keys cloud-init authorises for the image's user (stack config `sshAuthorizedKeys`). */
     sshAuthorizedKeys: string[];
+    /** The image's user that remote commands log in as, with the operator's SSH agent (stack config `sshUser`). */
+    sshUser: string;
     /** The shared secrets and the deployment CA's key (secret), from the SharedSecrets component. */
     secrets: pulumi.Output<SharedSecretValues>;
     /** The deployment CA's certificate, which signs every host's TLS identity. */
@@ -40,22 +43,38 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
     for (const host of names.map((n) => hostByName(plan, n))) {
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
-        const tls = needsTls(host)
+        const identity = needsTls(host)
             ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem) }, parent)
             : undefined;
+        // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
+        const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });
         const userData = pulumi
             .all([
                 secrets,
-                tls,
+                identity,
                 host.roles.includes("nginx") ? placement.certificate : undefined,
                 host.roles.includes("patroni") ? placement.replicationSource : undefined,
+                hostKey.privateKeyOpenssh,
+                hostKey.publicKeyOpenssh,
             ])
-            .apply(([values, identity, certificate, standbySource]) =>
-                renderCloudInit(host, renderHost(plan, host, { secrets: values, tls: identity, certificate, standbySource }), placement.sshAuthorizedKeys),
+            .apply(([values, tlsIdentity, certificate, standbySource, privateKey, publicKey]) =>
+                renderCloudInit(host, renderHost(plan, host, { secrets: values, tls: tlsIdentity, certificate, standbySource }), {
+                    sshAuthorizedKeys: placement.sshAuthorizedKeys,
+                    sshUser: placement.sshUser,
+                    hostKey: { privateKey, publicKey: publicKey.trim() },
+                }),
             );
         placed[host.name] = new ProxmoxHost(
             host.name,
-            { host, proxmox: placement.proxmox, userData: pulumi.secret(userData), firewall: renderFirewall(plan, host), networks: plan.networks },
+            {
+                host,
+                proxmox: placement.proxmox,
+                userData: pulumi.secret(userData),
+                hostKey: hostKey.publicKeyOpenssh.apply((k) => k.trim()),
+                sshUser: placement.sshUser,
+                firewall: renderFirewall(plan, host),
+                networks: plan.networks,
+            },
             { parent },
         );
     }

@@ -1,9 +1,13 @@
 /**
  * The host building block every component stands on: a Proxmox VM cloned from the Debian 13
- * cloud-init template, with the plan's static address, tagged with its site and roles, and
- * its rendered cloud-init user data uploaded as a snippet.
+ * cloud-init template (docs/proxmox-template.md) on the template's node, with the plan's
+ * static address, tagged with its site and roles, its cloud-init user data uploaded as a
+ * snippet, and `ready`: the remote step that waits for cloud-init to finish, over SSH with
+ * the host key pinned. Every remote step on the host waits for `ready`. A stateful VM (an
+ * etcd or Patroni member, a brick) is protected: Pulumi refuses to delete or replace it.
  */
 import * as proxmox from "@muhlba91/pulumi-proxmoxve";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { ProxmoxConfig } from "../../plan/config";
@@ -19,14 +23,43 @@ export interface ProxmoxHostArgs {
     firewall: FirewallRule[];
     /** The plan's networks: the policy pack checks the protected ports against them. */
     networks: string[];
-    /** The host's cloud-init user data (secret when it holds passwords or keys). */
+    /** The host's cloud-init user data (secret: it holds the SSH host key). */
     userData: pulumi.Input<string>;
+    /** The host's SSH public host key (OpenSSH format), pinned by every connection to it. */
+    hostKey: pulumi.Input<string>;
+    /** The image's user that remote commands log in as (stack config `sshUser`). */
+    sshUser: string;
 }
+
+/** How a remote step reaches a host: its address, the image's user with the operator's SSH agent, its pinned host key. */
+export interface HostConnection {
+    host: string;
+    user: string;
+    hostKey: pulumi.Input<string>;
+    dialErrorLimit: number;
+    perDialTimeout: number;
+}
+
+/**
+ * cloud-init's end, bounded (30 minutes): 0 done, 2 done with recoverable errors (reported);
+ * anything else a failed first boot (apt could not install, say), reported with its log's tail.
+ */
+const WAIT_CLOUD_INIT = [
+    "timeout 1800 cloud-init status --wait >/dev/null; s=$?",
+    "if [ $s -eq 0 ]; then exit 0; fi",
+    "cloud-init status --long >&2",
+    "if [ $s -eq 2 ]; then exit 0; fi",
+    "sudo tail -n 20 /var/log/cloud-init-output.log >&2; exit $s",
+].join("; ");
 
 export class ProxmoxHost extends pulumi.ComponentResource {
     readonly vmId: pulumi.Output<number>;
     readonly address: string;
     readonly vm: proxmox.VmLegacy;
+    /** cloud-init has finished on the VM: remote steps depend on this, not on the VM. */
+    readonly ready: command.remote.Command;
+    /** How remote steps connect to this host. */
+    readonly connection: HostConnection;
 
     constructor(name: string, args: ProxmoxHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nextcloud-ha:index:ProxmoxHost", name, { host: args.host, proxmox: args.proxmox, firewall: args.firewall, networks: args.networks }, opts);
@@ -37,8 +70,8 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 nodeName: host.proxmoxNode,
                 datastoreId: px.snippetsDatastore,
                 contentType: "snippets",
-                // Named by content: a changed snippet is a new file, so replacing it never
-                // deletes the file a VM still points at.
+                // Named by content, and kept when replaced: the VM (which ignores later user data)
+                // still points at the file its first boot used.
                 sourceRaw: {
                     fileName: pulumi
                         .output(args.userData)
@@ -46,7 +79,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                     data: args.userData,
                 },
             },
-            { parent: this },
+            { parent: this, retainOnDelete: true },
         );
         this.vm = new proxmox.VmLegacy(
             name,
@@ -56,10 +89,14 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 vmId: host.vmId,
                 description: `nextcloud-ha ${host.roles.join(", ")} in ${host.site}`,
                 tags: ["nextcloud-ha", host.site, ...host.roles],
-                clone: { vmId: px.templateVmId, full: true },
-                onBoot: true,
-                started: true,
-                agent: { enabled: true },
+                // Cloned on the template's node; parallel full clones take turns on the storage lock.
+                clone: { vmId: px.templateVmId, nodeName: px.templateNode ?? host.proxmoxNode, datastoreId: px.datastore, full: true, retries: 3 },
+                // A fenced site's VMs stay off: a refresh must not start what the operator fenced.
+                onBoot: !host.fenced,
+                started: !host.fenced,
+                agent: { enabled: true, timeout: "15m", waitForIp: { ipv4: true } },
+                // Debian's cloud images can panic after a disk resize without a serial console.
+                serialDevices: [{ device: "socket" }],
                 operatingSystem: { type: "l26" },
                 cpu: { cores: host.size.cores, type: "host" },
                 memory: { dedicated: host.size.memoryMb },
@@ -71,6 +108,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 networkDevices: [{ bridge: px.bridge, model: "virtio", vlanId: px.vlanId, firewall: true }],
                 initialization: {
                     datastoreId: px.datastore,
+                    interface: "ide2",
                     ipConfigs: [{ ipv4: { address: `${host.address}/${host.prefix}`, gateway: host.gateway } }],
                     dns: { servers: host.dns },
                     userDataFileId: snippet.id,
@@ -78,7 +116,13 @@ export class ProxmoxHost extends pulumi.ComponentResource {
             },
             // cloud-init acts on the first boot only: a later change of the user data must not
             // replace a running database VM. Changes after that go through the hosts' services.
-            { parent: this, ignoreChanges: ["initialization"] },
+            { parent: this, ignoreChanges: ["initialization"], protect: host.stateful },
+        );
+        this.connection = { host: host.address, user: args.sshUser, hostKey: args.hostKey, dialErrorLimit: 60, perDialTimeout: 10 };
+        this.ready = new command.remote.Command(
+            `${name}-ready`,
+            { connection: this.connection, create: WAIT_CLOUD_INIT },
+            { parent: this, dependsOn: [this.vm] },
         );
         new proxmox.firewall.OptionsLegacy(
             `${name}-firewall`,

@@ -11,7 +11,13 @@ export function twoSiteConfig(): RawConfig {
     raw.topology = "two-site";
     delete raw.sites.dc3;
     for (const s of ["dc1", "dc2"]) {
-        for (const n of [2, 3]) raw.sites[s].hosts.push({ name: `${s}-etcd${n}`, address: `10.10.${s.slice(2)}.1${n}`, roles: ["etcd"] });
+        for (const n of [2, 3])
+            raw.sites[s].hosts.push({
+                name: `${s}-etcd${n}`,
+                vmId: 2010 + 100 * Number(s.slice(2)) + n,
+                address: `10.10.${s.slice(2)}.1${n}`,
+                roles: ["etcd"],
+            });
     }
     return raw;
 }
@@ -28,14 +34,14 @@ export function userDataOf(snippet: Captured): Record<string, any> {
 export function appTierConfig(): RawConfig {
     const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1", REPO_ROOT)));
     const add = (site: string, host: object) => raw.sites[site].hosts.push(host);
-    add("dc1", { name: "dc1-gfs1", address: "10.10.1.41", roles: ["gluster"] });
-    add("dc2", { name: "dc2-gfs1", address: "10.10.2.41", roles: ["gluster"] });
+    add("dc1", { name: "dc1-gfs1", vmId: 2141, address: "10.10.1.41", roles: ["gluster"] });
+    add("dc2", { name: "dc2-gfs1", vmId: 2241, address: "10.10.2.41", roles: ["gluster"] });
     raw.sites.dc3.hosts[0].roles = ["etcd", "gluster-arbiter"];
     for (const s of ["dc1", "dc2"]) {
         raw.sites[s].hosts.find((h: any) => h.roles.includes("haproxy")).roles = ["haproxy", "nginx"];
-        add(s, { name: `${s}-app1`, address: `10.10.${s.slice(2)}.51`, roles: ["nextcloud"] });
+        add(s, { name: `${s}-app1`, vmId: 2051 + 100 * Number(s.slice(2)), address: `10.10.${s.slice(2)}.51`, roles: ["nextcloud"] });
     }
-    add("dc1", { name: "dc1-app2", address: "10.10.1.52", roles: ["nextcloud"] });
+    add("dc1", { name: "dc1-app2", vmId: 2152, address: "10.10.1.52", roles: ["nextcloud"] });
     raw.nextcloud = { domain: "cloud.example.org", trustedDomains: ["files.example.org"] };
     return raw;
 }

@@ -19,7 +19,13 @@ test("the volume: data bricks in dc1 and dc2, the arbiter last on dc3's witness,
         creator: "dc3-etcd1",
     });
     const gfs = plan.hosts.find((h) => h.name === "dc1-gfs1")!;
-    expect(gfs.dataDisk).toEqual({ sizeGb: 500, mountPoint: "/data/glusterfs", filesystem: "xfs" });
+    expect(gfs.dataDisk).toEqual({
+        sizeGb: 500,
+        mountPoint: "/data/glusterfs",
+        filesystem: "xfs",
+        device: "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1",
+    });
+    expect([gfs.stateful, plan.hosts.find((h) => h.name === "dc1-lb1")!.stateful]).toEqual([true, false]);
     expect(plan.hosts.find((h) => h.name === "dc3-etcd1")!.dataDisk!.sizeGb).toBe(20);
     expect(plan.nextcloud.trustedDomains).toEqual(["cloud.example.org", "files.example.org"]);
 });
@@ -37,14 +43,14 @@ test("replica 2 without an arbiter is refused, and the message says why", () => 
 test("three-site: the arbiter beside a data brick is refused", () => {
     const raw: any = appTierConfig();
     raw.sites.dc3.hosts[0].roles = ["etcd"];
-    raw.sites.dc1.hosts.push({ name: "dc1-arb1", address: "10.10.1.42", roles: ["gluster-arbiter"] });
+    raw.sites.dc1.hosts.push({ name: "dc1-arb1", vmId: 2142, address: "10.10.1.42", roles: ["gluster-arbiter"] });
     expect(failure(raw).message).toContain("belongs in the witness site, not in dc1");
 });
 
 test("both data bricks in one site are refused", () => {
     const raw: any = appTierConfig();
     raw.sites.dc2.hosts = raw.sites.dc2.hosts.filter((h: any) => h.name !== "dc2-gfs1");
-    raw.sites.dc1.hosts.push({ name: "dc1-gfs2", address: "10.10.1.43", roles: ["gluster"] });
+    raw.sites.dc1.hosts.push({ name: "dc1-gfs2", vmId: 2143, address: "10.10.1.43", roles: ["gluster"] });
     expect(failure(raw).message).toContain("both Gluster data bricks are in dc1");
 });
 

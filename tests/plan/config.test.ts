@@ -78,7 +78,7 @@ test("address outside its site's CIDR", () => {
 
 test("even etcd membership in three-site", () => {
     const raw = base();
-    raw.sites.dc1.hosts.push({ name: "dc1-etcd2", address: "10.10.1.12", roles: ["etcd"] });
+    raw.sites.dc1.hosts.push({ name: "dc1-etcd2", vmId: 2112, address: "10.10.1.12", roles: ["etcd"] });
     const e = failure(raw);
     expect(e.key).toBe("sites");
     expect(e.message).toContain("4 etcd members");
@@ -87,7 +87,10 @@ test("even etcd membership in three-site", () => {
 
 test("three-site: an etcd layout that the loss of one site would break", () => {
     const raw = base();
-    raw.sites.dc1.hosts.push({ name: "dc1-etcd2", address: "10.10.1.12", roles: ["etcd"] }, { name: "dc1-etcd3", address: "10.10.1.13", roles: ["etcd"] });
+    raw.sites.dc1.hosts.push(
+        { name: "dc1-etcd2", vmId: 2112, address: "10.10.1.12", roles: ["etcd"] },
+        { name: "dc1-etcd3", vmId: 2113, address: "10.10.1.13", roles: ["etcd"] },
+    );
     const e = failure(raw);
     expect(e.key).toBe("sites.dc1.hosts");
     expect(e.message).toContain("dc1 holds 3 of the 5 etcd members, so losing dc1 would lose the quorum");
@@ -158,4 +161,35 @@ test("defaults fill what the config leaves out", () => {
     expect(c.patroni).toEqual({ scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576 });
     expect(c.haproxy.checkIntervalMs).toBe(1000);
     expect(c.proxmox.datastore).toBe("local-lvm");
+});
+
+test("a host without a VM id is refused: ids never come from a host's position", () => {
+    const raw = base();
+    delete raw.sites.dc2.hosts[1].vmId;
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc2.hosts[1].vmId");
+    expect(e.message).toMatch(/^nextcloud-ha:sites.dc2.hosts\[1\].vmId: missing; give every host an explicit Proxmox VM id/);
+    expect(e.message).toContain("Proxmox would replace the VM with its disks");
+});
+
+test("vmIdBase is refused with what to do instead", () => {
+    const raw = base();
+    raw.sites.dc1.vmIdBase = 1100;
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc1.vmIdBase");
+    expect(e.message).toContain("give every host its current id as vmId");
+});
+
+test("two hosts with one VM id are refused", () => {
+    const raw = base();
+    raw.sites.dc2.hosts[0].vmId = 1101;
+    expect(failure(raw).message).toMatch(/^nextcloud-ha:sites.dc2.hosts\[0\].vmId: VM id 1101 is already used by sites.dc1.hosts\[0\]/);
+});
+
+test("fenced takes true or false", () => {
+    const raw = base();
+    raw.sites.dc1.fenced = "yes";
+    const e = failure(raw);
+    expect(e.key).toBe("sites.dc1.fenced");
+    expect(e.message).toContain('expected true or false, got "yes"');
 });

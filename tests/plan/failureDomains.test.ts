@@ -170,7 +170,7 @@ test("two-site with one Patroni member per site and one Proxmox node is refused:
 
 test("three-site with two Patroni members in dc1: losing dc1 may take the primary and its sync standby", () => {
     const raw: any = committed();
-    raw.sites.dc1.hosts.push({ name: "dc1-db2", address: "10.10.1.22", roles: ["patroni"] });
+    raw.sites.dc1.hosts.push({ name: "dc1-db2", vmId: 2122, address: "10.10.1.22", roles: ["patroni"] });
     const m = matrixOf(raw);
     const gaps = failureGaps(m, DATA_ROLES);
     expect(gaps.map((g) => `${g.failure}: ${g.role}`)).toEqual(["node dc1/pve-dc1: patroni", "site dc1: patroni"]);

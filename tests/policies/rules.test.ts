@@ -74,6 +74,15 @@ test("no-plaintext-secrets: names and PEM keys in plain text, not the engine's s
     expect(JSON.stringify(r.check({ type: "x:y:Z", name: "c", props: { password: "hunter2" } }))).not.toContain("hunter2");
 });
 
+test("stateful-vm-protected: a VM with an etcd, Patroni or brick role must be protected; the others need not be", () => {
+    const vm = (tags: string[], protect: boolean) => ({ type: TYPES.vm, name: "dc1-x", props: { tags: ["nextcloud-ha", "dc1", ...tags] }, opts: { protect } });
+    const r = rule("stateful-vm-protected");
+    expect(r.check(vm(["patroni"], true))).toEqual([]);
+    expect(r.check(vm(["haproxy", "nginx"], false))).toEqual([]);
+    expect(r.check(vm(["etcd", "gluster-arbiter"], false))[0]).toMatch(/^VM dc1-x holds data \(etcd, gluster-arbiter\) but is not protected/);
+    expect(r.check({ ...vm(["gluster"], false), opts: undefined })).toHaveLength(1);
+});
+
 test("review names the rule and the resource of each violation", () => {
     expect(review([etcd(2), patroni()])).toEqual([
         { rule: "etcd-quorum-odd", enforcement: "mandatory", resource: `${TYPES.etcd}::dc1-etcd`, message: expect.stringContaining("has 2 members") },

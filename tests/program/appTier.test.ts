@@ -12,7 +12,7 @@ import { labCertificate } from "../../lab/pki";
 import { review } from "../../policies/rules";
 import { readStackConfig } from "../../plan/stackFiles";
 import { appTierConfig, userDataOf } from "../helpers/configs";
-import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
+import { MockRun, plainParts, reviewed, runProgram, valueOf } from "../helpers/mocks";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-cert-"));
 const wildcard = labCertificate(dir, "cloud.example.org");
@@ -90,7 +90,7 @@ test("no secret in plain text; every mandatory policy rule passes, and the app t
     for (const c of dc1.run.byType("docker:index/container:Container").filter((x) => x.inputs.name !== "nextcloud-cron")) {
         expect(JSON.stringify(plainParts(c.inputs))).toContain("[secret]");
     }
-    const violations = review(dc1.run.resources.map((r) => ({ type: r.type, name: r.name, props: plainParts(r.inputs) as any })));
+    const violations = review(reviewed(dc1.run, dc1.declared));
     expect(violations.filter((v) => v.enforcement === "mandatory")).toEqual([]);
     // The app tier's known gaps, warned about until it is highly available: one Redis and one cron.
     expect(new Set(violations.map((v) => v.rule))).toEqual(new Set(["failure-domains-service"]));
@@ -132,7 +132,11 @@ test("deploy order: the installer's containers, then its wait for the installati
     expect(waitsFor("dc1-app1-wait-installed")).toEqual(expect.arrayContaining(["dc1-app1-redis", "dc1-app1-nextcloud", "dc1-app1-nextcloud-cron"]));
     expect(waitsFor("dc1-app2-nextcloud")).toContain("dc1-app1-wait-installed");
     expect(waitsFor("dc1-app1-nextcloud")).not.toContain("dc1-app1-wait-installed");
-    for (const host of ["dc1-app1", "dc1-app2"]) expect(waitsFor(`${host}-docker`)).toContain(host);
+    // Remote steps wait for cloud-init to finish on the VM, not merely for the VM.
+    for (const host of ["dc1-app1", "dc1-app2"]) {
+        expect(waitsFor(`${host}-docker`)).toContain(`${host}-ready`);
+        expect(waitsFor(`${host}-ready`)).toContain(host);
+    }
     // The app tier comes after the load balancers (its database route) and the volume (its data directory).
     expect(waitsFor("dc1-nextcloud")).toEqual(expect.arrayContaining(["dc1-lb", "dc1-gluster"]));
     expect(waitsFor("dc1-lb")).toContain("dc1-patroni");
@@ -150,6 +154,6 @@ test("a host with roles [nginx, nextcloud] is placed by the load balancer, and i
     });
     const vm = dc2.declared.find((d) => d.type === "nextcloud-ha:index:ProxmoxHost" && d.name === "dc2-app1")!;
     expect(vm.parent).toBe("dc2-lb");
-    expect(dc2.waitsFor("dc2-app1-docker")).toContain("dc2-app1");
+    expect(dc2.waitsFor("dc2-app1-docker")).toContain("dc2-app1-ready");
     expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud"]);
 });

@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { SHARED_OUTPUTS } from "../../components/sharedSecrets";
 import { userDataOf as userDataFrom } from "../helpers/configs";
 import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
+import { readStackConfig } from "../../plan/stackFiles";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 const SNIPPET = "proxmoxve:index/fileLegacy:FileLegacy";
@@ -66,9 +67,9 @@ test("component outputs resolve to the plan's endpoints and members", async () =
 });
 
 test("passwords and keys are secret in every input and output", async () => {
-    // dc1 makes them: 9 passwords (5 database, 4 Nextcloud), the Nextcloud instanceid, the CA key
-    // and a key for each of its 2 etcd/Patroni hosts.
-    expect(run.generatedSecrets).toHaveLength(9 + 1 + 1 + 2);
+    // dc1 makes them: 9 passwords (5 database, 4 Nextcloud), the Nextcloud instanceid, the CA key,
+    // a TLS key for each of its 2 etcd/Patroni hosts and an SSH host key for each of its 3 hosts.
+    expect(run.generatedSecrets).toHaveLength(9 + 1 + 1 + 2 + 3);
     const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
     for (const s of run.generatedSecrets) expect(plain).not.toContain(s);
     // The snippets carry the passwords, so the whole user data must be secret.
@@ -109,6 +110,26 @@ test("registers the components the design names", () => {
             "nextcloud-ha:index:SharedSecrets",
         ]),
     );
+});
+
+test("the Proxmox layer: cloned on the template's node, stable ids, stateful VMs protected, the snippet kept, a serial console, cloud-init on ide2", async () => {
+    const db = run.byType(VM).find((v) => v.inputs.name === "dc1-db1")!.inputs as Record<string, any>;
+    expect(db.clone).toEqual({ vmId: 9000, nodeName: "pve-dc1", datastoreId: "local-lvm", full: true, retries: 3 });
+    expect(db.serialDevices).toEqual([{ device: "socket" }]);
+    expect(db.initialization.interface).toBe("ide2");
+    expect(db.agent).toMatchObject({ enabled: true, waitForIp: { ipv4: true } });
+    expect([db.started, db.onBoot]).toEqual([true, true]);
+    const declared = (await runProgram("dc1")).declared;
+    const vm = (name: string) => declared.find((d) => d.type === VM && d.name === name)!;
+    expect(["dc1-etcd1", "dc1-db1", "dc1-lb1"].map((n) => vm(n).protect)).toEqual([true, true, false]);
+    expect(declared.filter((d) => d.type === SNIPPET).every((d) => d.retainOnDelete)).toBe(true);
+});
+
+test("a fenced site's VMs are declared stopped and not started at boot", async () => {
+    const sites = readStackConfig("dc1").sites as any;
+    sites.dc1.fenced = true;
+    const fenced = await runProgram("dc1", { sites });
+    for (const v of fenced.run.byType(VM)) expect([v.inputs.started, v.inputs.onBoot]).toEqual([false, false]);
 });
 
 test("every VM gets a DROP-by-default firewall with the rendered rules", () => {

@@ -2,6 +2,7 @@
 import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
 import { renderCloudInit } from "../../render/cloudInit";
+import { placeholderHostKey } from "../../render/placeholders";
 import { renderGlusterBrick, renderGlusterMount, renderVolumeScript } from "../../render/gluster";
 import { renderNginxSite } from "../../render/nginx";
 import { renderNextcloudConfig } from "../../render/nextcloud";
@@ -16,7 +17,7 @@ const plan = loadPlan(appTierConfig()).plan;
 /** The app tier with a second NGINX node in dc1, with or without the site's VIP. */
 function twoNginxConfig(vip: boolean): any {
     const raw: any = appTierConfig();
-    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
+    raw.sites.dc1.hosts.push({ name: "dc1-lb2", vmId: 2132, address: "10.10.1.32", roles: ["nginx"] });
     if (vip) raw.sites.dc1.vip = "10.10.1.30";
     return raw;
 }
@@ -50,9 +51,14 @@ test("volume script: waits for peers, creates replica 2 arbiter 1 only when abse
     expect(script).toMatch(/-lt 120 \]/); // bounded waits
 });
 
-test("only the creating site's brick host gets the volume script", () => {
-    expect(renderGlusterBrick(plan, hostByName(plan, "dc1-gfs1")).files.map((f) => f.path)).not.toContain("/usr/local/sbin/nextcloud-ha-gluster-volume");
-    expect(renderGlusterBrick(plan, hostByName(plan, "dc3-etcd1")).files.map((f) => f.path)).toContain("/usr/local/sbin/nextcloud-ha-gluster-volume");
+test("no brick host keeps a copy of the volume script: it goes with the command that runs it", () => {
+    for (const h of ["dc1-gfs1", "dc2-gfs1", "dc3-etcd1"]) {
+        expect(
+            renderGlusterBrick(plan, hostByName(plan, h))
+                .files.map((f) => f.content)
+                .join("\n"),
+        ).not.toContain("volume create");
+    }
 });
 
 test("app hosts mount the volume with backup volfile servers", () => {
@@ -64,8 +70,14 @@ test("app hosts mount the volume with backup volfile servers", () => {
 
 test("brick hosts format and mount their data disk at first boot", () => {
     const host = hostByName(plan, "dc1-gfs1");
-    const doc = parse(renderCloudInit(host, renderHost(plan, host, {}), []));
-    expect(doc.fs_setup[0]).toMatchObject({ label: "data", filesystem: "xfs", device: "/dev/sdb", overwrite: false });
+    const doc = parse(renderCloudInit(host, renderHost(plan, host, {}), { sshAuthorizedKeys: [], sshUser: "debian", hostKey: placeholderHostKey(host.name) }));
+    // By id: a second disk is not always /dev/sdb.
+    expect(doc.fs_setup[0]).toMatchObject({
+        label: "data",
+        filesystem: "xfs",
+        device: "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1",
+        overwrite: false,
+    });
     expect(doc.mounts[0]).toEqual(["LABEL=data", "/data/glusterfs", "xfs", "defaults,nofail", "0", "2"]);
 });
 

@@ -8,7 +8,7 @@ import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
 import { needsTls, renderHost } from "../../render/host";
 
 import { hostByName } from "../../plan/plan";
-import { placeholderSecrets, placeholderTls } from "../../render/placeholders";
+import { placeholderHostKey, placeholderSecrets, placeholderTls } from "../../render/placeholders";
 
 import { readStackConfig } from "../../plan/stackFiles";
 import { twoSiteConfig } from "../helpers/configs";
@@ -17,6 +17,7 @@ const PLACEHOLDER_DATABASE = placeholderSecrets().database;
 
 const plan = loadPlan(readStackConfig("dc1")).plan;
 const tls = (h: string) => placeholderTls(h);
+const identity = (h: string) => ({ sshAuthorizedKeys: ["ssh-ed25519 AAAAtest op@example"], sshUser: "debian", hostKey: placeholderHostKey(h) });
 
 test("etcd: TLS for clients and peers from the deployment CA, client certificates required", () => {
     const r = renderEtcdMember(plan, hostByName(plan, "dc2-etcd1"), tls("dc2-etcd1"));
@@ -72,7 +73,7 @@ test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, s
 test("cloud-init: holds services during install, writes files after the packages, then enables the units", () => {
     const host = hostByName(plan, "dc1-db1");
     const rendered = renderHost(plan, host, { secrets: placeholderSecrets(), tls: tls(host.name) });
-    const text = renderCloudInit(host, rendered, ["ssh-ed25519 AAAAtest op@example"]);
+    const text = renderCloudInit(host, rendered, identity(host.name));
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     const doc = parse(text);
     expect(doc.hostname).toBe("dc1-db1");
@@ -95,7 +96,7 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
                     secrets: placeholderSecrets(),
                     tls: needsTls(h) ? tls(h.name) : undefined,
                 });
-                return { host: h.name, userData: renderCloudInit(h, r, ["ssh-ed25519 AAAAtest op@example"]) };
+                return { host: h.name, userData: renderCloudInit(h, r, identity(h.name)) };
             });
     const first = renderAll();
     expect(renderAll()).toEqual(first);

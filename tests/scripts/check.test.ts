@@ -69,7 +69,7 @@ test("a plan that leaves no promotable Patroni member after a failure it promise
         // Two-site with one Patroni member per site: losing dc1-db1 leaves dc1 without a primary.
         const project = parse(fs.readFileSync(path.join(ROOT, "examples", "two-site", "Pulumi.yaml"), "utf8"));
         project.config.sites.value.dc1.hosts = project.config.sites.value.dc1.hosts.filter((h: { name: string }) => h.name !== "dc1-db2");
-        project.config.sites.value.dc1.hosts.push({ name: "dc1-etcd2", address: "10.10.1.12", roles: ["etcd"], proxmoxNode: "pve-dc1b" });
+        project.config.sites.value.dc1.hosts.push({ name: "dc1-etcd2", vmId: 2112, address: "10.10.1.12", roles: ["etcd"], proxmoxNode: "pve-dc1b" });
         fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify(project));
         fs.copyFileSync(path.join(ROOT, "examples", "two-site", "Pulumi.dc1.yaml"), path.join(dir, "Pulumi.dc1.yaml"));
         const r = check(["dc1"], dir);

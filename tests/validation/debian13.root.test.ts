@@ -132,7 +132,7 @@ test("the NGINX check does catch a broken config", () => {
 test("keepalived accepts the config of two NGINX nodes sharing a VIP, and rejects a broken one", () => {
     const { renderKeepalivedConfig } = require("../../render/keepalived") as typeof import("../../render/keepalived");
     const raw: any = appTierConfig();
-    raw.sites.dc1.hosts.push({ name: "dc1-lb2", address: "10.10.1.32", roles: ["nginx"] });
+    raw.sites.dc1.hosts.push({ name: "dc1-lb2", vmId: 2132, address: "10.10.1.32", roles: ["nginx"] });
     raw.sites.dc1.vip = "10.10.1.30";
     const p = loadPlan(raw).plan;
     const good = writeInRoot("keepalived.conf", renderKeepalivedConfig(p, hostByName(p, "dc1-lb2")));
