@@ -58,7 +58,8 @@ export class GlusterVolume extends pulumi.ComponentResource {
                     stdin: script,
                     triggers: [createHash("sha256").update(script).digest("hex")],
                 },
-                { parent: this, dependsOn: Object.values(local).map((h) => h.ready) },
+                // Once glusterd runs on every brick host of this stack (the other stacks' were deployed first).
+                { parent: this, dependsOn: Object.values(local).map((h) => h.converged.glusterd ?? h.ready) },
             );
         }
         this.volumeName = pulumi.output(volume.volume);

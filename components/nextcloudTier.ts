@@ -55,7 +55,8 @@ export class NextcloudTier extends pulumi.ComponentResource {
             const provider = new docker.Provider(
                 `${host.name}-docker`,
                 { host: `ssh://${sshUser}@${host.address}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },
-                { parent: this, dependsOn: [vm.ready] },
+                // Once the host has its files: the Gluster mount, config.php, the hooks, Docker itself.
+                { parent: this, dependsOn: Object.values(vm.converged) },
             );
             const specs = nextcloud.apply((s) => renderNextcloudContainers(plan, host, s));
             const images = new Map<string, docker.RemoteImage>();

@@ -31,7 +31,9 @@ export const PHASES: string[][] = [
 /** The services the lab runs for a host: the rendered ones, with the probe app in Docker's place. */
 export function labServices(host: HostPlan, specs: ServiceSpec[]): ServiceSpec[] {
     return specs.map((s) =>
-        s.name === "docker" ? { name: "probe-app", unit: "(lab only)", user: "root", command: ["/usr/bin/python3", "-u", PROBE_APP, PROBE_CONFIG] } : s,
+        s.name === "docker"
+            ? { name: "probe-app", unit: "(lab only)", user: "root", command: ["/usr/bin/python3", "-u", PROBE_APP, PROBE_CONFIG], apply: { kind: "none" } }
+            : s,
     );
 }
 

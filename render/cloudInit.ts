@@ -1,8 +1,9 @@
 /**
- * Renders a host's cloud-init user data, so that a VM cloned from the Debian 13 cloud
- * image boots straight into its role: packages installed with their services held back,
- * the rendered files written once the service users exist, then the role's units enabled.
- * Pure.
+ * Renders a host's cloud-init user data: the bootstrap only. Packages installed with their
+ * services held back, the users, the SSH identity (the program's host key, the operator's
+ * authorised keys), the data disk. No application secret: the rendered files and the services
+ * come with the converge steps over SSH (render/converge.ts), at the first `pulumi up` and
+ * every later one. Pure.
  */
 import { stringify } from "yaml";
 import { HostPlan } from "../plan/plan";
@@ -48,18 +49,16 @@ export function renderCloudInit(host: HostPlan, rendered: RenderedHost, identity
         package_upgrade: false,
         packages: [...new Set([...BASE_PACKAGES, ...rendered.packages])].sort(),
         bootcmd: [["cloud-init-per", "once", "nextcloud-ha-hold-services", "sh", "-c", HOLD_SERVICES]],
-        write_files: rendered.files.map((f) => ({
-            path: f.path,
-            content: f.content,
-            permissions: f.mode,
-            owner: f.owner,
-            defer: !f.beforePackages,
-        })),
+        // Only what must exist before the packages install (it holds no secret); every other
+        // file reaches the host with its converge step (render/converge.ts), over SSH.
+        write_files: rendered.files
+            .filter((f) => f.beforePackages)
+            .map((f) => ({ path: f.path, content: f.content, permissions: f.mode, owner: f.owner, defer: false })),
         runcmd: [
             ["rm", "-f", "/usr/sbin/policy-rc.d"],
+            // The packages' own units (PostgreSQL's, say) must not start at a boot: the converge steps start what runs.
             ...replaced.map((u) => ["systemctl", "disable", "--now", u]),
             ["systemctl", "enable", "--now", "qemu-guest-agent.service"],
-            ...rendered.services.map((s) => ["systemctl", "enable", "--now", s.unit]),
             // Docker over SSH as the image's user (the app tier's containers) needs its group.
             ...(rendered.packages.includes("docker.io") ? [["usermod", "-aG", "docker", identity.sshUser]] : []),
         ],

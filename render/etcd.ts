@@ -58,7 +58,20 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
             { path: `${ETCD_PKI}/member.crt`, content: tls.cert, mode: "0644", owner: "etcd:etcd" },
             { path: `${ETCD_PKI}/member.key`, content: tls.key, mode: "0600", owner: "etcd:etcd" },
         ],
-        services: [{ name: "etcd", unit: "etcd.service", user: "etcd", command: ["/usr/bin/etcd"], envFile: "/etc/default/etcd" }],
+        services: [
+            {
+                name: "etcd",
+                unit: "etcd.service",
+                user: "etcd",
+                command: ["/usr/bin/etcd"],
+                envFile: "/etc/default/etcd",
+                // One member at a time (the converge steps run in turn), each healthy before the next.
+                apply: {
+                    kind: "restart",
+                    healthy: `. /etc/etcd/etcdctl.env && etcdctl --endpoints=https://127.0.0.1:${plan.ports.etcdClient} endpoint health`,
+                },
+            },
+        ],
         packages: ["etcd-server", "etcd-client"],
     };
 }

@@ -77,6 +77,7 @@ export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): Render
                 unit: "glusterd.service",
                 user: "root",
                 command: ["/usr/sbin/glusterd", "-N", "-p", "/run/glusterd.pid", "--log-level", "INFO"],
+                apply: { kind: "none" },
             },
         ],
         packages: ["glusterfs-server", "xfsprogs"],
@@ -120,6 +121,7 @@ export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
             },
             {
                 path: `/etc/systemd/system/${DATA_DIR_UNIT}`,
+                service: "gluster-data-dir",
                 content: [
                     "[Unit]",
                     "Description=Nextcloud's data directory on the Gluster volume (nextcloud-ha)",
@@ -150,8 +152,10 @@ export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
                     "-c",
                     `mkdir -p ${g.mountPoint} && exec /usr/sbin/mount.glusterfs ${servers[0]}:/${g.volume} ${g.mountPoint} -o backup-volfile-servers=${servers.slice(1).join(":")}`,
                 ],
+                // Remounting would cut the app off its files: a changed unit takes effect at the next boot.
+                apply: { kind: "none" },
             },
-            { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g) },
+            { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g), apply: { kind: "none" } },
         ],
         packages: ["glusterfs-client"],
     };

@@ -66,7 +66,16 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
 export function renderHaproxy(plan: DeploymentPlan, host: HostPlan): RenderedHost {
     return {
         files: [{ path: HAPROXY_CONFIG, content: renderHaproxyConfig(plan, host), mode: "0644", owner: "root:root" }],
-        services: [{ name: "haproxy", unit: "haproxy.service", user: "root", command: ["/usr/sbin/haproxy", "-W", "-db", "-f", HAPROXY_CONFIG] }],
+        services: [
+            {
+                name: "haproxy",
+                unit: "haproxy.service",
+                user: "root",
+                command: ["/usr/sbin/haproxy", "-W", "-db", "-f", HAPROXY_CONFIG],
+                // Hitless: the master starts new workers; old ones finish their sessions.
+                apply: { kind: "reload", check: `haproxy -c -f ${HAPROXY_CONFIG}` },
+            },
+        ],
         packages: ["haproxy"],
     };
 }

@@ -59,6 +59,7 @@ export function renderKeepalived(plan: DeploymentPlan, host: HostPlan): Rendered
                 unit: "keepalived.service",
                 user: "root",
                 command: ["/usr/sbin/keepalived", "--dont-fork", "--log-console", "-f", KEEPALIVED_CONFIG],
+                apply: { kind: "reload", check: `keepalived --config-test -f ${KEEPALIVED_CONFIG}` },
             },
         ],
         packages: ["keepalived"],

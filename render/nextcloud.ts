@@ -190,7 +190,8 @@ export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secret
                 { path: `${HOOKS}/pre-installation/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
                 { path: `${HOOKS}/before-starting/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
             ],
-            services: [{ name: "docker", unit: "docker.service", user: "root", command: ["/usr/sbin/dockerd"] }],
+            // Nextcloud reads its config.php at every request; the hooks run when a container starts.
+            services: [{ name: "docker", unit: "docker.service", user: "root", command: ["/usr/sbin/dockerd"], apply: { kind: "none" } }],
             packages: ["docker.io", "curl"],
         },
     ]);

@@ -87,7 +87,15 @@ export function renderNginx(plan: DeploymentPlan, host: HostPlan, tls: TlsCertif
             { path: `${TLS_DIR}/wildcard.crt`, content: tls.cert, mode: "0644", owner: "root:root" },
             { path: `${TLS_DIR}/wildcard.key`, content: tls.key, mode: "0600", owner: "root:root" },
         ],
-        services: [{ name: "nginx", unit: "nginx.service", user: "root", command: ["/usr/sbin/nginx", "-g", "daemon off; master_process on;"] }],
+        services: [
+            {
+                name: "nginx",
+                unit: "nginx.service",
+                user: "root",
+                command: ["/usr/sbin/nginx", "-g", "daemon off; master_process on;"],
+                apply: { kind: "reload", check: "nginx -t -q" },
+            },
+        ],
         packages: ["nginx"],
     };
 }

@@ -166,6 +166,8 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 user: "postgres",
                 command: ["/usr/bin/patroni", PATRONI_CONFIG],
                 replaces: ["postgresql.service"],
+                // Patroni re-reads its local config on SIGHUP; the cluster-wide (dynamic) part is not in this file's reach.
+                apply: { kind: "reload" },
             },
         ],
         packages: ["patroni", "python3-etcd", `postgresql-${plan.versions.postgres}`],

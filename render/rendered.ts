@@ -1,8 +1,8 @@
 /**
- * What a renderer produces for one host: files to write, services to run, Debian packages
- * to install. Both shells consume it unchanged: the cloud-init renderer turns it into user
- * data for a Proxmox VM, and the lab writes the files into a host's namespace and runs the
- * services itself. Pure types; no Pulumi.
+ * What a renderer produces for one host: files to write, services to run and how a change
+ * reaches each (its apply rule), Debian packages to install. The shells consume it unchanged:
+ * cloud-init installs the packages, the converge scripts (render/converge.ts) write the files
+ * and apply the rules over SSH, and the lab runs the services itself. Pure types; no Pulumi.
  */
 
 export interface RenderedFile {
@@ -12,9 +12,19 @@ export interface RenderedFile {
     mode: string;
     /** "user:group" (the user may come with a package). */
     owner: string;
-    /** Must exist before packages install (e.g. to stop a package's default setup). */
+    /** Must exist before packages install (e.g. to stop a package's default setup): written by cloud-init, and holds no secret. */
     beforePackages?: boolean;
+    /** The service that reads it: a change applies that service's rule. Default: the first service of the renderer that wrote it. */
+    service?: string;
 }
+
+/**
+ * How a changed file reaches its running service. `reload`: check the new config (a command
+ * that fails on a bad one), then `systemctl reload`; `restart`: check, `systemctl restart`,
+ * then wait (bounded) until `healthy` succeeds; `none`: the service reads it when it next needs
+ * it (or a oneshot unit at boot).
+ */
+export type ApplyRule = { kind: "reload"; check?: string } | { kind: "restart"; check?: string; healthy?: string } | { kind: "none" };
 
 export interface ServiceSpec {
     /** Short name the lab and the docs use ("etcd", "patroni", "haproxy"). */
@@ -29,6 +39,8 @@ export interface ServiceSpec {
     envFile?: string;
     /** Units the package starts that this service replaces; the VM disables them. */
     replaces?: string[];
+    /** How a change of its files reaches it once it runs. */
+    apply: ApplyRule;
 }
 
 export interface RenderedHost {
@@ -46,7 +58,7 @@ export interface TlsIdentity {
 
 /** Joins the parts of several renderers for one host, in order. */
 export function mergeRendered(parts: RenderedHost[]): RenderedHost {
-    const files = parts.flatMap((p) => p.files);
+    const files = parts.flatMap((p) => p.files.map((f) => ({ ...f, service: f.service ?? p.services[0]?.name })));
     const seen = new Set<string>();
     for (const f of files) {
         if (seen.has(f.path)) throw new Error(`two renderers write ${f.path}`);

@@ -1,7 +1,8 @@
 /**
- * Places hosts: issues each its TLS identity, renders everything the host receives, and
- * builds its VM. Every component places its hosts through this; they differ only in which
- * hosts the plan says they build.
+ * Places hosts: issues each its TLS identity and SSH host key, renders everything the host
+ * receives, and builds its VM with its bootstrap (cloud-init) and its converge steps (one per
+ * service, render/converge.ts). Every component places its hosts through this; they differ
+ * only in which hosts the plan says they build.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
@@ -9,9 +10,11 @@ import { Endpoint } from "../../plan/addresses";
 import { ProxmoxConfig } from "../../plan/config";
 import { DeploymentPlan, hostByName } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
+import { renderConverge } from "../../render/converge";
 import { renderFirewall } from "../../render/firewall";
 import { needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
+import { placeholderInputs } from "../../render/placeholders";
 import { SharedSecretValues } from "../sharedSecrets";
 import { ProxmoxHost } from "./proxmoxHost";
 import { issueTlsIdentity } from "./tlsIdentity";
@@ -40,6 +43,7 @@ export interface Placement {
 export function placeHosts(parent: pulumi.ComponentResource, placement: Placement, names: string[]): Record<string, ProxmoxHost> {
     const { plan, secrets, caCertPem } = placement;
     const placed: Record<string, ProxmoxHost> = {};
+    const previous: Record<string, pulumi.Resource> = {};
     for (const host of names.map((n) => hostByName(plan, n))) {
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
@@ -48,23 +52,27 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
             : undefined;
         // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
         const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });
-        const userData = pulumi
+        const rendered = pulumi
             .all([
                 secrets,
                 identity,
                 host.roles.includes("nginx") ? placement.certificate : undefined,
                 host.roles.includes("patroni") ? placement.replicationSource : undefined,
-                hostKey.privateKeyOpenssh,
-                hostKey.publicKeyOpenssh,
             ])
-            .apply(([values, tlsIdentity, certificate, standbySource, privateKey, publicKey]) =>
-                renderCloudInit(host, renderHost(plan, host, { secrets: values, tls: tlsIdentity, certificate, standbySource }), {
-                    sshAuthorizedKeys: placement.sshAuthorizedKeys,
-                    sshUser: placement.sshUser,
-                    hostKey: { privateKey, publicKey: publicKey.trim() },
-                }),
+            .apply(([values, tlsIdentity, certificate, standbySource]) =>
+                renderHost(plan, host, { secrets: values, tls: tlsIdentity, certificate, standbySource }),
             );
-        placed[host.name] = new ProxmoxHost(
+        const userData = pulumi.all([rendered, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([r, privateKey, publicKey]) =>
+            renderCloudInit(host, r, {
+                sshAuthorizedKeys: placement.sshAuthorizedKeys,
+                sshUser: placement.sshUser,
+                hostKey: { privateKey, publicKey: publicKey.trim() },
+            }),
+        );
+        // The services and their order do not depend on the secrets: placeholders give them.
+        const services = renderHost(plan, host, placeholderInputs(host)).services.map((s) => s.name);
+        const units = rendered.apply((r) => renderConverge(host, r));
+        const placedHost = new ProxmoxHost(
             host.name,
             {
                 host,
@@ -74,9 +82,19 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
                 sshUser: placement.sshUser,
                 firewall: renderFirewall(plan, host),
                 networks: plan.networks,
+                converge: services.map((service, i) => ({
+                    service,
+                    script: pulumi.secret(units.apply((u) => u[i].script)),
+                    // Hashes only: the preview's diff names the file that changes, never its content.
+                    triggers: pulumi.unsecret(units.apply((u) => u[i].triggers)),
+                    after: previous[service],
+                })),
             },
             { parent },
         );
+        // One host at a time per service: the next host's step waits for this one's.
+        for (const [service, step] of Object.entries(placedHost.converged)) previous[service] = step;
+        placed[host.name] = placedHost;
     }
     return placed;
 }

@@ -29,6 +29,12 @@ export interface ProxmoxHostArgs {
     hostKey: pulumi.Input<string>;
     /** The image's user that remote commands log in as (stack config `sshUser`). */
     sshUser: string;
+    /**
+     * The converge step of each service, in order (render/converge.ts): its script (secret, sent
+     * on stdin), its triggers (hashes: a new run when one changes) and the step it must wait for
+     * (the same service on the previous host: one host at a time).
+     */
+    converge: { service: string; script: pulumi.Input<string>; triggers: pulumi.Input<string[]>; after?: pulumi.Resource }[];
 }
 
 /** How a remote step reaches a host: its address, the image's user with the operator's SSH agent, its pinned host key. */
@@ -60,6 +66,8 @@ export class ProxmoxHost extends pulumi.ComponentResource {
     readonly ready: command.remote.Command;
     /** How remote steps connect to this host. */
     readonly connection: HostConnection;
+    /** Each service's converge step, by service: files in place, the service started or its change applied. */
+    readonly converged: Record<string, command.remote.Command> = {};
 
     constructor(name: string, args: ProxmoxHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nextcloud-ha:index:ProxmoxHost", name, { host: args.host, proxmox: args.proxmox, firewall: args.firewall, networks: args.networks }, opts);
@@ -124,6 +132,15 @@ export class ProxmoxHost extends pulumi.ComponentResource {
             { connection: this.connection, create: WAIT_CLOUD_INIT },
             { parent: this, dependsOn: [this.vm] },
         );
+        // The host's services in order, each once its predecessor here and the same service on the previous host are done.
+        let last: pulumi.Resource = this.ready;
+        for (const step of args.converge) {
+            last = this.converged[step.service] = new command.remote.Command(
+                `${name}-converge-${step.service}`,
+                { connection: this.connection, create: "sudo sh -s", stdin: step.script, triggers: step.triggers },
+                { parent: this, dependsOn: [last, ...(step.after ? [step.after] : [])] },
+            );
+        }
         new proxmox.firewall.OptionsLegacy(
             `${name}-firewall`,
             { nodeName: host.proxmoxNode, vmId: host.vmId, enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT" },

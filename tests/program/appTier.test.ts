@@ -7,12 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
 import { labCertificate } from "../../lab/pki";
 import { review } from "../../policies/rules";
 import { readStackConfig } from "../../plan/stackFiles";
 import { appTierConfig, userDataOf } from "../helpers/configs";
-import { MockRun, plainParts, reviewed, runProgram, valueOf } from "../helpers/mocks";
+import { hostFile, hostFiles, MockRun, plainParts, reviewed, runProgram, valueOf } from "../helpers/mocks";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-cert-"));
 const wildcard = labCertificate(dir, "cloud.example.org");
@@ -27,10 +26,7 @@ async function runStack(stack: string, primaryOutputs?: Record<string, unknown>)
 
 const containers = (run: MockRun, host: string) => run.byType("docker:index/container:Container").filter((c) => c.name.startsWith(`${host}-`));
 const envOf = (c: { inputs: Record<string, unknown> }) => ((c.inputs.envs as any)?.value ?? c.inputs.envs) as string[];
-const nextcloudConfigOf = (run: MockRun, host: string) =>
-    userDataOf(run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files.find(
-        (f: any) => f.path === "/etc/nextcloud-ha/nextcloud-ha.config.php",
-    ).content as string;
+const nextcloudConfigOf = (run: MockRun, host: string) => hostFile(run, host, "/etc/nextcloud-ha/nextcloud-ha.config.php");
 
 let dc1: Awaited<ReturnType<typeof runStack>>;
 
@@ -101,21 +97,19 @@ test("no secret in plain text; every mandatory policy rule passes, and the app t
     expect(await valueOf(dc1.program.publicEndpoint!)).toEqual({ url: "https://cloud.example.org", addresses: ["10.10.1.31"] });
 });
 
-test("NGINX's user data carries the wildcard certificate, and its key only as a secret", () => {
+test("NGINX's converge step carries the wildcard certificate and its key (0600), only as a secret; the user data neither", () => {
+    const files = hostFiles(dc1.run, "dc1-lb1");
+    expect(files.find((f) => f.path === "/etc/nginx/tls/wildcard.crt")!.content).toBe(TLS.tlsCertificate);
+    expect(files.find((f) => f.path === "/etc/nginx/tls/wildcard.key")).toMatchObject({ content: TLS.tlsKey, mode: "600", service: "nginx" });
+    expect(files.map((f) => f.path)).toContain("/etc/nginx/sites-enabled/nextcloud.conf");
+    const step = dc1.run.byType("command:remote:Command").find((c) => c.name === "dc1-lb1-converge-nginx")!;
+    expect(JSON.stringify(plainParts(step.inputs))).not.toContain(TLS.tlsKey.split("\n")[1]);
     const snippet = dc1.run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === "dc1-lb1-user-data")!;
-    const files = userDataOf(snippet).write_files;
-    expect(files.find((f: any) => f.path === "/etc/nginx/tls/wildcard.crt").content).toBe(TLS.tlsCertificate);
-    expect(JSON.stringify(plainParts(snippet.inputs))).not.toContain(TLS.tlsKey.split("\n")[1]);
-    expect(parse(JSON.stringify(files.map((f: any) => f.path)))).toContain("/etc/nginx/sites-enabled/nextcloud.conf");
+    expect(JSON.stringify(userDataOf(snippet))).not.toContain("wildcard");
 });
 
 test("the database password wiring: the app role's password is the one Patroni creates the role with, in config.php and for the installer", () => {
-    const files = (host: string) =>
-        userDataOf(dc1.run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files as {
-            path: string;
-            content: string;
-        }[];
-    const bootstrap = files("dc1-db1").find((f) => f.path === "/etc/patroni/post-bootstrap.sh")!.content;
+    const bootstrap = hostFile(dc1.run, "dc1-db1", "/etc/patroni/post-bootstrap.sh");
     const created = /CREATE ROLE nextcloud LOGIN PASSWORD '([^']+)'/.exec(bootstrap)![1];
     expect(created).toMatch(/^mockpw-shared-nextcloud-db-/);
     expect(/'dbpassword' => '([^']+)'/.exec(nextcloudConfigOf(dc1.run, "dc1-app2"))![1]).toBe(created);

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { SHARED_OUTPUTS } from "../../components/sharedSecrets";
 import { userDataOf as userDataFrom } from "../helpers/configs";
-import { MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
+import { hostFile, hostFiles, MockRun, plainParts, runProgram, valueOf } from "../helpers/mocks";
 import { readStackConfig } from "../../plan/stackFiles";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
@@ -39,21 +39,36 @@ test("declares one VM per dc1 host, with names, tags, sizes and static addresses
     expect(etcd.memory.dedicated).toBe(2048);
 });
 
-test("each VM's user data holds the rendered files of its roles", () => {
+test("each VM's user data is its bootstrap only: packages, the SSH identity, the files needed before packages; no application secret", () => {
     const db = userDataOf("dc1-db1");
-    const paths = db.write_files.map((f: any) => f.path);
-    expect(paths).toEqual(expect.arrayContaining(["/etc/patroni/config.yml", "/etc/patroni/pki/etcd-client.key"]));
-    const patroni = parse(db.write_files.find((f: any) => f.path === "/etc/patroni/config.yml").content);
+    expect(db.packages).toEqual(expect.arrayContaining(["patroni", "python3-etcd", "postgresql-17"]));
+    expect(db.write_files.map((f: any) => f.path)).toEqual(["/etc/postgresql-common/createcluster.d/50-patroni.conf"]);
+    expect(db.runcmd).toContainEqual(["systemctl", "disable", "--now", "postgresql.service"]);
+    expect(db.ssh_keys.ed25519_public).toBe("ssh-ed25519 AAAAmockdc1-db1-ssh-host-key");
+    // Only the host's own SSH host key: no password, no TLS key, no other host's key.
+    const own = run.generatedSecrets.filter((s) => s.includes("dc1-db1-ssh-host-key"));
+    for (const s of run.generatedSecrets.filter((x) => !own.includes(x))) expect(JSON.stringify(db)).not.toContain(s);
+    for (const host of ["dc1-etcd1", "dc1-lb1"]) expect(userDataOf(host).write_files ?? []).toEqual([]);
+});
+
+test("each host's converge steps carry the rendered files of its roles, in order, one host at a time", () => {
+    const db = hostFiles(run, "dc1-db1");
+    expect(db.map((f) => f.path)).toEqual(expect.arrayContaining(["/etc/patroni/config.yml", "/etc/patroni/pki/etcd-client.key"]));
+    expect(db.find((f) => f.path === "/etc/patroni/config.yml")).toMatchObject({ mode: "600", owner: "postgres:postgres", service: "patroni" });
+    const patroni = parse(hostFile(run, "dc1-db1", "/etc/patroni/config.yml"));
     expect(patroni.name).toBe("dc1-db1");
     expect(patroni.postgresql.authentication.replication.password).toMatch(/^mockpw-shared-replication/);
-    expect(db.packages).toEqual(expect.arrayContaining(["patroni", "python3-etcd", "postgresql-17"]));
-    expect(db.runcmd).toContainEqual(["systemctl", "enable", "--now", "patroni.service"]);
-    const etcd = userDataOf("dc1-etcd1");
-    const env = etcd.write_files.find((f: any) => f.path === "/etc/default/etcd").content;
+    const env = hostFile(run, "dc1-etcd1", "/etc/default/etcd");
     expect(env).toContain('ETCD_INITIAL_CLUSTER="dc1-etcd1=https://10.10.1.11:2380,dc2-etcd1=https://10.10.2.11:2380,dc3-etcd1=https://10.10.3.11:2380"');
-    expect(etcd.write_files.find((f: any) => f.path === "/etc/etcd/pki/member.crt").content).toContain("cert-dc1-etcd1-etcd-tls-cert");
-    const lb = userDataOf("dc1-lb1");
-    expect(lb.write_files.map((f: any) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg"]);
+    expect(hostFile(run, "dc1-etcd1", "/etc/etcd/pki/member.crt")).toContain("cert-dc1-etcd1-etcd-tls-cert");
+    expect(hostFiles(run, "dc1-lb1").map((f) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg"]);
+    // Each step sends its script on stdin, as a secret; it runs once cloud-init is done on the host.
+    const step = run.byType("command:remote:Command").find((c) => c.name === "dc1-db1-converge-patroni")!;
+    expect(step.inputs.create).toBe("sudo sh -s");
+    expect(JSON.stringify(plainParts(step.inputs.stdin))).toBe(JSON.stringify("[secret]"));
+    expect(step.inputs.triggers).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^\/etc\/patroni\/config.yml 0600 postgres:postgres sha256:[0-9a-f]{16}$/)]),
+    );
 });
 
 test("component outputs resolve to the plan's endpoints and members", async () => {

@@ -1,7 +1,6 @@
 /** dc2 reads the shared secrets from dc1's stack instead of creating its own. */
 import { parse } from "yaml";
-import { userDataOf } from "../helpers/configs";
-import { MockRun, plainParts, primaryStackOutputs, runProgram } from "../helpers/mocks";
+import { hostFile, MockRun, plainParts, primaryStackOutputs, runProgram } from "../helpers/mocks";
 
 let run: MockRun;
 let stack: Awaited<ReturnType<typeof runProgram>>["program"];
@@ -20,9 +19,7 @@ test("reads dc1's stack and creates no passwords or CA of its own", () => {
 });
 
 test("dc2's Patroni member uses dc1's passwords and certificates signed by dc1's CA", () => {
-    const snippet = run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === "dc2-db1-user-data")!;
-    const userData = userDataOf(snippet);
-    const patroni = parse(userData.write_files.find((f: any) => f.path === "/etc/patroni/config.yml").content);
+    const patroni = parse(hostFile(run, "dc2-db1", "/etc/patroni/config.yml"));
     const shared = primaryStackOutputs().sharedSecrets as any;
     expect(patroni.postgresql.authentication.superuser.password).toBe(shared.database.superuserPassword);
     const signed = run.byType("tls:index/locallySignedCert:LocallySignedCert").find((r) => r.name === "dc2-db1-etcd-tls-cert")!;

@@ -6,8 +6,8 @@
 import { parse } from "yaml";
 import { parseEndpoint } from "../../plan/addresses";
 import { readStackConfig } from "../../plan/stackFiles";
-import { twoSiteConfig, userDataOf } from "../helpers/configs";
-import { MockRun, primaryStackOutputs, runProgram, valueOf } from "../helpers/mocks";
+import { twoSiteConfig } from "../helpers/configs";
+import { hostFile, MockRun, primaryStackOutputs, runProgram, valueOf } from "../helpers/mocks";
 
 async function runStack(stack: string, extra: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>) {
     const two: any = twoSiteConfig();
@@ -15,12 +15,7 @@ async function runStack(stack: string, extra: Record<string, unknown> = {}, prim
     return runProgram(stack, overrides, primaryOutputs);
 }
 
-const patroniConfigOf = (run: MockRun, host: string) =>
-    parse(
-        userDataOf(run.byType("proxmoxve:index/fileLegacy:FileLegacy").find((r) => r.name === `${host}-user-data`)!).write_files.find(
-            (f: any) => f.path === "/etc/patroni/config.yml",
-        ).content,
-    );
+const patroniConfigOf = (run: MockRun, host: string) => parse(hostFile(run, host, "/etc/patroni/config.yml"));
 
 test("dc1 is the primary cluster, keeps a slot for dc2, and reads no other stack", async () => {
     const { run, program } = await runStack("dc1");

@@ -70,7 +70,7 @@ test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, s
     expect(cfg).not.toMatch(/bind (\*|0\.0\.0\.0):7000/);
 });
 
-test("cloud-init: holds services during install, writes files after the packages, then enables the units", () => {
+test("cloud-init is the bootstrap only: services held during install, the files needed before packages, the SSH identity; no service enabled", () => {
     const host = hostByName(plan, "dc1-db1");
     const rendered = renderHost(plan, host, { secrets: placeholderSecrets(), tls: tls(host.name) });
     const text = renderCloudInit(host, rendered, identity(host.name));
@@ -78,12 +78,22 @@ test("cloud-init: holds services during install, writes files after the packages
     const doc = parse(text);
     expect(doc.hostname).toBe("dc1-db1");
     expect(doc.bootcmd[0].slice(0, 3)).toEqual(["cloud-init-per", "once", "nextcloud-ha-hold-services"]);
-    const byPath = Object.fromEntries(doc.write_files.map((f: any) => [f.path, f]));
-    expect(byPath["/etc/postgresql-common/createcluster.d/50-patroni.conf"].defer).toBe(false);
-    expect(byPath["/etc/patroni/config.yml"]).toMatchObject({ defer: true, owner: "postgres:postgres", permissions: "0600" });
+    expect(doc.write_files).toEqual([
+        {
+            path: "/etc/postgresql-common/createcluster.d/50-patroni.conf",
+            content: expect.stringContaining("create_main_cluster = false"),
+            permissions: "0644",
+            owner: "root:root",
+            defer: false,
+        },
+    ]);
+    expect(text).not.toContain("<secret: postgres superuser password");
+    expect(doc.ssh_keys.ed25519_private).toContain("SSH host key of dc1-db1");
+    expect(doc.ssh_deletekeys).toBe(true);
     expect(doc.runcmd[0]).toEqual(["rm", "-f", "/usr/sbin/policy-rc.d"]);
     expect(doc.runcmd).toContainEqual(["systemctl", "disable", "--now", "postgresql.service"]);
-    expect(doc.runcmd[doc.runcmd.length - 1]).toEqual(["systemctl", "enable", "--now", "patroni.service"]);
+    // The converge steps enable and start the services, once their files are in place.
+    expect(JSON.stringify(doc.runcmd)).not.toContain("patroni.service");
     expect(doc.packages).toEqual(expect.arrayContaining(["qemu-guest-agent", "patroni", "python3-etcd", "postgresql-17"]));
 });
 
@@ -96,11 +106,12 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
                     secrets: placeholderSecrets(),
                     tls: needsTls(h) ? tls(h.name) : undefined,
                 });
-                return { host: h.name, userData: renderCloudInit(h, r, identity(h.name)) };
+                const files = r.files.map((f) => `--- ${f.path} ${f.mode} ${f.owner} (${f.service})\n${f.content}`).join("\n");
+                return { host: h.name, rendered: `${renderCloudInit(h, r, identity(h.name))}\n=== converged files\n${files}` };
             });
     const first = renderAll();
     expect(renderAll()).toEqual(first);
-    for (const { host, userData } of first) expect(userData).toMatchSnapshot(host);
+    for (const { host, rendered } of first) expect(rendered).toMatchSnapshot(host);
 });
 
 test("a host whose role needs a secret refuses to render without it", () => {

@@ -1,0 +1,140 @@
+/**
+ * Day two: the converge script of each service of a host, what `pulumi up` runs on the VM over
+ * SSH (`sudo sh -s`, the script on stdin, never on a command line) at every change of its
+ * files. Safe to re-run: it writes a file only when its content, mode or owner differ; then it
+ * applies the service's rule (render/rendered.ts `ApplyRule`): check the new config, reload, or
+ * restart and wait until healthy. A failed check puts every file it wrote back as it was, so
+ * the host keeps running its old config and the error says why. The first run on a host
+ * enables and starts the service without waiting (an etcd member waits for its peers, which
+ * other steps start). Pure.
+ */
+import { createHash } from "node:crypto";
+import { HostPlan } from "../plan/plan";
+import { ApplyRule, RenderedFile, RenderedHost, ServiceSpec } from "./rendered";
+
+/** Where a host records that a service has had its first converge (and so is enabled). */
+export const CONVERGED_DIR = "/var/lib/nextcloud-ha/converged";
+
+/** One service of one host: the script that converges it, and its hash (what triggers a new run). */
+export interface ConvergeUnit {
+    host: string;
+    service: string;
+    script: string;
+    /**
+     * What triggers a new run, one line a file (`PATH sha256:...` of its content) and one for the
+     * rest of the script: a preview's diff names the file that changes, never its content.
+     */
+    triggers: string[];
+}
+
+const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
+
+/** Bounded wait until a command succeeds: 60 tries 2 s apart. */
+function waitUntil(what: string, command: string): string[] {
+    return [
+        `i=0; until sh -c ${quote(command)} >/dev/null 2>&1; do`,
+        `    i=$((i+1)); [ "$i" -lt 60 ] || { echo ${quote(`${what} not after 120 s`)} >&2; exit 1; }; sleep 2`,
+        "done",
+    ];
+}
+
+/** Single-quotes a word for sh. */
+function quote(word: string): string {
+    return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function applyLines(s: ServiceSpec, rule: ApplyRule, unitFiles: boolean): string[] {
+    const reload = unitFiles ? ["systemctl daemon-reload"] : [];
+    switch (rule.kind) {
+        case "none":
+            return [...reload, `echo ${quote(`${s.name}: files in place; it reads them when it needs them`)}`];
+        case "reload":
+            return [...reload, `systemctl reload ${s.unit}`, `echo ${quote(`${s.name}: reloaded`)}`];
+        case "restart":
+            return [
+                ...reload,
+                `systemctl restart ${s.unit}`,
+                ...(rule.healthy ? waitUntil(`${s.name} healthy`, rule.healthy) : []),
+                `echo ${quote(`${s.name}: restarted${rule.healthy ? " and healthy" : ""}`)}`,
+            ];
+        default: {
+            const never: never = rule;
+            throw new Error(`unknown apply rule ${JSON.stringify(never)}`);
+        }
+    }
+}
+
+/** The file's content as base64 lines, for a quoted here-document. */
+function base64Lines(content: string): string {
+    return (
+        Buffer.from(content, "utf8")
+            .toString("base64")
+            .match(/.{1,76}/g)
+            ?.join("\n") ?? ""
+    );
+}
+
+/** The converge script of one service: its files, then its rule. */
+export function renderConvergeScript(host: HostPlan, service: ServiceSpec, files: RenderedFile[]): string {
+    const unitFiles = files.some((f) => f.path.startsWith("/etc/systemd/system/"));
+    const marker = `${CONVERGED_DIR}/${service.name}`;
+    const check = service.apply.kind === "none" ? undefined : service.apply.check;
+    return [
+        "#!/bin/sh",
+        `# Converges ${service.name} (${service.unit}) on ${host.name}; rendered by nextcloud-ha. Safe to re-run.`,
+        "set -eu",
+        "changed=0",
+        "written=",
+        "# put PATH MODE OWNER, the content base64 on stdin: written only when content, mode or owner differ; the old file kept aside.",
+        "put() {",
+        '    tmp=$(mktemp); base64 -d >"$tmp"',
+        '    if [ -f "$1" ] && cmp -s "$tmp" "$1" && [ "$(stat -c \'%a %U:%G\' "$1")" = "$2 $3" ]; then rm -f "$tmp"; return 0; fi',
+        '    if [ -f "$1" ]; then cp -p "$1" "$1.ncha-old"; fi',
+        '    install -D -m "$2" -o "${3%%:*}" -g "${3#*:}" "$tmp" "$1"; rm -f "$tmp"',
+        '    changed=1; written="$written $1"; echo "changed $1"',
+        "}",
+        "# Puts every written file back as it was.",
+        "restore() {",
+        '    for f in $written; do if [ -f "$f.ncha-old" ]; then mv -f "$f.ncha-old" "$f"; else rm -f "$f"; fi; done',
+        "}",
+        ...files.flatMap((f) => [`put ${f.path} ${Number.parseInt(f.mode, 8).toString(8)} ${f.owner} <<'NCHA_B64'`, base64Lines(f.content), "NCHA_B64"]),
+        ...(check
+            ? [
+                  `if [ "$changed" = 1 ] && ! out=$(${check} 2>&1); then`,
+                  "    restore",
+                  `    echo ${quote(`${service.name} on ${host.name}: the new config fails its check (${check}); the old files are back and the service runs on:`)} "$out" >&2`,
+                  "    exit 1",
+                  "fi",
+              ]
+            : []),
+        'for f in $written; do rm -f "$f.ncha-old"; done',
+        `if [ ! -f ${marker} ]; then`,
+        // First converge: the package's own unit goes, the service is enabled and started, without waiting.
+        ...(service.replaces ?? []).map((u) => `    systemctl disable --now ${u} || true`),
+        ...(unitFiles ? ["    systemctl daemon-reload"] : []),
+        `    systemctl enable ${service.unit}`,
+        `    systemctl restart --no-block ${service.unit}`,
+        `    install -D -m 0644 /dev/null ${marker}`,
+        `    echo ${quote(`${service.name}: enabled and started`)}`,
+        "    exit 0",
+        "fi",
+        `if [ "$changed" = 0 ]; then echo ${quote(`${service.name}: unchanged`)}; exit 0; fi`,
+        ...applyLines(service, service.apply, unitFiles),
+        "",
+    ].join("\n");
+}
+
+/** Every service of a host, in the order its roles come, with its converge script. Files written before packages stay cloud-init's. */
+export function renderConverge(host: HostPlan, rendered: RenderedHost): ConvergeUnit[] {
+    return rendered.services.map((service) => {
+        const files = rendered.files.filter((f) => f.service === service.name && !f.beforePackages);
+        const script = renderConvergeScript(host, service, files);
+        const rest = renderConvergeScript(
+            host,
+            service,
+            files.map((f) => ({ ...f, content: "" })),
+        );
+        const triggers = [...files.map((f) => `${f.path} ${f.mode} ${f.owner} sha256:${sha(f.content)}`), `script sha256:${sha(rest)}`];
+        return { host: host.name, service: service.name, script, triggers };
+    });
+}

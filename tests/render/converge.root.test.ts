@@ -1,0 +1,114 @@
+/**
+ * The converge scripts, run for real: in a private mount namespace over a copy-on-write layer
+ * of the Debian 13 root (the binaries a VM has: haproxy checks its config for real), with a
+ * `systemctl` stand-in that records its calls. One layer is one host across several
+ * `pulumi up`s: the first run starts the service, a run with nothing new changes nothing, a
+ * changed config is checked and reloaded, a broken one is refused and the old one put back.
+ * Needs root (mounts); uses the cached Debian 13 root that `npm test` builds.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { rootReady, ROOTFS } from "../../debian/root";
+import { loadPlan } from "../../plan/load";
+import { hostByName } from "../../plan/plan";
+import { readStackConfig } from "../../plan/stackFiles";
+import { ConvergeUnit, renderConverge } from "../../render/converge";
+import { renderHost } from "../../render/host";
+import { placeholderInputs } from "../../render/placeholders";
+
+const layer = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-converge-"));
+
+/** Runs a script as `sudo sh -s` would on the host the layer stands for. */
+function run(script: string): { status: number; stdout: string; stderr: string } {
+    const m = path.join(layer, "m");
+    const mount = `mount -t overlay overlay -o lowerdir=${ROOTFS},upperdir=${layer}/u,workdir=${layer}/w ${m}`;
+    const r = spawnSync(
+        "unshare",
+        ["--mount", "--propagation", "private", "sh", "-c", `${mount} && exec chroot ${m} env PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin sh -s`],
+        {
+            input: script,
+            encoding: "utf8",
+            timeout: 60000,
+        },
+    );
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const inLayer = (p: string) => path.join(layer, "u", p);
+const calls = () => (fs.existsSync(inLayer("var/log/systemctl.calls")) ? fs.readFileSync(inLayer("var/log/systemctl.calls"), "utf8").trim().split("\n") : []);
+
+function unitOf(raw: Record<string, unknown>, hostName: string, service: string): ConvergeUnit {
+    const { plan } = loadPlan(raw);
+    const host = hostByName(plan, hostName);
+    return renderConverge(host, renderHost(plan, host, placeholderInputs(host))).find((u) => u.service === service)!;
+}
+
+beforeAll(() => {
+    if (!rootReady()) throw new Error(`no Debian 13 root at ${ROOTFS}: run the README's test command (scripts/test.sh), which builds it`);
+    for (const d of ["u/usr/local/sbin", "u/var/log", "w", "m"]) fs.mkdirSync(path.join(layer, d), { recursive: true });
+    fs.writeFileSync(inLayer("usr/local/sbin/systemctl"), '#!/bin/sh\necho "$*" >> /var/log/systemctl.calls\n', { mode: 0o755 });
+});
+
+afterAll(() => fs.rmSync(layer, { recursive: true, force: true }));
+
+const base = () => JSON.parse(JSON.stringify(readStackConfig("dc1")));
+
+test("the first run writes HAProxy's config and enables and starts it without waiting", () => {
+    const r = run(unitOf(base(), "dc1-lb1", "haproxy").script);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("changed /etc/haproxy/haproxy.cfg");
+    expect(calls()).toEqual(["enable haproxy.service", "restart --no-block haproxy.service"]);
+    expect(fs.statSync(inLayer("etc/haproxy/haproxy.cfg")).mode & 0o777).toBe(0o644);
+    expect(fs.existsSync(inLayer("var/lib/nextcloud-ha/converged/haproxy"))).toBe(true);
+});
+
+test("the same script again changes nothing and touches no service", () => {
+    const r = run(unitOf(base(), "dc1-lb1", "haproxy").script);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe("haproxy: unchanged");
+    expect(calls()).toHaveLength(2);
+});
+
+test("a changed config is checked by HAProxy itself, then reloaded; only its file's trigger changes", () => {
+    const before = unitOf(base(), "dc1-lb1", "haproxy");
+    const raw = base();
+    raw.haproxy = { checkIntervalMs: 2000 };
+    const after = unitOf(raw, "dc1-lb1", "haproxy");
+    expect(after.triggers.filter((t, i) => t !== before.triggers[i])).toEqual([after.triggers[0]]);
+    expect(after.triggers[0]).toMatch(/^\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/);
+    const r = run(after.script);
+    expect(r.status).toBe(0);
+    expect(calls().slice(2)).toEqual(["reload haproxy.service"]);
+    expect(fs.readFileSync(inLayer("etc/haproxy/haproxy.cfg"), "utf8")).toContain("inter 2000ms");
+});
+
+test("a config that fails its check is refused: the old file is back, nothing reloaded, the error says why", () => {
+    const good = fs.readFileSync(inLayer("etc/haproxy/haproxy.cfg"), "utf8");
+    const unit = unitOf(base(), "dc1-lb1", "haproxy");
+    // The same script with the file's content swapped for a broken one.
+    const broken = Buffer.from(good.replace("balance roundrobin", "balance sideways"))
+        .toString("base64")
+        .match(/.{1,76}/g)!
+        .join("\n");
+    const script = unit.script.replace(/<<'NCHA_B64'\n[\s\S]*?\nNCHA_B64/, `<<'NCHA_B64'\n${broken}\nNCHA_B64`);
+    const r = run(script);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("haproxy on dc1-lb1: the new config fails its check (haproxy -c -f /etc/haproxy/haproxy.cfg); the old files are back");
+    expect(r.stderr).toContain("balance only supports"); // HAProxy's own words, passed on
+    expect(fs.readFileSync(inLayer("etc/haproxy/haproxy.cfg"), "utf8")).toBe(good);
+    expect(fs.existsSync(inLayer("etc/haproxy/haproxy.cfg.ncha-old"))).toBe(false);
+    expect(calls()).toHaveLength(3);
+});
+
+test("Patroni's first run replaces Debian's postgresql unit; its secrets land 0600, owned by postgres", () => {
+    const r = run(unitOf(base(), "dc1-db1", "patroni").script);
+    expect(r.status).toBe(0);
+    expect(calls().slice(3)).toEqual(["disable --now postgresql.service", "enable patroni.service", "restart --no-block patroni.service"]);
+    const st = fs.statSync(inLayer("etc/patroni/config.yml"));
+    expect(st.mode & 0o777).toBe(0o600);
+    const postgresUid = Number(/^postgres:x:(\d+):/m.exec(fs.readFileSync(path.join(ROOTFS, "etc/passwd"), "utf8"))![1]);
+    expect(st.uid).toBe(postgresUid);
+});
