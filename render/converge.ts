@@ -5,8 +5,8 @@
  * applies the service's rule (render/rendered.ts `ApplyRule`): check the new config, reload, or
  * restart and wait until healthy. A failed check puts every file it wrote back as it was, so
  * the host keeps running its old config and the error says why. The first run on a host
- * enables and starts the service without waiting (an etcd member waits for its peers, which
- * other steps start). Pure.
+ * enables and starts the service: it is up when the step ends, unless it waits for what
+ * another step brings (`startsWithoutWaiting`: an etcd member waits for its peers). Pure.
  */
 import { createHash } from "node:crypto";
 import { HostPlan } from "../plan/plan";
@@ -109,11 +109,11 @@ export function renderConvergeScript(host: HostPlan, service: ServiceSpec, files
             : []),
         'for f in $written; do rm -f "$f.ncha-old"; done',
         `if [ ! -f ${marker} ]; then`,
-        // First converge: the package's own unit goes, the service is enabled and started, without waiting.
+        // First converge: the package's own unit goes, the service is enabled and started.
         ...(service.replaces ?? []).map((u) => `    systemctl disable --now ${u} || true`),
         ...(unitFiles ? ["    systemctl daemon-reload"] : []),
         `    systemctl enable ${service.unit}`,
-        `    systemctl restart --no-block ${service.unit}`,
+        `    systemctl restart${service.startsWithoutWaiting ? " --no-block" : ""} ${service.unit}`,
         `    install -D -m 0644 /dev/null ${marker}`,
         `    echo ${quote(`${service.name}: enabled and started`)}`,
         "    exit 0",

@@ -66,6 +66,7 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
                 command: ["/usr/bin/etcd"],
                 envFile: "/etc/default/etcd",
                 // One member at a time (the converge steps run in turn), each healthy before the next.
+                startsWithoutWaiting: true,
                 apply: {
                     kind: "restart",
                     healthy: `. /etc/etcd/etcdctl.env && etcdctl --endpoints=https://127.0.0.1:${plan.ports.etcdClient} endpoint health`,

@@ -154,8 +154,10 @@ export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
                 ],
                 // Remounting would cut the app off its files: a changed unit takes effect at the next boot.
                 apply: { kind: "none" },
+                // The volume may not exist yet: the last brick site's stack creates it.
+                startsWithoutWaiting: true,
             },
-            { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g), apply: { kind: "none" } },
+            { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g), apply: { kind: "none" }, startsWithoutWaiting: true },
         ],
         packages: ["glusterfs-client"],
     };

@@ -168,6 +168,7 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 replaces: ["postgresql.service"],
                 // Patroni re-reads its local config on SIGHUP; the cluster-wide (dynamic) part is not in this file's reach.
                 apply: { kind: "reload" },
+                startsWithoutWaiting: true,
             },
         ],
         packages: ["patroni", "python3-etcd", `postgresql-${plan.versions.postgres}`],

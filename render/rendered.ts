@@ -41,6 +41,12 @@ export interface ServiceSpec {
     replaces?: string[];
     /** How a change of its files reaches it once it runs. */
     apply: ApplyRule;
+    /**
+     * The first start does not wait for the service to be up: it waits for something another
+     * step or stack brings (an etcd member for its peers, Patroni for etcd, a Gluster mount for
+     * the volume that the last brick site's stack creates). Others are up when their step ends.
+     */
+    startsWithoutWaiting?: boolean;
 }
 
 export interface RenderedHost {

@@ -55,12 +55,12 @@ afterAll(() => fs.rmSync(layer, { recursive: true, force: true }));
 
 const base = () => JSON.parse(JSON.stringify(readStackConfig("dc1")));
 
-test("the first run writes HAProxy's config and enables and starts it without waiting", () => {
+test("the first run writes HAProxy's config and enables and starts it", () => {
     const r = run(unitOf(base(), "dc1-lb1", "haproxy").script);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("changed /etc/haproxy/haproxy.cfg");
-    expect(calls()).toEqual(["enable haproxy.service", "restart --no-block haproxy.service"]);
+    expect(calls()).toEqual(["enable haproxy.service", "restart haproxy.service"]);
     expect(fs.statSync(inLayer("etc/haproxy/haproxy.cfg")).mode & 0o777).toBe(0o644);
     expect(fs.existsSync(inLayer("var/lib/nextcloud-ha/converged/haproxy"))).toBe(true);
 });
