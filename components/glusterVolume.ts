@@ -46,7 +46,7 @@ export class GlusterVolume extends pulumi.ComponentResource {
             throw new pulumi.ResourceError(`the VMs of brick hosts ${missing.join(", ")} were not handed over; create their components first`, this);
         this.hosts = placeHosts(this, placement, component.builds);
         const local = { ...args.usedHosts, ...this.hosts };
-        if (local[volume.creator]) {
+        if (local[volume.creator] && !hostByName(plan, volume.creator).fenced) {
             const creator = hostByName(plan, volume.creator);
             const script = renderVolumeScript(plan, creator);
             // The script goes with the command (on stdin), so a changed script runs as rendered now.
@@ -59,7 +59,7 @@ export class GlusterVolume extends pulumi.ComponentResource {
                     triggers: [createHash("sha256").update(script).digest("hex")],
                 },
                 // Once glusterd runs on every brick host of this stack (the other stacks' were deployed first).
-                { parent: this, dependsOn: Object.values(local).map((h) => h.converged.glusterd ?? h.ready) },
+                { parent: this, dependsOn: Object.values(local).flatMap((h) => h.converged.glusterd ?? h.ready ?? []) },
             );
         }
         this.volumeName = pulumi.output(volume.volume);

@@ -52,6 +52,8 @@ export class NextcloudTier extends pulumi.ComponentResource {
         for (const host of [...apps].sort((a, b) => Number(b.name === app.installer) - Number(a.name === app.installer))) {
             const vm = vms[host.name];
             if (!vm) throw new pulumi.ResourceError(`no VM for app node ${host.name}: it is neither placed here nor handed over in usedHosts`, this);
+            // A fenced site's VMs are off on purpose: no container is placed there.
+            if (host.fenced) continue;
             const provider = new docker.Provider(
                 `${host.name}-docker`,
                 { host: `ssh://${sshUser}@${host.address}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },

@@ -172,11 +172,18 @@ function appOutcome(s: Scene, roles: Partial<Record<FailureRole, RoleOutcome>>):
     const active = s.plan.activeSite;
     const up = namesOf(s.plan, { site: active, role: "nextcloud" }).filter(s.up);
     const lacking = (["nginx", "redis", "haproxy", "patroni", "gluster"] as const).filter((r) => roles[r] && !roles[r]!.survives);
-    if (up.length > 0 && lacking.length === 0) return ok(`${list(up)} in ${active}`);
-    const missing = [...(up.length === 0 ? ["an app node"] : []), ...lacking];
+    // The app nodes reach the database through one address: the site's database endpoint, not any HAProxy.
+    const via = siteByName(s.plan, active).database?.via;
+    const route = via !== undefined && s.up(via) ? [] : [`its database endpoint (${via ?? "none"})`];
+    if (up.length > 0 && lacking.length === 0 && route.length === 0) return ok(`${list(up)} in ${active}, through ${via}`);
+    const missing = [...(up.length === 0 ? ["an app node"] : []), ...lacking, ...route];
     return fail(
         `${active} lacks ${missing.join(", ")}`,
-        lacking.length > 0 ? `fix this failure's other gaps (${lacking.join(", ")})` : `add a second app node in ${active} on another Proxmox node`,
+        lacking.length > 0
+            ? `fix this failure's other gaps (${lacking.join(", ")})`
+            : route.length > 0
+              ? `the app nodes' database endpoint is one host (${via}): give ${active} a second HAProxy and a virtual address for it (not yet supported)`
+              : `add a second app node in ${active} on another Proxmox node`,
     );
 }
 

@@ -137,6 +137,8 @@ export interface AppPlan {
 /** A stack and the stacks it must be deployed after, with the reason. */
 export interface StackOrder {
     site: string;
+    /** 2: the stack is deployed a second time, once what it waits for exists. */
+    pass: 1 | 2;
     after: { site: string; why: string }[];
 }
 

@@ -86,20 +86,29 @@ function deployOrderOf(plan: Omit<DeploymentPlan, "deployOrder">): StackOrder[] 
     const order = [plan.primarySite, ...plan.sites.map((s) => s.name).filter((s) => s !== plan.primarySite)];
     const creatorSite = plan.gluster && hostByName(plan, plan.gluster.creator).site;
     const brickSites = new Set((plan.gluster?.bricks ?? []).map((b) => hostByName(plan, b.host).site));
-    return order.map((site) => {
+    const first: StackOrder[] = order.map((site) => {
         const after: StackOrder["after"] = [];
         if (site !== plan.primarySite) {
             after.push({
                 site: plan.primarySite,
-                why: `${site} reads the shared secrets${plan.topology === "two-site" ? " and the primary's read-write endpoint" : ""} from ${plan.primarySite}'s stack outputs`,
+                why: `${site} reads the shared secrets${plan.topology === "two-site" && plan.activeSite === plan.primarySite ? " and the primary's read-write endpoint" : ""} from ${plan.primarySite}'s stack outputs`,
             });
         }
         if (site === creatorSite) {
             for (const b of [...brickSites].filter((b) => b !== site && b !== plan.primarySite))
                 after.push({ site: b, why: `${site} creates the Gluster volume once every brick host is up` });
         }
-        return { site, after };
+        return { site, pass: 1 as const, after };
     });
+    // App nodes deployed before the volume exists mount it on a second pass (the primary's also installs Nextcloud then).
+    const again: StackOrder[] = order
+        .filter((site) => plan.app && creatorSite && order.indexOf(site) < order.indexOf(creatorSite) && namesOf(plan, { site, role: "nextcloud" }).length > 0)
+        .map((site) => ({
+            site,
+            pass: 2 as const,
+            after: [{ site: creatorSite!, why: `${site}'s app nodes mount the Gluster volume ${creatorSite} creates` }],
+        }));
+    return [...first, ...again];
 }
 
 /** Builds the plan of all sites from validated project config; refuses a plan that breaks a cross-key rule. */

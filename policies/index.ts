@@ -1,6 +1,7 @@
 /**
  * The nextcloud-ha policy pack: `pulumi preview --policy-pack policies`. Every rule is
- * mandatory; the rules themselves are pure functions in rules.ts, tested without the engine.
+ * mandatory but those marked advisory; the rules themselves are pure functions in rules.ts,
+ * tested without the engine.
  * The engine hands policies secret inputs in plain text with no marker (pulumi-policy#241),
  * so here no-plaintext-secrets can only judge by input names; `npm run check` sees the markers.
  */

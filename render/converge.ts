@@ -12,8 +12,10 @@ import { createHash } from "node:crypto";
 import { HostPlan } from "../plan/plan";
 import { ApplyRule, RenderedFile, RenderedHost, ServiceSpec } from "./rendered";
 
-/** Where a host records that a service has had its first converge (and so is enabled). */
+/** Where a host records that a service has had its first converge (and so is enabled); `<service>.pending`: a change not yet applied. */
 export const CONVERGED_DIR = "/var/lib/nextcloud-ha/converged";
+/** Where a converge step keeps the files it replaces until the new ones pass their check. */
+const BACKUP_DIR = "/var/lib/nextcloud-ha/backup";
 
 /** One service of one host: the script that converges it, and its hash (what triggers a new run). */
 export interface ConvergeUnit {
@@ -48,14 +50,19 @@ function applyLines(s: ServiceSpec, rule: ApplyRule, unitFiles: boolean): string
     switch (rule.kind) {
         case "none":
             return [...reload, `echo ${quote(`${s.name}: files in place; it reads them when it needs them`)}`];
+        // A stopped service (held on purpose, say a fenced site's Patroni) stays stopped: it reads the new files when it starts.
         case "reload":
-            return [...reload, `systemctl reload ${s.unit}`, `echo ${quote(`${s.name}: reloaded`)}`];
+            return [...reload, `systemctl try-reload-or-restart ${s.unit}`, `echo ${quote(`${s.name}: reloaded if it runs`)}`];
         case "restart":
             return [
                 ...reload,
-                `systemctl restart ${s.unit}`,
-                ...(rule.healthy ? waitUntil(`${s.name} healthy`, rule.healthy) : []),
-                `echo ${quote(`${s.name}: restarted${rule.healthy ? " and healthy" : ""}`)}`,
+                `if systemctl is-active --quiet ${s.unit}; then`,
+                `    systemctl try-restart ${s.unit}`,
+                ...(rule.healthy ? waitUntil(`${s.name} healthy`, rule.healthy).map((l) => `    ${l}`) : []),
+                `    echo ${quote(`${s.name}: restarted${rule.healthy ? " and healthy" : ""}`)}`,
+                "else",
+                `    echo ${quote(`${s.name}: not running; it reads the new files when it starts`)}`,
+                "fi",
             ];
         default: {
             const never: never = rule;
@@ -79,47 +86,56 @@ export function renderConvergeScript(host: HostPlan, service: ServiceSpec, files
     const unitFiles = files.some((f) => f.path.startsWith("/etc/systemd/system/"));
     const marker = `${CONVERGED_DIR}/${service.name}`;
     const check = service.apply.kind === "none" ? undefined : service.apply.check;
+    const backup = `${BACKUP_DIR}/${service.name}`;
     return [
         "#!/bin/sh",
         `# Converges ${service.name} (${service.unit}) on ${host.name}; rendered by nextcloud-ha. Safe to re-run.`,
         "set -eu",
         "changed=0",
         "written=",
+        // Kept outside the config directories: a copy beside a file in sites-enabled/ would be read as config.
+        `backup=${backup}`,
+        'rm -rf "$backup"; mkdir -p "$backup"',
+        // A change whose apply failed (a reload, a restart, a health wait) is applied again, though its files are in place.
+        `if [ -f ${marker}.pending ]; then changed=1; fi`,
         "# put PATH MODE OWNER, the content base64 on stdin: written only when content, mode or owner differ; the old file kept aside.",
         "put() {",
         '    tmp=$(mktemp); base64 -d >"$tmp"',
-        '    if [ -f "$1" ] && cmp -s "$tmp" "$1" && [ "$(stat -c \'%a %U:%G\' "$1")" = "$2 $3" ]; then rm -f "$tmp"; return 0; fi',
-        '    if [ -f "$1" ]; then cp -p "$1" "$1.ncha-old"; fi',
-        '    install -D -m "$2" -o "${3%%:*}" -g "${3#*:}" "$tmp" "$1"; rm -f "$tmp"',
+        '    if [ -f "$1" ] && [ ! -L "$1" ] && cmp -s "$tmp" "$1" && [ "$(stat -c \'%a %U:%G\' "$1")" = "$2 $3" ]; then rm -f "$tmp"; return 0; fi',
+        '    if [ -e "$1" ] || [ -L "$1" ]; then mkdir -p "$backup$(dirname "$1")"; cp -P -p "$1" "$backup$1"; fi',
+        '    rm -f "$1"; install -D -m "$2" -o "${3%%:*}" -g "${3#*:}" "$tmp" "$1"; rm -f "$tmp"',
         '    changed=1; written="$written $1"; echo "changed $1"',
         "}",
-        "# Puts every written file back as it was.",
+        "# Puts every written file back as it was (a link as the link it was).",
         "restore() {",
-        '    for f in $written; do if [ -f "$f.ncha-old" ]; then mv -f "$f.ncha-old" "$f"; else rm -f "$f"; fi; done',
+        '    for f in $written; do rm -f "$f"; if [ -e "$backup$f" ] || [ -L "$backup$f" ]; then cp -P -p "$backup$f" "$f"; fi; done',
         "}",
         ...files.flatMap((f) => [`put ${f.path} ${Number.parseInt(f.mode, 8).toString(8)} ${f.owner} <<'NCHA_B64'`, base64Lines(f.content), "NCHA_B64"]),
         ...(check
             ? [
-                  `if [ "$changed" = 1 ] && ! out=$(${check} 2>&1); then`,
+                  // Checked on every change, and on a first run whatever it found in place.
+                  `if { [ "$changed" = 1 ] || [ ! -f ${marker} ]; } && ! out=$(${check} 2>&1); then`,
                   "    restore",
                   `    echo ${quote(`${service.name} on ${host.name}: the new config fails its check (${check}); the old files are back and the service runs on:`)} "$out" >&2`,
                   "    exit 1",
                   "fi",
               ]
             : []),
-        'for f in $written; do rm -f "$f.ncha-old"; done',
+        'rm -rf "$backup"',
         `if [ ! -f ${marker} ]; then`,
         // First converge: the package's own unit goes, the service is enabled and started.
         ...(service.replaces ?? []).map((u) => `    systemctl disable --now ${u} || true`),
         ...(unitFiles ? ["    systemctl daemon-reload"] : []),
         `    systemctl enable ${service.unit}`,
-        `    systemctl restart${service.startsWithoutWaiting ? " --no-block" : ""} ${service.unit}`,
+        `    systemctl restart${service.startsWithoutWaiting ? " --no-block" : ""} ${service.unit}${service.startFailure ? ` || { echo ${quote(`${service.name} on ${host.name}: ${service.startFailure}`)} >&2; exit 1; }` : ""}`,
         `    install -D -m 0644 /dev/null ${marker}`,
         `    echo ${quote(`${service.name}: enabled and started`)}`,
         "    exit 0",
         "fi",
         `if [ "$changed" = 0 ]; then echo ${quote(`${service.name}: unchanged`)}; exit 0; fi`,
+        `touch ${marker}.pending`,
         ...applyLines(service, service.apply, unitFiles),
+        `rm -f ${marker}.pending`,
         "",
     ].join("\n");
 }

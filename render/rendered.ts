@@ -47,6 +47,8 @@ export interface ServiceSpec {
      * the volume that the last brick site's stack creates). Others are up when their step ends.
      */
     startsWithoutWaiting?: boolean;
+    /** What a failed first start most likely means, and what to do (it follows systemd's own message). */
+    startFailure?: string;
 }
 
 export interface RenderedHost {

@@ -91,7 +91,10 @@ function formatPlan(plan: DeploymentPlan, matrix: FailureMatrix): string {
         "",
         "Deploy order: " +
             plan.deployOrder
-                .map((s) => (s.after.length ? `${s.site} (after ${s.after.map((a) => `${a.site}: ${a.why}`).join("; ")})` : s.site))
+                .map(
+                    (s) =>
+                        `${s.site}${s.pass === 2 ? " again" : ""}${s.after.length ? ` (after ${s.after.map((a) => `${a.site}: ${a.why}`).join("; ")})` : ""}`,
+                )
                 .join(", then "),
         "",
         "```mermaid",

@@ -62,8 +62,8 @@ export class ProxmoxHost extends pulumi.ComponentResource {
     readonly vmId: pulumi.Output<number>;
     readonly address: string;
     readonly vm: proxmox.VmLegacy;
-    /** cloud-init has finished on the VM: remote steps depend on this, not on the VM. */
-    readonly ready: command.remote.Command;
+    /** cloud-init has finished on the VM: remote steps depend on this, not on the VM. Absent on a fenced site. */
+    readonly ready?: command.remote.Command;
     /** How remote steps connect to this host. */
     readonly connection: HostConnection;
     /** Each service's converge step, by service: files in place, the service started or its change applied. */
@@ -127,19 +127,29 @@ export class ProxmoxHost extends pulumi.ComponentResource {
             { parent: this, ignoreChanges: ["initialization"], protect: host.stateful },
         );
         this.connection = { host: host.address, user: args.sshUser, hostKey: args.hostKey, dialErrorLimit: 60, perDialTimeout: 10 };
-        this.ready = new command.remote.Command(
-            `${name}-ready`,
-            { connection: this.connection, create: WAIT_CLOUD_INIT },
-            { parent: this, dependsOn: [this.vm] },
-        );
-        // The host's services in order, each once its predecessor here and the same service on the previous host are done.
-        let last: pulumi.Resource = this.ready;
-        for (const step of args.converge) {
-            last = this.converged[step.service] = new command.remote.Command(
-                `${name}-converge-${step.service}`,
-                { connection: this.connection, create: "sudo sh -s", stdin: step.script, triggers: step.triggers },
-                { parent: this, dependsOn: [last, ...(step.after ? [step.after] : [])] },
+        // A fenced site's VMs are off on purpose: nothing connects to them.
+        if (!host.fenced) {
+            // The VM's identity: a replaced VM (new disks, new MAC addresses) gets its whole config again.
+            const vmIdentity = pulumi.output(this.vm.macAddresses).apply((m) => `vm ${host.vmId} ${(m ?? []).join(",")}`);
+            this.ready = new command.remote.Command(
+                `${name}-ready`,
+                { connection: this.connection, create: WAIT_CLOUD_INIT, triggers: [vmIdentity] },
+                { parent: this, dependsOn: [this.vm] },
             );
+            // The host's services in order, each once its predecessor here and the same service on the previous host are done.
+            let last: pulumi.Resource = this.ready;
+            for (const step of args.converge) {
+                last = this.converged[step.service] = new command.remote.Command(
+                    `${name}-converge-${step.service}`,
+                    {
+                        connection: this.connection,
+                        create: "sudo sh -s",
+                        stdin: step.script,
+                        triggers: pulumi.all([step.triggers, vmIdentity]).apply(([t, v]) => [...t, v]),
+                    },
+                    { parent: this, dependsOn: [last, ...(step.after ? [step.after] : [])] },
+                );
+            }
         }
         new proxmox.firewall.OptionsLegacy(
             `${name}-firewall`,

@@ -35,19 +35,20 @@ def connect(port):
 
 
 def writer(n, port, trial, deadline):
-    # Each write carries its own id, made here: a sequence's ids are handed out again by a
-    # promoted replica, so an id from the database could hide a lost write behind a later one.
+    # Each attempt carries its own id, made here: a sequence's ids are handed out again by a
+    # promoted replica, and a retried id could be found where only the failed attempt landed;
+    # either could hide a lost write behind another one.
     conn, seq = None, 0
     while not stop.is_set() and time.time() < deadline:
         t = time.time()
         tag = "%d-%d" % (n, seq)
+        seq += 1
         try:
             if conn is None:
                 conn = connect(port)
             with conn.cursor() as cur:
                 cur.execute("INSERT INTO drill_writes(trial, writer, tag) VALUES (%s, %s, %s)", (trial, n, tag))
                 emit(t=t, done=time.time(), ok=True, id=tag, w=n)
-                seq += 1
             time.sleep(0.02)
         except Exception as e:
             emit(t=t, done=time.time(), ok=False, w=n, err=str(e).strip().split("\n")[0][:120])
@@ -70,6 +71,7 @@ def http_writer(n, trial, deadline):
     while not stop.is_set() and time.time() < deadline:
         t = time.time()
         ident = "%s-%d-%d" % (trial, n, seq)
+        seq += 1  # a new id for every attempt, as in writer()
         try:
             if conn is None:
                 conn = https()
@@ -78,7 +80,6 @@ def http_writer(n, trial, deadline):
             body = json.loads(res.read() or b"{}")
             if res.status == 200 and body.get("ok"):
                 emit(t=t, done=time.time(), ok=True, id=ident, w=n, via=body.get("host"))
-                seq += 1
                 time.sleep(0.02)
             else:
                 emit(t=t, done=time.time(), ok=False, w=n, err="%d %s" % (res.status, body.get("error", ""))[:120])

@@ -61,3 +61,15 @@ test("an unpinned image is refused", () => {
     expect(e.key).toBe("nextcloud.image");
     expect(e.message).toContain("not a pinned image");
 });
+
+test("deploy order with the app tier: the primary, dc2, dc3 (which creates the volume), then dc1 and dc2 again to mount it", () => {
+    const plan = loadPlan(appTierConfig()).plan;
+    expect(plan.deployOrder.map((s) => `${s.site}${s.pass === 2 ? " again" : ""}: ${s.after.map((a) => a.site).join(",")}`)).toEqual([
+        "dc1: ",
+        "dc2: dc1",
+        "dc3: dc1,dc2",
+        "dc1 again: dc3",
+        "dc2 again: dc3",
+    ]);
+    expect(plan.deployOrder[3].after[0].why).toBe("dc1's app nodes mount the Gluster volume dc3 creates");
+});

@@ -199,3 +199,11 @@ test("formatMatrix: a header, a separator and one line per failure", () => {
     expect(lines).toContain("| site dc1 | ✗ | ✗ | ✗ | ✗ | one command: npm run promote -- dc2 --confirm-fenced dc1 | no | dc-promotion |");
     expect(lines).toContain("| host dc1-gfs1 | ✓ | ✓ | ✓ | ✓ | automatic | yes | storage-host-loss |");
 });
+
+test("the app reaches the database through its site's endpoint only: a second HAProxy beside it does not save the app", () => {
+    const raw: any = appTierConfig();
+    raw.sites.dc1.hosts.push({ name: "dc1-lb2", vmId: 2132, address: "10.10.1.32", roles: ["haproxy"] });
+    const r = row(matrixOf(raw), "host dc1-lb1");
+    expect(r.roles.haproxy!.survives).toBe(true); // dc1-lb2 still routes to the primary, for other clients
+    expect(r.roles.app).toMatchObject({ survives: false, note: expect.stringContaining("its database endpoint (dc1-lb1)") });
+});

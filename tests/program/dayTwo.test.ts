@@ -35,7 +35,7 @@ async function changed(edit: (raw: any) => void): Promise<Record<string, string[
     );
 }
 
-test("the steps are the hosts' services, each triggered by its files and its script", () => {
+test("the steps are the hosts' services, each triggered by its files, its script and its VM (a replaced VM gets its config again)", () => {
     expect(Object.keys(before).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd", "dc1-lb1-converge-haproxy"]);
     expect(before["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual([
         "/etc/default/etcd",
@@ -44,6 +44,7 @@ test("the steps are the hosts' services, each triggered by its files and its scr
         "/etc/etcd/pki/member.crt",
         "/etc/etcd/pki/member.key",
         "script",
+        "vm",
     ]);
 });
 

@@ -145,6 +145,8 @@ test("a fenced site's VMs are declared stopped and not started at boot", async (
     sites.dc1.fenced = true;
     const fenced = await runProgram("dc1", { sites });
     for (const v of fenced.run.byType(VM)) expect([v.inputs.started, v.inputs.onBoot]).toEqual([false, false]);
+    // Nothing connects to a VM that is off on purpose: no readiness wait, no converge step.
+    expect(fenced.run.byType("command:remote:Command")).toEqual([]);
 });
 
 test("every VM gets a DROP-by-default firewall with the rendered rules", () => {

@@ -17,6 +17,8 @@ import { readStackConfig } from "../../plan/stackFiles";
 import { ConvergeUnit, renderConverge } from "../../render/converge";
 import { renderHost } from "../../render/host";
 import { placeholderInputs } from "../../render/placeholders";
+import { labCertificate } from "../../lab/pki";
+import { appTierConfig } from "../helpers/configs";
 
 const layer = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-converge-"));
 
@@ -42,13 +44,24 @@ const calls = () => (fs.existsSync(inLayer("var/log/systemctl.calls")) ? fs.read
 function unitOf(raw: Record<string, unknown>, hostName: string, service: string): ConvergeUnit {
     const { plan } = loadPlan(raw);
     const host = hostByName(plan, hostName);
-    return renderConverge(host, renderHost(plan, host, placeholderInputs(host))).find((u) => u.service === service)!;
+    // A real wildcard certificate where NGINX runs: its check reads it.
+    const certificate = host.roles.includes("nginx") ? labCertificate(layer, plan.nextcloud.domain) : undefined;
+    return renderConverge(host, renderHost(plan, host, { ...placeholderInputs(host), ...(certificate ? { certificate } : {}) })).find(
+        (u) => u.service === service,
+    )!;
 }
 
 beforeAll(() => {
     if (!rootReady()) throw new Error(`no Debian 13 root at ${ROOTFS}: run the README's test command (scripts/test.sh), which builds it`);
     for (const d of ["u/usr/local/sbin", "u/var/log", "w", "m"]) fs.mkdirSync(path.join(layer, d), { recursive: true });
-    fs.writeFileSync(inLayer("usr/local/sbin/systemctl"), '#!/bin/sh\necho "$*" >> /var/log/systemctl.calls\n', { mode: 0o755 });
+    // Records each call; fails a reload while /fail-reload exists (a reload that does not take).
+    fs.writeFileSync(
+        inLayer("usr/local/sbin/systemctl"),
+        '#!/bin/sh\necho "$*" >> /var/log/systemctl.calls\nif [ "$1" = try-reload-or-restart ] && [ -f /fail-reload ]; then exit 1; fi\n',
+        {
+            mode: 0o755,
+        },
+    );
 });
 
 afterAll(() => fs.rmSync(layer, { recursive: true, force: true }));
@@ -81,7 +94,7 @@ test("a changed config is checked by HAProxy itself, then reloaded; only its fil
     expect(after.triggers[0]).toMatch(/^\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/);
     const r = run(after.script);
     expect(r.status).toBe(0);
-    expect(calls().slice(2)).toEqual(["reload haproxy.service"]);
+    expect(calls().slice(2)).toEqual(["try-reload-or-restart haproxy.service"]);
     expect(fs.readFileSync(inLayer("etc/haproxy/haproxy.cfg"), "utf8")).toContain("inter 2000ms");
 });
 
@@ -111,4 +124,29 @@ test("Patroni's first run replaces Debian's postgresql unit; its secrets land 06
     expect(st.mode & 0o777).toBe(0o600);
     const postgresUid = Number(/^postgres:x:(\d+):/m.exec(fs.readFileSync(path.join(ROOTFS, "etc/passwd"), "utf8"))![1]);
     expect(st.uid).toBe(postgresUid);
+});
+
+test("a reload that fails is applied again at the next run, though the files are already in place", () => {
+    const raw = base();
+    raw.haproxy = { checkIntervalMs: 3000 };
+    const unit = unitOf(raw, "dc1-lb1", "haproxy");
+    fs.writeFileSync(inLayer("fail-reload"), "");
+    expect(run(unit.script).status).not.toBe(0);
+    fs.rmSync(inLayer("fail-reload"));
+    const again = run(unit.script);
+    expect(again.status).toBe(0);
+    expect(again.stdout).not.toContain("unchanged");
+    expect(calls().slice(-2)).toEqual(["try-reload-or-restart haproxy.service", "try-reload-or-restart haproxy.service"]);
+    expect(run(unit.script).stdout.trim()).toBe("haproxy: unchanged");
+});
+
+test("NGINX: its site replaces Debian's default (a link in sites-enabled), nginx -t passes, and nothing is left beside the config", () => {
+    const r = run(unitOf(appTierConfig(), "dc1-lb1", "nginx").script);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(calls().slice(-2)).toEqual(["enable nginx.service", "restart nginx.service"]);
+    const enabled = fs.readdirSync(inLayer("etc/nginx/sites-enabled")).sort();
+    expect(enabled).toEqual(["default", "nextcloud.conf"]);
+    expect(fs.lstatSync(inLayer("etc/nginx/sites-enabled/default")).isSymbolicLink()).toBe(false);
+    expect(fs.statSync(inLayer("etc/nginx/tls/wildcard.key")).mode & 0o777).toBe(0o600);
 });
