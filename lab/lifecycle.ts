@@ -74,7 +74,7 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${db.host} -p ${db.port} -U ${DB_USERS.superuser} postgres`);
         if (certificate)
             console.log(
-                `  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${hostsOf(plan, { role: "nginx" })[0].address} https://${plan.nextcloud.domain}/status.php`,
+                `  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${siteByName(plan, plan.activeSite).publicAddresses[0]} https://${plan.nextcloud.domain}/status.php`,
             );
         console.log(`  npm run lab -- status     npm run lab -- down`);
     } catch (e) {
