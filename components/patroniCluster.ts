@@ -3,9 +3,11 @@
  * plan defines (three-site: one cluster over the data sites; two-site: one per site, the
  * standby site's a standby cluster).
  */
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ComponentPlan, hostByName, memberPlacement, PatroniClusterPlan } from "../plan/plan";
 import { DB_USERS } from "../render/patroni";
+import { renderClusterStep } from "../render/patroniCluster";
 import { Placement, placeHosts } from "./host/placeHosts";
 import { ProxmoxHost } from "./host/proxmoxHost";
 
@@ -51,6 +53,16 @@ export class PatroniCluster extends pulumi.ComponentResource {
         );
         if (cluster.members.length === 0) throw new pulumi.ResourceError(`Patroni cluster ${cluster.scope} has no members`, this);
         this.hosts = placeHosts(this, placement, component.builds);
+        const owner = this.hosts[cluster.configuredBy];
+        if (owner && !hostByName(plan, cluster.configuredBy).fenced) {
+            // The cluster-wide config and the restarts it needs: in the stack of the member that owns it, after this stack's members converged.
+            const step = renderClusterStep(plan, cluster);
+            new command.remote.Command(
+                `${cluster.scope}-cluster-config`,
+                { connection: owner.connection, create: step.command, stdin: step.script, triggers: step.triggers },
+                { parent: this, dependsOn: Object.values(this.hosts).flatMap((h) => h.converged.patroni ?? []) },
+            );
+        }
         this.scope = pulumi.output(cluster.scope);
         this.members = pulumi.output(
             cluster.members.map((m) => {

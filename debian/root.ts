@@ -18,6 +18,7 @@ export const ROOT_PACKAGES = [
     "etcd-server",
     "etcd-client",
     "haproxy",
+    "socat",
     "glusterfs-server",
     "glusterfs-client",
     "nginx",
@@ -26,11 +27,22 @@ export const ROOT_PACKAGES = [
     "procps",
     "ca-certificates",
     "openssl",
+    // The lab reaches its hosts as `pulumi up` reaches the VMs: SSH as the plan's sshUser, sudo.
+    "openssh-server",
+    "sudo",
 ];
 
 /** True when the root exists with every package (a cheap check: the marker and binaries). */
 export function rootReady(root = ROOTFS): boolean {
-    return ["usr/bin/patroni", "usr/bin/etcd", "usr/sbin/haproxy", "usr/lib/postgresql/17/bin/postgres"].every((p) => fs.existsSync(path.join(root, p)));
+    return [
+        "usr/bin/patroni",
+        "usr/bin/etcd",
+        "usr/sbin/haproxy",
+        "usr/lib/postgresql/17/bin/postgres",
+        "usr/sbin/sshd",
+        "usr/bin/sudo",
+        "usr/bin/socat",
+    ].every((p) => fs.existsSync(path.join(root, p)));
 }
 
 /** Builds or completes the root (needs root privileges; prints progress to stderr). */

@@ -7,11 +7,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RenderedFile, ServiceSpec } from "../render/rendered";
-import { renderVolumeScript } from "../render/gluster";
+import { RenderedFile, RenderedHost, ServiceSpec } from "../render/rendered";
 import { APP_DATABASE } from "../render/patroni";
 import { NextcloudSecrets } from "../render/secrets";
-import { DeploymentPlan, hostByName, HostPlan, siteByName } from "../plan/plan";
+import { DeploymentPlan, HostPlan, siteByName } from "../plan/plan";
+import { unitFile } from "./bootstrap";
 import { execInHost } from "./hosts";
 
 const PROBE_APP = "/usr/local/lib/nextcloud-ha/probe_app.py";
@@ -28,17 +28,26 @@ export const PHASES: string[][] = [
     ["nginx", "keepalived"],
 ];
 
-/** The services the lab runs for a host: the rendered ones, with the probe app in Docker's place. */
-export function labServices(host: HostPlan, specs: ServiceSpec[]): ServiceSpec[] {
-    return specs.map((s) =>
-        s.name === "docker"
-            ? { name: "probe-app", unit: "(lab only)", user: "root", command: ["/usr/bin/python3", "-u", PROBE_APP, PROBE_CONFIG], apply: { kind: "none" } }
-            : s,
-    );
+const PROBE: ServiceSpec = {
+    name: "probe-app",
+    unit: "nextcloud-ha-probe-app.service",
+    user: "root",
+    command: ["/usr/bin/python3", "-u", PROBE_APP, PROBE_CONFIG],
+    apply: { kind: "restart" },
+};
+
+/**
+ * A host as the lab runs it: the rendered host with the probe app in Docker's place (its files
+ * with it), and a unit file per service for the lab's systemctl; converged like every host.
+ */
+export function asLabHost(plan: DeploymentPlan, host: HostPlan, rendered: RenderedHost, secrets: NextcloudSecrets): RenderedHost {
+    const services = rendered.services.map((s) => (s.name === "docker" ? PROBE : s));
+    const files = rendered.files.map((f) => (f.service === "docker" ? { ...f, service: PROBE.name } : f));
+    return { ...rendered, services, files: [...files, ...probeFiles(plan, host, secrets), ...services.map(unitFile)] };
 }
 
-/** Files only the lab adds: the probe app and its config on app hosts. */
-export function labExtraFiles(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedFile[] {
+/** The probe app and its config, on app hosts. */
+function probeFiles(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedFile[] {
     if (!host.roles.includes("nextcloud")) return [];
     const db = siteByName(plan, host.site).database!.readWrite;
     const config = {
@@ -52,20 +61,15 @@ export function labExtraFiles(plan: DeploymentPlan, host: HostPlan, secrets: Nex
         datadir: `${plan.gluster!.mountPoint}/data`,
     };
     return [
-        { path: PROBE_APP, content: fs.readFileSync(path.join(__dirname, "probes", "probe_app.py"), "utf8"), mode: "0755", owner: "root:root" },
-        { path: PROBE_CONFIG, content: JSON.stringify(config, null, 2), mode: "0600", owner: "root:root" },
+        {
+            path: PROBE_APP,
+            content: fs.readFileSync(path.join(__dirname, "probes", "probe_app.py"), "utf8"),
+            mode: "0755",
+            owner: "root:root",
+            service: PROBE.name,
+        },
+        { path: PROBE_CONFIG, content: JSON.stringify(config, null, 2), mode: "0600", owner: "root:root", service: PROBE.name },
     ];
-}
-
-/** Runs the rendered volume script on the volume's creator (it waits for its peers). */
-export function createVolume(plan: DeploymentPlan, holders: Record<string, number>): string {
-    const g = plan.gluster!;
-    const creator = hostByName(plan, g.creator);
-    // On stdin, as the Pulumi program runs it: the script as rendered now, never a stale copy on the host.
-    const r = execInHost(holders[creator.name], creator.name, ["sh", "-s"], 600000, { input: renderVolumeScript(plan, creator) });
-    if (r.status !== 0)
-        throw new Error(`creating Gluster volume ${g.volume} on ${creator.name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ")}`);
-    return creator.name;
 }
 
 /** True when the Gluster volume is mounted on the app host. */

@@ -1,6 +1,7 @@
 /**
  * `npm run lab -- <command>`: the lab CLI. Bad input gets one line and a non-zero exit.
  */
+import { apply } from "./converge";
 import { drill, DRILLS, formatDrill } from "./drill";
 import { fault, heal } from "./faults";
 import { down, up } from "./lifecycle";
@@ -11,6 +12,8 @@ const USAGE = `usage: npm run lab -- <command>
   up [--topology three-site|two-site] [--wan-delay MS]
                                                 boot the plan of the stack files (two-site: examples/two-site)
   status [--json]                               hosts, services, Patroni, etcd, HAProxy
+  apply [--dry-run]                             converge the running lab to the stack files, as \`pulumi up\`
+                                                does: the steps whose files changed, over SSH, in order
   down                                          stop everything the lab started
   fault <kind> <target>                         kill-postgres|kill-host|isolate-host HOST|primary,
                                                 kill-site|isolate-site SITE|primary, slow-wan MS
@@ -63,6 +66,12 @@ async function main(argv: string[]): Promise<void> {
         case "down":
             noMore(args);
             return down();
+        case "apply": {
+            const dryRun = bool(args, "--dry-run");
+            noMore(args);
+            console.log(await apply({ dryRun }));
+            return;
+        }
         case "fault": {
             const [kind, target, ...rest] = args;
             noMore(rest);

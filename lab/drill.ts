@@ -6,7 +6,8 @@
  * the lost writes, the moments with two writable primaries and the members never observed.
  * Each scenario is a row of SCENARIOS. It restores the cluster between trials.
  */
-import { hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
+import { StackConfig } from "../plan/config";
+import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
@@ -16,7 +17,8 @@ import { assessTrial, ObserveWindow, TrialResult, trialResult, WriteEvent } from
 import { labSecrets } from "./secrets";
 import { waitHealthy } from "./services";
 import { LabError, progress, requireRoot, sleep, waitFor } from "./sh";
-import { labTransport } from "./siteOps";
+import { applyPlan, labTransport } from "./converge";
+import { labStack } from "./labPlan";
 import { LabState, requireState } from "./state";
 import { summarize, Summary } from "./stats";
 
@@ -45,6 +47,8 @@ interface Scenario {
     canary?: boolean;
     /** Checked before the first trial. */
     requires?(state: LabState): string | undefined;
+    /** Run once after the last trial, outside any measurement (a config drill puts the stack files' config back). */
+    finish?(state: LabState, say: Say): Promise<void>;
 }
 
 const killHost = (_: LabState, __: string, target: string) => fault("kill-host", target).then(() => undefined);
@@ -67,6 +71,24 @@ export async function patchClusterConfig(state: LabState, body: Record<string, u
         }
     }
     throw new LabError(`no Patroni member accepted the config change ${JSON.stringify(body)}`);
+}
+
+/**
+ * A config change as a pull request makes it, converged through the very steps `pulumi up` runs
+ * (lab/converge.ts, over SSH). `edit` gets the stack files' config and the running plan, and
+ * returns the config to apply: each trial flips between the stack files' value and another.
+ */
+function configChange(edit: (config: StackConfig, running: DeploymentPlan) => StackConfig) {
+    return async (state: LabState) => {
+        const { plan } = labStack(state.topology, (c) => edit(c, state.plan));
+        if ((await applyPlan(state, plan, () => undefined)) === 0) throw new LabError("the drill's config change changed no step");
+    };
+}
+
+/** After a config drill: the stack files' config again (outside the measurement). */
+async function backToStackFiles(state: LabState, say: Say): Promise<void> {
+    const n = await applyPlan(state, labStack(state.topology).plan, () => undefined);
+    if (n > 0) say(`back to the stack files' config (${n} steps)`);
 }
 
 const primaryHost = async (_: LabState, leader: string) => leader;
@@ -97,6 +119,37 @@ export const SCENARIOS = {
         writer: "primary-site",
         changesLeader: true,
         healWhen: "never",
+    },
+    /** Day two without a restart: HAProxy's check interval (a reload on every load balancer) and work_mem (a reload of PostgreSQL). Goal: no outage. */
+    "config-reload": {
+        target: primaryHost,
+        inject: configChange((c, running) =>
+            running.haproxy.checkIntervalMs !== c.haproxy.checkIntervalMs
+                ? c
+                : {
+                      ...c,
+                      haproxy: { ...c.haproxy, checkIntervalMs: c.haproxy.checkIntervalMs + 500 },
+                      patroni: { ...c.patroni, parameters: { ...c.patroni.parameters, work_mem: "6MB" } },
+                  },
+        ),
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
+        finish: backToStackFiles,
+    },
+    /** Day two with a restart: max_connections, rolled by the cluster step (replicas, switchover, old primary). Outage: one switchover. */
+    "config-restart": {
+        target: primaryHost,
+        inject: configChange((c, running) => {
+            const base = Number(c.patroni.parameters.max_connections ?? 200);
+            const now = Number(running.patroni.parameters.max_connections ?? 200);
+            return now !== base ? c : { ...c, patroni: { ...c.patroni, parameters: { ...c.patroni.parameters, max_connections: base + 10 } } };
+        }),
+        writer: "primary-site",
+        changesLeader: true,
+        healWhen: "never",
+        finish: backToStackFiles,
+        requires: (s) => (s.plan.patroniClusters.every((c) => c.members.length > 1) ? undefined : "config-restart needs a replica to switch over to"),
     },
     "replica-loss": { target: (s, l) => replicaOf(s, l), inject: killHost, writer: "primary-site", changesLeader: false },
     "witness-loss": {
@@ -338,6 +391,7 @@ export async function drill(name: string, opts: { trials: number; say?: Say }): 
             if (!finished && restore) await restore(s, say).catch((e: Error) => say(`restoring failed: ${e.message}`));
         }
     }
+    if (name !== "dc-promotion") await (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).finish?.(requireState(), say);
     return { scenario: name, trials, outage: summarize(trials.map((t) => t.outage)) };
 }
 

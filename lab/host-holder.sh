@@ -2,8 +2,8 @@
 # A lab host's "machine": run inside the host's network namespace under
 # `unshare --mount --uts --ipc --propagation private`, it mounts the host's own root (the
 # shared Debian 13 root as a read-only lower layer, the host's disk as the upper layer),
-# gives it private /proc, /dev, /dev/shm, /run and /tmp, copies the rendered files in, and
-# then sleeps. Services enter its namespaces; killing it is pulling the host's plug.
+# gives it private /proc, /dev, /dev/shm, /run and /tmp, copies its bootstrap files in (what
+# cloud-init writes; the rest comes over SSH), and then sleeps. Services enter its namespaces; killing it is pulling the host's plug.
 # Usage: host-holder.sh ROOTFS HOSTDIR HOSTNAME [DATA_DISK_MOUNTPOINT]
 # The optional data disk (a Gluster brick's) is HOSTDIR/disk, mounted where the VM mounts its
 # second disk: a filesystem of its own, as glusterd expects of a brick.
@@ -24,6 +24,11 @@ mount -t tmpfs -o mode=1777,size=512m,nosuid,nodev shm "$m/dev/shm"   # PostgreS
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$m/dev/pts"; ln -s pts/ptmx "$m/dev/ptmx"
 mount -t tmpfs -o mode=755,size=64m,nosuid,nodev run "$m/run"
 mount -t tmpfs -o mode=1777,size=512m,nosuid,nodev tmp "$m/tmp"
+# The lab's systemctl keeps main pids in /run/lab-units and logs in /var/log/lab: both are
+# the host dir's, so the lab reads them from outside; the pids go with every boot.
+rm -rf "$hd/units"; mkdir -p "$hd/units" "$hd/log" "$m/run/lab-units" "$m/var/log/lab"
+mount --bind "$hd/units" "$m/run/lab-units"
+mount --bind "$hd/log" "$m/var/log/lab"
 if [ -n "$datadisk" ]; then
   mkdir -p "$hd/disk" "$m$datadisk"
   mount --bind "$hd/disk" "$m$datadisk"

@@ -1,12 +1,12 @@
 /**
  * Lab hosts: each is a holder process (lab/host-holder.sh) that owns the host's mount, UTS
  * and IPC namespaces inside its network namespace, over its own copy-on-write root of the
- * shared Debian 13 root. Services are started the way their systemd units start them: the
- * unit's user, environment file and command, from the renderers' ServiceSpec.
+ * shared Debian 13 root. Its services are started by its converge steps over SSH, through the
+ * lab's systemctl (lab/bootstrap.ts), as on a VM.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { RenderedHost, ServiceSpec } from "../render/rendered";
+import { RenderedFile } from "../render/rendered";
 import { DeploymentPlan, HostPlan } from "../plan/plan";
 import { ROOTFS } from "../debian/root";
 import { LabError, run, sleep, spawnDetached, tryRun } from "./sh";
@@ -30,8 +30,8 @@ function owner(spec: string): { uid: number; gid: number } {
     return { uid, gid };
 }
 
-/** Writes what the host receives into its stage; the holder copies it over the root at every boot. */
-export function stageHost(plan: DeploymentPlan, host: HostPlan, rendered: RenderedHost): void {
+/** Writes what the host gets before its first boot (cloud-init's part) into its stage; the holder copies it over the root at every boot. */
+export function stageHost(plan: DeploymentPlan, host: HostPlan, files: RenderedFile[]): void {
     const dir = hostDir(host.name);
     for (const d of ["upper", "work", "root", "log", "stage"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
     const stage = path.join(dir, "stage");
@@ -46,7 +46,7 @@ export function stageHost(plan: DeploymentPlan, host: HostPlan, rendered: Render
         // The root's resolv.conf names a resolver outside the lab: lab hosts must not use it.
         { path: "/etc/resolv.conf", content: "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", mode: "0644", owner: "root:root" },
     ];
-    for (const f of [...base, ...rendered.files]) {
+    for (const f of [...base, ...files]) {
         const target = path.join(stage, f.path);
         fs.mkdirSync(path.dirname(target), { recursive: true });
         fs.writeFileSync(target, f.content, { mode: parseInt(f.mode, 8) });
@@ -95,12 +95,17 @@ export function inHost(holderPid: number, host: string, argv: string[]): string[
     return ["nsenter", "-t", String(holderPid), "-m", "-u", "-i", "-n", "--", "chroot", path.join(hostDir(host), "root"), ...argv];
 }
 
-/** Starts a service as its unit would; returns its pid. */
-export function startService(holderPid: number, host: string, spec: ServiceSpec): number {
-    const command = spec.envFile ? ["sh", "-c", `set -a; . ${spec.envFile}; set +a; exec ${spec.command.join(" ")}`] : spec.command;
-    const argv = inHost(holderPid, host, ["setpriv", `--reuid=${spec.user}`, `--regid=${spec.user}`, "--init-groups", "--reset-env", "--", ...command]);
-    const [cmd, ...args] = argv; // spawnDetached gives it its own session; every step execs, so the pid is the service's
-    return spawnDetached(cmd, args, path.join(hostDir(host), "log", `${spec.name}.log`));
+/** The main pid of a host's unit while it runs (the lab's systemctl records it), or what a one-shot unit did. */
+export function unitState(host: string, unit: string): "running" | "done" | "stopped" {
+    const dir = path.join(hostDir(host), "units");
+    try {
+        const pid = Number(fs.readFileSync(path.join(dir, `${unit}.pid`), "utf8").trim());
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        if (!/\) Z /.test(stat)) return "running";
+    } catch {
+        /* no pid file, or the process is gone */
+    }
+    return fs.existsSync(path.join(dir, `${unit}.done`)) ? "done" : "stopped";
 }
 
 /** SIGKILLs every process in the host's network namespace (holder included): the plug is pulled. */

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatIpv4, parseCidr, parseIpv4 } from "../plan/addresses";
-import { ProjectConfig, TOPOLOGIES } from "../plan/config";
+import { ProjectConfig, StackConfig, TOPOLOGIES } from "../plan/config";
 import { loadPlan } from "../plan/load";
 import { buildPlan, DeploymentPlan } from "../plan/plan";
 import { listStacks, readStackConfig, REPO_ROOT, STACK_DIR } from "../plan/stackFiles";
@@ -66,6 +66,14 @@ export function stackDirFor(topology?: string): string {
 
 /** The lab's plan of the stack files, every stack file checked, re-addressed into the lab's range. */
 export function labPlan(topology?: string): DeploymentPlan {
+    return labStack(topology).plan;
+}
+
+/**
+ * The lab's plan and the stack files' sshUser (the user the hosts are reached as). `edit`
+ * changes the config before the plan is built (a drill's config change, as a pull request would).
+ */
+export function labStack(topology?: string, edit?: (config: StackConfig) => StackConfig): { plan: DeploymentPlan; sshUser: string } {
     const dir = stackDirFor(topology);
     const stacks = listStacks(dir);
     if (stacks.length === 0) throw new LabError(`no Pulumi.<stack>.yaml files in ${dir}`);
@@ -76,5 +84,5 @@ export function labPlan(topology?: string): DeploymentPlan {
     const missing = plan.sites.filter((s) => !loaded.some((l) => l.config.site === s.name));
     if (missing.length > 0)
         throw new LabError(`no stack file deploys site ${missing.map((s) => s.name).join(", ")}; add Pulumi.<stack>.yaml with nextcloud-ha:site set to it`);
-    return buildPlan(readdress(config));
+    return { plan: buildPlan(readdress(edit ? edit(config) : config)), sshUser: loaded[0].config.sshUser };
 }

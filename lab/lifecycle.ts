@@ -8,13 +8,13 @@ import * as path from "node:path";
 import { ensureRoot, rootReady, ROOTFS } from "../debian/root";
 import { TOPOLOGIES } from "../plan/config";
 import { hostsOf, siteByName } from "../plan/plan";
-import { needsTls, renderHost } from "../render/host";
 import { DB_USERS } from "../render/patroni";
-import { labExtraFiles } from "./appTier";
+import { bootstrapFiles, firstBoot, makeKeys } from "./bootstrap";
+import { labHost } from "./converge";
 import { bootHost, killHost, stageHost } from "./hosts";
-import { labPlan } from "./labPlan";
+import { labPlan, labStack } from "./labPlan";
 import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, setWanDelay } from "./net";
-import { createCa, issueIdentity, labCertificate } from "./pki";
+import { createCa } from "./pki";
 import { writeSecrets } from "./secrets";
 import { startAll } from "./services";
 import { LabError, progress, requireRoot } from "./sh";
@@ -24,7 +24,7 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
     requireRoot();
     const existing = loadState();
     if (existing) throw new LabError(`a lab is already running (up since ${existing.createdAt}); run \`npm run lab -- down\` first`);
-    const plan = labPlan(opts.topology);
+    const { plan, sshUser } = labStack(opts.topology);
     const clash = existingNamespaces().filter((ns) => ns === ROUTER_NS || plan.hosts.some((h) => h.name === ns));
     if (clash.length > 0)
         throw new LabError(`network namespaces ${clash.join(", ")} already exist; run \`npm run lab -- down\`, or remove them with \`ip netns del\``);
@@ -42,7 +42,8 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         plan,
         namespaces: [ROUTER_NS, ...plan.hosts.map((h) => h.name)],
         holders: {},
-        services: [],
+        sshUser,
+        applied: {},
         faults: { killed: [], isolatedHosts: [], isolatedSites: [] },
     };
     saveState(state); // before anything exists, so `down` can always clean up
@@ -51,18 +52,20 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         createRouter(plan);
         if (opts.wanDelayMs) setWanDelay(plan, opts.wanDelayMs);
         state.wanDelayMs = opts.wanDelayMs ?? 0;
-        const secrets = writeSecrets();
+        writeSecrets();
         createCa(PKI_DIR);
-        const certificate = hostsOf(plan, { role: "nginx" }).length > 0 ? labCertificate(PKI_DIR, plan.nextcloud.domain) : undefined;
+        makeKeys(plan);
         for (const host of plan.hosts) {
             createHostNetwork(plan, host);
-            const tls = needsTls(host) ? issueIdentity(PKI_DIR, host) : undefined;
-            const rendered = renderHost(plan, host, { secrets, tls, certificate });
-            stageHost(plan, host, { ...rendered, files: [...rendered.files, ...labExtraFiles(plan, host, secrets.nextcloud)] });
+            // What cloud-init writes; every other file comes with the host's converge steps, over SSH.
+            const beforePackages = labHost(plan, host).files.filter((f) => f.beforePackages);
+            stageHost(plan, host, [...bootstrapFiles(plan, host, sshUser), ...beforePackages]);
             state.holders[host.name] = await bootHost(host);
+            firstBoot(state.holders[host.name], host, sshUser);
             saveState(state);
         }
-        progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}`);
+        progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}; sshd up on each, reached as ${sshUser} with the lab's key, host keys pinned`);
+        const certificate = hostsOf(plan, { role: "nginx" }).length > 0;
         const leader = (await startAll(state, plan.hosts)) ?? "none";
         const db = siteByName(plan, plan.primarySite).database!.readWrite;
         progress(

@@ -13,9 +13,10 @@ import { run } from "./sh";
 /** A new ECDSA P-256 key, unencrypted: `openssl req` arguments. */
 const NEW_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
-/** A self-signed certificate and its key, written to DIR/NAME.crt and DIR/NAME.key; returns both. */
+/** A self-signed certificate and its key, written to DIR/NAME.crt and DIR/NAME.key (kept when they are there); returns both. */
 function selfSigned(dir: string, name: string, subject: string, days: number, extensions: string[]): TlsCertificate {
     const [cert, key] = [path.join(dir, `${name}.crt`), path.join(dir, `${name}.key`)];
+    if (fs.existsSync(cert) && fs.existsSync(key)) return { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
     const ext = extensions.flatMap((e) => ["-addext", e]);
     run("openssl", ["req", "-x509", ...NEW_KEY, "-keyout", key, "-out", cert, "-days", String(days), "-subj", subject, ...ext]);
     return { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
@@ -32,8 +33,13 @@ export function labCertificate(dir: string, domain: string): TlsCertificate {
     return selfSigned(dir, "wildcard", `/CN=*.${parent}`, 30, [`subjectAltName=DNS:*.${parent},DNS:${domain}`]);
 }
 
+/** The host's certificate and key from the CA in DIR: issued once, then read back (a lab `apply` renders what `up` issued). */
 export function issueIdentity(dir: string, host: HostPlan): TlsIdentity {
     const base = path.join(dir, host.name);
+    if (fs.existsSync(`${base}.crt`)) {
+        const read = (f: string) => fs.readFileSync(f, "utf8");
+        return { caCert: read(path.join(dir, "ca.crt")), cert: read(`${base}.crt`), key: read(`${base}.key`) };
+    }
     run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${host.name}`]);
     fs.writeFileSync(
         `${base}.ext`,

@@ -19,7 +19,7 @@ import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONN
 import { assessTrial, TrialResult, trialResult, WriteEvent } from "./recorder";
 import { startHeld, waitHealthy } from "./services";
 import { LabError, sleep, waitFor } from "./sh";
-import { labTransport } from "./siteOps";
+import { labTransport } from "./converge";
 import { requireState } from "./state";
 
 /** How long the operator takes to decide, in the drill; not part of any figure. */

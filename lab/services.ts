@@ -1,32 +1,40 @@
 /**
- * The lab's services: what each host runs (its renderers' services, as its units would
- * start them), started phase by phase with a wait between phases for what the next needs,
- * and the wait for a healthy cluster that every command and drill starts from.
+ * The lab's services: what each host runs (its renderers' services), first started by its
+ * converge steps over SSH phase by phase (lab/converge.ts) with a wait between phases for what
+ * the next needs, started again at a reboot as systemd starts enabled units, and the wait for
+ * a healthy cluster that every command and drill starts from.
  */
 import { tcpOpen } from "../ops/http";
 import { DeploymentPlan, HostPlan, hostsOf, patroniClusterOf } from "../plan/plan";
 import { renderHost } from "../render/host";
-import { placeholderInputs } from "../render/placeholders";
+import { placeholderInputs, placeholderSecrets } from "../render/placeholders";
 import { ServiceSpec } from "../render/rendered";
-import { createVolume, labServices, mounted, PHASES } from "./appTier";
+import { asLabHost, mounted, PHASES } from "./appTier";
+import { firstBoot } from "./bootstrap";
 import { etcdHealth, haproxyServers, healthy, patroniMembers, primariesOf } from "./cluster";
-import { startService } from "./hosts";
-import { progress, waitFor } from "./sh";
-import { LabState, saveState } from "./state";
+import { CLUSTER_STEP, converge } from "./converge";
+import { execInHost } from "./hosts";
+import { LabError, progress, waitFor } from "./sh";
+import { LabState } from "./state";
 
+/** The services the lab runs on a host (the probe app in Docker's place). */
 export function servicesOf(plan: DeploymentPlan, host: HostPlan): ServiceSpec[] {
-    return labServices(host, renderHost(plan, host, placeholderInputs(host)).services);
+    return asLabHost(plan, host, renderHost(plan, host, placeholderInputs(host)), placeholderSecrets().nextcloud).services;
 }
 
-/** Starts the host's services of the given phase (all of them when none is given). */
-function startHostServices(state: LabState, host: HostPlan, phase?: string[]): void {
-    for (const spec of servicesOf(state.plan, host)) {
-        if (phase && !phase.includes(spec.name)) continue;
-        const pid = startService(state.holders[host.name], host.name, spec);
-        state.services = state.services.filter((s) => !(s.host === host.name && s.name === spec.name));
-        state.services.push({ host: host.name, name: spec.name, pid });
-    }
-    saveState(state);
+/** Runs the lab's systemctl on a host, from its console (not over SSH): a boot's starts, a held service's start. */
+function systemctl(state: LabState, host: HostPlan, args: string[]): void {
+    const r = execInHost(state.holders[host.name], host.name, ["systemctl", ...args], 120000);
+    if (r.status !== 0)
+        throw new LabError(`systemctl ${args.join(" ")} on ${host.name} failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ")}`);
+}
+
+/** Starts the host's enabled services of a phase, as systemd does at boot. */
+function bootServices(state: LabState, host: HostPlan, names: string[]): void {
+    const units = servicesOf(state.plan, host)
+        .filter((s) => names.includes(s.name))
+        .map((s) => s.unit);
+    if (units.length > 0) systemctl(state, host, ["lab-boot", ...units]);
 }
 
 /** Starts every host's services phase by phase, waiting between phases for what the next needs. */
@@ -36,7 +44,7 @@ export async function startAll(state: LabState, hosts: HostPlan[], say = progres
     for (const phase of PHASES) {
         const targets = hosts.filter((h) => servicesOf(plan, h).some((s) => phase.includes(s.name)));
         if (targets.length === 0) continue;
-        for (const h of targets) startHostServices(state, h, phase);
+        await converge(state, targets, phase.includes("glusterd") ? [...phase, "volume"] : phase, say);
         switch (phase[0]) {
             case "etcd": {
                 const etcd = hostsOf(plan, { role: "etcd" });
@@ -47,11 +55,11 @@ export async function startAll(state: LabState, hosts: HostPlan[], say = progres
                 break;
             }
             case "glusterd":
-                if (targets.length === plan.gluster!.bricks.length)
-                    say(`gluster: volume ${plan.gluster!.volume} created on ${createVolume(plan, state.holders)}`);
+                say(`gluster: volume ${plan.gluster!.volume} created on ${plan.gluster!.creator}`);
                 break;
             case "patroni":
                 leader = await waitHealthy(state, 120000, say);
+                await converge(state, targets, [CLUSTER_STEP], say);
                 break;
             case "gluster-mount":
                 await waitFor(`the Gluster volume mounted on ${targets.map((h) => h.name).join(", ")}`, 60000, () =>
@@ -118,9 +126,10 @@ export async function waitHealthy(state: LabState, timeoutMs: number, say = prog
  * a new brick only needs its glusterd.
  */
 export async function restartServices(state: LabState, hosts: HostPlan[], hold: string[] = []): Promise<void> {
+    for (const h of hosts) firstBoot(state.holders[h.name], h, state.sshUser);
     for (const phase of PHASES) {
         for (const h of hosts)
-            startHostServices(
+            bootServices(
                 state,
                 h,
                 phase.filter((s) => !hold.includes(s)),
@@ -136,5 +145,8 @@ export async function restartServices(state: LabState, hosts: HostPlan[], hold: 
 
 /** Starts one service the hosts' roles give them (after `restartServices` held it back). */
 export function startHeld(state: LabState, hosts: HostPlan[], service: string): void {
-    for (const h of hosts) startHostServices(state, h, [service]);
+    for (const h of hosts) {
+        const spec = servicesOf(state.plan, h).find((s) => s.name === service);
+        if (spec) systemctl(state, h, ["start", spec.unit]);
+    }
 }

@@ -11,12 +11,6 @@ export const LAB_DIR = process.env.NCHA_LAB_DIR ?? "/var/lib/nextcloud-ha/lab";
 export const ROUTER_NS = "lab-router";
 export const MGMT_LINK = "ncha-lab0";
 
-export interface LabServiceRecord {
-    host: string;
-    name: string;
-    pid: number;
-}
-
 export interface LabState {
     createdAt: string;
     topology: string;
@@ -26,7 +20,10 @@ export interface LabState {
     namespaces: string[];
     /** Holder pid of each booted host. */
     holders: Record<string, number>;
-    services: LabServiceRecord[];
+    /** The stack files' sshUser: the lab's hosts have it, as the VMs do. */
+    sshUser: string;
+    /** The triggers of each converge step last applied (`host/service`, `volume`): what `lab apply` compares with, as Pulumi compares with its state. */
+    applied: Record<string, string[]>;
     /** The WAN delay `up` set (ms); `heal` returns to it. */
     wanDelayMs?: number;
     /** Hosts killed or isolated, sites cut off, and a `slow-wan` delay in force. */

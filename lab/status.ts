@@ -5,10 +5,9 @@
 import { bricksOnline } from "../ops/gluster";
 import { hostsOf } from "../plan/plan";
 import { etcdHealth, haproxyServers, leaderOf, patroniMembers, PatroniMemberStatus } from "./cluster";
-import { execInHost } from "./hosts";
+import { execInHost, unitState } from "./hosts";
+import { servicesOf } from "./services";
 import { LabState, pidAlive, requireState } from "./state";
-
-const ONE_SHOT = ["gluster-mount", "gluster-data-dir"];
 
 export interface LabStatus {
     hosts: {
@@ -54,12 +53,8 @@ export async function status(): Promise<LabStatus> {
             namespace: h.name,
             address: h.address,
             up: state.holders[h.name] !== undefined && pidAlive(state.holders[h.name]),
-            // One-shot steps (the Gluster mount, its data directory) are "done" once they have run.
-            services: Object.fromEntries(
-                state.services
-                    .filter((s) => s.host === h.name)
-                    .map((s) => [s.name, pidAlive(s.pid) ? "running" : ONE_SHOT.includes(s.name) ? "done" : "stopped"]),
-            ),
+            // One-shot units (the Gluster mount, its data directory) are "done" once they have run.
+            services: Object.fromEntries(servicesOf(plan, h).map((s) => [s.name, unitState(h.name, s.unit)])),
         })),
         patroni: { leader: leaderOf(members), members },
         etcd,

@@ -18,7 +18,8 @@ export function shellQuote(word: string): string {
     return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassword: string | undefined): SiteTransport {
+/** `sshOptions`: more `ssh` arguments (the lab's key and known_hosts); the operator's own come from ~/.ssh/config. */
+export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassword: string | undefined, sshOptions: string[] = []): SiteTransport {
     return {
         async patroni(host, method, path, body) {
             if (method !== "GET" && !restPassword)
@@ -37,7 +38,7 @@ export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassw
         tcpOpen: (address, port) => tcpOpen(address, port),
         run(host, argv, opts = {}) {
             const sudo = ["sudo", "-n", ...(opts.user ? ["-u", opts.user] : []), "--", ...argv];
-            const args = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", `${sshUser}@${host.address}`, sudo.map(shellQuote).join(" ")];
+            const args = [...sshOptions, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", `${sshUser}@${host.address}`, sudo.map(shellQuote).join(" ")];
             return new Promise<CommandResult>((resolve) => {
                 const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
                 let stdout = "";

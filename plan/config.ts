@@ -70,7 +70,31 @@ export interface PatroniConfig extends PatroniTimings {
     scope: string;
     /** Patroni `maximum_lag_on_failover`, bytes. */
     maximumLagOnFailover: number;
+    /**
+     * PostgreSQL parameters set cluster-wide over the platform's (Patroni's dynamic
+     * `postgresql.parameters`); a change reaches the running cluster at `pulumi up`, with a
+     * rolling restart when the parameter needs one. Those the platform owns are refused.
+     */
+    parameters: Record<string, string | number>;
 }
+
+/** PostgreSQL parameters the platform sets and a stack may not: replication, authentication and where things are depend on them. */
+export const OWNED_PARAMETERS = [
+    "wal_level",
+    "hot_standby",
+    "wal_log_hints",
+    "password_encryption",
+    "listen_addresses",
+    "port",
+    "unix_socket_directories",
+    "data_directory",
+    "hba_file",
+    "ident_file",
+    "config_file",
+    "primary_conninfo",
+    "primary_slot_name",
+    "synchronous_standby_names",
+];
 
 export interface HaproxyConfig {
     /** Health check interval (ms) of a server that is up (`inter`). */
@@ -160,7 +184,7 @@ export interface StackConfig extends ProjectConfig {
 export const DEFAULTS = {
     topology: "three-site" as Topology,
     primarySite: "dc1",
-    patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576 },
+    patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576, parameters: {} },
     haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
     etcd: { heartbeatMs: 100, electionTimeoutMs: 1000 },
     sizes: {

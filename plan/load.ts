@@ -13,6 +13,7 @@ import {
     HaproxyConfig,
     HostConfig,
     NextcloudConfig,
+    OWNED_PARAMETERS,
     PatroniConfig,
     PROJECT,
     ProjectConfig,
@@ -235,19 +236,38 @@ function checkUnique(sites: Record<string, SiteConfig>): void {
     }
 }
 
+/** `patroni.parameters`: a map of PostgreSQL parameter names to plain values, none the platform owns. */
+function postgresParameters(v: unknown): Record<string, string | number> {
+    if (v === undefined) return {};
+    if (!isObject(v)) throw new ConfigError("patroni.parameters", `${show(v)} is not a map; write it as { work_mem: 8MB, max_connections: 300 }`);
+    const out: Record<string, string | number> = {};
+    for (const [k, x] of Object.entries(v)) {
+        const key = `patroni.parameters.${k}`;
+        if (!/^[a-z_][a-z0-9_.]*$/.test(k)) throw new ConfigError(key, `${show(k)} is not a PostgreSQL parameter name (lower case, digits, _ and .)`);
+        if (OWNED_PARAMETERS.includes(k))
+            throw new ConfigError(key, `${k} is set by the platform (replication and authentication depend on it); remove it from patroni.parameters`);
+        if (typeof x === "number" && Number.isFinite(x)) out[k] = x;
+        else if (typeof x === "string" && /^[\w .:,/*%@+-]*$/.test(x)) out[k] = x;
+        else if (typeof x === "boolean") out[k] = x ? "on" : "off";
+        else throw new ConfigError(key, `${show(x)} is not a plain value; use a number or a string of letters, digits and . : , / * % @ + - _ or spaces`);
+    }
+    return out;
+}
+
 /** Reads and validates the project-level config (the site plan shared by every stack). */
 export function loadProjectConfig(raw: RawConfig): ProjectConfig {
     const topology = str("topology", raw.topology, DEFAULTS.topology);
     if (!TOPOLOGIES.includes(topology as Topology)) {
         throw new ConfigError("topology", `unknown topology ${show(topology)}; use one of ${TOPOLOGIES.join(", ")}`);
     }
-    const pt = section("patroni", raw.patroni, ["scope", "ttl", "loopWait", "retryTimeout", "maximumLagOnFailover"]);
+    const pt = section("patroni", raw.patroni, ["scope", "ttl", "loopWait", "retryTimeout", "maximumLagOnFailover", "parameters"]);
     const patroni: PatroniConfig = {
         scope: name("patroni.scope", pt.scope ?? DEFAULTS.patroni.scope),
         ttl: int("patroni.ttl", pt.ttl, DEFAULTS.patroni.ttl, 20, 3600),
         loopWait: int("patroni.loopWait", pt.loopWait, DEFAULTS.patroni.loopWait, 1, 3600),
         retryTimeout: int("patroni.retryTimeout", pt.retryTimeout, DEFAULTS.patroni.retryTimeout, 1, 3600),
         maximumLagOnFailover: int("patroni.maximumLagOnFailover", pt.maximumLagOnFailover, DEFAULTS.patroni.maximumLagOnFailover, 0, 2 ** 40),
+        parameters: postgresParameters(pt.parameters),
     };
     if (patroni.loopWait + 2 * patroni.retryTimeout > patroni.ttl) {
         throw new ConfigError(

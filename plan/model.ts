@@ -102,6 +102,11 @@ export interface PatroniClusterPlan {
     standbyOf?: { scope: string; site: string; slot: string; viaStackOutput: boolean };
     /** Permanent replication slots kept for standby clusters that follow this one. */
     permanentSlots: string[];
+    /**
+     * The member whose stack sets the cluster-wide (dynamic) config and rolls the restarts it
+     * needs (render/patroniCluster.ts): the first member, so exactly one stack owns it.
+     */
+    configuredBy: string;
 }
 
 export interface GlusterBrick {

@@ -152,7 +152,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
 
     const scope = config.patroni.scope;
     let etcdClusters: EtcdClusterPlan[];
-    let patroniClusters: PatroniClusterPlan[];
+    let patroniClusters: Omit<PatroniClusterPlan, "configuredBy">[];
     switch (config.topology) {
         case "three-site":
             etcdClusters = [{ name: `${scope}-etcd`, members: names("etcd") }];
@@ -241,7 +241,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         hosts,
         networks: sites.map((s) => s.cidr),
         etcdClusters,
-        patroniClusters,
+        patroniClusters: patroniClusters.map((c) => ({ ...c, configuredBy: c.members[0] })),
         patroni: config.patroni,
         haproxy: config.haproxy,
         etcd: config.etcd,

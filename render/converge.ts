@@ -52,7 +52,18 @@ function applyLines(s: ServiceSpec, rule: ApplyRule, unitFiles: boolean): string
             return [...reload, `echo ${quote(`${s.name}: files in place; it reads them when it needs them`)}`];
         // A stopped service (held on purpose, say a fenced site's Patroni) stays stopped: it reads the new files when it starts.
         case "reload":
-            return [...reload, `systemctl try-reload-or-restart ${s.unit}`, `echo ${quote(`${s.name}: reloaded if it runs`)}`];
+            return [
+                ...reload,
+                ...(rule.prepare
+                    ? [
+                          `if systemctl is-active --quiet ${s.unit}; then`,
+                          `    ${rule.prepare} || echo ${quote(`${s.name}: warning: could not prepare the reload (${rule.prepare})`)} >&2`,
+                          "fi",
+                      ]
+                    : []),
+                `systemctl try-reload-or-restart ${s.unit}`,
+                `echo ${quote(`${s.name}: reloaded if it runs`)}`,
+            ];
         case "restart":
             return [
                 ...reload,

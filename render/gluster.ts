@@ -154,10 +154,11 @@ export function renderGlusterMount(plan: DeploymentPlan): RenderedHost {
                 ],
                 // Remounting would cut the app off its files: a changed unit takes effect at the next boot.
                 apply: { kind: "none" },
+                oneshot: true,
                 // The volume may not exist yet (the last brick site's stack creates it): the step then fails and runs again at the next `pulumi up`.
                 startFailure: `Gluster volume ${g.volume} is not there yet: deploy ${hostByName(plan, g.creator).site}'s stack (it creates the volume), then this stack again`,
             },
-            { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g), apply: { kind: "none" } },
+            { name: "gluster-data-dir", unit: DATA_DIR_UNIT, user: "root", command: dataDirCommand(g), apply: { kind: "none" }, oneshot: true },
         ],
         packages: ["glusterfs-client"],
     };

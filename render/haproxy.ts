@@ -9,6 +9,9 @@ import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf } from "../plan/
 import { RenderedHost } from "./rendered";
 
 export const HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
+/** The admin socket (root only) and the file a reload saves the servers' state to. */
+const ADMIN_SOCKET = "/run/haproxy-admin.sock";
+const SERVER_STATE = "/var/lib/haproxy/server-state";
 
 export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): string {
     const cluster = patroniClusterOf(plan, host.name);
@@ -26,10 +29,15 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
         "    user haproxy",
         "    group haproxy",
         "    chroot /var/lib/haproxy",
+        // A reload's new workers start from the servers' last known state (saved just before
+        // it), not with every server up until its first check: a replica never gets writes.
+        `    stats socket ${ADMIN_SOCKET} mode 600 level admin`,
+        `    server-state-file ${SERVER_STATE}`,
         "",
         "defaults",
         "    mode tcp",
         "    log global",
+        "    load-server-state-from-file global",
         "    option tcplog",
         "    retries 2",
         "    timeout connect 4s",
@@ -73,9 +81,15 @@ export function renderHaproxy(plan: DeploymentPlan, host: HostPlan): RenderedHos
                 user: "root",
                 command: ["/usr/sbin/haproxy", "-W", "-db", "-f", HAPROXY_CONFIG],
                 // Hitless: the master starts new workers; old ones finish their sessions.
-                apply: { kind: "reload", check: `haproxy -c -f ${HAPROXY_CONFIG}` },
+                apply: {
+                    kind: "reload",
+                    check: `haproxy -c -f ${HAPROXY_CONFIG}`,
+                    prepare: `echo 'show servers state' | socat stdio unix-connect:${ADMIN_SOCKET} > ${SERVER_STATE}`,
+                },
+                // Debian's unit: master-worker mode reloads on USR2.
+                reloadSignal: "USR2",
             },
         ],
-        packages: ["haproxy"],
+        packages: ["haproxy", "socat"],
     };
 }

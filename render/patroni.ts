@@ -5,7 +5,7 @@
  */
 import { stringify } from "yaml";
 import { Endpoint } from "../plan/addresses";
-import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf, siteByName } from "../plan/plan";
+import { DeploymentPlan, HostPlan, hostByName, PatroniClusterPlan, patroniClusterOf, siteByName } from "../plan/plan";
 import { etcdClientUrls } from "./etcd";
 import { RenderedHost, TlsIdentity } from "./rendered";
 import { DatabaseSecrets } from "./secrets";
@@ -40,32 +40,7 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
     const cluster = patroniClusterOf(plan, host.name);
     if (!cluster.members.includes(host.name)) throw new Error(`${host.name} is not a member of a Patroni cluster`);
     const v = plan.versions.postgres;
-    const dcs: Record<string, unknown> = {
-        ttl: plan.patroni.ttl,
-        loop_wait: plan.patroni.loopWait,
-        retry_timeout: plan.patroni.retryTimeout,
-        maximum_lag_on_failover: plan.patroni.maximumLagOnFailover,
-        synchronous_mode: cluster.synchronousMode,
-        synchronous_mode_strict: false,
-        postgresql: {
-            use_pg_rewind: true,
-            use_slots: true,
-            parameters: {
-                wal_level: "replica",
-                hot_standby: "on",
-                wal_log_hints: "on",
-                max_connections: 200,
-                max_wal_senders: 10,
-                max_replication_slots: 10,
-                wal_keep_size: "1GB",
-                // A permanent slot for a standby site that is gone keeps WAL until it returns;
-                // past this much the slot is invalidated (that site then needs a fresh clone)
-                // rather than the primary's disk filling up.
-                max_slot_wal_keep_size: "20GB",
-                password_encryption: "scram-sha-256",
-            },
-        },
-    };
+    const dcs: Record<string, unknown> = dynamicConfig(plan, cluster);
     if (cluster.permanentSlots.length > 0) {
         dcs.slots = Object.fromEntries(cluster.permanentSlots.map((s) => [s, { type: "physical" }]));
     }
@@ -119,6 +94,41 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
         `# Patroni member ${host.name} of cluster ${cluster.scope} (site ${host.site}); rendered by nextcloud-ha\n` +
         stringify(config, { lineWidth: 0, version: "1.1" })
     );
+}
+
+/**
+ * The cluster-wide (dynamic) config the plan owns: the bootstrap writes it, and on day two the
+ * cluster step (render/patroniCluster.ts) sets what differs. The standby_cluster and slots keys
+ * are the site commands' and the bootstrap's, never in here.
+ */
+export function dynamicConfig(plan: DeploymentPlan, cluster: PatroniClusterPlan): Record<string, unknown> {
+    return {
+        ttl: plan.patroni.ttl,
+        loop_wait: plan.patroni.loopWait,
+        retry_timeout: plan.patroni.retryTimeout,
+        maximum_lag_on_failover: plan.patroni.maximumLagOnFailover,
+        synchronous_mode: cluster.synchronousMode,
+        synchronous_mode_strict: false,
+        postgresql: {
+            use_pg_rewind: true,
+            use_slots: true,
+            parameters: {
+                wal_level: "replica",
+                hot_standby: "on",
+                wal_log_hints: "on",
+                max_connections: 200,
+                max_wal_senders: 10,
+                max_replication_slots: 10,
+                wal_keep_size: "1GB",
+                // A permanent slot for a standby site that is gone keeps WAL until it returns;
+                // past this much the slot is invalidated (that site then needs a fresh clone)
+                // rather than the primary's disk filling up.
+                max_slot_wal_keep_size: "20GB",
+                password_encryption: "scram-sha-256",
+                ...plan.patroni.parameters,
+            },
+        },
+    };
 }
 
 /**

@@ -21,10 +21,11 @@ export interface RenderedFile {
 /**
  * How a changed file reaches its running service. `reload`: check the new config (a command
  * that fails on a bad one), then `systemctl reload`; `restart`: check, `systemctl restart`,
- * then wait (bounded) until `healthy` succeeds; `none`: the service reads it when it next needs
+ * then wait (bounded) until `healthy` succeeds; `prepare` runs after the check, before a reload
+ * of a running service (HAProxy saves its servers' state for the new workers); `none`: the service reads it when it next needs
  * it (or a oneshot unit at boot).
  */
-export type ApplyRule = { kind: "reload"; check?: string } | { kind: "restart"; check?: string; healthy?: string } | { kind: "none" };
+export type ApplyRule = { kind: "reload"; check?: string; prepare?: string } | { kind: "restart"; check?: string; healthy?: string } | { kind: "none" };
 
 export interface ServiceSpec {
     /** Short name the lab and the docs use ("etcd", "patroni", "haproxy"). */
@@ -41,6 +42,10 @@ export interface ServiceSpec {
     replaces?: string[];
     /** How a change of its files reaches it once it runs. */
     apply: ApplyRule;
+    /** The signal the unit's `ExecReload` sends (default HUP where the rule is `reload`); the lab's systemctl sends it itself. */
+    reloadSignal?: string;
+    /** The unit runs to completion and then counts as active (a mount, or `Type=oneshot` with `RemainAfterExit=yes`). */
+    oneshot?: boolean;
     /**
      * The first start does not wait for the service to be up: it waits for something another
      * step or stack brings (an etcd member for its peers, Patroni for etcd, a Gluster mount for

@@ -29,7 +29,7 @@ async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: 
     if (lab) {
         // Loaded only here: the lab needs root and its state; the VM path needs neither.
         const { requireState } = await import("../lab/state");
-        const { labTransport } = await import("../lab/siteOps");
+        const { labTransport } = await import("../lab/converge");
         const state = requireState();
         return { plan: state.plan, transport: labTransport(state) };
     }

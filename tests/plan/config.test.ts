@@ -158,9 +158,22 @@ test("defaults fill what the config leaves out", () => {
     delete raw.patroni;
     delete raw.haproxy;
     const c = loadStackConfig(raw);
-    expect(c.patroni).toEqual({ scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576 });
+    expect(c.patroni).toEqual({ scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576, parameters: {} });
     expect(c.haproxy.checkIntervalMs).toBe(1000);
     expect(c.proxmox.datastore).toBe("local-lvm");
+});
+
+test("patroni.parameters: plain values kept (booleans as on/off); the platform's own, odd names and values that could break a line refused", () => {
+    const raw = base();
+    raw.patroni = { ...raw.patroni, parameters: { max_connections: 300, work_mem: "8MB", jit: false, "auto_explain.log_min_duration": "5s" } };
+    expect(loadStackConfig(raw).patroni.parameters).toEqual({ max_connections: 300, work_mem: "8MB", jit: "off", "auto_explain.log_min_duration": "5s" });
+    const refused = (parameters: unknown) => failure({ ...base(), patroni: { ...base().patroni, parameters } });
+    expect(refused({ wal_level: "minimal" })).toMatchObject({ key: "patroni.parameters.wal_level" });
+    expect(refused({ wal_level: "minimal" }).message).toContain("set by the platform");
+    expect(refused({ "Work-Mem": "8MB" }).key).toBe("patroni.parameters.Work-Mem");
+    expect(refused({ work_mem: "8MB\nlisten_addresses = '*'" }).key).toBe("patroni.parameters.work_mem");
+    expect(refused({ work_mem: { nested: 1 } }).message).toContain("not a plain value");
+    expect(refused(["work_mem"]).key).toBe("patroni.parameters");
 });
 
 test("a host without a VM id is refused: ids never come from a host's position", () => {

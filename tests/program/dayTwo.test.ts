@@ -6,12 +6,12 @@
 import { readStackConfig } from "../../plan/stackFiles";
 import { MockRun, runProgram } from "../helpers/mocks";
 
-/** Every converge step's triggers, by step name. */
+/** Every converge step's and cluster step's triggers, by step name. */
 function triggers(run: MockRun): Record<string, string[]> {
     return Object.fromEntries(
         run
             .byType("command:remote:Command")
-            .filter((c) => c.name.includes("-converge-"))
+            .filter((c) => c.name.includes("-converge-") || c.name.endsWith("-cluster-config"))
             .map((c) => [c.name, c.inputs.triggers as string[]]),
     );
 }
@@ -36,7 +36,7 @@ async function changed(edit: (raw: any) => void): Promise<Record<string, string[
 }
 
 test("the steps are the hosts' services, each triggered by its files, its script and its VM (a replaced VM gets its config again)", () => {
-    expect(Object.keys(before).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd", "dc1-lb1-converge-haproxy"]);
+    expect(Object.keys(before).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd", "dc1-lb1-converge-haproxy", "nextcloud-cluster-config"]);
     expect(before["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual([
         "/etc/default/etcd",
         "/etc/etcd/etcdctl.env",
@@ -60,8 +60,29 @@ test("an etcd timing changes the etcd member's environment file, and nothing els
     expect(diff["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual(["/etc/default/etcd"]);
 });
 
-test("a Patroni setting changes Patroni's config on the database host, and nothing else", async () => {
+test("a Patroni setting changes Patroni's config on the database host and the cluster step, which names the setting", async () => {
     const diff = await changed((raw) => (raw.patroni = { ...raw.patroni, maximumLagOnFailover: 2097152 }));
-    expect(Object.keys(diff)).toEqual(["dc1-db1-converge-patroni"]);
+    expect(Object.keys(diff).sort()).toEqual(["dc1-db1-converge-patroni", "nextcloud-cluster-config"]);
     expect(diff["dc1-db1-converge-patroni"].map((t) => t.split(" ")[0])).toEqual(["/etc/patroni/config.yml"]);
+    expect(diff["nextcloud-cluster-config"]).toEqual(["maximum_lag_on_failover: 2097152", expect.stringMatching(/^script sha256:/)]);
+});
+
+test("a PostgreSQL parameter reaches the cluster step as a named setting (its rolling restart is the step's)", async () => {
+    const diff = await changed((raw) => (raw.patroni = { ...raw.patroni, parameters: { max_connections: 300, work_mem: "8MB" } }));
+    expect(Object.keys(diff).sort()).toEqual(["dc1-db1-converge-patroni", "nextcloud-cluster-config"]);
+    expect(diff["nextcloud-cluster-config"]).toEqual([
+        "postgresql.parameters.max_connections: 300",
+        'postgresql.parameters.work_mem: "8MB"',
+        expect.stringMatching(/^script sha256:/),
+    ]);
+});
+
+test("one stack owns the cluster step: the configuring member's, after its members converged, run as postgres", async () => {
+    const dc1 = await runProgram("dc1");
+    const step = dc1.run.byType("command:remote:Command").find((c) => c.name === "nextcloud-cluster-config")!;
+    expect(step.inputs.create).toBe("sudo -u postgres python3 -");
+    expect((step.inputs.connection as any).value).toMatchObject({ host: "10.10.1.21", hostKey: "ssh-ed25519 AAAAmockdc1-db1-ssh-host-key" });
+    expect(dc1.waitsFor("nextcloud-cluster-config")).toContain("dc1-db1-converge-patroni");
+    const dc2 = await runProgram("dc2");
+    expect(dc2.run.byType("command:remote:Command").filter((c) => c.name.endsWith("-cluster-config"))).toEqual([]);
 });

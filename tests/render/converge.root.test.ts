@@ -16,6 +16,7 @@ import { hostByName } from "../../plan/plan";
 import { readStackConfig } from "../../plan/stackFiles";
 import { ConvergeUnit, renderConverge } from "../../render/converge";
 import { renderHost } from "../../render/host";
+import { renderClusterStep } from "../../render/patroniCluster";
 import { placeholderInputs } from "../../render/placeholders";
 import { labCertificate } from "../../lab/pki";
 import { appTierConfig } from "../helpers/configs";
@@ -85,7 +86,7 @@ test("the same script again changes nothing and touches no service", () => {
     expect(calls()).toHaveLength(2);
 });
 
-test("a changed config is checked by HAProxy itself, then reloaded; only its file's trigger changes", () => {
+test("a changed config is checked by HAProxy itself, its servers' state saved for the new workers, then reloaded; only its file's trigger changes", () => {
     const before = unitOf(base(), "dc1-lb1", "haproxy");
     const raw = base();
     raw.haproxy = { checkIntervalMs: 2000 };
@@ -94,7 +95,10 @@ test("a changed config is checked by HAProxy itself, then reloaded; only its fil
     expect(after.triggers[0]).toMatch(/^\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/);
     const r = run(after.script);
     expect(r.status).toBe(0);
-    expect(calls().slice(2)).toEqual(["try-reload-or-restart haproxy.service"]);
+    expect(calls().slice(2)).toEqual(["is-active --quiet haproxy.service", "try-reload-or-restart haproxy.service"]);
+    expect(after.script).toContain("echo 'show servers state' | socat stdio unix-connect:/run/haproxy-admin.sock > /var/lib/haproxy/server-state");
+    // No HAProxy runs in this layer, so there is no state to save: a warning, and the reload goes on.
+    expect(r.stderr).toContain("haproxy: warning: could not prepare the reload");
     expect(fs.readFileSync(inLayer("etc/haproxy/haproxy.cfg"), "utf8")).toContain("inter 2000ms");
 });
 
@@ -113,13 +117,13 @@ test("a config that fails its check is refused: the old file is back, nothing re
     expect(r.stderr).toContain("balance only supports"); // HAProxy's own words, passed on
     expect(fs.readFileSync(inLayer("etc/haproxy/haproxy.cfg"), "utf8")).toBe(good);
     expect(fs.existsSync(inLayer("etc/haproxy/haproxy.cfg.ncha-old"))).toBe(false);
-    expect(calls()).toHaveLength(3);
+    expect(calls()).toHaveLength(4);
 });
 
 test("Patroni's first run replaces Debian's postgresql unit; its secrets land 0600, owned by postgres", () => {
     const r = run(unitOf(base(), "dc1-db1", "patroni").script);
     expect(r.status).toBe(0);
-    expect(calls().slice(3)).toEqual(["disable --now postgresql.service", "enable patroni.service", "restart --no-block patroni.service"]);
+    expect(calls().slice(4)).toEqual(["disable --now postgresql.service", "enable patroni.service", "restart --no-block patroni.service"]);
     const st = fs.statSync(inLayer("etc/patroni/config.yml"));
     expect(st.mode & 0o777).toBe(0o600);
     const postgresUid = Number(/^postgres:x:(\d+):/m.exec(fs.readFileSync(path.join(ROOTFS, "etc/passwd"), "utf8"))![1]);
@@ -136,7 +140,12 @@ test("a reload that fails is applied again at the next run, though the files are
     const again = run(unit.script);
     expect(again.status).toBe(0);
     expect(again.stdout).not.toContain("unchanged");
-    expect(calls().slice(-2)).toEqual(["try-reload-or-restart haproxy.service", "try-reload-or-restart haproxy.service"]);
+    expect(calls().slice(-4)).toEqual([
+        "is-active --quiet haproxy.service",
+        "try-reload-or-restart haproxy.service",
+        "is-active --quiet haproxy.service",
+        "try-reload-or-restart haproxy.service",
+    ]);
     expect(run(unit.script).stdout.trim()).toBe("haproxy: unchanged");
 });
 
@@ -149,4 +158,23 @@ test("NGINX: its site replaces Debian's default (a link in sites-enabled), nginx
     expect(enabled).toEqual(["default", "nextcloud.conf"]);
     expect(fs.lstatSync(inLayer("etc/nginx/sites-enabled/default")).isSymbolicLink()).toBe(false);
     expect(fs.statSync(inLayer("etc/nginx/tls/wildcard.key")).mode & 0o777).toBe(0o600);
+});
+
+test("the cluster step's script is Python the Debian 13 interpreter compiles, carrying the plan's dynamic config", () => {
+    const raw = base();
+    raw.patroni = { ...raw.patroni, parameters: { max_connections: 300 } };
+    const { plan } = loadPlan(raw);
+    const step = renderClusterStep(plan, plan.patroniClusters[0]);
+    expect(step.host.name).toBe("dc1-db1");
+    const check = [
+        "import sys",
+        "src = sys.stdin.read()",
+        "compile(src, 'cluster-step', 'exec')",
+        "ns = {}",
+        "exec('\\n'.join(src.splitlines()[:2]), ns)",
+        "print(ns['SETTINGS']['dynamic']['postgresql']['parameters']['max_connections'], ns['SETTINGS']['scope'])",
+    ].join("; ");
+    const r = run(`python3 -c "${check}" <<'NCHA_PY'\n${step.script}\nNCHA_PY\n`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("300 nextcloud");
 });

@@ -1,0 +1,162 @@
+/**
+ * The lab runs what `pulumi up` runs: each host's converge steps (render/converge.ts) over SSH
+ * as the stacks' sshUser with sudo, the script on stdin, a service across its hosts one host at
+ * a time; the Gluster volume script on its creator likewise. It keeps each step's triggers, as
+ * Pulumi keeps them in its state, so `lab apply` runs only the steps whose triggers changed and
+ * `lab apply --dry-run` shows them as a preview does: the host, the step, the file.
+ */
+import { createHash } from "node:crypto";
+import { remoteTransport } from "../ops/remote";
+import { SiteTransport } from "../ops/siteMove";
+import { DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
+import { renderConverge } from "../render/converge";
+import { renderVolumeScript } from "../render/gluster";
+import { renderClusterStep } from "../render/patroniCluster";
+import { needsTls, renderHost } from "../render/host";
+import { RenderedHost } from "../render/rendered";
+import { asLabHost, PHASES } from "./appTier";
+import { sshOptions } from "./bootstrap";
+import { issueIdentity, labCertificate } from "./pki";
+import { labSecrets } from "./secrets";
+import { labStack } from "./labPlan";
+import { LabError, progress, requireRoot } from "./sh";
+import { LabState, PKI_DIR, requireState, saveState } from "./state";
+
+/** The site commands' transport (ops/remote.ts) with the lab's key and pinned host keys: Patroni's REST API, commands over SSH. */
+export function labTransport(state: LabState): SiteTransport {
+    return remoteTransport(state.plan, state.sshUser, labSecrets().database.restApiPassword, sshOptions());
+}
+
+/** A host's files and services as the lab deploys them: the renderers' output with the lab's secrets and certificates. */
+export function labHost(plan: DeploymentPlan, host: HostPlan): RenderedHost {
+    const secrets = labSecrets();
+    const tls = needsTls(host) ? issueIdentity(PKI_DIR, host) : undefined;
+    const certificate = host.roles.includes("nginx") ? labCertificate(PKI_DIR, plan.nextcloud.domain) : undefined;
+    return asLabHost(plan, host, renderHost(plan, host, { secrets, tls, certificate }), secrets.nextcloud);
+}
+
+/** One remote step: its key (`host/service`, or `volume`), where it runs, its script and its triggers. */
+export interface Step {
+    key: string;
+    host: HostPlan;
+    service: string;
+    script: string;
+    triggers: string[];
+    /** What runs the script (default `sudo sh -s`): the cluster step is `sudo -u postgres python3 -`. */
+    user?: string;
+    argv?: string[];
+}
+
+/** The pseudo-service of a Patroni cluster's step (render/patroniCluster.ts). */
+export const CLUSTER_STEP = "patroni-cluster";
+
+const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
+
+/** The Gluster volume step: its script on the creator, run again when the script changes (it sets the options idempotently). */
+function volumeStep(plan: DeploymentPlan): Step {
+    const creator = hostByName(plan, plan.gluster!.creator);
+    const script = renderVolumeScript(plan, creator);
+    return { key: "volume", host: creator, service: "volume", script, triggers: [`script sha256:${sha(script)}`] };
+}
+
+/** The steps of the given services on the given hosts, in the order `pulumi up` runs them: phase by phase, a service across its hosts in turn. */
+export function stepsOf(plan: DeploymentPlan, hosts: HostPlan[] = plan.hosts, services?: string[]): Step[] {
+    const units = hosts.flatMap((h) => renderConverge(h, labHost(plan, h)).map((u) => ({ ...u, host: h })));
+    const steps: Step[] = [];
+    for (const phase of PHASES)
+        for (const service of phase) {
+            if (!services || services.includes(service))
+                for (const u of units.filter((x) => x.service === service))
+                    steps.push({ key: `${u.host.name}/${service}`, host: u.host, service, script: u.script, triggers: u.triggers });
+            if (service === "glusterd" && plan.gluster && (!services || services.includes("volume"))) steps.push(volumeStep(plan));
+            if (service === "patroni" && (!services || services.includes(CLUSTER_STEP)))
+                for (const c of plan.patroniClusters.filter((x) => hosts.some((h) => h.name === x.configuredBy))) {
+                    const s = renderClusterStep(plan, c);
+                    steps.push({
+                        key: `cluster/${c.scope}`,
+                        host: s.host,
+                        service: CLUSTER_STEP,
+                        script: s.script,
+                        triggers: s.triggers,
+                        user: "postgres",
+                        argv: ["python3", "-"],
+                    });
+                }
+        }
+    return steps;
+}
+
+/** Runs steps in order over SSH; the first that fails stops the rollout with what was applied and what was not. */
+export async function runSteps(state: LabState, steps: Step[], say = progress): Promise<void> {
+    const t = labTransport(state);
+    const done: string[] = [];
+    for (const [i, step] of steps.entries()) {
+        const r = await t.run(step.host, step.argv ?? ["sh", "-s"], { stdin: step.script, timeoutMs: 900000, user: step.user });
+        if (r.status !== 0) {
+            const why = (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ");
+            const untouched = steps.slice(i + 1).map((s) => s.key);
+            throw new LabError(
+                `step ${step.key} failed (exit ${r.status}): ${why}; applied before it: ${done.join(", ") || "nothing"}; not run: ${untouched.join(", ") || "nothing"}`,
+            );
+        }
+        state.applied[step.key] = step.triggers;
+        saveState(state);
+        done.push(step.key);
+        const changed = r.stdout.split("\n").filter((l) => l.startsWith("changed ")).length;
+        say(`${step.key}: ${r.stdout.trim().split("\n").pop() ?? "done"}${changed ? ` (${changed} files)` : ""}`);
+    }
+}
+
+/** What a step would change, as a preview shows it: `+`/`-` trigger lines (a file's path, mode, owner and hash; never its content). */
+export function diffOf(before: string[] | undefined, after: string[]): string[] {
+    if (!before) return after.map((l) => `+ ${l}`);
+    return [...before.filter((l) => !after.includes(l)).map((l) => `- ${l}`), ...after.filter((l) => !before.includes(l)).map((l) => `+ ${l}`)];
+}
+
+/** The steps whose triggers differ from what was last applied. */
+export function pendingSteps(state: LabState, plan: DeploymentPlan): Step[] {
+    return stepsOf(plan).filter((s) => diffOf(state.applied[s.key], s.triggers).length > 0);
+}
+
+/** Starts what a step list's first run starts (`lab up`): the same steps, recorded as applied. */
+export async function converge(state: LabState, hosts: HostPlan[], services: string[], say = progress): Promise<void> {
+    await runSteps(state, stepsOf(state.plan, hosts, services), say);
+}
+
+export function requireSameHosts(before: DeploymentPlan, after: DeploymentPlan): void {
+    const names = (p: DeploymentPlan) =>
+        p.hosts
+            .map((h) => `${h.name}@${h.address}:${h.roles.join(",")}`)
+            .sort()
+            .join(" ");
+    if (names(before) !== names(after))
+        throw new LabError(
+            "the stack files add, remove or move hosts or roles; the lab applies changes to the hosts it runs: `npm run lab -- down`, then `up`",
+        );
+}
+
+/**
+ * `lab apply`: the stack files read again, every step whose triggers changed shown (host, step,
+ * file) and run in order, as `pulumi up` after a config change. `dryRun`: shown, nothing run.
+ */
+export async function apply(opts: { dryRun: boolean }): Promise<string> {
+    requireRoot();
+    const state = requireState();
+    const { plan } = labStack(state.topology);
+    requireSameHosts(state.plan, plan);
+    const pending = pendingSteps(state, plan);
+    for (const s of pending) console.log([`~ ${s.key}`, ...diffOf(state.applied[s.key], s.triggers).map((l) => `    ${l}`)].join("\n"));
+    if (opts.dryRun) return pending.length === 0 ? "no changes" : `${pending.length} steps would run (--dry-run: nothing changed)`;
+    const n = await applyPlan(state, plan);
+    return n === 0 ? "no changes" : `${n} steps applied`;
+}
+
+/** Converges the running lab to a plan of the same hosts: the steps whose triggers changed, in order; returns how many ran. */
+export async function applyPlan(state: LabState, plan: DeploymentPlan, say = progress): Promise<number> {
+    requireSameHosts(state.plan, plan);
+    const pending = pendingSteps(state, plan);
+    state.plan = plan;
+    saveState(state);
+    await runSteps(state, pending, say);
+    return pending.length;
+}
