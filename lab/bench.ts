@@ -169,6 +169,17 @@ async function soak(minutes: number, say: (m: string) => void): Promise<SoakResu
     };
 }
 
+/** A benchmark run of named series of drill trials, as bench:sites and bench:day2 write them. */
+export interface SeriesRun {
+    machine: string;
+    started: string;
+    /** The commit the code ran at (a dirty tree is not refused; the figures' code is this commit's). */
+    commit: string;
+    trials: number;
+    series: Record<string, TrialResult[]>;
+    finished: boolean;
+}
+
 export function machine(): string {
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
     const v = (p: string) => run("chroot", [ROOTFS, "dpkg-query", "-W", "-f=${Version}", p]).trim();

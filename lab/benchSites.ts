@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { REPO_ROOT } from "../plan/stackFiles";
-import { chartSvg, fmt, machine } from "./bench";
+import { chartSvg, fmt, machine, SeriesRun } from "./bench";
 import { drill } from "./drill";
 import { down, up } from "./lifecycle";
 import { TrialResult } from "./recorder";
@@ -22,22 +22,12 @@ import { summarize } from "./stats";
 
 const DOCS = path.join(REPO_ROOT, "docs");
 
-interface Run {
-    machine: string;
-    started: string;
-    /** The commit the code ran at (a dirty tree is not refused; the figures' code is this commit's). */
-    commit: string;
-    trials: number;
-    series: Record<string, TrialResult[]>;
-    finished: boolean;
-}
-
 function row(label: string, values: number[], unit: string, note = ""): string {
     const s = summarize(values);
     return `| ${label} | ${s.n} | ${fmt(s)} | ${unit} | ${note} |`;
 }
 
-function report(r: Run): void {
+function report(r: SeriesRun): void {
     const sum = (ts: TrialResult[], f: (t: TrialResult) => number) => ts.reduce((a, t) => a + f(t), 0);
     const hostLoss = r.series["primary-host-loss"] ?? [];
     const siteLoss = r.series["site-loss"] ?? [];
@@ -131,7 +121,7 @@ async function main(): Promise<void> {
     const trials = wholeNumber("bench:sites", "trials", values.trials, 10, 1, 1000);
     if (loadState()) throw new LabError("a lab is running; this benchmark boots its own labs: run `npm run lab -- down` first");
     const commit = run("git", ["-C", REPO_ROOT, "rev-parse", "--short", "HEAD"]).trim();
-    const r: Run = {
+    const r: SeriesRun = {
         machine: machine(),
         started: new Date().toISOString(),
         commit,

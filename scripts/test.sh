@@ -21,6 +21,12 @@ if [ ! -f "$stamp" ] || [ "$(sha256sum package-lock.json)" != "$(cat "$stamp")" 
   sha256sum package-lock.json >"$stamp"
 fi
 
+# The lab reaches its hosts over SSH, as pulumi up reaches the VMs.
+if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then
+  step "openssh-client (the lab's SSH client)"
+  apt-get update -qq && apt-get install -y -qq openssh-client
+fi
+
 step "Debian 13 root (built once, about a minute, then cached)"
 npx --no-install tsx -e 'console.error(require("./debian/root").ensureRoot())'
 

@@ -5,7 +5,8 @@
  *   - the canary: a trial made to lose writes must be reported as lost writes by the same
  *     recorder that reports 0 below (only then do the "0 lost" assertions mean anything);
  *   - host loss, isolation and site loss: a new leader, nothing lost, no split-brain;
- *   - app-host and storage-host loss through NGINX: no acknowledged row or file lost.
+ *   - app-host and storage-host loss through NGINX: no acknowledged row or file lost;
+ *   - day two over SSH: a config change that needs a restart, rolled by the cluster step.
  * Tears the lab down even when a step fails. Needs root.
  */
 import { spawnSync } from "node:child_process";
@@ -26,9 +27,9 @@ let status: typeof import("../../lab/status").status;
 let hosts: string[] = [];
 let started = false;
 
-function cli(...args: string[]): { status: number; stderr: string } {
+function cli(...args: string[]): { status: number; stdout: string; stderr: string } {
     const r = spawnSync(TSX, [path.join(ROOT, "lab", "cli.ts"), ...args], { encoding: "utf8", timeout: MINUTE, env: { ...process.env, NCHA_STACK_DIR: dir } });
-    return { status: r.status ?? -1, stderr: r.stderr };
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 beforeAll(async () => {
@@ -166,4 +167,21 @@ test(
         expect(t.missing).toBe(0);
     },
     6 * MINUTE,
+);
+
+test(
+    "day two through SSH: a parameter that needs a restart is rolled by the cluster step (replica, switchover, old primary), nothing lost, no split-brain; the stack files' config is back after",
+    async () => {
+        const t = (await drill("config-restart", { trials: 1, say: () => undefined })).trials[0];
+        expect(t.problems).toEqual([]);
+        expect(t.newLeader).not.toBe(t.oldLeader); // the switchover of the rolling restart
+        expect(t.acknowledged).toBeGreaterThan(100);
+        expect(t.missing).toBe(0);
+        expect(t.splitBrainMoments).toBe(0);
+        // Every step's triggers are the stack files' again: a preview of the lab shows nothing to do.
+        const preview = cli("apply", "--dry-run");
+        expect(preview.status).toBe(0);
+        expect(preview.stdout.trim()).toBe("no changes");
+    },
+    8 * MINUTE,
 );
