@@ -93,6 +93,9 @@ export async function runSteps(state: LabState, steps: Step[], say = progress): 
     for (const [i, step] of steps.entries()) {
         const r = await t.run(step.host, step.argv ?? ["sh", "-s"], { stdin: step.script, timeoutMs: 900000, user: step.user });
         if (r.status !== 0) {
+            // What it left behind is unknown now (Pulumi keeps a failed step pending): the next apply runs it whatever the triggers.
+            delete state.applied[step.key];
+            saveState(state);
             const why = (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ");
             const untouched = steps.slice(i + 1).map((s) => s.key);
             throw new LabError(

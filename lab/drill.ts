@@ -137,14 +137,14 @@ export const SCENARIOS = {
         healWhen: "never",
         finish: backToStackFiles,
     },
-    /** Day two with a restart: max_connections, rolled by the cluster step (replicas, switchover, old primary). Outage: one switchover. */
+    /** Day two with a restart: max_connections raised, rolled by the cluster step (replicas, switchover, old primary). Outage: one switchover. */
     "config-restart": {
         target: primaryHost,
-        inject: configChange((c, running) => {
-            const base = Number(c.patroni.parameters.max_connections ?? 200);
-            const now = Number(running.patroni.parameters.max_connections ?? 200);
-            return now !== base ? c : { ...c, patroni: { ...c.patroni, parameters: { ...c.patroni.parameters, max_connections: base + 10 } } };
-        }),
+        // Always up: a lowered max_connections restarts the primary first, in place (not a switchover); the put-back after the drill is one.
+        inject: configChange((c, running) => ({
+            ...c,
+            patroni: { ...c.patroni, parameters: { ...c.patroni.parameters, max_connections: Number(running.patroni.parameters.max_connections ?? 200) + 10 } },
+        })),
         writer: "primary-site",
         changesLeader: true,
         healWhen: "never",
@@ -376,22 +376,26 @@ export async function drill(name: string, opts: { trials: number; say?: Say }): 
     if (refusal) throw new LabError(refusal);
     const say = opts.say ?? progress;
     const trials: TrialResult[] = [];
-    for (let n = 1; n <= opts.trials; n++) {
-        let finished = false;
-        try {
-            trials.push(name === "dc-promotion" ? await promotionTrial(n, say) : await trial(name as keyof typeof SCENARIOS, n, say));
-            finished = true;
-        } finally {
-            const s = requireState();
-            if (s.faults.killed.length + s.faults.isolatedHosts.length + s.faults.isolatedSites.length > 0) {
-                say(`restoring: ${name === "dc-promotion" ? await recoverTwoSite(say) : await heal()}`);
+    try {
+        for (let n = 1; n <= opts.trials; n++) {
+            let finished = false;
+            try {
+                trials.push(name === "dc-promotion" ? await promotionTrial(n, say) : await trial(name as keyof typeof SCENARIOS, n, say));
+                finished = true;
+            } finally {
+                const s = requireState();
+                if (s.faults.killed.length + s.faults.isolatedHosts.length + s.faults.isolatedSites.length > 0) {
+                    say(`restoring: ${name === "dc-promotion" ? await recoverTwoSite(say) : await heal()}`);
+                }
+                // A trial that failed half-way may have left the cluster changed (the canary's synchronous mode).
+                const restore = name === "dc-promotion" ? undefined : (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).restore;
+                if (!finished && restore) await restore(s, say).catch((e: Error) => say(`restoring failed: ${e.message}`));
             }
-            // A trial that failed half-way may have left the cluster changed (the canary's synchronous mode).
-            const restore = name === "dc-promotion" ? undefined : (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).restore;
-            if (!finished && restore) await restore(s, say).catch((e: Error) => say(`restoring failed: ${e.message}`));
         }
+    } finally {
+        // Also after a failed trial: a config drill must not leave the lab on its flipped config.
+        if (name !== "dc-promotion") await (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).finish?.(requireState(), say);
     }
-    if (name !== "dc-promotion") await (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).finish?.(requireState(), say);
     return { scenario: name, trials, outage: summarize(trials.map((t) => t.outage)) };
 }
 

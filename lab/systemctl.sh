@@ -68,7 +68,9 @@ stop() {
   i=0
   while alive "$p"; do
     i=$((i + 1))
-    if [ "$i" -ge 900 ]; then kill -KILL -- "-$p" "$p" 2>/dev/null; sleep 0.2; break; fi
+    # After 90 s, as systemd's final SIGKILL: the whole session the unit started (dash's kill has no --).
+    if [ "$i" -eq 900 ]; then pkill -KILL -s "$p"; kill -KILL "$p" 2>/dev/null; fi
+    if [ "$i" -ge 950 ]; then echo "$1: process $p survives SIGKILL" >&2; return 1; fi
     sleep 0.1
   done
   rm -f "$RUN/$1.pid"
@@ -84,14 +86,14 @@ rc=0
 for u in $units; do
   case "$verb" in
     start) start "$u" || rc=$? ;;
-    stop) stop "$u" ;;
-    restart) stop "$u"; start "$u" || rc=$? ;;
-    try-restart) if active "$u"; then stop "$u"; start "$u" || rc=$?; fi ;;
+    stop) stop "$u" || rc=1 ;;
+    restart) if stop "$u"; then start "$u" || rc=$?; else rc=1; fi ;;
+    try-restart) if active "$u"; then if stop "$u"; then start "$u" || rc=$?; else rc=1; fi; fi ;;
     reload) reload "$u" || rc=$? ;;
     try-reload-or-restart)
       if active "$u"; then
         load "$u" || { rc=5; continue; }
-        if [ -n "$RELOAD_SIGNAL" ]; then reload "$u" || rc=$?; else stop "$u"; start "$u" || rc=$?; fi
+        if [ -n "$RELOAD_SIGNAL" ]; then reload "$u" || rc=$?; elif stop "$u"; then start "$u" || rc=$?; else rc=1; fi
       fi ;;
     is-active)
       if active "$u"; then [ "$quiet" = 1 ] || echo active; else [ "$quiet" = 1 ] || echo inactive; rc=3; fi ;;
@@ -100,7 +102,7 @@ for u in $units; do
     enable)
       if load "$u"; then touch "$ENABLED/$u"; else echo "Failed to enable unit: Unit file $u does not exist." >&2; rc=1; fi
       [ "$now" = 0 ] || start "$u" || rc=$? ;;
-    disable) rm -f "$ENABLED/$u"; [ "$now" = 0 ] || stop "$u" ;;
+    disable) rm -f "$ENABLED/$u"; [ "$now" = 0 ] || stop "$u" || rc=1 ;;
     lab-boot) if [ -f "$ENABLED/$u" ]; then start "$u" || rc=$?; fi ;;
     *) echo "systemctl (lab stand-in): unknown verb $verb" >&2; exit 1 ;;
   esac

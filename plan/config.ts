@@ -94,6 +94,13 @@ export const OWNED_PARAMETERS = [
     "primary_conninfo",
     "primary_slot_name",
     "synchronous_standby_names",
+    "cluster_name",
+    // Lowered, they break replication; the backups' own settings come with the backups.
+    "max_wal_senders",
+    "max_replication_slots",
+    "archive_mode",
+    "archive_command",
+    "restore_command",
 ];
 
 export interface HaproxyConfig {

@@ -243,7 +243,8 @@ function postgresParameters(v: unknown): Record<string, string | number> {
     const out: Record<string, string | number> = {};
     for (const [k, x] of Object.entries(v)) {
         const key = `patroni.parameters.${k}`;
-        if (!/^[a-z_][a-z0-9_.]*$/.test(k)) throw new ConfigError(key, `${show(k)} is not a PostgreSQL parameter name (lower case, digits, _ and .)`);
+        if (!/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(k))
+            throw new ConfigError(key, `${show(k)} is not a PostgreSQL parameter name (lower case, digits and _, or an extension's prefix.name)`);
         if (OWNED_PARAMETERS.includes(k))
             throw new ConfigError(key, `${k} is set by the platform (replication and authentication depend on it); remove it from patroni.parameters`);
         if (typeof x === "number" && Number.isFinite(x)) out[k] = x;

@@ -171,6 +171,8 @@ test("patroni.parameters: plain values kept (booleans as on/off); the platform's
     expect(refused({ wal_level: "minimal" })).toMatchObject({ key: "patroni.parameters.wal_level" });
     expect(refused({ wal_level: "minimal" }).message).toContain("set by the platform");
     expect(refused({ "Work-Mem": "8MB" }).key).toBe("patroni.parameters.Work-Mem");
+    for (const name of ["auto_explain.", "a..b", "a.1b", "a.b.c"]) expect(refused({ [name]: "1" }).key).toBe(`patroni.parameters.${name}`);
+    expect(refused({ max_wal_senders: 2 }).message).toContain("set by the platform");
     expect(refused({ work_mem: "8MB\nlisten_addresses = '*'" }).key).toBe("patroni.parameters.work_mem");
     expect(refused({ work_mem: { nested: 1 } }).message).toContain("not a plain value");
     expect(refused(["work_mem"]).key).toBe("patroni.parameters");
