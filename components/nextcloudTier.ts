@@ -56,7 +56,8 @@ export class NextcloudTier extends pulumi.ComponentResource {
             if (host.fenced) continue;
             const provider = new docker.Provider(
                 `${host.name}-docker`,
-                { host: `ssh://${sshUser}@${host.address}`, sshOpts: ["-o", "StrictHostKeyChecking=accept-new"] },
+                // The VM's host key, pinned as every remote step pins it: never trusted on first use.
+                { host: `ssh://${sshUser}@${host.address}`, sshOpts: vm.pinnedSshOptions() },
                 // Once the host has its files: the Gluster mount, config.php, the hooks, Docker itself.
                 { parent: this, dependsOn: Object.values(vm.converged) },
             );

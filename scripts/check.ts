@@ -1,7 +1,8 @@
 /**
  * `npm run check -- [stack...] [--json]`: the offline check. Runs the stack program under the
  * mock runtime with each stack's real config (mock values for secrets), evaluates the policy
- * pack's rules over every registered resource, and prints the planned VMs, a mermaid diagram
+ * pack's rules over every registered resource, and prints the planned VMs, each remote step
+ * with its triggers (so two checks show which host's step a change reruns), a mermaid diagram
  * and the plan's failure matrix (what survives each single failure, and how service comes
  * back). Exits 1 on any mandatory violation, 2 on bad input. No credentials.
  */
@@ -19,7 +20,9 @@ const VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
 const USAGE = `usage: npm run check -- [stack...] [--json]
   runs each stack's program offline (the mock runtime, placeholder secrets) with its stack
-  file, checks every policy rule, and prints the planned VMs, the topology as a mermaid
+  file, checks every policy rule, and prints the planned VMs, each remote step with its
+  triggers (run it before and after a change: a changed line is a step pulumi up runs, on that
+  host), the topology as a mermaid
   diagram, and the failure matrix: for every host, Proxmox node, site (and in two-site the
   link between the sites), what survives and how service comes back. Every stack by default
   (stacks here: ${listStacks().join(", ") || "none"}; another directory: NCHA_STACK_DIR=DIR).
@@ -30,6 +33,8 @@ interface StackReport {
     stack: string;
     site: string;
     vms: string[];
+    /** Each remote step that places config (converge and cluster steps) with its triggers: between two checks, a changed line is a step `pulumi up` runs. */
+    steps: Record<string, string[]>;
     resources: Record<string, number>;
     violations: Violation[];
 }
@@ -58,7 +63,13 @@ async function checkStack(stack: string): Promise<{ report: StackReport; plan: D
         );
     const counts: Record<string, number> = {};
     for (const r of resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
-    return { report: { stack, site: config.site, vms, resources: counts, violations: review(resources) }, plan };
+    const steps = Object.fromEntries(
+        run
+            .byType("command:remote:Command")
+            .filter((c) => c.name.includes("-converge-") || c.name.endsWith("-cluster-config"))
+            .map((c) => [c.name, (c.inputs.triggers as string[]).filter((t) => !t.startsWith("vm "))]),
+    );
+    return { report: { stack, site: config.site, vms, steps, resources: counts, violations: review(resources) }, plan };
 }
 
 function formatStack(r: StackReport, topology: string): string {
@@ -70,6 +81,9 @@ function formatStack(r: StackReport, topology: string): string {
         "",
         "Planned VMs:",
         ...r.vms.map((v) => `  ${v}`),
+        "",
+        "Remote steps and their triggers (compare two checks: a changed line is a step `pulumi up` runs; files by hash, never content):",
+        ...Object.entries(r.steps).flatMap(([name, triggers]) => [`  ${name}`, ...triggers.map((t) => `      ${t}`)]),
         "",
         "All resources:",
         ...Object.entries(r.resources)

@@ -64,6 +64,18 @@ test("the docker providers reach the app nodes over SSH", () => {
     expect(providers).toEqual(["ssh://debian@10.10.1.51", "ssh://debian@10.10.1.52"]);
 });
 
+test("the docker providers pin the VM's host key (strict checking against a known_hosts of that key alone), never accept-new", () => {
+    for (const p of dc1.run.byType("pulumi:providers:docker")) {
+        const opts = (typeof p.inputs.sshOpts === "string" ? JSON.parse(p.inputs.sshOpts) : p.inputs.sshOpts) as string[];
+        expect(opts).toContain("StrictHostKeyChecking=yes");
+        expect(opts.join(" ")).not.toContain("accept-new");
+        const file = opts.find((o) => o.startsWith("UserKnownHostsFile="))!.split("=")[1];
+        const address = String(p.inputs.host).split("@")[1];
+        const host = address === "10.10.1.51" ? "dc1-app1" : "dc1-app2";
+        expect(fs.readFileSync(file, "utf8")).toBe(`${address} ssh-ed25519 AAAAmock${host}-ssh-host-key\n`);
+    }
+});
+
 test("dc2 installs nothing and runs no cron; its config.php holds exactly dc1's instanceid, passwordsalt and secret", async () => {
     const shared = await valueOf(dc1.program.sharedSecrets!);
     const caCert = await valueOf(dc1.program.etcdCaCertPem!);

@@ -29,6 +29,36 @@ test("the committed stacks pass every rule, with the planned VMs, a mermaid diag
     expect(r.status).toBe(0);
 }, 60000);
 
+test("a config change shows in two checks as the changed trigger of exactly its host's step, and nothing else", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-check-steps-"));
+    try {
+        for (const f of fs.readdirSync(ROOT).filter((x) => /^Pulumi\..*yaml$/.test(x))) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+        const before = check(["dc1"], dir);
+        const project = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"));
+        project.config.haproxy = { value: { checkIntervalMs: 2000 } };
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify(project));
+        const after = check(["dc1"], dir);
+        expect(before.status).toBe(0);
+        expect(after.status).toBe(0);
+        const lines = (out: string) => out.split("\n");
+        const removed = lines(before.out).filter((l) => !lines(after.out).includes(l));
+        const added = lines(after.out).filter((l) => !lines(before.out).includes(l));
+        expect(removed).toEqual([expect.stringMatching(/^ {6}\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/)]);
+        expect(added).toEqual([expect.stringMatching(/^ {6}\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/)]);
+        // ... under dc1-lb1's step.
+        const after1 = lines(after.out);
+        const at = after1.indexOf(added[0]);
+        expect(
+            after1
+                .slice(0, at)
+                .reverse()
+                .find((l) => /^ {2}\S/.test(l)),
+        ).toBe("  dc1-lb1-converge-haproxy");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}, 120000);
+
 test("--json: the stacks' findings and the failure matrix, for tools", () => {
     const r = spawnSync(TSX, [path.join(ROOT, "scripts", "check.ts"), "dc1", "--json"], { encoding: "utf8", timeout: 60000 });
     expect(r.status).toBe(0);
