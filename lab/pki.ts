@@ -34,7 +34,7 @@ export function labCertificate(dir: string, domain: string): TlsCertificate {
 }
 
 /** The host's certificate and key from the CA in DIR: issued once, then read back (a lab `apply` renders what `up` issued). */
-export function issueIdentity(dir: string, host: HostPlan): TlsIdentity {
+export function issueIdentity(dir: string, host: HostPlan, days: number): TlsIdentity {
     const base = path.join(dir, host.name);
     if (fs.existsSync(`${base}.crt`)) {
         const read = (f: string) => fs.readFileSync(f, "utf8");
@@ -57,7 +57,7 @@ export function issueIdentity(dir: string, host: HostPlan): TlsIdentity {
         path.join(dir, "ca.key"),
         "-CAcreateserial",
         "-days",
-        "825",
+        String(days),
         "-sha256",
         "-extfile",
         `${base}.ext`,

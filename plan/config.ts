@@ -141,6 +141,15 @@ export interface EtcdConfig {
     electionTimeoutMs: number;
 }
 
+/**
+ * Lifetimes of the hosts' certificates from the deployment CA: a `pulumi up` inside the last
+ * `renewBeforeDays` issues new ones, and the converge steps deliver them like any file.
+ */
+export interface CertificatesConfig {
+    hostDays: number;
+    renewBeforeDays: number;
+}
+
 /** Config shared by every stack: Pulumi.yaml's project-level `config:`. */
 export interface ProjectConfig {
     topology: Topology;
@@ -155,6 +164,7 @@ export interface ProjectConfig {
     patroni: PatroniConfig;
     haproxy: HaproxyConfig;
     etcd: EtcdConfig;
+    certificates: CertificatesConfig;
     gluster: GlusterConfig;
     nextcloud: NextcloudConfig;
     sizes: Record<Role, Size>;
@@ -194,6 +204,7 @@ export const DEFAULTS = {
     patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576, parameters: {} },
     haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
     etcd: { heartbeatMs: 100, electionTimeoutMs: 1000 },
+    certificates: { hostDays: 365, renewBeforeDays: 30 },
     sizes: {
         etcd: { cores: 2, memoryMb: 2048, diskGb: 20 },
         patroni: { cores: 4, memoryMb: 8192, diskGb: 100 },
@@ -218,6 +229,7 @@ export const CONFIG_KEYS = {
     patroni: "object",
     haproxy: "object",
     etcd: "object",
+    certificates: "object",
     gluster: "object",
     nextcloud: "object",
     sizes: "object",

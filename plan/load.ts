@@ -6,6 +6,7 @@
  */
 import { cidrContains, parseCidr, parseIpv4 } from "./addresses";
 import {
+    CertificatesConfig,
     ConfigError,
     DEFAULTS,
     EtcdConfig,
@@ -327,6 +328,17 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
     if (!/^\d+[KMG]$/.test(nextcloud.maxUploadSize)) {
         throw new ConfigError("nextcloud.maxUploadSize", `${show(nextcloud.maxUploadSize)} is not a size NGINX understands; write e.g. "16G"`);
     }
+    const cs = section("certificates", raw.certificates, ["hostDays", "renewBeforeDays"]);
+    const certificates: CertificatesConfig = {
+        hostDays: int("certificates.hostDays", cs.hostDays, DEFAULTS.certificates.hostDays, 7, 3650),
+        renewBeforeDays: int("certificates.renewBeforeDays", cs.renewBeforeDays, DEFAULTS.certificates.renewBeforeDays, 1, 1825),
+    };
+    if (certificates.renewBeforeDays * 2 > certificates.hostDays) {
+        throw new ConfigError(
+            "certificates.renewBeforeDays",
+            `${certificates.renewBeforeDays} days is more than half of hostDays ${certificates.hostDays}: every pulumi up would issue new certificates; use at most ${Math.floor(certificates.hostDays / 2)}`,
+        );
+    }
     const sz = section("sizes", raw.sizes, ROLES);
     const sizes = Object.fromEntries(ROLES.map((r) => [r, loadSize(`sizes.${r}`, sz[r], DEFAULTS.sizes[r])])) as Record<Role, Size>;
     const primarySite = str("primarySite", raw.primarySite, DEFAULTS.primarySite);
@@ -338,6 +350,7 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         patroni,
         haproxy,
         etcd,
+        certificates,
         gluster,
         nextcloud,
         sizes,

@@ -3,7 +3,7 @@
  * component, renderer, lab step or site command derives one again. Types only.
  */
 import { Endpoint } from "./addresses";
-import { EtcdConfig, HaproxyConfig, NextcloudConfig, PatroniConfig, Role, Size, Topology } from "./config";
+import { CertificatesConfig, EtcdConfig, HaproxyConfig, NextcloudConfig, PatroniConfig, Role, Size, Topology } from "./config";
 import { PORTS, VERSIONS } from "./constants";
 
 /**
@@ -162,6 +162,8 @@ export interface DeploymentPlan {
     patroni: PatroniConfig;
     haproxy: HaproxyConfig;
     etcd: EtcdConfig;
+    /** The hosts' certificate lifetimes (issued by the program's deployment CA, and by the lab's). */
+    certificates: CertificatesConfig;
     /** Absent when the plan has no Gluster hosts. */
     gluster?: GlusterPlan;
     nextcloud: NextcloudConfig;

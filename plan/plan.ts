@@ -245,6 +245,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         patroni: config.patroni,
         haproxy: config.haproxy,
         etcd: config.etcd,
+        certificates: config.certificates,
         ...(gluster ? { gluster } : {}),
         nextcloud: config.nextcloud,
         ...(app ? { app } : {}),

@@ -48,7 +48,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
         const identity = needsTls(host)
-            ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem) }, parent)
+            ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem) }, plan.certificates, parent)
             : undefined;
         // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
         const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });

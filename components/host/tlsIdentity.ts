@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { CertificatesConfig } from "../../plan/config";
 import { HostPlan } from "../../plan/plan";
 import { TlsIdentity } from "../../render/rendered";
 
@@ -12,6 +13,7 @@ export function issueTlsIdentity(
     name: string,
     host: HostPlan,
     ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> },
+    lifetime: CertificatesConfig,
     parent: pulumi.Resource,
 ): pulumi.Output<TlsIdentity> {
     const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
@@ -31,8 +33,9 @@ export function issueTlsIdentity(
             certRequestPem: csr.certRequestPem,
             caCertPem: ca.certPem,
             caPrivateKeyPem: ca.keyPem,
-            validityPeriodHours: 5 * 365 * 24,
-            earlyRenewalHours: 30 * 24,
+            // Renewed by the first pulumi up inside the window; the converge steps deliver it.
+            validityPeriodHours: lifetime.hostDays * 24,
+            earlyRenewalHours: lifetime.renewBeforeDays * 24,
             allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
         },
         { parent },

@@ -163,6 +163,16 @@ test("defaults fill what the config leaves out", () => {
     expect(c.proxmox.datastore).toBe("local-lvm");
 });
 
+test("certificates: a renewal window over half the lifetime is refused (every up would renew), naming the key and the bound", () => {
+    const raw = base();
+    expect(loadStackConfig(raw).certificates).toEqual({ hostDays: 365, renewBeforeDays: 30 });
+    raw.certificates = { hostDays: 30, renewBeforeDays: 20 };
+    const e = failure(raw);
+    expect(e.key).toBe("certificates.renewBeforeDays");
+    expect(e.message).toContain("use at most 15");
+    expect(failure({ ...base(), certificates: { hostDays: 5 } }).key).toBe("certificates.hostDays");
+});
+
 test("patroni.parameters: plain values kept (booleans as on/off); the platform's own, odd names and values that could break a line refused", () => {
     const raw = base();
     raw.patroni = { ...raw.patroni, parameters: { max_connections: 300, work_mem: "8MB", jit: false, "auto_explain.log_min_duration": "5s" } };

@@ -86,3 +86,12 @@ test("one stack owns the cluster step: the configuring member's, after its membe
     const dc2 = await runProgram("dc2");
     expect(dc2.run.byType("command:remote:Command").filter((c) => c.name.endsWith("-cluster-config"))).toEqual([]);
 });
+
+test("host certificates live certificates.hostDays and are renewed by a pulumi up inside renewBeforeDays (one year and 30 days by default)", async () => {
+    const certs = (run: MockRun) => run.byType("tls:index/locallySignedCert:LocallySignedCert");
+    const dflt = certs((await runProgram("dc1")).run);
+    expect(dflt.length).toBeGreaterThan(0);
+    for (const c of dflt) expect([c.inputs.validityPeriodHours, c.inputs.earlyRenewalHours]).toEqual([365 * 24, 30 * 24]);
+    const short = certs((await runProgram("dc1", { certificates: { hostDays: 90, renewBeforeDays: 20 } })).run);
+    for (const c of short) expect([c.inputs.validityPeriodHours, c.inputs.earlyRenewalHours]).toEqual([90 * 24, 20 * 24]);
+});
