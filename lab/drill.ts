@@ -8,6 +8,7 @@
  */
 import { StackConfig } from "../plan/config";
 import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
+import { needsTls } from "../render/host";
 import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
@@ -19,7 +20,8 @@ import { waitHealthy } from "./services";
 import { LabError, progress, requireRoot, sleep, waitFor } from "./sh";
 import { applyPlan, labTransport } from "./converge";
 import { labStack } from "./labPlan";
-import { LabState, requireState } from "./state";
+import { forgetIdentity, issuedFingerprint, servedFingerprint } from "./pki";
+import { LabState, PKI_DIR, requireState } from "./state";
 import { summarize, Summary } from "./stats";
 
 type Say = (m: string) => void;
@@ -150,6 +152,26 @@ export const SCENARIOS = {
         healWhen: "never",
         finish: backToStackFiles,
         requires: (s) => (s.plan.patroniClusters.every((c) => c.members.length > 1) ? undefined : "config-restart needs a replica to switch over to"),
+    },
+    /**
+     * Every host's certificate and key renewed (new keys from the same CA, as the program's early
+     * renewal issues them) and delivered by the converge steps: etcd restarts one member at a
+     * time, Patroni reloads. Goal: no outage.
+     */
+    "rotate-certs": {
+        target: primaryHost,
+        async inject(state) {
+            for (const h of state.plan.hosts.filter(needsTls)) forgetIdentity(PKI_DIR, h);
+            if ((await applyPlan(state, state.plan, () => undefined)) === 0) throw new LabError("renewing the certificates changed no step");
+            // Delivered is not enough: every etcd member must now present its new certificate.
+            for (const h of hostsOf(state.plan, { role: "etcd" })) {
+                const served = await servedFingerprint(PKI_DIR, h, h.address, state.plan.ports.etcdClient);
+                if (served !== issuedFingerprint(PKI_DIR, h)) throw new LabError(`${h.name} still presents its old certificate after the renewal`);
+            }
+        },
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
     },
     "replica-loss": { target: (s, l) => replicaOf(s, l), inject: killHost, writer: "primary-site", changesLeader: false },
     "witness-loss": {

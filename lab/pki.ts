@@ -3,7 +3,9 @@
  * makes the same with @pulumi/tls): ECDSA P-256, each host's certificate valid as server
  * and client for its address, 127.0.0.1 and its name.
  */
+import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
+import * as tls from "node:tls";
 import * as path from "node:path";
 import { HostPlan } from "../plan/plan";
 import { TlsCertificate } from "../render/nginx";
@@ -69,4 +71,35 @@ export function issueIdentity(dir: string, host: HostPlan, days: number): TlsIde
         cert: fs.readFileSync(`${base}.crt`, "utf8"),
         key: fs.readFileSync(`${base}.key`, "utf8"),
     };
+}
+
+/** Drops a host's key and certificate, so the next `issueIdentity` issues new ones (a renewal, as the program's early renewal does). */
+export function forgetIdentity(dir: string, host: HostPlan): void {
+    for (const ext of ["crt", "key", "csr", "ext"]) fs.rmSync(path.join(dir, `${host.name}.${ext}`), { force: true });
+}
+
+/** The SHA-256 fingerprint of the certificate a TLS server presents (authenticating with a client certificate of the CA in DIR: etcd asks for one). */
+export function servedFingerprint(dir: string, client: HostPlan, address: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({
+            host: address,
+            port,
+            cert: fs.readFileSync(path.join(dir, `${client.name}.crt`)),
+            key: fs.readFileSync(path.join(dir, `${client.name}.key`)),
+            rejectUnauthorized: false,
+            timeout: 5000,
+        });
+        socket.once("secureConnect", () => {
+            const fingerprint = socket.getPeerCertificate().fingerprint256;
+            socket.end();
+            resolve(fingerprint);
+        });
+        socket.once("timeout", () => (socket.destroy(), reject(new Error(`${address}:${port} did not answer in 5 s`))));
+        socket.once("error", reject);
+    });
+}
+
+/** The SHA-256 fingerprint of the host's certificate as the lab issued it. */
+export function issuedFingerprint(dir: string, host: HostPlan): string {
+    return new X509Certificate(fs.readFileSync(path.join(dir, `${host.name}.crt`))).fingerprint256;
 }

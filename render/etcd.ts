@@ -69,7 +69,8 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
                 startsWithoutWaiting: true,
                 apply: {
                     kind: "restart",
-                    healthy: `. /etc/etcd/etcdctl.env && etcdctl --endpoints=https://127.0.0.1:${plan.ports.etcdClient} endpoint health`,
+                    // etcdctl refuses a flag beside its environment variable (ETCDCTL_ENDPOINTS in the env file): override the variable.
+                    healthy: `. /etc/etcd/etcdctl.env && ETCDCTL_ENDPOINTS=https://127.0.0.1:${plan.ports.etcdClient} etcdctl endpoint health`,
                 },
             },
         ],

@@ -6,7 +6,8 @@
  *     recorder that reports 0 below (only then do the "0 lost" assertions mean anything);
  *   - host loss, isolation and site loss: a new leader, nothing lost, no split-brain;
  *   - app-host and storage-host loss through NGINX: no acknowledged row or file lost;
- *   - day two over SSH: a config change that needs a restart, rolled by the cluster step.
+ *   - day two over SSH: a config change that needs a restart, rolled by the cluster step, and
+ *     every host's certificate renewed and delivered.
  * Tears the lab down even when a step fails. Needs root.
  */
 import { spawnSync } from "node:child_process";
@@ -184,4 +185,16 @@ test(
         expect(preview.stdout.trim()).toBe("no changes");
     },
     8 * MINUTE,
+);
+
+test(
+    "rotate-certs: every host's certificate renewed and delivered by the converge steps (etcd one member at a time, Patroni reloaded); every etcd member presents its new one; nothing lost, no split-brain",
+    async () => {
+        const t = (await drill("rotate-certs", { trials: 1, say: () => undefined })).trials[0];
+        expect(t.problems).toEqual([]);
+        expect(t.acknowledged).toBeGreaterThan(100);
+        expect(t.missing).toBe(0);
+        expect(t.splitBrainMoments).toBe(0);
+    },
+    6 * MINUTE,
 );
