@@ -38,7 +38,7 @@ function readConfig(): RawConfig {
 export function deploySite() {
     const { config, plan } = loadDeployment(readConfig());
     const site = siteByName(plan, config.site);
-    const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack });
+    const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack, rotation: plan.passwords.rotation });
     // Every stack carries the plan's failure matrix: the policy pack refuses a plan with a gap.
     new FailureDomains(`${site.name}-failure-domains`, { matrix: failureMatrix(plan) });
     const hasNginx = hostsOf(plan, { site: site.name, role: "nginx" }).length > 0;

@@ -7,7 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { bundleSecrets, generateSecrets, SecretName, SecretsBundle } from "../render/secrets";
+import { PasswordRole } from "../plan/config";
+import { bundleSecrets, generateSecrets, generationOf, SecretName, SecretsBundle } from "../render/secrets";
 
 /** What the primary stack exports for the others; names listed in the README. */
 export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem", replication: "primaryEndpoints" } as const;
@@ -20,6 +21,8 @@ export interface SharedSecretValues extends SecretsBundle {
 export interface SharedSecretsArgs {
     /** Fully qualified name of the primary stack (stack config `primaryStack`); when absent, this stack creates the secrets. */
     primaryStack?: string;
+    /** Each password's rotation generation (plan `passwords.rotation`): a new generation draws a new value. */
+    rotation: Record<PasswordRole, number>;
 }
 
 export class SharedSecrets extends pulumi.ComponentResource {
@@ -51,11 +54,14 @@ export class SharedSecrets extends pulumi.ComponentResource {
                 redisPassword: "redis",
                 adminPassword: "nextcloud-admin",
             };
-            const values = generateSecrets((key, spec) =>
-                spec.alphabet === "lower"
-                    ? new random.RandomString(`${name}-${NAMES[key]}`, { length: spec.length, special: false, upper: false }, parent).result
-                    : new random.RandomPassword(`${name}-${NAMES[key]}`, { length: spec.length, special: false }, parent).result,
-            );
+            const values = generateSecrets((key, spec) => {
+                // Generation 0 sets no keepers, so the passwords made before rotation existed stay.
+                const generation = generationOf(args.rotation, key);
+                const keepers = generation > 0 ? { rotation: String(generation) } : undefined;
+                return spec.alphabet === "lower"
+                    ? new random.RandomString(`${name}-${NAMES[key]}`, { length: spec.length, special: false, upper: false, keepers }, parent).result
+                    : new random.RandomPassword(`${name}-${NAMES[key]}`, { length: spec.length, special: false, keepers }, parent).result;
+            });
             const caKey = new tls.PrivateKey(`${name}-etcd-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
             const caCert = new tls.SelfSignedCert(
                 `${name}-etcd-ca`,

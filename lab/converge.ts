@@ -8,16 +8,17 @@
 import { createHash } from "node:crypto";
 import { remoteTransport } from "../ops/remote";
 import { SiteTransport } from "../ops/siteMove";
+import { PASSWORD_ROLES } from "../plan/config";
 import { DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
 import { renderConverge } from "../render/converge";
 import { renderVolumeScript } from "../render/gluster";
-import { renderClusterStep } from "../render/patroniCluster";
+import { ClusterStep, renderClusterStep, renderRolesStep, ROLES_STEP } from "../render/patroniCluster";
 import { needsTls, renderHost } from "../render/host";
 import { RenderedHost } from "../render/rendered";
 import { asLabHost, PHASES } from "./appTier";
 import { sshOptions } from "./bootstrap";
 import { issueIdentity, labCertificate } from "./pki";
-import { labSecrets } from "./secrets";
+import { labSecrets, rotateSecrets } from "./secrets";
 import { labStack } from "./labPlan";
 import { LabError, progress, requireRoot } from "./sh";
 import { LabState, PKI_DIR, requireState, saveState } from "./state";
@@ -59,29 +60,28 @@ function volumeStep(plan: DeploymentPlan): Step {
     return { key: "volume", host: creator, service: "volume", script, triggers: [`script sha256:${sha(script)}`] };
 }
 
+/** A Patroni cluster's step (`sudo -u postgres python3 -`, as the program runs it). */
+function pythonStep(key: string, service: string, s: ClusterStep): Step {
+    return { key, host: s.host, service, script: s.script, triggers: s.triggers, user: "postgres", argv: ["python3", "-"] };
+}
+
 /** The steps of the given services on the given hosts, in the order `pulumi up` runs them: phase by phase, a service across its hosts in turn. */
 export function stepsOf(plan: DeploymentPlan, hosts: HostPlan[] = plan.hosts, services?: string[]): Step[] {
     const units = hosts.flatMap((h) => renderConverge(h, labHost(plan, h)).map((u) => ({ ...u, host: h })));
     const steps: Step[] = [];
     for (const phase of PHASES)
         for (const service of phase) {
+            // A password changes on the primary before any file holding it: the roles step goes first (on day one it finds nothing to do).
+            if (service === "patroni" && (!services || services.includes("patroni") || services.includes(ROLES_STEP)))
+                for (const c of plan.patroniClusters.filter((x) => !x.standbyOf && hosts.some((h) => h.name === x.configuredBy)))
+                    steps.push(pythonStep(`roles/${c.scope}`, ROLES_STEP, renderRolesStep(plan, c, labSecrets().database)));
             if (!services || services.includes(service))
                 for (const u of units.filter((x) => x.service === service))
                     steps.push({ key: `${u.host.name}/${service}`, host: u.host, service, script: u.script, triggers: u.triggers });
             if (service === "glusterd" && plan.gluster && (!services || services.includes("volume"))) steps.push(volumeStep(plan));
             if (service === "patroni" && (!services || services.includes(CLUSTER_STEP)))
-                for (const c of plan.patroniClusters.filter((x) => hosts.some((h) => h.name === x.configuredBy))) {
-                    const s = renderClusterStep(plan, c);
-                    steps.push({
-                        key: `cluster/${c.scope}`,
-                        host: s.host,
-                        service: CLUSTER_STEP,
-                        script: s.script,
-                        triggers: s.triggers,
-                        user: "postgres",
-                        argv: ["python3", "-"],
-                    });
-                }
+                for (const c of plan.patroniClusters.filter((x) => hosts.some((h) => h.name === x.configuredBy)))
+                    steps.push(pythonStep(`cluster/${c.scope}`, CLUSTER_STEP, renderClusterStep(plan, c)));
         }
     return steps;
 }
@@ -149,7 +149,11 @@ export async function apply(opts: { dryRun: boolean }): Promise<string> {
     requireSameHosts(state.plan, plan);
     const pending = pendingSteps(state, plan);
     for (const s of pending) console.log([`~ ${s.key}`, ...diffOf(state.applied[s.key], s.triggers).map((l) => `    ${l}`)].join("\n"));
-    if (opts.dryRun) return pending.length === 0 ? "no changes" : `${pending.length} steps would run (--dry-run: nothing changed)`;
+    const rotating = PASSWORD_ROLES.filter((r) => plan.passwords.rotation[r] !== state.plan.passwords.rotation[r]);
+    if (opts.dryRun)
+        return pending.length === 0
+            ? "no changes"
+            : `${pending.length} steps would run${rotating.length ? `, and every step whose files hold the new ${rotating.join(", ")} passwords` : ""} (--dry-run: nothing changed)`;
     const n = await applyPlan(state, plan);
     return n === 0 ? "no changes" : `${n} steps applied`;
 }
@@ -157,6 +161,9 @@ export async function apply(opts: { dryRun: boolean }): Promise<string> {
 /** Converges the running lab to a plan of the same hosts: the steps whose triggers changed, in order; returns how many ran. */
 export async function applyPlan(state: LabState, plan: DeploymentPlan, say = progress): Promise<number> {
     requireSameHosts(state.plan, plan);
+    // As `pulumi up` replaces a RandomPassword whose keepers changed: the files holding it change with it.
+    const rotated = rotateSecrets(plan);
+    if (rotated.length) say(`passwords rotated: ${rotated.join(", ")}`);
     const pending = pendingSteps(state, plan);
     state.plan = plan;
     saveState(state);

@@ -6,9 +6,13 @@
  * the lost writes, the moments with two writable primaries and the members never observed.
  * Each scenario is a row of SCENARIOS. It restores the cluster between trials.
  */
-import { StackConfig } from "../plan/config";
+import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
 import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { needsTls } from "../render/host";
+import { APP_DATABASE, DB_USERS } from "../render/patroni";
+import { SecretsBundle } from "../render/secrets";
+import { remoteTransport } from "../ops/remote";
+import { sshOptions } from "./bootstrap";
 import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
@@ -93,6 +97,41 @@ async function backToStackFiles(state: LabState, say: Say): Promise<void> {
     if (n > 0) say(`back to the stack files' config (${n} steps)`);
 }
 
+/** After a rotation: every role's and the REST API's new password works and its old one does not; every replica streams again. */
+async function checkRotated(state: LabState, leader: string, before: SecretsBundle, after: SecretsBundle): Promise<void> {
+    const db = (b: SecretsBundle): Record<string, string> => ({
+        [DB_USERS.superuser]: b.database.superuserPassword,
+        [DB_USERS.replication]: b.database.replicationPassword,
+        [DB_USERS.rewind]: b.database.rewindPassword,
+        [APP_DATABASE.role]: b.database.appPassword,
+    });
+    const [old, now] = [db(before), db(after)];
+    for (const user of Object.keys(now)) {
+        if (old[user] === now[user]) throw new LabError(`the rotation left ${user}'s password as it was`);
+        const login = (password: string) =>
+            probeOnce<{ ok: boolean; err?: string }>(
+                state,
+                leader,
+                ["login", "--port", String(state.plan.ports.postgres), "--user", user, "--dbname", "postgres"],
+                password,
+            );
+        const [withNew, withOld] = [await login(now[user]), await login(old[user])];
+        if (!withNew.ok) throw new LabError(`${user} cannot log in with its new password on the primary ${leader}: ${withNew.err}`);
+        if (withOld.ok) throw new LabError(`${user} still logs in with its old password on the primary ${leader}`);
+    }
+    // An authenticated REST call that changes nothing: the ttl it has.
+    const rest = (password: string) =>
+        remoteTransport(state.plan, state.sshUser, password, sshOptions()).patroni(hostByName(state.plan, leader), "PATCH", "/config", {
+            ttl: state.plan.patroni.ttl,
+        });
+    const [restNew, restOld] = [await rest(after.database.restApiPassword), await rest(before.database.restApiPassword)];
+    if (restNew?.status !== 200) throw new LabError(`Patroni's REST API on ${leader} refuses its new password (${restNew?.status ?? "no answer"})`);
+    if (restOld?.status !== 401) throw new LabError(`Patroni's REST API on ${leader} answers ${restOld?.status ?? "nothing"} to its old password, not 401`);
+    await waitFor("every replica streaming with the new replication password", 60000, async () =>
+        (await patroniMembers(state.plan)).every((m) => m.role === "leader" || m.role === "standby_leader" || m.state === "streaming") ? true : undefined,
+    );
+}
+
 const primaryHost = async (_: LabState, leader: string) => leader;
 const primarySite = async (state: LabState, leader: string) => hostByName(state.plan, leader).site;
 
@@ -172,6 +211,28 @@ export const SCENARIOS = {
         writer: "primary-site",
         changesLeader: false,
         healWhen: "never",
+    },
+    /**
+     * Every database password and the REST password rotated (a new generation each, as a pull
+     * request raises `passwords.rotation.*`), in the safe order: the roles step on the primary,
+     * then the converge steps (Patroni's config on every member, the app's) with their reloads.
+     * Then: each role logs in with its new password and not with its old one, Patroni's REST API
+     * takes only the new password, and every replica streams again. Goal: no outage.
+     */
+    "rotate-passwords": {
+        target: primaryHost,
+        async inject(state, leader) {
+            const before = labSecrets();
+            await configChange((c, running) => ({
+                ...c,
+                passwords: { rotation: Object.fromEntries(PASSWORD_ROLES.map((r) => [r, running.passwords.rotation[r] + 1])) as Record<PasswordRole, number> },
+            }))(state);
+            await checkRotated(state, leader, before, labSecrets());
+        },
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
+        finish: backToStackFiles,
     },
     "replica-loss": { target: (s, l) => replicaOf(s, l), inject: killHost, writer: "primary-site", changesLeader: false },
     "witness-loss": {

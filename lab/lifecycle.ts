@@ -52,7 +52,7 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         createRouter(plan);
         if (opts.wanDelayMs) setWanDelay(plan, opts.wanDelayMs);
         state.wanDelayMs = opts.wanDelayMs ?? 0;
-        writeSecrets();
+        writeSecrets(plan);
         createCa(PKI_DIR);
         makeKeys(plan);
         for (const host of plan.hosts) {

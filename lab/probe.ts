@@ -36,10 +36,11 @@ export interface Probe<T> {
     stop(): Promise<void>;
 }
 
-export function runProbe<T>(state: LabState, host: string, args: string[]): Probe<T> {
+/** A probe in a lab host; it logs in with `password` (default: the superuser's), given in its environment, never on its command line. */
+export function runProbe<T>(state: LabState, host: string, args: string[], password = labSecrets().database.superuserPassword): Probe<T> {
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
     const child: ChildProcess = spawn(cmd, argv, {
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: password },
         stdio: ["ignore", "pipe", "pipe"],
     });
     const events: T[] = [];
@@ -68,8 +69,8 @@ export function runProbe<T>(state: LabState, host: string, args: string[]): Prob
     };
 }
 
-export async function probeOnce<T>(state: LabState, host: string, args: string[]): Promise<T> {
-    const p = runProbe<T>(state, host, args);
+export async function probeOnce<T>(state: LabState, host: string, args: string[], password?: string): Promise<T> {
+    const p = runProbe<T>(state, host, args, password);
     try {
         await waitFor(
             `${args[0]} on ${host}`,

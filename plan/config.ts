@@ -150,6 +150,20 @@ export interface CertificatesConfig {
     renewBeforeDays: number;
 }
 
+/** The database passwords a `pulumi up` can rotate, by the role that holds each (render/patroni.ts DB_USERS, and the app's role). */
+export const PASSWORD_ROLES = ["superuser", "replication", "rewind", "restApi", "app"] as const;
+export type PasswordRole = (typeof PASSWORD_ROLES)[number];
+
+/**
+ * Password rotation: a generation per role. Raising one makes the primary stack's `pulumi up`
+ * draw a new password (the RandomPassword's keepers) and roll it out in a safe order: the
+ * role's password changed on the primary first (the cluster's roles step), then every
+ * consumer's file (the converge steps), then their reloads.
+ */
+export interface PasswordsConfig {
+    rotation: Record<PasswordRole, number>;
+}
+
 /** Config shared by every stack: Pulumi.yaml's project-level `config:`. */
 export interface ProjectConfig {
     topology: Topology;
@@ -165,6 +179,7 @@ export interface ProjectConfig {
     haproxy: HaproxyConfig;
     etcd: EtcdConfig;
     certificates: CertificatesConfig;
+    passwords: PasswordsConfig;
     gluster: GlusterConfig;
     nextcloud: NextcloudConfig;
     sizes: Record<Role, Size>;
@@ -205,6 +220,7 @@ export const DEFAULTS = {
     haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
     etcd: { heartbeatMs: 100, electionTimeoutMs: 1000 },
     certificates: { hostDays: 365, renewBeforeDays: 30 },
+    passwords: { rotation: { superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 } as Record<PasswordRole, number> },
     sizes: {
         etcd: { cores: 2, memoryMb: 2048, diskGb: 20 },
         patroni: { cores: 4, memoryMb: 8192, diskGb: 100 },
@@ -230,6 +246,7 @@ export const CONFIG_KEYS = {
     haproxy: "object",
     etcd: "object",
     certificates: "object",
+    passwords: "object",
     gluster: "object",
     nextcloud: "object",
     sizes: "object",

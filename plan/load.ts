@@ -15,6 +15,9 @@ import {
     HostConfig,
     NextcloudConfig,
     OWNED_PARAMETERS,
+    PASSWORD_ROLES,
+    PasswordRole,
+    PasswordsConfig,
     PatroniConfig,
     PROJECT,
     ProjectConfig,
@@ -339,6 +342,13 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
             `${certificates.renewBeforeDays} days is more than half of hostDays ${certificates.hostDays}: every pulumi up would issue new certificates; use at most ${Math.floor(certificates.hostDays / 2)}`,
         );
     }
+    const pw = section("passwords", raw.passwords, ["rotation"]);
+    const rot = section("passwords.rotation", pw.rotation, PASSWORD_ROLES);
+    const passwords: PasswordsConfig = {
+        rotation: Object.fromEntries(
+            PASSWORD_ROLES.map((r) => [r, int(`passwords.rotation.${r}`, rot[r], DEFAULTS.passwords.rotation[r], 0, 1000000)]),
+        ) as Record<PasswordRole, number>,
+    };
     const sz = section("sizes", raw.sizes, ROLES);
     const sizes = Object.fromEntries(ROLES.map((r) => [r, loadSize(`sizes.${r}`, sz[r], DEFAULTS.sizes[r])])) as Record<Role, Size>;
     const primarySite = str("primarySite", raw.primarySite, DEFAULTS.primarySite);
@@ -351,6 +361,7 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         haproxy,
         etcd,
         certificates,
+        passwords,
         gluster,
         nextcloud,
         sizes,

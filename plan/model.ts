@@ -3,7 +3,7 @@
  * component, renderer, lab step or site command derives one again. Types only.
  */
 import { Endpoint } from "./addresses";
-import { CertificatesConfig, EtcdConfig, HaproxyConfig, NextcloudConfig, PatroniConfig, Role, Size, Topology } from "./config";
+import { CertificatesConfig, EtcdConfig, HaproxyConfig, NextcloudConfig, PasswordsConfig, PatroniConfig, Role, Size, Topology } from "./config";
 import { PORTS, VERSIONS } from "./constants";
 
 /**
@@ -164,6 +164,8 @@ export interface DeploymentPlan {
     etcd: EtcdConfig;
     /** The hosts' certificate lifetimes (issued by the program's deployment CA, and by the lab's). */
     certificates: CertificatesConfig;
+    /** Each database password's rotation generation (config `passwords.rotation`): a new value per generation. */
+    passwords: PasswordsConfig;
     /** Absent when the plan has no Gluster hosts. */
     gluster?: GlusterPlan;
     nextcloud: NextcloudConfig;

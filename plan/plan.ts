@@ -246,6 +246,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         haproxy: config.haproxy,
         etcd: config.etcd,
         certificates: config.certificates,
+        passwords: config.passwords,
         ...(gluster ? { gluster } : {}),
         nextcloud: config.nextcloud,
         ...(app ? { app } : {}),

@@ -10,8 +10,10 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PasswordRole } from "../plan/config";
 import { DeploymentPlan, hostByName, HostPlan, PatroniClusterPlan } from "../plan/plan";
-import { dynamicConfig, PATRONI_CONFIG } from "./patroni";
+import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_CONFIG } from "./patroni";
+import { DatabaseSecrets, ROTATED_SECRET } from "./secrets";
 
 /** How the rolling restart waits: a member back (s), a gate open (s), what a long transaction is (s). */
 export const ROLLING = { memberSeconds: 300, gateSeconds: 120, longTransactionSeconds: 15 };
@@ -35,27 +37,80 @@ function flatten(value: Record<string, unknown>, prefix = ""): string[] {
         .sort();
 }
 
+/** A step's script: its settings, then what the steps share, then its own part (files beside this one). */
+function pythonScript(settings: Record<string, unknown>, part: string): string {
+    const read = (file: string) => fs.readFileSync(path.join(__dirname, file), "utf8");
+    return `import json\nSETTINGS = json.loads(${JSON.stringify(JSON.stringify(settings))})\n` + read("patroni_common.py") + read(part);
+}
+
+const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
+
 export function renderClusterStep(plan: DeploymentPlan, cluster: PatroniClusterPlan): ClusterStep {
     const dynamic = dynamicConfig(plan, cluster);
     const settings = {
         scope: cluster.scope,
+        step: "cluster step",
         config: PATRONI_CONFIG,
         port: plan.ports.postgres,
         maxLagBytes: plan.patroni.maximumLagOnFailover,
         ...ROLLING,
         dynamic,
     };
-    const script =
-        `import json\nSETTINGS = json.loads(${JSON.stringify(JSON.stringify(settings))})\n` +
-        fs.readFileSync(path.join(__dirname, "patroni_cluster.py"), "utf8");
+    const script = pythonScript(settings, "patroni_cluster.py");
+    return {
+        host: hostByName(plan, cluster.configuredBy),
+        command: "sudo -u postgres python3 -",
+        script,
+        triggers: [...flatten(dynamic), `rolling: ${JSON.stringify(ROLLING)}`, `script sha256:${sha(script)}`],
+    };
+}
+
+/** The roles step's name among a host's steps (`<host>-converge-patroni-roles`), and in the lab's. */
+export const ROLES_STEP = "patroni-roles";
+
+/** The database roles whose passwords the plan rotates (`passwords.rotation`), with the secret behind each; the REST password is no role. */
+const ROLE_OF: Partial<Record<PasswordRole, string>> = {
+    superuser: DB_USERS.superuser,
+    replication: DB_USERS.replication,
+    rewind: DB_USERS.rewind,
+    app: APP_DATABASE.role,
+};
+
+/**
+ * The roles step of a Patroni cluster: what `pulumi up` runs on the cluster's `configuredBy`
+ * member BEFORE the converge steps of its members and of the app (render/patroni_roles.py): each
+ * role's password set on the primary to the plan's, where it differs. Its triggers are the
+ * rotation generations (`passwords.rotation.replication: 1`), never a password or a hash of one.
+ */
+export function renderRolesStep(plan: DeploymentPlan, cluster: PatroniClusterPlan, secrets: DatabaseSecrets): ClusterStep {
+    const roles = (Object.entries(ROLE_OF) as [PasswordRole, string][]).map(([name, role]) => ({ name, role }));
+    const settingsWith = (password: (name: PasswordRole) => string) => ({
+        scope: cluster.scope,
+        step: "roles step",
+        config: PATRONI_CONFIG,
+        port: plan.ports.postgres,
+        memberSeconds: ROLLING.memberSeconds,
+        gateSeconds: ROLLING.gateSeconds,
+        standby: cluster.standbyOf !== undefined,
+        roles: roles.map((r) => ({ role: r.role, password: password(r.name) })),
+    });
+    const script = pythonScript(
+        settingsWith((name) => secrets[ROTATED_SECRET[name] as keyof DatabaseSecrets]),
+        "patroni_roles.py",
+    );
     return {
         host: hostByName(plan, cluster.configuredBy),
         command: "sudo -u postgres python3 -",
         script,
         triggers: [
-            ...flatten(dynamic),
-            `rolling: ${JSON.stringify(ROLLING)}`,
-            `script sha256:${createHash("sha256").update(script).digest("hex").slice(0, 16)}`,
+            ...roles.map((r) => `passwords.rotation.${r.name}: ${plan.passwords.rotation[r.name]}`),
+            // The code's hash, without the passwords.
+            `script sha256:${sha(
+                pythonScript(
+                    settingsWith(() => ""),
+                    "patroni_roles.py",
+                ),
+            )}`,
         ],
     };
 }

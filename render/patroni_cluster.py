@@ -1,5 +1,5 @@
-# The cluster step of a Patroni cluster (render/patroniCluster.ts prepends SETTINGS): run by
-# `pulumi up` on one member as `sudo -u postgres python3 -`, the script on stdin, after the
+# The cluster step of a Patroni cluster (render/patroniCluster.ts puts SETTINGS and
+# patroni_common.py before it): run by `pulumi up` on one member as `sudo -u postgres python3 -`, the script on stdin, after the
 # members' converge steps. It sets the cluster-wide (dynamic) config to the plan's: only the
 # keys that differ, never standby_cluster or slots; the plan owns postgresql.parameters, so a
 # parameter the plan no longer has is removed. Then the members whose PostgreSQL needs a restart
@@ -11,64 +11,9 @@
 # bounded; a failure says which member and what was already done, and leaves the rest as it was
 # (a re-run carries on: pending restarts stay pending). At the end no member may be left with a
 # pending restart, and PostgreSQL must know every planned parameter and accept its value.
-import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
-import yaml
-
-S = SETTINGS  # noqa: F821 (prepended by the renderer)
-done = []
-with open(S["config"]) as f:
-    local = yaml.safe_load(f)
-HOST = local["name"]
-rest = f"http://{local['restapi']['connect_address']}"
 # Replicas may not run these below the primary: Patroni starts a replica with the primary's value.
 NOT_BELOW_PRIMARY = ("max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction")
-
-
-def say(message):
-    print(f"{S['scope']}: {message}", flush=True)
-
-
-def fail(message):
-    print(f"{S['scope']} (cluster step on {HOST}): {message}; done before: {', '.join(done) or 'nothing'}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def ctl(*args, stdin=None):
-    r = subprocess.run(["patronictl", "-c", S["config"], *args], input=stdin, capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        fail(f"patronictl {' '.join(args)} failed: {' | '.join((r.stderr or r.stdout).strip().splitlines()[-2:])}")
-    return r.stdout
-
-
-def members():
-    with urllib.request.urlopen(f"{rest}/cluster", timeout=5) as r:
-        return json.load(r)["members"]
-
-
-def member(name):
-    return next((m for m in members() if m["name"] == name), None)
-
-
-def leader_name():
-    return next((m["name"] for m in members() if m["role"] in ("leader", "standby_leader")), None)
-
-
-def wait(what, check, seconds):
-    deadline, last = time.time() + seconds, None
-    while time.time() < deadline:
-        try:
-            if check():
-                return
-        except Exception as e:  # a member restarting does not answer for a moment
-            last = e
-        time.sleep(1)
-    fail(f"{what}: not after {seconds} s{f' (last error: {last})' if last else ''}")
 
 
 def streaming(name):
@@ -99,19 +44,6 @@ def restart(name, reason, back):
     fail(f"{name} still needs a restart after 3 ({reason})")
 
 
-def superuser_query(sql, params=()):
-    import psycopg2
-
-    su = local["postgresql"]["authentication"]["superuser"]
-    conn = psycopg2.connect(host=member(leader_name())["host"], port=S["port"], user=su["username"], password=su["password"], dbname="postgres", connect_timeout=5)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def no_long_transactions():
     n = superuser_query(
         "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND xact_start < now() - make_interval(secs => %s)",
@@ -126,16 +58,11 @@ def long_transaction_gate():
     wait(f"gate: no transaction open longer than {S['longTransactionSeconds']} s on the primary", no_long_transactions, S["gateSeconds"])
 
 
-# 0. Day one: a cluster that has not bootstrapped yet (its members wait for the other sites'
-# etcd members) takes the plan's dynamic config from its bootstrap section: nothing to set.
-if not os.path.exists(os.path.join(local["postgresql"]["data_dir"], "PG_VERSION")):
-    try:
-        bootstrapped = leader_name() is not None
-    except Exception:
-        bootstrapped = False
-    if not bootstrapped:
-        say("not bootstrapped yet: the bootstrap sets the plan's dynamic config; nothing to set")
-        sys.exit(0)
+# 0. Day one: a cluster that has not bootstrapped yet takes the plan's dynamic config from its
+# bootstrap section: nothing to set.
+if not bootstrapped():
+    say("not bootstrapped yet: the bootstrap sets the plan's dynamic config; nothing to set")
+    sys.exit(0)
 wait("the cluster answering with a leader", lambda: leader_name() is not None, S["memberSeconds"])
 
 # 1. The dynamic config: what differs from the plan's, as one patch.

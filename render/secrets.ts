@@ -5,6 +5,7 @@
  * `npm run render`), always from SECRET_SPECS and assembled by `bundleSecrets`, so the lab
  * runs the shape that deploys. Pure.
  */
+import { PasswordRole } from "../plan/config";
 
 /** Passwords of one Patroni cluster. */
 export interface DatabaseSecrets {
@@ -57,6 +58,21 @@ export const SECRET_SPECS = {
 } as const satisfies Record<string, SecretSpec>;
 
 export type SecretName = keyof typeof SECRET_SPECS;
+
+/** The secret behind each rotatable password (plan `passwords.rotation`). */
+export const ROTATED_SECRET: Record<PasswordRole, SecretName> = {
+    superuser: "superuserPassword",
+    replication: "replicationPassword",
+    rewind: "rewindPassword",
+    restApi: "restApiPassword",
+    app: "appPassword",
+};
+
+/** A secret's rotation generation: 0 for those that do not rotate. */
+export function generationOf(rotation: Record<PasswordRole, number>, name: SecretName): number {
+    const role = (Object.keys(ROTATED_SECRET) as PasswordRole[]).find((r) => ROTATED_SECRET[r] === name);
+    return role ? rotation[role] : 0;
+}
 
 /** The bundle from one value per spec (prefixes added here, derived values filled in). */
 export function bundleSecrets(v: Record<SecretName, string>): SecretsBundle {

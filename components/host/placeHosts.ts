@@ -14,9 +14,10 @@ import { renderConverge } from "../../render/converge";
 import { renderFirewall } from "../../render/firewall";
 import { needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
-import { placeholderInputs } from "../../render/placeholders";
+import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
+import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
 import { SharedSecretValues } from "../sharedSecrets";
-import { ProxmoxHost } from "./proxmoxHost";
+import { ConvergeStep, ProxmoxHost } from "./proxmoxHost";
 import { issueTlsIdentity } from "./tlsIdentity";
 
 /** What placing a host needs besides the host itself; the same for every component of a stack. */
@@ -72,6 +73,26 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
         // The services and their order do not depend on the secrets: placeholders give them.
         const services = renderHost(plan, host, placeholderInputs(host)).services.map((s) => s.name);
         const units = rendered.apply((r) => renderConverge(host, r));
+        const converge: ConvergeStep[] = services.map((service, i) => ({
+            service,
+            script: pulumi.secret(units.apply((u) => u[i].script)),
+            // Hashes only: the preview's diff names the file that changes, never its content.
+            triggers: pulumi.unsecret(units.apply((u) => u[i].triggers)),
+            after: previous[service],
+        }));
+        // A password changes on the primary before any file holding it does: the roles step goes before this host's Patroni step,
+        // which every other member's and (through the components' order) the app's converge steps wait for.
+        const owned = plan.patroniClusters.find((c) => c.configuredBy === host.name && !c.standbyOf);
+        if (owned) {
+            // Its command and triggers do not depend on the secrets either.
+            const shape = renderRolesStep(plan, owned, placeholderSecrets().database);
+            converge.splice(services.indexOf("patroni"), 0, {
+                service: ROLES_STEP,
+                command: shape.command,
+                script: pulumi.secret(secrets.apply((v) => renderRolesStep(plan, owned, v.database).script)),
+                triggers: shape.triggers,
+            });
+        }
         const placedHost = new ProxmoxHost(
             host.name,
             {
@@ -82,13 +103,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
                 sshUser: placement.sshUser,
                 firewall: renderFirewall(plan, host),
                 networks: plan.networks,
-                converge: services.map((service, i) => ({
-                    service,
-                    script: pulumi.secret(units.apply((u) => u[i].script)),
-                    // Hashes only: the preview's diff names the file that changes, never its content.
-                    triggers: pulumi.unsecret(units.apply((u) => u[i].triggers)),
-                    after: previous[service],
-                })),
+                converge,
             },
             { parent },
         );

@@ -37,7 +37,17 @@ export interface ProxmoxHostArgs {
      * on stdin), its triggers (hashes: a new run when one changes) and the step it must wait for
      * (the same service on the previous host: one host at a time).
      */
-    converge: { service: string; script: pulumi.Input<string>; triggers: pulumi.Input<string[]>; after?: pulumi.Resource }[];
+    converge: ConvergeStep[];
+}
+
+/** One remote step of a host: a service's converge step (`sudo sh -s`), or a step with its own command (a Patroni cluster's roles step). */
+export interface ConvergeStep {
+    service: string;
+    /** What runs the script, which goes on its stdin; default `sudo sh -s`. */
+    command?: string;
+    script: pulumi.Input<string>;
+    triggers: pulumi.Input<string[]>;
+    after?: pulumi.Resource;
 }
 
 /** How a remote step reaches a host: its address, the image's user with the operator's SSH agent, its pinned host key. */
@@ -162,7 +172,7 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                     `${name}-converge-${step.service}`,
                     {
                         connection: this.connection,
-                        create: "sudo sh -s",
+                        create: step.command ?? "sudo sh -s",
                         stdin: step.script,
                         triggers: pulumi.all([step.triggers, vmIdentity]).apply(([t, v]) => [...t, v]),
                     },

@@ -4,6 +4,7 @@
 #   write: --port P --conns N --duration S --trial T   INSERT through HAProxy, one event per try
 #   watch: --member NAME --duration S                  pg_is_in_recovery() of the local PostgreSQL
 #   setup / count: --port P [--trial T]                create the table / list a trial's ids
+#   login: --port P --user U --dbname D                whether U logs in (PGPASSWORD) over TCP to 127.0.0.1
 #   http-write: --address A --domain D --cafile F --conns N --duration S --trial T
 #               POST /write through NGINX (the probe app behind it writes a row and a file)
 #   http-verify: --address A --domain D --cafile F --trial T   the trial's ids with a row / a file
@@ -124,6 +125,12 @@ elif mode == "watch":
             emit(t=t, member=args["--member"], writable=None)
             conn = None
         time.sleep(0.1)
+elif mode == "login":
+    try:
+        psycopg2.connect(host="127.0.0.1", port=int(args["--port"]), user=args["--user"], dbname=args["--dbname"], connect_timeout=5).close()
+        emit(ok=True)
+    except psycopg2.OperationalError as e:
+        emit(ok=False, err=str(e).strip().split("\n")[0][:160])
 elif mode == "setup":
     with connect(args["--port"]).cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS drill_writes (id bigserial PRIMARY KEY, trial text NOT NULL, writer int NOT NULL, tag text NOT NULL, at timestamptz NOT NULL DEFAULT now())")

@@ -173,6 +173,15 @@ test("certificates: a renewal window over half the lifetime is refused (every up
     expect(failure({ ...base(), certificates: { hostDays: 5 } }).key).toBe("certificates.hostDays");
 });
 
+test("passwords.rotation: a generation per rotatable role, 0 by default; another name or a negative number refused with the key", () => {
+    expect(loadStackConfig(base()).passwords.rotation).toEqual({ superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 });
+    expect(loadStackConfig({ ...base(), passwords: { rotation: { replication: 2 } } }).passwords.rotation.replication).toBe(2);
+    const redis = failure({ ...base(), passwords: { rotation: { redis: 1 } } });
+    expect(redis.key).toBe("passwords.rotation.redis");
+    expect(redis.message).toContain("the keys here are superuser, replication, rewind, restApi, app");
+    expect(failure({ ...base(), passwords: { rotation: { app: -1 } } }).key).toBe("passwords.rotation.app");
+});
+
 test("patroni.parameters: plain values kept (booleans as on/off); the platform's own, odd names and values that could break a line refused", () => {
     const raw = base();
     raw.patroni = { ...raw.patroni, parameters: { max_connections: 300, work_mem: "8MB", jit: false, "auto_explain.log_min_duration": "5s" } };

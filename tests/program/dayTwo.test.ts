@@ -36,7 +36,13 @@ async function changed(edit: (raw: any) => void): Promise<Record<string, string[
 }
 
 test("the steps are the hosts' services, each triggered by its files, its script and its VM (a replaced VM gets its config again)", () => {
-    expect(Object.keys(before).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd", "dc1-lb1-converge-haproxy", "nextcloud-cluster-config"]);
+    expect(Object.keys(before).sort()).toEqual([
+        "dc1-db1-converge-patroni",
+        "dc1-db1-converge-patroni-roles",
+        "dc1-etcd1-converge-etcd",
+        "dc1-lb1-converge-haproxy",
+        "nextcloud-cluster-config",
+    ]);
     expect(before["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual([
         "/etc/default/etcd",
         "/etc/etcd/etcdctl.env",
@@ -94,4 +100,25 @@ test("host certificates live certificates.hostDays and are renewed by a pulumi u
     for (const c of dflt) expect([c.inputs.validityPeriodHours, c.inputs.earlyRenewalHours]).toEqual([365 * 24, 30 * 24]);
     const short = certs((await runProgram("dc1", { certificates: { hostDays: 90, renewBeforeDays: 20 } })).run);
     for (const c of short) expect([c.inputs.validityPeriodHours, c.inputs.earlyRenewalHours]).toEqual([90 * 24, 20 * 24]);
+});
+
+test("a password rotation draws a new password and changes it on the primary before any member's or consumer's step, the preview naming the role, never the password", async () => {
+    const dc1 = await runProgram("dc1", { passwords: { rotation: { replication: 1 } } });
+    const keepers = Object.fromEntries(
+        dc1.run.byType("random:index/randomPassword:RandomPassword").map((p) => [p.name, (p.inputs.keepers as Record<string, string> | undefined) ?? null]),
+    );
+    // Only the rotated one is replaced; generation 0 sets no keepers, so the passwords made before rotation existed stay.
+    expect(keepers["shared-replication"]).toEqual({ rotation: "1" });
+    expect(Object.entries(keepers).filter(([name, k]) => name !== "shared-replication" && k !== null)).toEqual([]);
+    const steps = triggers(dc1.run);
+    const roles = steps["dc1-db1-converge-patroni-roles"];
+    expect(roles.filter((t) => !before["dc1-db1-converge-patroni-roles"].includes(t))).toEqual(["passwords.rotation.replication: 1"]);
+    const step = dc1.run.byType("command:remote:Command").find((c) => c.name === "dc1-db1-converge-patroni-roles")!;
+    expect(step.inputs.create).toBe("sudo -u postgres python3 -");
+    // The roles step first; the other members wait for this host's Patroni step, and the cluster step for them.
+    expect(dc1.waitsFor("dc1-db1-converge-patroni")).toContain("dc1-db1-converge-patroni-roles");
+    expect(dc1.waitsFor("nextcloud-cluster-config")).toContain("dc1-db1-converge-patroni-roles");
+    // The stack that does not configure the cluster has no roles step.
+    const dc2 = await runProgram("dc2");
+    expect(dc2.run.byType("command:remote:Command").filter((c) => c.name.endsWith("-roles"))).toEqual([]);
 });
