@@ -9,7 +9,7 @@
 import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
 import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { needsTls } from "../render/host";
-import { APP_DATABASE, DB_USERS } from "../render/patroni";
+import { APP_DATABASE, DB_USERS, PATRONI_PGPASS } from "../render/patroni";
 import { SecretsBundle } from "../render/secrets";
 import { remoteTransport } from "../ops/remote";
 import { sshOptions } from "./bootstrap";
@@ -37,9 +37,10 @@ interface Scenario {
     inject(state: LabState, leader: string, target: string): Promise<void>;
     /**
      * Where the writer writes: the primary site's HAProxy, a site that survives the target's
-     * loss, NGINX in the primary site (a row and a file per write), or inside the target's site.
+     * loss, NGINX in the primary site (a row and a file per write), or inside the target's site;
+     * `nginx-if-any`: NGINX where the plan has the app tier, else the primary site's HAProxy.
      */
-    writer: "primary-site" | "surviving-site" | "nginx" | "target-site";
+    writer: "primary-site" | "surviving-site" | "nginx" | "target-site" | "nginx-if-any";
     /** The leader must move to another member. */
     changesLeader: boolean;
     /** Heal once writes succeed again (default), once the leader moved (the writer is cut off with the target), or not at all. */
@@ -97,8 +98,16 @@ async function backToStackFiles(state: LabState, say: Say): Promise<void> {
     if (n > 0) say(`back to the stack files' config (${n} steps)`);
 }
 
+/** Delivered is not enough: every etcd member must present the certificate last issued to it. */
+export async function checkCertsServed(state: LabState): Promise<void> {
+    for (const h of hostsOf(state.plan, { role: "etcd" })) {
+        const served = await servedFingerprint(PKI_DIR, h, h.address, state.plan.ports.etcdClient);
+        if (served !== issuedFingerprint(PKI_DIR, h)) throw new LabError(`${h.name} still presents its old certificate after the renewal`);
+    }
+}
+
 /** After a rotation: every role's and the REST API's new password works and its old one does not; every replica streams again. */
-async function checkRotated(state: LabState, leader: string, before: SecretsBundle, after: SecretsBundle): Promise<void> {
+export async function checkRotated(state: LabState, leader: string, before: SecretsBundle, after: SecretsBundle): Promise<void> {
     const db = (b: SecretsBundle): Record<string, string> => ({
         [DB_USERS.superuser]: b.database.superuserPassword,
         [DB_USERS.replication]: b.database.replicationPassword,
@@ -124,10 +133,52 @@ async function checkRotated(state: LabState, leader: string, before: SecretsBund
         remoteTransport(state.plan, state.sshUser, password, sshOptions()).patroni(hostByName(state.plan, leader), "PATCH", "/config", {
             ttl: state.plan.patroni.ttl,
         });
-    const [restNew, restOld] = [await rest(after.database.restApiPassword), await rest(before.database.restApiPassword)];
-    if (restNew?.status !== 200) throw new LabError(`Patroni's REST API on ${leader} refuses its new password (${restNew?.status ?? "no answer"})`);
+    // Patroni applies a reloaded config at its next loop: the REST API takes the new password within a loop or two.
+    const loops = (state.plan.patroni.loopWait * 2 + 10) * 1000;
+    let restNew: Awaited<ReturnType<typeof rest>>;
+    await waitFor(`Patroni's REST API on ${leader} taking its new password`, loops, async () =>
+        (restNew = await rest(after.database.restApiPassword))?.status === 200 ? true : undefined,
+    ).catch(() => {
+        throw new LabError(`Patroni's REST API on ${leader} refuses its new password (${restNew?.status ?? "no answer"}) ${loops / 1000} s after the reload`);
+    });
+    const restOld = await rest(before.database.restApiPassword);
     if (restOld?.status !== 401) throw new LabError(`Patroni's REST API on ${leader} answers ${restOld?.status ?? "nothing"} to its old password, not 401`);
-    await waitFor("every replica streaming with the new replication password", 60000, async () =>
+    // A running stream authenticated at its start: what a replica uses when it reconnects is its password file, as Patroni rewrote it.
+    const primary = hostByName(state.plan, leader);
+    for (const m of patroniClusterOf(state.plan, leader).members.filter((x) => x !== leader)) {
+        const reconnect = () =>
+            execInHost(
+                state.holders[m],
+                m,
+                [
+                    "env",
+                    `PGPASSFILE=${PATRONI_PGPASS}`,
+                    "psql",
+                    "-w",
+                    "-h",
+                    primary.address,
+                    "-p",
+                    String(state.plan.ports.postgres),
+                    "-U",
+                    DB_USERS.replication,
+                    "-d",
+                    "postgres",
+                    "-Atc",
+                    "SELECT 1",
+                ],
+                30000,
+                { user: "postgres" },
+            );
+        let r = reconnect();
+        await waitFor(`${m}'s replication password file rewritten by Patroni`, loops, () => ((r = reconnect()).status === 0 ? true : undefined), 1000).catch(
+            () => {
+                throw new LabError(
+                    `${m} could not reconnect to the primary with its replication password ${loops / 1000} s after the reload: ${r.stderr.trim().split("\n").pop()}`,
+                );
+            },
+        );
+    }
+    await waitFor("every replica streaming", 60000, async () =>
         (await patroniMembers(state.plan)).every((m) => m.role === "leader" || m.role === "standby_leader" || m.state === "streaming") ? true : undefined,
     );
 }
@@ -202,11 +253,7 @@ export const SCENARIOS = {
         async inject(state) {
             for (const h of state.plan.hosts.filter(needsTls)) forgetIdentity(PKI_DIR, h);
             if ((await applyPlan(state, state.plan, () => undefined)) === 0) throw new LabError("renewing the certificates changed no step");
-            // Delivered is not enough: every etcd member must now present its new certificate.
-            for (const h of hostsOf(state.plan, { role: "etcd" })) {
-                const served = await servedFingerprint(PKI_DIR, h, h.address, state.plan.ports.etcdClient);
-                if (served !== issuedFingerprint(PKI_DIR, h)) throw new LabError(`${h.name} still presents its old certificate after the renewal`);
-            }
+            await checkCertsServed(state);
         },
         writer: "primary-site",
         changesLeader: false,
@@ -229,7 +276,8 @@ export const SCENARIOS = {
             }))(state);
             await checkRotated(state, leader, before, labSecrets());
         },
-        writer: "primary-site",
+        // Through the app where there is one: its database role's password rotates too, and its hosts restart with the new one.
+        writer: "nginx-if-any",
         changesLeader: false,
         healWhen: "never",
         finish: backToStackFiles,
@@ -342,8 +390,8 @@ async function waitGlusterHealed(state: LabState): Promise<void> {
 /** The host whose HAProxy (or NGINX) the writer goes through. */
 function writerHost(state: LabState, scenario: Scenario, target: string): { host: string; nginx: boolean } {
     const plan = state.plan;
-    if (scenario.writer === "nginx") {
-        const front = hostsOf(plan, { site: plan.primarySite, role: "nginx" })[0];
+    const front = hostsOf(plan, { site: plan.primarySite, role: "nginx" })[0];
+    if (scenario.writer === "nginx" || (scenario.writer === "nginx-if-any" && front)) {
         if (!front) throw new LabError("this drill needs the app tier (NGINX, app and Gluster hosts) in the stack files' plan");
         return { host: front.name, nginx: true };
     }

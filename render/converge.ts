@@ -62,6 +62,7 @@ function applyLines(s: ServiceSpec, rule: ApplyRule, unitFiles: boolean): string
                       ]
                     : []),
                 `systemctl try-reload-or-restart ${s.unit}`,
+                ...(rule.after ? [`if systemctl is-active --quiet ${s.unit}; then`, `    ${rule.after}`, "fi"] : []),
                 `echo ${quote(`${s.name}: reloaded if it runs`)}`,
             ];
         case "restart":

@@ -1,8 +1,11 @@
 /**
  * Renders a Patroni 4.0 member running PostgreSQL 17 from Debian 13's packages: Patroni's
  * YAML, its etcd client certificate, and a postgresql-common fragment that stops the
- * package from creating a default cluster Patroni would never use. Pure.
+ * package from creating a default cluster Patroni would never use. Pure but for reading the
+ * scripts beside it.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { stringify } from "yaml";
 import { Endpoint } from "../plan/addresses";
 import { DeploymentPlan, HostPlan, hostByName, PatroniClusterPlan, patroniClusterOf, siteByName } from "../plan/plan";
@@ -12,6 +15,10 @@ import { DatabaseSecrets } from "./secrets";
 
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const POST_BOOTSTRAP = "/etc/patroni/post-bootstrap.sh";
+/** Run after each reload of Patroni: mends the replication password in its passfile (render/patroni_passfile.py). */
+const PASSFILE_MENDER = "/usr/local/lib/nextcloud-ha/patroni-passfile.py";
+/** Where Patroni keeps the passwords of its replication and rewind connections (it rewrites the file on reload). */
+export const PATRONI_PGPASS = "/var/lib/postgresql/.pgpass_patroni";
 /** The application's database and role, created once when the cluster bootstraps. */
 export const APP_DATABASE = { name: "nextcloud", role: "nextcloud" } as const;
 const PKI = "/etc/patroni/pki";
@@ -77,7 +84,7 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
             connect_address: `${host.address}:${plan.ports.postgres}`,
             data_dir: `/var/lib/postgresql/${v}/main`,
             bin_dir: `/usr/lib/postgresql/${v}/bin`,
-            pgpass: "/var/lib/postgresql/.pgpass_patroni",
+            pgpass: PATRONI_PGPASS,
             authentication: {
                 superuser: { username: DB_USERS.superuser, password: secrets.superuserPassword },
                 replication: { username: DB_USERS.replication, password: secrets.replicationPassword },
@@ -165,6 +172,15 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
             },
             { path: PATRONI_CONFIG, content: renderPatroniConfig(plan, host, secrets, standbySource), mode: "0600", owner: "postgres:postgres" },
             { path: POST_BOOTSTRAP, content: renderPostBootstrap(secrets), mode: "0700", owner: "postgres:postgres" },
+            {
+                path: PASSFILE_MENDER,
+                content: fs
+                    .readFileSync(path.join(__dirname, "patroni_passfile.py"), "utf8")
+                    .replace("@CONFIG@", PATRONI_CONFIG)
+                    .replace("@PGPASS@", PATRONI_PGPASS),
+                mode: "0755",
+                owner: "root:root",
+            },
             { path: `${PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "postgres:postgres" },
             { path: `${PKI}/etcd-client.crt`, content: tls.cert, mode: "0644", owner: "postgres:postgres" },
             { path: `${PKI}/etcd-client.key`, content: tls.key, mode: "0600", owner: "postgres:postgres" },
@@ -177,7 +193,7 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 command: ["/usr/bin/patroni", PATRONI_CONFIG],
                 replaces: ["postgresql.service"],
                 // Patroni re-reads its local config on SIGHUP; the cluster-wide (dynamic) part is not in this file's reach.
-                apply: { kind: "reload" },
+                apply: { kind: "reload", after: `python3 ${PASSFILE_MENDER}` },
                 startsWithoutWaiting: true,
             },
         ],

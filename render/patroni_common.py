@@ -64,11 +64,19 @@ def wait(what, check, seconds):
 
 
 def superuser_connect(passwords=()):
-    """The leader, as the superuser: with the password of the local config, else one of `passwords` (a rotation half done)."""
+    """
+    The leader, as the superuser: through the local socket when this member leads (peer
+    authentication, no password); else over TCP with the password of the local config, or one of
+    `passwords` (a rotation half done).
+    """
     import psycopg2
 
     su = local["postgresql"]["authentication"]["superuser"]
-    host = member(leader_name())["host"]
+    leader = leader_name()
+    if leader == HOST:
+        socket = local["postgresql"].get("parameters", {}).get("unix_socket_directories", "/var/run/postgresql").split(",")[0].strip()
+        return psycopg2.connect(host=socket, port=S["port"], user=su["username"], dbname="postgres", connect_timeout=5)
+    host = member(leader)["host"]
     error = None
     for password in [su["password"], *passwords]:
         try:

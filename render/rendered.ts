@@ -22,10 +22,12 @@ export interface RenderedFile {
  * How a changed file reaches its running service. `reload`: check the new config (a command
  * that fails on a bad one), then `systemctl reload`; `restart`: check, `systemctl restart`,
  * then wait (bounded) until `healthy` succeeds; `prepare` runs after the check, before a reload
- * of a running service (HAProxy saves its servers' state for the new workers); `none`: the service reads it when it next needs
- * it (or a oneshot unit at boot).
+ * of a running service (HAProxy saves its servers' state for the new workers), `after` after it
+ * (Patroni's passfile mended); `none`: the service reads it when it next needs it (or a oneshot
+ * unit at boot).
  */
-export type ApplyRule = { kind: "reload"; check?: string; prepare?: string } | { kind: "restart"; check?: string; healthy?: string } | { kind: "none" };
+export type ApplyRule =
+    { kind: "reload"; check?: string; prepare?: string; after?: string } | { kind: "restart"; check?: string; healthy?: string } | { kind: "none" };
 
 export interface ServiceSpec {
     /** Short name the lab and the docs use ("etcd", "patroni", "haproxy"). */

@@ -28,6 +28,14 @@ let status: typeof import("../../lab/status").status;
 let hosts: string[] = [];
 let started = false;
 
+/** What every drill trial without a canary must show: no problem, writes acknowledged, none lost, never two primaries. */
+function expectClean(t: import("../../lab/recorder").TrialResult): void {
+    expect(t.problems).toEqual([]);
+    expect(t.acknowledged).toBeGreaterThan(100);
+    expect(t.missing).toBe(0);
+    expect(t.splitBrainMoments).toBe(0);
+}
+
 function cli(...args: string[]): { status: number; stdout: string; stderr: string } {
     const r = spawnSync(TSX, [path.join(ROOT, "lab", "cli.ts"), ...args], { encoding: "utf8", timeout: MINUTE, env: { ...process.env, NCHA_STACK_DIR: dir } });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -136,12 +144,9 @@ test.each(["primary-host-loss", "primary-isolation", "site-loss"])(
     "%s: a new leader, no acknowledged write lost, no split-brain moment, every member observed",
     async (scenario) => {
         const t = (await drill(scenario, { trials: 1, say: () => undefined })).trials[0];
-        expect(t.problems).toEqual([]);
+        expectClean(t);
         expect(t.newLeader).toBeDefined();
         expect(t.newLeader).not.toBe(t.oldLeader);
-        expect(t.acknowledged).toBeGreaterThan(100);
-        expect(t.missing).toBe(0);
-        expect(t.splitBrainMoments).toBe(0);
     },
     5 * MINUTE,
 );
@@ -150,10 +155,8 @@ test(
     "app-host-loss: NGINX keeps serving through the other app node",
     async () => {
         const t = (await drill("app-host-loss", { trials: 1, say: () => undefined })).trials[0];
-        expect(t.problems).toEqual([]);
+        expectClean(t);
         expect(t.target).toBe("dc1-app1");
-        expect(t.missing).toBe(0);
-        expect(t.acknowledged).toBeGreaterThan(100);
     },
     6 * MINUTE,
 );
@@ -162,10 +165,8 @@ test(
     "storage-host-loss: files written through NGINX survive, and the volume heals",
     async () => {
         const t = (await drill("storage-host-loss", { trials: 1, say: () => undefined })).trials[0];
-        expect(t.problems).toEqual([]);
+        expectClean(t);
         expect(t.target).toBe("dc1-gfs1");
-        expect(t.acknowledged).toBeGreaterThan(100);
-        expect(t.missing).toBe(0);
     },
     6 * MINUTE,
 );
@@ -174,11 +175,8 @@ test(
     "day two through SSH: a parameter that needs a restart is rolled by the cluster step (replica, switchover, old primary), nothing lost, no split-brain; the stack files' config is back after",
     async () => {
         const t = (await drill("config-restart", { trials: 1, say: () => undefined })).trials[0];
-        expect(t.problems).toEqual([]);
+        expectClean(t);
         expect(t.newLeader).not.toBe(t.oldLeader); // the switchover of the rolling restart
-        expect(t.acknowledged).toBeGreaterThan(100);
-        expect(t.missing).toBe(0);
-        expect(t.splitBrainMoments).toBe(0);
         // Every step's triggers are the stack files' again: a preview of the lab shows nothing to do.
         const preview = cli("apply", "--dry-run");
         expect(preview.status).toBe(0);
@@ -190,11 +188,69 @@ test(
 test(
     "rotate-certs: every host's certificate renewed and delivered by the converge steps (etcd one member at a time, Patroni reloaded); every etcd member presents its new one; nothing lost, no split-brain",
     async () => {
-        const t = (await drill("rotate-certs", { trials: 1, say: () => undefined })).trials[0];
-        expect(t.problems).toEqual([]);
-        expect(t.acknowledged).toBeGreaterThan(100);
-        expect(t.missing).toBe(0);
-        expect(t.splitBrainMoments).toBe(0);
+        expectClean((await drill("rotate-certs", { trials: 1, say: () => undefined })).trials[0]);
+    },
+    6 * MINUTE,
+);
+
+test(
+    "rotate-certs' check can fail: a certificate issued but not delivered is reported, by host; delivered, it passes",
+    async () => {
+        const { requireState, PKI_DIR } = await import("../../lab/state");
+        const { forgetIdentity, issueIdentity } = await import("../../lab/pki");
+        const { checkCertsServed } = await import("../../lab/drill");
+        const { applyPlan } = await import("../../lab/converge");
+        const state = requireState();
+        const etcd = state.plan.hosts.find((h) => h.roles.includes("etcd"))!;
+        forgetIdentity(PKI_DIR, etcd);
+        issueIdentity(PKI_DIR, etcd, state.plan.certificates.hostDays);
+        await expect(checkCertsServed(state)).rejects.toThrow(`${etcd.name} still presents its old certificate`);
+        expect(await applyPlan(state, state.plan, () => undefined)).toBeGreaterThan(0);
+        await checkCertsServed(state);
+    },
+    4 * MINUTE,
+);
+
+test(
+    "rotate-passwords: every database password and the REST password rotated (roles step on the primary, then the members' and the app's files, reloads), writing through NGINX as the app; each new password works, no old one does; nothing lost, no split-brain",
+    async () => {
+        const t = (await drill("rotate-passwords", { trials: 1, say: () => undefined })).trials[0];
+        expectClean(t);
+        expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
+    },
+    6 * MINUTE,
+);
+
+test(
+    "rotate-passwords' check can fail: passwords delivered without the roles step are reported (the primary refuses them); the roles step run after mends it",
+    async () => {
+        const { requireState, saveState } = await import("../../lab/state");
+        const { labStack } = await import("../../lab/labPlan");
+        const { labSecrets, rotateSecrets } = await import("../../lab/secrets");
+        const { applyPlan, pendingSteps, runSteps } = await import("../../lab/converge");
+        const { checkRotated } = await import("../../lab/drill");
+        const { leaderOf, patroniMembers } = await import("../../lab/cluster");
+        const state = requireState();
+        const before = labSecrets();
+        const { plan } = labStack(state.topology, (c) => ({ ...c, passwords: { rotation: { ...c.passwords.rotation, replication: 5, app: 5 } } }));
+        expect(rotateSecrets(plan)).toEqual(["replication", "app"]);
+        const [roles, rest] = [
+            pendingSteps(state, plan).filter((s) => s.key.startsWith("roles/")),
+            pendingSteps(state, plan).filter((s) => !s.key.startsWith("roles/")),
+        ];
+        expect(roles).toHaveLength(1);
+        state.plan = plan;
+        saveState(state);
+        try {
+            await runSteps(state, rest, () => undefined);
+            const leader = leaderOf(await patroniMembers(plan))!;
+            await expect(checkRotated(state, leader, before, labSecrets())).rejects.toThrow(/cannot log in with its new password on the primary/);
+            await runSteps(state, roles, () => undefined);
+            await checkRotated(state, leader, before, labSecrets());
+        } finally {
+            await applyPlan(state, labStack(state.topology).plan, () => undefined);
+        }
+        expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
     },
     6 * MINUTE,
 );

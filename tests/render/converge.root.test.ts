@@ -16,7 +16,8 @@ import { hostByName } from "../../plan/plan";
 import { readStackConfig } from "../../plan/stackFiles";
 import { ConvergeUnit, renderConverge } from "../../render/converge";
 import { renderHost } from "../../render/host";
-import { renderClusterStep } from "../../render/patroniCluster";
+import { placeholderSecrets } from "../../render/placeholders";
+import { renderClusterStep, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs } from "../../render/placeholders";
 import { labCertificate } from "../../lab/pki";
 import { appTierConfig } from "../helpers/configs";
@@ -177,4 +178,27 @@ test("the cluster step's script is Python the Debian 13 interpreter compiles, ca
     const r = run(`python3 -c "${check}" <<'NCHA_PY'\n${step.script}\nNCHA_PY\n`);
     expect(r.stderr).toBe("");
     expect(r.stdout.trim()).toBe("300 nextcloud");
+});
+
+test("the roles step's script compiles, and its SCRAM verifier matches its own password and no other (the lab drill proves PostgreSQL takes it)", () => {
+    const { plan } = loadPlan(base());
+    const step = renderRolesStep(plan, plan.patroniClusters[0], placeholderSecrets().database);
+    expect([step.host.name, step.command]).toEqual(["dc1-db1", "sudo -u postgres python3 -"]);
+    // The script without its run: the helpers only (everything before the first top-level `if S[`).
+    const helpers = step.script.slice(0, step.script.indexOf('\nif S["standby"]'));
+    const check = [
+        "import sys, os",
+        "src = sys.stdin.read()",
+        "compile(src, 'roles-step', 'exec')",
+        "head = src[:src.index('\\nS = SETTINGS')]",
+        "body = src[src.index('\\nimport base64'):]",
+        "ns = {'os': os}",
+        "exec(head, ns); exec(body, ns)",
+        "v = ns['verifier']('s3cretPassw0rd')",
+        "print(v.startswith('SCRAM-SHA-256' + chr(36) + '4096:'), ns['matches'](v, 's3cretPassw0rd'), ns['matches'](v, 'other'), ns['matches']('md5abc', 'x'))",
+    ].join("; ");
+    const r = run(`python3 -c "${check}" <<'NCHA_PY'\n${helpers}\nNCHA_PY\n`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("True True False False");
+    expect(step.triggers.join("\n")).not.toContain(placeholderSecrets().database.replicationPassword);
 });
