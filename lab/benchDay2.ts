@@ -15,7 +15,7 @@ import { parseCommandLine, wholeNumber } from "../ops/args";
 import { HaproxyConfig } from "../plan/config";
 import { REPO_ROOT } from "../plan/stackFiles";
 import { fmt, machine, SeriesRun } from "./bench";
-import { applyPlan } from "./converge";
+import { applyPlan } from "./lifecycle";
 import { drill } from "./drill";
 import { labStack } from "./labPlan";
 import { down, up } from "./lifecycle";

@@ -1,10 +1,9 @@
 /**
  * `npm run lab -- <command>`: the lab CLI. Bad input gets one line and a non-zero exit.
  */
-import { apply } from "./converge";
 import { drill, DRILLS, formatDrill } from "./drill";
 import { fault, heal } from "./faults";
-import { down, up } from "./lifecycle";
+import { apply, down, up } from "./lifecycle";
 import { formatStatus, status } from "./status";
 import { LabError } from "./sh";
 

@@ -8,7 +8,6 @@
 import { createHash } from "node:crypto";
 import { remoteTransport } from "../ops/remote";
 import { SiteTransport } from "../ops/siteMove";
-import { PASSWORD_ROLES } from "../plan/config";
 import { DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
 import { renderConverge } from "../render/converge";
 import { renderVolumeScript } from "../render/gluster";
@@ -18,10 +17,9 @@ import { RenderedHost } from "../render/rendered";
 import { asLabHost, PHASES } from "./appTier";
 import { sshOptions } from "./bootstrap";
 import { issueIdentity, labCertificate } from "./pki";
-import { labSecrets, rotateSecrets } from "./secrets";
-import { labStack } from "./labPlan";
-import { LabError, progress, requireRoot } from "./sh";
-import { LabState, PKI_DIR, requireState, saveState } from "./state";
+import { labSecrets } from "./secrets";
+import { LabError, progress } from "./sh";
+import { LabState, PKI_DIR, saveState } from "./state";
 
 /** The site commands' transport (ops/remote.ts) with the lab's key and pinned host keys: Patroni's REST API, commands over SSH. */
 export function labTransport(state: LabState): SiteTransport {
@@ -105,8 +103,15 @@ export async function runSteps(state: LabState, steps: Step[], say = progress): 
         state.applied[step.key] = step.triggers;
         saveState(state);
         done.push(step.key);
-        const changed = r.stdout.split("\n").filter((l) => l.startsWith("changed ")).length;
-        say(`${step.key}: ${r.stdout.trim().split("\n").pop() ?? "done"}${changed ? ` (${changed} files)` : ""}`);
+        // What the step said, as Pulumi shows a command's output: its lines but the per-file ones, counted instead.
+        const lines = r.stdout
+            .trim()
+            .split("\n")
+            .filter((l) => l.trim());
+        const changed = lines.filter((l) => l.startsWith("changed ")).length;
+        const told = lines.filter((l) => !l.startsWith("changed "));
+        for (const [j, l] of (told.length ? told : ["done"]).entries())
+            say(`${step.key}: ${l}${j === told.length - 1 && changed ? ` (${changed} files)` : ""}`);
     }
 }
 
@@ -124,49 +129,4 @@ export function pendingSteps(state: LabState, plan: DeploymentPlan): Step[] {
 /** Starts what a step list's first run starts (`lab up`): the same steps, recorded as applied. */
 export async function converge(state: LabState, hosts: HostPlan[], services: string[], say = progress): Promise<void> {
     await runSteps(state, stepsOf(state.plan, hosts, services), say);
-}
-
-export function requireSameHosts(before: DeploymentPlan, after: DeploymentPlan): void {
-    const names = (p: DeploymentPlan) =>
-        p.hosts
-            .map((h) => `${h.name}@${h.address}:${h.roles.join(",")}`)
-            .sort()
-            .join(" ");
-    if (names(before) !== names(after))
-        throw new LabError(
-            "the stack files add, remove or move hosts or roles; the lab applies changes to the hosts it runs: `npm run lab -- down`, then `up`",
-        );
-}
-
-/**
- * `lab apply`: the stack files read again, every step whose triggers changed shown (host, step,
- * file) and run in order, as `pulumi up` after a config change. `dryRun`: shown, nothing run.
- */
-export async function apply(opts: { dryRun: boolean }): Promise<string> {
-    requireRoot();
-    const state = requireState();
-    const { plan } = labStack(state.topology);
-    requireSameHosts(state.plan, plan);
-    const pending = pendingSteps(state, plan);
-    for (const s of pending) console.log([`~ ${s.key}`, ...diffOf(state.applied[s.key], s.triggers).map((l) => `    ${l}`)].join("\n"));
-    const rotating = PASSWORD_ROLES.filter((r) => plan.passwords.rotation[r] !== state.plan.passwords.rotation[r]);
-    if (opts.dryRun)
-        return pending.length === 0
-            ? "no changes"
-            : `${pending.length} steps would run${rotating.length ? `, and every step whose files hold the new ${rotating.join(", ")} passwords` : ""} (--dry-run: nothing changed)`;
-    const n = await applyPlan(state, plan);
-    return n === 0 ? "no changes" : `${n} steps applied`;
-}
-
-/** Converges the running lab to a plan of the same hosts: the steps whose triggers changed, in order; returns how many ran. */
-export async function applyPlan(state: LabState, plan: DeploymentPlan, say = progress): Promise<number> {
-    requireSameHosts(state.plan, plan);
-    // As `pulumi up` replaces a RandomPassword whose keepers changed: the files holding it change with it.
-    const rotated = rotateSecrets(plan);
-    if (rotated.length) say(`passwords rotated: ${rotated.join(", ")}`);
-    const pending = pendingSteps(state, plan);
-    state.plan = plan;
-    saveState(state);
-    await runSteps(state, pending, say);
-    return pending.length;
 }

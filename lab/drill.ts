@@ -22,7 +22,8 @@ import { assessTrial, ObserveWindow, TrialResult, trialResult, WriteEvent } from
 import { labSecrets } from "./secrets";
 import { waitHealthy } from "./services";
 import { LabError, progress, requireRoot, sleep, waitFor } from "./sh";
-import { applyPlan, labTransport } from "./converge";
+import { labTransport } from "./converge";
+import { applyPlan } from "./lifecycle";
 import { labStack } from "./labPlan";
 import { forgetIdentity, issuedFingerprint, servedFingerprint } from "./pki";
 import { LabState, PKI_DIR, requireState } from "./state";
@@ -183,6 +184,49 @@ export async function checkRotated(state: LabState, leader: string, before: Secr
     );
 }
 
+/** The member the scale drills add: the primary site's, `<site>-db9`. */
+const EXTRA_MEMBER = (plan: DeploymentPlan) => `${plan.primarySite}-db9`;
+
+/** The stack files' config with one more Patroni member in the primary site, at the first free address after its members'. */
+function withExtraMember(c: StackConfig): StackConfig {
+    const site = c.sites[c.primarySite];
+    const name = `${c.primarySite}-db9`;
+    if (site.hosts.some((h) => h.name === name)) return c;
+    const taken = new Set(Object.values(c.sites).flatMap((s) => s.hosts.map((h) => h.address)));
+    const member = site.hosts.find((h) => h.roles.includes("patroni"))!;
+    const [a, b, cc, d] = member.address.split(".").map(Number);
+    let last = d + 1;
+    while (taken.has(`${a}.${b}.${cc}.${last}`)) last++;
+    const vmId = Math.max(...Object.values(c.sites).flatMap((s) => s.hosts.map((h) => h.vmId))) + 1;
+    const host = { name, vmId, address: `${a}.${b}.${cc}.${last}`, roles: ["patroni" as const] };
+    return { ...c, sites: { ...c.sites, [c.primarySite]: { ...site, hosts: [...site.hosts, host] } } };
+}
+
+/** Until the member streams from the leader (a new one clones first). */
+async function waitStreaming(state: LabState, name: string): Promise<void> {
+    await waitFor(`${name} streaming from the leader`, 180000, async () =>
+        (await patroniMembers(state.plan)).some((m) => m.name === name && m.state === "streaming") ? true : undefined,
+    );
+}
+
+/**
+ * Until the member is out of the cluster's view and nothing streams through its replication slot
+ * on the leader. Patroni 4 keeps a departed member's slot for `member_slots_ttl` (30 min by
+ * default: a replica restarting finds its WAL), then drops it; the drill does not wait that long.
+ */
+async function waitGone(state: LabState, name: string): Promise<void> {
+    await waitFor(`${name} gone from the cluster`, (state.plan.patroni.ttl + 30) * 1000, async () =>
+        (await patroniMembers(state.plan)).some((m) => m.name === name) ? undefined : true,
+    );
+    const leader = leaderOf(await patroniMembers(state.plan))!;
+    const slot = name.replace(/-/g, "_");
+    const r = execInHost(state.holders[leader], leader, ["psql", "-Atc", "SELECT slot_name FROM pg_replication_slots WHERE active"], 20000, {
+        user: "postgres",
+    });
+    if (r.status !== 0) throw new LabError(`reading the replication slots on ${leader}: ${r.stderr.trim()}`);
+    if (r.stdout.split("\n").includes(slot)) throw new LabError(`${name}'s replication slot on ${leader} is still in use after it left`);
+}
+
 const primaryHost = async (_: LabState, leader: string) => leader;
 const primarySite = async (state: LabState, leader: string) => hostByName(state.plan, leader).site;
 
@@ -281,6 +325,45 @@ export const SCENARIOS = {
         changesLeader: false,
         healWhen: "never",
         finish: backToStackFiles,
+    },
+    /**
+     * Scale out: a Patroni member added to the primary site in the stack files, as a pull request
+     * adds a host: the lab boots it (as cloud-init would), its steps start Patroni, which clones
+     * from the leader, HAProxy's config takes it in. It must stream within two minutes. Goal: no
+     * outage. The stack files' plan (without it) comes back after the last trial: it leaves.
+     */
+    "add-replica": {
+        target: primaryHost,
+        async inject(state) {
+            await configChange(withExtraMember)(state);
+            await waitStreaming(state, EXTRA_MEMBER(state.plan));
+        },
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
+        finish: backToStackFiles,
+    },
+    /**
+     * Scale in: the extra member (added before the writer starts, outside the measurement)
+     * dropped from the plan: the cluster step hands over if it leads, HAProxy lets it go, then
+     * its leave step (what the program runs before deleting its VM) takes it out of the
+     * synchronous set and stops it, and the lab removes its host. It must be gone from the
+     * cluster and its replication slot dropped on the leader. Goal: no outage.
+     */
+    "remove-replica": {
+        target: primaryHost,
+        async prepare(state) {
+            await configChange(withExtraMember)(state);
+            await waitStreaming(state, EXTRA_MEMBER(state.plan));
+        },
+        async inject(state) {
+            const gone = EXTRA_MEMBER(state.plan);
+            if ((await applyPlan(state, labStack(state.topology).plan, () => undefined)) === 0) throw new LabError("removing the member changed nothing");
+            await waitGone(state, gone);
+        },
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
     },
     "replica-loss": { target: (s, l) => replicaOf(s, l), inject: killHost, writer: "primary-site", changesLeader: false },
     "witness-loss": {
@@ -473,7 +556,8 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise
         if (scenario.changesLeader && newLeader === leader) drillProblems.push(`the leader did not move from ${leader}`);
         const windows: ObserveWindow[] = [
             { from: started, to: faultAt, what: "before the fault" },
-            { from: healedAt, to: ended, what: "after the heal" },
+            // Every member the plan still has (a member the drill removed is gone on purpose).
+            { from: healedAt, to: ended, what: "after the heal", members: members.filter((m) => membersOf(requireState()).includes(m)) },
         ];
         const findings = assessTrial({ faultAt, writes: writer.events, stored, watches: watchers.flatMap((w) => w.events), members, observeWindows: windows });
         const result = trialResult({ scenario: name, trial: n, oldLeader: leader, newLeader, target }, findings, drillProblems);

@@ -6,19 +6,33 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ensureRoot, rootReady, ROOTFS } from "../debian/root";
-import { TOPOLOGIES } from "../plan/config";
-import { hostsOf, siteByName } from "../plan/plan";
-import { DB_USERS } from "../render/patroni";
+import { PASSWORD_ROLES, TOPOLOGIES } from "../plan/config";
+import { DeploymentPlan, HostPlan, hostsOf, siteByName } from "../plan/plan";
+import { DB_USERS, LEAVE_COMMAND } from "../render/patroni";
 import { bootstrapFiles, firstBoot, makeKeys } from "./bootstrap";
-import { labHost } from "./converge";
+import { diffOf, labHost, pendingSteps, runSteps, Step } from "./converge";
 import { bootHost, killHost, stageHost } from "./hosts";
 import { labPlan, labStack } from "./labPlan";
-import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, setWanDelay } from "./net";
+import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, forgetNeighbour, removeHostNetwork, setWanDelay } from "./net";
 import { createCa } from "./pki";
-import { writeSecrets } from "./secrets";
+import { rotateSecrets, writeSecrets } from "./secrets";
 import { startAll } from "./services";
 import { LabError, progress, requireRoot } from "./sh";
-import { hostDir, LAB_DIR, LabState, loadState, PGPASS_FILE, PKI_DIR, removeState, ROUTER_NS, saveState } from "./state";
+import { hostDir, LAB_DIR, LabState, loadState, PGPASS_FILE, PKI_DIR, removeState, requireState, ROUTER_NS, saveState } from "./state";
+
+/** What cloud-init gives a VM: the host's namespace on its site's bridge, its bootstrap files, sshd and the stacks' user. */
+async function bootOne(state: LabState, plan: DeploymentPlan, host: HostPlan): Promise<void> {
+    createHostNetwork(plan, host);
+    forgetNeighbour(state.namespaces, host.address);
+    if (!state.namespaces.includes(host.name)) state.namespaces.push(host.name);
+    saveState(state);
+    // What cloud-init writes; every other file comes with the host's converge steps, over SSH.
+    const beforePackages = labHost(plan, host).files.filter((f) => f.beforePackages);
+    stageHost(plan, host, [...bootstrapFiles(plan, host, state.sshUser), ...beforePackages]);
+    state.holders[host.name] = await bootHost(host);
+    firstBoot(state.holders[host.name], host, state.sshUser);
+    saveState(state);
+}
 
 export async function up(opts: { topology?: string; wanDelayMs?: number }): Promise<void> {
     requireRoot();
@@ -55,15 +69,7 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         writeSecrets(plan);
         createCa(PKI_DIR);
         makeKeys(plan);
-        for (const host of plan.hosts) {
-            createHostNetwork(plan, host);
-            // What cloud-init writes; every other file comes with the host's converge steps, over SSH.
-            const beforePackages = labHost(plan, host).files.filter((f) => f.beforePackages);
-            stageHost(plan, host, [...bootstrapFiles(plan, host, sshUser), ...beforePackages]);
-            state.holders[host.name] = await bootHost(host);
-            firstBoot(state.holders[host.name], host, sshUser);
-            saveState(state);
-        }
+        for (const host of plan.hosts) await bootOne(state, plan, host);
         progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}; sshd up on each, reached as ${sshUser} with the lab's key, host keys pinned`);
         const certificate = hostsOf(plan, { role: "nginx" }).length > 0;
         const leader = (await startAll(state, plan.hosts)) ?? "none";
@@ -120,4 +126,96 @@ export async function down(opts: { quiet?: boolean } = {}): Promise<void> {
     removeState();
     fs.rmSync(path.join(LAB_DIR, "hosts"), { recursive: true, force: true });
     if (!opts.quiet) console.log(live.length > 0 ? `lab down: stopped ${live.length} namespaces (${live.join(", ")})` : "lab down: nothing was running");
+}
+
+/**
+ * The hosts a plan adds and removes against the running one. A host keeps its name, address and
+ * roles, or goes and comes as another; only Patroni members come and go here (an etcd member
+ * needs `member add` first and a brick a volume change: not built yet).
+ */
+export function hostChanges(before: DeploymentPlan, after: DeploymentPlan): { added: HostPlan[]; removed: HostPlan[] } {
+    const shape = (h: HostPlan) => `${h.address} [${h.roles.join(", ")}]`;
+    for (const h of after.hosts) {
+        const was = before.hosts.find((b) => b.name === h.name);
+        if (was && shape(was) !== shape(h))
+            throw new LabError(
+                `${h.name} changes from ${shape(was)} to ${shape(h)}; a host keeps its address and roles (add a new one instead), or run \`npm run lab -- down\`, then \`up\``,
+            );
+    }
+    const added = after.hosts.filter((h) => !before.hosts.some((b) => b.name === h.name));
+    const removed = before.hosts.filter((b) => !after.hosts.some((h) => h.name === b.name));
+    for (const h of [...added, ...removed])
+        if (h.roles.some((r) => r !== "patroni"))
+            throw new LabError(
+                `${h.name} [${h.roles.join(", ")}] ${added.includes(h) ? "comes" : "goes"}: the lab adds and removes Patroni members only (etcd members and bricks need steps not built yet); run \`npm run lab -- down\`, then \`up\``,
+            );
+    return { added, removed };
+}
+
+/**
+ * `lab apply`: the stack files read again, every step whose triggers changed shown (host, step,
+ * file) and run in order, as `pulumi up` after a config change. `dryRun`: shown, nothing run.
+ */
+export async function apply(opts: { dryRun: boolean }): Promise<string> {
+    requireRoot();
+    const state = requireState();
+    const { plan } = labStack(state.topology);
+    const { added, removed } = hostChanges(state.plan, plan);
+    const pending = pendingSteps(state, plan);
+    for (const h of added) console.log(`+ ${h.name} (${h.roles.join(", ")}, ${h.address}): a new host`);
+    for (const s of pending) console.log([`~ ${s.key}`, ...diffOf(state.applied[s.key], s.triggers).map((l) => `    ${l}`)].join("\n"));
+    for (const h of removed) console.log(`- ${h.name}: leaves (${LEAVE_COMMAND}), then goes`);
+    const rotating = PASSWORD_ROLES.filter((r) => plan.passwords.rotation[r] !== state.plan.passwords.rotation[r]);
+    const changes = pending.length + removed.length;
+    if (opts.dryRun)
+        return changes === 0
+            ? "no changes"
+            : `${pending.length} steps would run${removed.length ? `, ${removed.length} hosts leave` : ""}${rotating.length ? `, and every step whose files hold the new ${rotating.join(", ")} passwords` : ""} (--dry-run: nothing changed)`;
+    const n = await applyPlan(state, plan);
+    return n === 0 ? "no changes" : `${n} steps applied`;
+}
+
+/**
+ * Converges the running lab to a plan, as `pulumi up` would: new hosts booted (what cloud-init
+ * does), passwords whose generation changed drawn again, the steps whose triggers changed run in
+ * order, then the hosts the plan dropped leave their cluster and go (Pulumi deletes last).
+ * Returns how many steps ran.
+ */
+export async function applyPlan(state: LabState, plan: DeploymentPlan, say = progress): Promise<number> {
+    const { added, removed } = hostChanges(state.plan, plan);
+    // Until the removed hosts are gone, every host's key stays pinned: their leave steps connect too.
+    const during = { ...plan, hosts: [...plan.hosts, ...removed] };
+    if (added.length || removed.length) makeKeys(during);
+    if (added.length) {
+        for (const h of added) {
+            await bootOne(state, plan, h);
+            say(`${h.name}: booted (sshd up, ${state.sshUser} with the lab's key)`);
+        }
+    }
+    // As `pulumi up` replaces a RandomPassword whose keepers changed: the files holding it change with it.
+    const rotated = rotateSecrets(plan);
+    if (rotated.length) say(`passwords rotated: ${rotated.join(", ")}`);
+    const pending = pendingSteps(state, plan);
+    state.plan = during;
+    saveState(state);
+    await runSteps(state, pending, say);
+    for (const h of removed) {
+        await runSteps(state, [leaveStep(h)], say);
+        await killHost(h.name);
+        removeHostNetwork(h.name);
+        fs.rmSync(hostDir(h.name), { recursive: true, force: true });
+        state.namespaces = state.namespaces.filter((n) => n !== h.name);
+        delete state.holders[h.name];
+        for (const key of Object.keys(state.applied)) if (key.startsWith(`${h.name}/`)) delete state.applied[key];
+        say(`${h.name}: gone`);
+    }
+    state.plan = plan;
+    saveState(state);
+    if (removed.length) makeKeys(plan);
+    return pending.length + removed.length;
+}
+
+/** A removed host's leave step: what the program's `<host>-leave-patroni` runs on delete. */
+function leaveStep(host: HostPlan): Step {
+    return { key: `${host.name}/leave`, host, service: "leave", script: "", triggers: [], argv: LEAVE_COMMAND.replace(/^sudo /, "").split(" ") };
 }

@@ -4,6 +4,7 @@
  * where faults cut them. A link from the root namespace to the router lets the lab's
  * tools reach every host at its lab address (198.18.0.0/15 only).
  */
+import { createHash } from "node:crypto";
 import { DeploymentPlan, HostPlan } from "../plan/plan";
 import { MGMT } from "./labPlan";
 import { LabError, run, tryRun } from "./sh";
@@ -15,9 +16,9 @@ function siteIndex(plan: DeploymentPlan, site: string): number {
     return plan.sites.findIndex((s) => s.name === site);
 }
 
-/** Interface names are limited to 15 characters, host names are not: name links by position. */
-function hostLink(plan: DeploymentPlan, host: string): string {
-    return `vh${plan.hosts.findIndex((h) => h.name === host)}`;
+/** Interface names are limited to 15 characters, host names are not: a link is named by a hash of its host's name (stable when hosts come and go). */
+function hostLink(_plan: DeploymentPlan, host: string): string {
+    return `vh${createHash("sha256").update(host).digest("hex").slice(0, 10)}`;
 }
 
 export function existingNamespaces(): string[] {
@@ -84,6 +85,16 @@ export function setSiteCut(plan: DeploymentPlan, site: string, cut: boolean): vo
 }
 
 /** Removes the lab's namespaces and its root-namespace link; ignores what is already gone. */
+/** Forgets a host's old link-layer address everywhere (a host that comes back at an address gets a new MAC; a stale neighbour entry would black-hole it). */
+export function forgetNeighbour(namespaces: string[], address: string): void {
+    for (const ns of namespaces) tryRun("ip", ["-n", ns, "neigh", "flush", "to", address]);
+}
+
+/** Removes one host's namespace (its link goes with it); the rest of the lab's network stays. */
+export function removeHostNetwork(host: string): void {
+    if (existingNamespaces().includes(host)) run("ip", ["netns", "del", host]);
+}
+
 export function destroyNetwork(namespaces: string[]): void {
     tryRun("ip", ["route", "del", MGMT.route, "via", MGMT.router]);
     tryRun("ip", ["link", "del", MGMT_LINK]);

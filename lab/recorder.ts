@@ -33,6 +33,8 @@ export interface ObserveWindow {
     to: number;
     /** What the span is, for the message ("before the fault", "after the heal"). */
     what: string;
+    /** Who must be observed in it, when not every watched member (one that left the cluster on purpose is not). */
+    members?: string[];
 }
 
 export interface TrialInput {
@@ -99,7 +101,7 @@ export function splitBrainMoments(events: WatchEvent[], staleAfter = 0.5): { t: 
 /** Members without an answered sample (writable true or false) inside each window. */
 export function unobservedMembers(events: WatchEvent[], members: string[], windows: ObserveWindow[]): { member: string; window: string }[] {
     return windows.flatMap((w) =>
-        members
+        (w.members ?? members)
             .filter((m) => !events.some((e) => e.member === m && e.writable !== null && e.t >= w.from && e.t <= w.to))
             .map((member) => ({ member, window: w.what })),
     );

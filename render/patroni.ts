@@ -17,6 +17,10 @@ export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const POST_BOOTSTRAP = "/etc/patroni/post-bootstrap.sh";
 /** Run after each reload of Patroni: mends the replication password in its passfile (render/patroni_passfile.py). */
 const PASSFILE_MENDER = "/usr/local/lib/nextcloud-ha/patroni-passfile.py";
+/** Takes the member out of its cluster before its VM goes (render/patroni_leave.py): the `delete` of its Patroni step. */
+export const LEAVE_SCRIPT = "/usr/local/lib/nextcloud-ha/patroni-leave.py";
+/** The command that runs it: no secret in it, it reads the local config. */
+export const LEAVE_COMMAND = `sudo python3 ${LEAVE_SCRIPT}`;
 /** Where Patroni keeps the passwords of its replication and rewind connections (it rewrites the file on reload). */
 export const PATRONI_PGPASS = "/var/lib/postgresql/.pgpass_patroni";
 /** The application's database and role, created once when the cluster bootstraps. */
@@ -172,6 +176,12 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
             },
             { path: PATRONI_CONFIG, content: renderPatroniConfig(plan, host, secrets, standbySource), mode: "0600", owner: "postgres:postgres" },
             { path: POST_BOOTSTRAP, content: renderPostBootstrap(secrets), mode: "0700", owner: "postgres:postgres" },
+            {
+                path: LEAVE_SCRIPT,
+                content: fs.readFileSync(path.join(__dirname, "patroni_leave.py"), "utf8").replace("@CONFIG@", PATRONI_CONFIG),
+                mode: "0755",
+                owner: "root:root",
+            },
             {
                 path: PASSFILE_MENDER,
                 content: fs

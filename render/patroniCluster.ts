@@ -50,6 +50,7 @@ export function renderClusterStep(plan: DeploymentPlan, cluster: PatroniClusterP
     const settings = {
         scope: cluster.scope,
         step: "cluster step",
+        members: cluster.members,
         config: PATRONI_CONFIG,
         port: plan.ports.postgres,
         maxLagBytes: plan.patroni.maximumLagOnFailover,

@@ -10,7 +10,8 @@
 # outage of one restart), then the replicas. Never two members down at once. Every wait is
 # bounded; a failure says which member and what was already done, and leaves the rest as it was
 # (a re-run carries on: pending restarts stay pending). At the end no member may be left with a
-# pending restart, and PostgreSQL must know every planned parameter and accept its value.
+# pending restart, and PostgreSQL must know every planned parameter and accept its value. A
+# leader the plan no longer has hands over to a planned member first (its leave step stops it).
 
 # Replicas may not run these below the primary: Patroni starts a replica with the primary's value.
 NOT_BELOW_PRIMARY = ("max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction")
@@ -58,6 +59,37 @@ def long_transaction_gate():
     wait(f"gate: no transaction open longer than {S['longTransactionSeconds']} s on the primary", no_long_transactions, S["gateSeconds"])
 
 
+def handover(leader, otherwise):
+    """A switchover behind the gates: a replica streaming with lag under the limit (in synchronous mode the synchronous standby, the only one Patroni hands over to; it names it again after each replica's restart), no long transaction."""
+    candidate = None
+    sync = S["dynamic"].get("synchronous_mode")
+
+    def candidate_ready():
+        nonlocal candidate
+        ready = [
+            m
+            for m in members()
+            if m["name"] != leader
+            and m["name"] in S["members"]
+            and m["role"] in (("sync_standby",) if sync else ("replica", "sync_standby"))
+            and m["state"] == "streaming"
+            and isinstance(m.get("lag"), int)
+            and m["lag"] <= S["maxLagBytes"]
+        ]
+        candidate = min(ready, key=lambda m: m["lag"])["name"] if ready else None
+        return candidate is not None
+
+    wait(f"gate: a {'synchronous ' if sync else ''}replica streaming with lag under {S['maxLagBytes']} bytes", candidate_ready, S["gateSeconds"])
+    long_transaction_gate()
+    say(f"switchover {leader} -> {candidate}")
+    out = ctl("switchover", S["scope"], "--leader", leader, "--candidate", candidate, "--force")
+    if "failed, details" in out:
+        fail(f"Patroni refused the switchover {leader} -> {candidate}: {' | '.join(out.strip().splitlines()[:1])}; {otherwise}")
+    # Done through the REST API, or (when that failed) scheduled in the DCS: either way, wait for it.
+    wait(f"{candidate} leading after the switchover", lambda: leading(candidate), S["memberSeconds"])
+    done.append(f"switchover to {candidate}")
+
+
 # 0. Day one: a cluster that has not bootstrapped yet takes the plan's dynamic config from its
 # bootstrap section: nothing to set.
 if not bootstrapped():
@@ -95,8 +127,15 @@ if patch:
 else:
     say("dynamic config: as planned")
 
-# 2. Restarts.
-pending = [m for m in members() if m.get("pending_restart")]
+# 2. A leader the plan no longer has (its VM goes at the end of this pulumi up, after HAProxy
+# dropped it) hands over to a planned member now, behind the same gates.
+leader = leader_name()
+if leader not in S["members"] and member(leader)["role"] == "leader":
+    say(f"{leader} leads but leaves the plan: handing over first")
+    handover(leader, f"{leader} still leads; its leave step hands over before its VM goes")
+
+# 3. Restarts.
+pending = [m for m in members() if m.get("pending_restart") and m["name"] in S["members"]]
 leader = leader_name()
 
 
@@ -131,43 +170,16 @@ else:
     for m in replicas_pending:
         restart(m["name"], why(m), streaming)
     if leader_pending:
-        candidate = None
-        sync = S["dynamic"].get("synchronous_mode")
-
-        def candidate_ready():
-            # In synchronous mode Patroni hands over only to the synchronous standby, which it
-            # names again after each replica's restart: wait for it, streaming, lag under the limit.
-            global candidate
-            ready = [
-                m
-                for m in members()
-                if m["name"] != leader
-                and m["role"] in (("sync_standby",) if sync else ("replica", "sync_standby"))
-                and m["state"] == "streaming"
-                and isinstance(m.get("lag"), int)
-                and m["lag"] <= S["maxLagBytes"]
-            ]
-            candidate = min(ready, key=lambda m: m["lag"])["name"] if ready else None
-            return candidate is not None
-
-        wait(f"gate: a {'synchronous ' if sync else ''}replica streaming with lag under {S['maxLagBytes']} bytes", candidate_ready, S["gateSeconds"])
-        long_transaction_gate()
-        say(f"switchover {leader} -> {candidate}")
-        out = ctl("switchover", S["scope"], "--leader", leader, "--candidate", candidate, "--force")
-        if "failed, details" in out:
-            fail(f"Patroni refused the switchover {leader} -> {candidate}: {' | '.join(out.strip().splitlines()[:1])}; {leader} keeps its pending restart")
-        # Done through the REST API, or (when that failed) scheduled in the DCS: either way, wait for it.
-        wait(f"{candidate} leading after the switchover", lambda: leading(candidate), S["memberSeconds"])
-        done.append(f"switchover to {candidate}")
+        handover(leader, f"{leader} keeps its pending restart")
         # The old primary finishes its demotion and follows the new one (Patroni refuses a restart meanwhile).
-        wait(f"the old primary {leader} streaming from {candidate}", lambda: streaming(leader), S["memberSeconds"])
+        wait(f"the old primary {leader} streaming from {leader_name()}", lambda: streaming(leader), S["memberSeconds"])
         if member(leader).get("pending_restart"):
             restart(leader, f"the old primary: {why(member(leader))}", streaming)
         else:
             say(f"the old primary {leader} started as a replica with the new settings")
 
-# 3. Nothing left pending, and PostgreSQL knows every planned parameter and accepts its value.
-left = [f"{m['name']} ({why(m)})" for m in members() if m.get("pending_restart")]
+# 4. Nothing left pending, and PostgreSQL knows every planned parameter and accepts its value.
+left = [f"{m['name']} ({why(m)})" for m in members() if m.get("pending_restart") and m["name"] in S["members"]]
 if left:
     fail(f"restarts still pending after the roll: {', '.join(left)}")
 params = S["dynamic"]["postgresql"]["parameters"]

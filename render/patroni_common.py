@@ -97,11 +97,20 @@ def superuser_query(sql, params=()):
 
 
 def bootstrapped():
-    """False on day one: the cluster has not bootstrapped yet (its members wait for the other sites' etcd members)."""
+    """
+    False on day one: the cluster has not bootstrapped yet (its members wait for the other sites'
+    etcd members). A member added to a running cluster has no data yet either, but its Patroni,
+    just started, soon shows the cluster's leader: ask it for up to a minute before deciding.
+    """
     if os.path.exists(os.path.join(local["postgresql"]["data_dir"], "PG_VERSION")):
         return True
-    try:
-        return leader_name() is not None
-    except Exception:
-        return False
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if leader_name() is not None:
+                return True
+        except Exception:
+            pass  # Patroni starting, or waiting for etcd's quorum
+        time.sleep(2)
+    return False
 

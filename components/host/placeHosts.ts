@@ -14,6 +14,7 @@ import { renderConverge } from "../../render/converge";
 import { renderFirewall } from "../../render/firewall";
 import { needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
+import { LEAVE_COMMAND } from "../../render/patroni";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
 import { SharedSecretValues } from "../sharedSecrets";
@@ -79,6 +80,8 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
             // Hashes only: the preview's diff names the file that changes, never its content.
             triggers: pulumi.unsecret(units.apply((u) => u[i].triggers)),
             after: previous[service],
+            // A member leaves its cluster (hands over, out of the synchronous set, stopped) before Pulumi deletes its VM.
+            ...(service === "patroni" ? { delete: LEAVE_COMMAND } : {}),
         }));
         // A password changes on the primary before any file holding it does: the roles step goes before this host's Patroni step,
         // which every other member's and (through the components' order) the app's converge steps wait for.

@@ -48,6 +48,8 @@ export interface ConvergeStep {
     script: pulumi.Input<string>;
     triggers: pulumi.Input<string[]>;
     after?: pulumi.Resource;
+    /** Run when the host leaves the plan, before its VM goes (a Patroni member leaving its cluster): `<host>-leave-<service>`; holds no secret. */
+    delete?: string;
 }
 
 /** How a remote step reaches a host: its address, the image's user with the operator's SSH agent, its pinned host key. */
@@ -178,6 +180,16 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                     },
                     { parent: this, dependsOn: [last, ...(step.after ? [step.after] : [])] },
                 );
+                if (step.delete) {
+                    // Its own resource: a converge step is replaced at every change of its triggers, and a
+                    // replacement runs the old one's delete. This one changes only with the VM, so its delete
+                    // runs when the host leaves the plan (before its VM goes: it depends on the VM's steps).
+                    new command.remote.Command(
+                        `${name}-leave-${step.service}`,
+                        { connection: this.connection, create: "true", delete: step.delete, triggers: [vmIdentity] },
+                        { parent: this, dependsOn: [last] },
+                    );
+                }
             }
         }
         new proxmox.firewall.OptionsLegacy(

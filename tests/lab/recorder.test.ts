@@ -114,6 +114,15 @@ test("a member observed before the fault but not after the heal is unobserved af
     expect(assessTrial(input).unobserved).toEqual([{ member: "db1", window: "after the heal" }]);
 });
 
+test("a window that names its members asks only for those: a member removed on purpose is not unobserved after it left; one still named is", () => {
+    const input = clean();
+    input.watches = input.watches.filter((e) => !(e.member === "db1" && e.t > T0 + 10));
+    input.observeWindows[1].members = ["db2"];
+    expect(assessTrial(input).unobserved).toEqual([]);
+    input.observeWindows[1].members = ["db1", "db2"];
+    expect(assessTrial(input).unobserved).toEqual([{ member: "db1", window: "after the heal" }]);
+});
+
 test("a writer that never got a write acknowledged measured nothing and fails the trial", () => {
     const input = clean();
     input.writes = failures(0, 40);

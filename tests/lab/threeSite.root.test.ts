@@ -6,8 +6,9 @@
  *     recorder that reports 0 below (only then do the "0 lost" assertions mean anything);
  *   - host loss, isolation and site loss: a new leader, nothing lost, no split-brain;
  *   - app-host and storage-host loss through NGINX: no acknowledged row or file lost;
- *   - day two over SSH: a config change that needs a restart, rolled by the cluster step, and
- *     every host's certificate renewed and delivered.
+ *   - day two over SSH: a config change that needs a restart, rolled by the cluster step; every
+ *     host's certificate renewed and delivered; a Patroni member added and removed; every
+ *     password rotated; the certificate and password checks' canaries.
  * Tears the lab down even when a step fails. Needs root.
  */
 import { spawnSync } from "node:child_process";
@@ -199,7 +200,7 @@ test(
         const { requireState, PKI_DIR } = await import("../../lab/state");
         const { forgetIdentity, issueIdentity } = await import("../../lab/pki");
         const { checkCertsServed } = await import("../../lab/drill");
-        const { applyPlan } = await import("../../lab/converge");
+        const { applyPlan } = await import("../../lab/lifecycle");
         const state = requireState();
         const etcd = state.plan.hosts.find((h) => h.roles.includes("etcd"))!;
         forgetIdentity(PKI_DIR, etcd);
@@ -209,6 +210,22 @@ test(
         await checkCertsServed(state);
     },
     4 * MINUTE,
+);
+
+test(
+    "add-replica, then remove-replica: a Patroni member added by the stack files clones and streams while the writer writes; dropped again, it leaves (out of the synchronous set, stopped) and its host goes; nothing lost either way",
+    async () => {
+        const added = (await drill("add-replica", { trials: 1, say: () => undefined })).trials[0];
+        expectClean(added);
+        const removed = (await drill("remove-replica", { trials: 1, say: () => undefined })).trials[0];
+        expectClean(removed);
+        const { requireState } = await import("../../lab/state");
+        expect(requireState().plan.hosts.map((h) => h.name)).not.toContain("dc1-db9");
+        const { existingNamespaces } = await import("../../lab/net");
+        expect(existingNamespaces()).not.toContain("dc1-db9");
+        expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
+    },
+    10 * MINUTE,
 );
 
 test(
@@ -227,7 +244,8 @@ test(
         const { requireState, saveState } = await import("../../lab/state");
         const { labStack } = await import("../../lab/labPlan");
         const { labSecrets, rotateSecrets } = await import("../../lab/secrets");
-        const { applyPlan, pendingSteps, runSteps } = await import("../../lab/converge");
+        const { pendingSteps, runSteps } = await import("../../lab/converge");
+        const { applyPlan } = await import("../../lab/lifecycle");
         const { checkRotated } = await import("../../lab/drill");
         const { leaderOf, patroniMembers } = await import("../../lab/cluster");
         const state = requireState();

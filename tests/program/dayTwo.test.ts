@@ -122,3 +122,15 @@ test("a password rotation draws a new password and changes it on the primary bef
     const dc2 = await runProgram("dc2");
     expect(dc2.run.byType("command:remote:Command").filter((c) => c.name.endsWith("-roles"))).toEqual([]);
 });
+
+test("a Patroni member leaves its cluster before its VM goes: a leave step that changes only with the VM, its delete the leave script", async () => {
+    const dc1 = await runProgram("dc1");
+    const leave = dc1.run.byType("command:remote:Command").find((c) => c.name === "dc1-db1-leave-patroni")!;
+    expect(leave.inputs.create).toBe("true");
+    expect(leave.inputs.delete).toBe("sudo python3 /usr/local/lib/nextcloud-ha/patroni-leave.py");
+    expect((leave.inputs.triggers as string[]).every((t) => t.startsWith("vm "))).toBe(true);
+    expect(dc1.waitsFor("dc1-db1-leave-patroni")).toContain("dc1-db1-converge-patroni");
+    // Only Patroni members leave; the converge steps themselves have no delete (a changed trigger replaces them).
+    const withDelete = dc1.run.byType("command:remote:Command").filter((c) => c.inputs.delete !== undefined);
+    expect(withDelete.map((c) => c.name)).toEqual(["dc1-db1-leave-patroni"]);
+});
