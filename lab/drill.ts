@@ -107,13 +107,23 @@ export async function checkCertsServed(state: LabState): Promise<void> {
     }
 }
 
-/** After a rotation: every role's and the REST API's new password works and its old one does not; every replica streams again. */
-export async function checkRotated(state: LabState, leader: string, before: SecretsBundle, after: SecretsBundle): Promise<void> {
+/**
+ * After a rotation of `rotated` (default: every password): each rotated role's new password works
+ * on the primary and its old one does not, likewise the REST API's; each replica's own
+ * replication credentials get through to the primary; every replica streams again.
+ */
+export async function checkRotated(
+    state: LabState,
+    leader: string,
+    before: SecretsBundle,
+    after: SecretsBundle,
+    rotated: readonly PasswordRole[] = PASSWORD_ROLES,
+): Promise<void> {
     const db = (b: SecretsBundle): Record<string, string> => ({
-        [DB_USERS.superuser]: b.database.superuserPassword,
-        [DB_USERS.replication]: b.database.replicationPassword,
-        [DB_USERS.rewind]: b.database.rewindPassword,
-        [APP_DATABASE.role]: b.database.appPassword,
+        ...(rotated.includes("superuser") ? { [DB_USERS.superuser]: b.database.superuserPassword } : {}),
+        ...(rotated.includes("replication") ? { [DB_USERS.replication]: b.database.replicationPassword } : {}),
+        ...(rotated.includes("rewind") ? { [DB_USERS.rewind]: b.database.rewindPassword } : {}),
+        ...(rotated.includes("app") ? { [APP_DATABASE.role]: b.database.appPassword } : {}),
     });
     const [old, now] = [db(before), db(after)];
     for (const user of Object.keys(now)) {
@@ -129,12 +139,20 @@ export async function checkRotated(state: LabState, leader: string, before: Secr
         if (!withNew.ok) throw new LabError(`${user} cannot log in with its new password on the primary ${leader}: ${withNew.err}`);
         if (withOld.ok) throw new LabError(`${user} still logs in with its old password on the primary ${leader}`);
     }
+    if (rotated.includes("restApi")) await checkRestRotated(state, leader, before, after);
+    if (rotated.includes("replication")) await checkReplicasReconnect(state, leader);
+    await waitFor("every replica streaming", 60000, async () =>
+        (await patroniMembers(state.plan)).every((m) => m.role === "leader" || m.role === "standby_leader" || m.state === "streaming") ? true : undefined,
+    );
+}
+
+/** Patroni applies a reloaded config at its next loop: the REST API takes the new password within a loop or two, and then only that one. */
+async function checkRestRotated(state: LabState, leader: string, before: SecretsBundle, after: SecretsBundle): Promise<void> {
     // An authenticated REST call that changes nothing: the ttl it has.
     const rest = (password: string) =>
         remoteTransport(state.plan, state.sshUser, password, sshOptions()).patroni(hostByName(state.plan, leader), "PATCH", "/config", {
             ttl: state.plan.patroni.ttl,
         });
-    // Patroni applies a reloaded config at its next loop: the REST API takes the new password within a loop or two.
     const loops = (state.plan.patroni.loopWait * 2 + 10) * 1000;
     let restNew: Awaited<ReturnType<typeof rest>>;
     await waitFor(`Patroni's REST API on ${leader} taking its new password`, loops, async () =>
@@ -144,7 +162,11 @@ export async function checkRotated(state: LabState, leader: string, before: Secr
     });
     const restOld = await rest(before.database.restApiPassword);
     if (restOld?.status !== 401) throw new LabError(`Patroni's REST API on ${leader} answers ${restOld?.status ?? "nothing"} to its old password, not 401`);
-    // A running stream authenticated at its start: what a replica uses when it reconnects is its password file, as Patroni rewrote it.
+}
+
+/** A running stream authenticated at its start: what a replica uses when it reconnects is its password file, as Patroni (mended) rewrote it. */
+async function checkReplicasReconnect(state: LabState, leader: string): Promise<void> {
+    const loops = (state.plan.patroni.loopWait * 2 + 10) * 1000;
     const primary = hostByName(state.plan, leader);
     for (const m of patroniClusterOf(state.plan, leader).members.filter((x) => x !== leader)) {
         const reconnect = () =>
@@ -179,9 +201,6 @@ export async function checkRotated(state: LabState, leader: string, before: Secr
             },
         );
     }
-    await waitFor("every replica streaming", 60000, async () =>
-        (await patroniMembers(state.plan)).every((m) => m.role === "leader" || m.role === "standby_leader" || m.state === "streaming") ? true : undefined,
-    );
 }
 
 /** The member the scale drills add: the primary site's, `<site>-db9`. */

@@ -262,9 +262,11 @@ test(
         try {
             await runSteps(state, rest, () => undefined);
             const leader = leaderOf(await patroniMembers(plan))!;
-            await expect(checkRotated(state, leader, before, labSecrets())).rejects.toThrow(/cannot log in with its new password on the primary/);
+            await expect(checkRotated(state, leader, before, labSecrets(), ["replication", "app"])).rejects.toThrow(
+                /replicator cannot log in with its new password on the primary/,
+            );
             await runSteps(state, roles, () => undefined);
-            await checkRotated(state, leader, before, labSecrets());
+            await checkRotated(state, leader, before, labSecrets(), ["replication", "app"]);
         } finally {
             await applyPlan(state, labStack(state.topology).plan, () => undefined);
         }
