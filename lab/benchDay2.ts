@@ -6,7 +6,8 @@
  *   - config-restart: max_connections changed: the cluster step's rolling restart (replicas,
  *     a switchover, the old primary);
  *   - switchover with the stack files' HAProxy checks, and with tuned checks (applied and
- *     taken back through the same steps around the trial), alternating.
+ *     taken back through the same steps around the trial), alternating;
+ *   - rotate-certs, rotate-passwords, add-replica and remove-replica (lab/drill.ts).
  * Options: --trials N (20). Boots and removes its own lab; refuses to run beside one.
  */
 import * as fs from "node:fs";
@@ -29,7 +30,16 @@ const DOCS = path.join(REPO_ROOT, "docs");
 /** The HAProxy checks tried against the stack files' (which stay the default until the figures say otherwise). */
 export const TUNED_CHECKS: Partial<HaproxyConfig> = { fastCheckIntervalMs: 100, rise: 1 };
 
-const SERIES = ["config-reload", "config-restart", "switchover", "switchover (tuned checks)"];
+const SERIES = [
+    "config-reload",
+    "config-restart",
+    "switchover",
+    "switchover (tuned checks)",
+    "rotate-certs",
+    "rotate-passwords",
+    "add-replica",
+    "remove-replica",
+];
 
 function report(r: SeriesRun): void {
     const lines = [
@@ -47,6 +57,10 @@ function report(r: SeriesRun): void {
         )
             .map(([k, v]) => `${k} ${v}`)
             .join(", ")}\`, applied through the converge steps before the trial and taken back after).`,
+        "- rotate-certs: every host's key and certificate renewed from the same CA and delivered (etcd restarted one member at a time, Patroni reloaded); then every etcd member must present its new certificate.",
+        "- rotate-passwords: the superuser, replication, rewind, REST and app passwords rotated at once: the roles step on the primary, then every member's Patroni config (reload) and the app's; then each role's new password must work and its old one not, likewise the REST API's, and each replica's own credentials must get through.",
+        "- add-replica: a Patroni member added to the primary site (the lab boots it as cloud-init would, its steps start Patroni, which clones from the leader; HAProxy reloads); it must stream within three minutes. Its removal after the trial is outside the measurement.",
+        "- remove-replica: that member (added before the writer starts) dropped from the plan: HAProxy lets it go, its leave step tags it nofailover/nosync/noloadbalance and stops it, the lab removes its host; it must be gone from the cluster and its slot unused.",
         "",
         "| series | trials | min | median | p95 | max | unit | lost / split-brain / failed trials |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -80,9 +94,10 @@ async function withChecks(checks: Partial<HaproxyConfig>): Promise<void> {
 
 async function main(): Promise<void> {
     const usage = `usage: npm run bench:day2 -- [--trials N]
-  boots its own three-site lab (refuses to run beside one): config-reload, config-restart and
-  switchover with the stack files' and with tuned HAProxy checks, --trials each (20),
-  interleaved; writes docs/BENCHMARKS-day2.md. About 3 minutes a round.`;
+  boots its own three-site lab (refuses to run beside one): config-reload, config-restart,
+  switchover with the stack files' and with tuned HAProxy checks, rotate-certs,
+  rotate-passwords, add-replica and remove-replica, --trials each (20), interleaved; writes
+  docs/BENCHMARKS-day2.md. About 6 minutes a round.`;
     const { values } = parseCommandLine("bench:day2", usage, process.argv.slice(2), { trials: { type: "string" } });
     const trials = wholeNumber("bench:day2", "trials", values.trials, 20, 1, 1000);
     if (loadState()) throw new LabError("a lab is running; this benchmark boots its own: run `npm run lab -- down` first");
@@ -111,6 +126,7 @@ async function main(): Promise<void> {
                 await one(tuned ? "switchover (tuned checks)" : "switchover", "switchover", n);
                 if (tuned) await withChecks({});
             }
+            for (const scenario of ["rotate-certs", "rotate-passwords", "add-replica", "remove-replica"]) await one(scenario, scenario, n);
         }
         r.finished = true;
         report(r);
