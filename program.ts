@@ -5,6 +5,9 @@
  * them; the tests and `npm run check` call it under the mock runtime.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import {
     EtcdQuorum,
     FailureDomains,
@@ -34,6 +37,15 @@ function readConfig(): RawConfig {
     return raw;
 }
 
+/** A known_hosts file where the program runs (a public key, nothing secret): what render/ssh.ts's options point at. */
+function writeKnownHosts(name: string, content: string): string {
+    const dir = path.join(os.tmpdir(), "nextcloud-ha-known-hosts");
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content, { mode: 0o600 });
+    return file;
+}
+
 /** Declares this stack's resources from its config; returns its outputs. */
 export function deploySite() {
     const { config, plan } = loadDeployment(readConfig());
@@ -48,6 +60,7 @@ export function deploySite() {
         proxmox: config.proxmox,
         sshAuthorizedKeys: config.sshAuthorizedKeys,
         sshUser: config.sshUser,
+        writeKnownHosts,
         secrets: secrets.values,
         caCertPem: secrets.caCertPem,
         // loadDeployment has checked both are set where the site runs NGINX.

@@ -9,6 +9,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { AppPlan, ComponentPlan, hostByName, namesOf, SitePlan } from "../plan/plan";
 import { containerShapes, ContainerSpec, renderNextcloudContainers, renderWaitInstalled } from "../render/nextcloud";
+import { knownHostsLine, pinnedSshOptions } from "../render/ssh";
 import { Placement, placeHosts } from "./host/placeHosts";
 import { ProxmoxHost } from "./host/proxmoxHost";
 
@@ -57,7 +58,12 @@ export class NextcloudTier extends pulumi.ComponentResource {
             const provider = new docker.Provider(
                 `${host.name}-docker`,
                 // The VM's host key, pinned as every remote step pins it: never trusted on first use.
-                { host: `ssh://${sshUser}@${host.address}`, sshOpts: vm.pinnedSshOptions() },
+                {
+                    host: `ssh://${sshUser}@${host.address}`,
+                    sshOpts: pulumi
+                        .output(vm.connection.hostKey)
+                        .apply((key) => pinnedSshOptions(placement.writeKnownHosts(`${sshUser}@${host.address}`, knownHostsLine(host.address, key)))),
+                },
                 // Once the host has its files: the Gluster mount, config.php, the hooks, Docker itself.
                 { parent: this, dependsOn: Object.values(vm.converged) },
             );
@@ -93,8 +99,10 @@ export class NextcloudTier extends pulumi.ComponentResource {
                                 .filter((m) => !m.volume)
                                 .map((m) => ({ type: "bind", source: m.source, target: m.target, readOnly: m.readOnly ?? false })),
                         },
-                        // In order (Redis, Nextcloud, cron); on the other nodes, after the installation.
-                        { parent: this, provider, dependsOn: [...containers, ...(installed ? [installed] : [])] },
+                        // In order (Redis, Nextcloud, cron); on the other nodes, after the installation. A
+                        // container has a fixed name: a replacement (a rotated password in its environment
+                        // or command) must remove the old one first, or Docker refuses the name.
+                        { parent: this, provider, dependsOn: [...containers, ...(installed ? [installed] : [])], deleteBeforeReplace: true },
                     ),
                 );
             });

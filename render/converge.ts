@@ -65,6 +65,8 @@ function applyLines(s: ServiceSpec, rule: ApplyRule, unitFiles: boolean): string
                 ...(rule.after ? [`if systemctl is-active --quiet ${s.unit}; then`, `    ${rule.after}`, "fi"] : []),
                 `echo ${quote(`${s.name}: reloaded if it runs`)}`,
             ];
+        case "run":
+            return [...reload, rule.command, ...(rule.healthy ? waitUntil(`${s.name} healthy`, rule.healthy) : []), `echo ${quote(`${s.name}: applied`)}`];
         case "restart":
             return [
                 ...reload,
@@ -97,7 +99,7 @@ function base64Lines(content: string): string {
 export function renderConvergeScript(host: HostPlan, service: ServiceSpec, files: RenderedFile[]): string {
     const unitFiles = files.some((f) => f.path.startsWith("/etc/systemd/system/"));
     const marker = `${CONVERGED_DIR}/${service.name}`;
-    const check = service.apply.kind === "none" ? undefined : service.apply.check;
+    const check = service.apply.kind === "reload" || service.apply.kind === "restart" ? service.apply.check : undefined;
     const backup = `${BACKUP_DIR}/${service.name}`;
     return [
         "#!/bin/sh",

@@ -8,7 +8,7 @@
 import { AppPlan, DeploymentPlan, HostPlan, hostByName, hostsOf, siteByName } from "../plan/plan";
 import { formatEndpoint } from "../plan/addresses";
 import { renderGlusterMount } from "./gluster";
-import { mergeRendered, RenderedHost } from "./rendered";
+import { ApplyRule, mergeRendered, RenderedHost } from "./rendered";
 import { APP_DATABASE } from "./patroni";
 import { bundleSecrets, generateSecrets, NextcloudSecrets } from "./secrets";
 
@@ -179,6 +179,21 @@ export function containerShapes(plan: DeploymentPlan, host: HostPlan): Container
 }
 
 /** The host side of an app node; its containers are placed by the NextcloudTier component. */
+/** The app node's running Nextcloud containers restarted after their files changed, then Nextcloud answering again (bounded). */
+function restartContainers(plan: DeploymentPlan): ApplyRule {
+    const running = (c: string) => `[ "$(docker inspect -f '{{.State.Running}}' ${c} 2>/dev/null)" = true ]`;
+    return {
+        kind: "run",
+        command: [
+            "for c in nextcloud nextcloud-cron; do",
+            `    if ${running('"$c"')}; then docker restart "$c" >/dev/null; echo "docker: $c restarted (it reads its config and hooks at start)"; fi`,
+            "done",
+        ].join("\n"),
+        // No container yet (the first converge, before Pulumi creates them): nothing to wait for.
+        healthy: `! ${running("nextcloud")} || curl -fsS http://127.0.0.1:${plan.ports.nextcloud}/status.php`,
+    };
+}
+
 export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedHost {
     const hook = renderHook(appOf(plan).installer === host.name);
     return mergeRendered([
@@ -190,8 +205,9 @@ export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secret
                 { path: `${HOOKS}/pre-installation/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
                 { path: `${HOOKS}/before-starting/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
             ],
-            // Nextcloud reads its config.php at every request; the hooks run when a container starts.
-            services: [{ name: "docker", unit: "docker.service", user: "root", command: ["/usr/sbin/dockerd"], apply: { kind: "none" } }],
+            // The containers copy the shared config in place when they start (the before-starting hook):
+            // a change reaches them by a restart, one host at a time (converge steps of a service run in turn).
+            services: [{ name: "docker", unit: "docker.service", user: "root", command: ["/usr/sbin/dockerd"], apply: restartContainers(plan) }],
             packages: ["docker.io", "curl"],
         },
     ]);

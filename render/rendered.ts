@@ -23,11 +23,15 @@ export interface RenderedFile {
  * that fails on a bad one), then `systemctl reload`; `restart`: check, `systemctl restart`,
  * then wait (bounded) until `healthy` succeeds; `prepare` runs after the check, before a reload
  * of a running service (HAProxy saves its servers' state for the new workers), `after` after it
- * (Patroni's passfile mended); `none`: the service reads it when it next needs it (or a oneshot
- * unit at boot).
+ * (Patroni's passfile mended); `run`: a command of the renderer's own, then wait until `healthy`;
+ * `none`: the service reads it when it next needs it (or a oneshot unit at boot).
  */
 export type ApplyRule =
-    { kind: "reload"; check?: string; prepare?: string; after?: string } | { kind: "restart"; check?: string; healthy?: string } | { kind: "none" };
+    | { kind: "reload"; check?: string; prepare?: string; after?: string }
+    | { kind: "restart"; check?: string; healthy?: string }
+    /** `run`: a command of its own (Docker's containers restarted to re-read what they copy at start), then wait until `healthy`. */
+    | { kind: "run"; command: string; healthy?: string }
+    | { kind: "none" };
 
 export interface ServiceSpec {
     /** Short name the lab and the docs use ("etcd", "patroni", "haproxy"). */

@@ -39,6 +39,8 @@ export interface Placement {
     certificate?: pulumi.Output<TlsCertificate>;
     /** two-site standby: the read-write endpoint the primary stack exports, that the standby cluster follows. */
     replicationSource?: pulumi.Output<Endpoint>;
+    /** Writes a known_hosts file (render/ssh.ts `knownHostsLine`) for a connection that pins a host key outside `remote.Command`; returns its path. The program's. */
+    writeKnownHosts: (name: string, content: string) => string;
 }
 
 /** Builds the VMs of the named hosts as children of `parent`; returns them by host name. */

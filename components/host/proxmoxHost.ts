@@ -10,9 +10,6 @@ import * as proxmox from "@muhlba91/pulumi-proxmoxve";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { ProxmoxConfig } from "../../plan/config";
 import { HostPlan } from "../../plan/plan";
 import { FirewallRule } from "../../render/firewall";
@@ -83,22 +80,6 @@ export class ProxmoxHost extends pulumi.ComponentResource {
     readonly connection: HostConnection;
     /** Each service's converge step, by service: files in place, the service started or its change applied. */
     readonly converged: Record<string, command.remote.Command> = {};
-
-    /**
-     * `ssh` options that pin this host's key for clients that take a known_hosts file (the
-     * Docker provider): a known_hosts file holding only this host's key, written where the
-     * program runs (it holds a public key, nothing secret), and strict checking.
-     */
-    pinnedSshOptions(): pulumi.Output<string[]> {
-        const { host, user } = this.connection;
-        return pulumi.output(this.connection.hostKey).apply((key) => {
-            const dir = path.join(os.tmpdir(), "nextcloud-ha-known-hosts");
-            fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-            const file = path.join(dir, `${user}@${host}`);
-            fs.writeFileSync(file, `${host} ${key.trim()}\n`, { mode: 0o600 });
-            return ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${file}`, "-o", "HostKeyAlgorithms=ssh-ed25519"];
-        });
-    }
 
     constructor(name: string, args: ProxmoxHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("nextcloud-ha:index:ProxmoxHost", name, { host: args.host, proxmox: args.proxmox, firewall: args.firewall, networks: args.networks }, opts);

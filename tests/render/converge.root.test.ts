@@ -202,3 +202,30 @@ test("the roles step's script compiles, and its SCRAM verifier matches its own p
     expect(r.stdout.trim()).toBe("True True False False");
     expect(step.triggers.join("\n")).not.toContain(placeholderSecrets().database.replicationPassword);
 });
+
+test("an app node's Nextcloud containers restart when their config changes (they copy it at start), then Nextcloud must answer; none before they exist", () => {
+    // Stand-ins for the Docker CLI and curl (no Docker engine here): they record their calls.
+    fs.writeFileSync(
+        inLayer("usr/local/sbin/docker"),
+        '#!/bin/sh\necho "$*" >> /var/log/docker.calls\nif [ "$1" = inspect ]; then [ -f /containers-running ] && echo true || exit 1; fi\n',
+        { mode: 0o755 },
+    );
+    fs.writeFileSync(inLayer("usr/local/sbin/curl"), '#!/bin/sh\necho "$*" >> /var/log/curl.calls\n', { mode: 0o755 });
+    const dockerCalls = () =>
+        fs.existsSync(inLayer("var/log/docker.calls")) ? fs.readFileSync(inLayer("var/log/docker.calls"), "utf8").trim().split("\n") : [];
+    const first = run(unitOf(appTierConfig(), "dc1-app1", "docker").script);
+    expect(first.stderr).toBe("");
+    expect(dockerCalls().filter((c) => c.startsWith("restart"))).toEqual([]);
+    // The containers run now (Pulumi's Docker provider made them); a config change restarts both.
+    fs.writeFileSync(inLayer("containers-running"), "");
+    const raw: any = appTierConfig();
+    raw.nextcloud = { ...raw.nextcloud, trustedDomains: ["files.example.net"] };
+    const second = run(unitOf(raw, "dc1-app1", "docker").script);
+    expect(second.stderr).toBe("");
+    expect(second.status).toBe(0);
+    expect(dockerCalls().filter((c) => c.startsWith("restart"))).toEqual(["restart nextcloud", "restart nextcloud-cron"]);
+    expect(fs.readFileSync(inLayer("var/log/curl.calls"), "utf8")).toContain("/status.php");
+    // Unchanged: nothing restarts.
+    run(unitOf(raw, "dc1-app1", "docker").script);
+    expect(dockerCalls().filter((c) => c.startsWith("restart"))).toHaveLength(2);
+});
