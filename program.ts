@@ -95,7 +95,7 @@ export function deploySite() {
             case "patroni":
                 made.patroni = new PatroniCluster(
                     name,
-                    { cluster: plan.patroniClusters.find((c) => c.scope === site.patroniCluster)!, component, placement },
+                    { cluster: plan.patroniClusters.find((c) => c.scope === site.patroniCluster)!, component, placement, usedHosts },
                     opts,
                 );
                 break;

@@ -26,6 +26,8 @@ export interface PatroniClusterArgs {
     component: ComponentPlan;
     /** How a host is placed: the plan, the stack's Proxmox and SSH settings, the secrets. */
     placement: Placement;
+    /** This site's members another component placed (a host with `[etcd, patroni]` is EtcdQuorum's), by name. */
+    usedHosts?: Record<string, ProxmoxHost>;
 }
 
 export class PatroniCluster extends pulumi.ComponentResource {
@@ -53,14 +55,15 @@ export class PatroniCluster extends pulumi.ComponentResource {
         );
         if (cluster.members.length === 0) throw new pulumi.ResourceError(`Patroni cluster ${cluster.scope} has no members`, this);
         this.hosts = placeHosts(this, placement, component.builds);
-        const owner = this.hosts[cluster.configuredBy];
+        const members = { ...args.usedHosts, ...this.hosts };
+        const owner = members[cluster.configuredBy];
         if (owner && !hostByName(plan, cluster.configuredBy).fenced) {
             // The cluster-wide config and the restarts it needs: in the stack of the member that owns it, after this stack's members converged.
             const step = renderClusterStep(plan, cluster);
             new command.remote.Command(
                 `${cluster.scope}-cluster-config`,
                 { connection: owner.connection, create: step.command, stdin: step.script, triggers: step.triggers },
-                { parent: this, dependsOn: Object.values(this.hosts).flatMap((h) => h.converged.patroni ?? []) },
+                { parent: this, dependsOn: Object.values(members).flatMap((h) => h.converged.patroni ?? []) },
             );
         }
         this.scope = pulumi.output(cluster.scope);

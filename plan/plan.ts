@@ -241,7 +241,12 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         hosts,
         networks: sites.map((s) => s.cidr),
         etcdClusters,
-        patroniClusters: patroniClusters.map((c) => ({ ...c, configuredBy: c.members[0] })),
+        // In the primary site's stack where the cluster has a member there: that stack draws new passwords, and its
+        // roles step must change them before any of its hosts gets them.
+        patroniClusters: patroniClusters.map((c) => ({
+            ...c,
+            configuredBy: c.members.find((m) => hosts.find((h) => h.name === m)?.site === config.primarySite) ?? c.members[0],
+        })),
         patroni: config.patroni,
         haproxy: config.haproxy,
         etcd: config.etcd,

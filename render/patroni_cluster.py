@@ -129,6 +129,7 @@ else:
 
 # 2. A leader the plan no longer has (its VM goes at the end of this pulumi up, after HAProxy
 # dropped it) hands over to a planned member now, behind the same gates.
+wait("the cluster answering with a leader", lambda: leader_name() is not None, S["memberSeconds"])
 leader = leader_name()
 if leader not in S["members"] and member(leader)["role"] == "leader":
     say(f"{leader} leads but leaves the plan: handing over first")

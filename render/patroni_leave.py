@@ -71,8 +71,11 @@ if not all((config.get("tags") or {}).get(t) for t in TAGS):
         f.write(yaml.safe_dump(config, default_flow_style=False, sort_keys=False))
     os.chown(tmp, st.st_uid, st.st_gid)
     os.replace(tmp, CONFIG)
+    say(f"tags {', '.join(TAGS)} set")
+# Also on a re-run whose first run wrote the tags but died before the reload.
+if not all((me().get("tags") or {}).get(t) for t in TAGS):
     subprocess.run(["systemctl", "reload", "patroni.service"], check=True)
-    say(f"tags {', '.join(TAGS)} set; Patroni reloaded")
+    say("Patroni reloaded")
 wait("Patroni showing the tags", lambda: all((me().get("tags") or {}).get(t) for t in TAGS), 60)
 
 # 2. A leader hands over.
@@ -81,7 +84,12 @@ if me().get("role") == "leader":
 
     def candidate_ready():
         global candidate
-        ready = [m for m in members() if m["name"] != name and m["role"] in ("sync_standby", "replica") and m["state"] == "streaming"]
+        # Never to a member that is leaving too (tagged nofailover): Patroni would refuse it.
+        ready = [
+            m
+            for m in members()
+            if m["name"] != name and m["role"] in ("sync_standby", "replica") and m["state"] == "streaming" and not (m.get("tags") or {}).get("nofailover")
+        ]
         sync = [m for m in ready if m["role"] == "sync_standby"]
         candidate = (sync or ready or [None])[0]
         return candidate is not None

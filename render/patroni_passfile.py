@@ -32,9 +32,12 @@ def mended(lines):
     return [":".join(line.split(":")[:4] + [password]) if line.split(":")[3:4] == [user] else line for line in lines]
 
 
-deadline = time.time() + 15
+deadline = time.time() + 30
 while time.time() < deadline and os.stat(PGPASS).st_mtime <= os.stat(CONFIG).st_mtime:
     time.sleep(0.5)
+if os.stat(PGPASS).st_mtime <= os.stat(CONFIG).st_mtime:
+    # Mended anyway; if Patroni handles the reload later it writes the old password again: say so.
+    print(f"patroni: warning: Patroni did not rewrite {PGPASS} within 30 s of the reload; mended now, check it after its next loop", file=sys.stderr)
 with open(PGPASS) as f:
     lines = f.read().splitlines()
 if mended(lines) != lines:

@@ -163,11 +163,12 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 );
                 if (step.delete) {
                     // Its own resource: a converge step is replaced at every change of its triggers, and a
-                    // replacement runs the old one's delete. This one changes only with the VM, so its delete
-                    // runs when the host leaves the plan (before its VM goes: it depends on the VM's steps).
+                    // replacement runs the old one's delete. This one never changes, so its delete runs only
+                    // when the host leaves the plan (before its VM goes: it depends on the VM's steps).
                     new command.remote.Command(
                         `${name}-leave-${step.service}`,
-                        { connection: this.connection, create: "true", delete: step.delete, triggers: [vmIdentity] },
+                        // Triggers that never change: a replacement would run the leave script on a member that stays.
+                        { connection: this.connection, create: "true", delete: step.delete, triggers: [`vm ${host.vmId}`] },
                         { parent: this, dependsOn: [last] },
                     );
                 }

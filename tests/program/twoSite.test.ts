@@ -62,3 +62,17 @@ test("after a promotion (activeSite dc2): dc1's rebuilt members follow dc2 as th
     expect(dc2.bootstrap.dcs.standby_cluster).toBeUndefined();
     expect(dc2.bootstrap.dcs.slots).toEqual({ standby_dc1: { type: "physical" } });
 });
+
+test("each site's cluster has its cluster step in its own stack, also where its members are EtcdQuorum's hosts; only the primary cluster has a roles step", async () => {
+    const steps = (run: MockRun) =>
+        run
+            .byType("command:remote:Command")
+            .map((c) => c.name)
+            .filter((n) => n.endsWith("-cluster-config") || n.endsWith("-roles"))
+            .sort();
+    const dc1 = await runStack("dc1");
+    expect(steps(dc1.run)).toEqual(["dc1-db1-converge-patroni-roles", "nextcloud-cluster-config"]);
+    expect(dc1.waitsFor("nextcloud-cluster-config")).toContain("dc1-db1-converge-patroni");
+    const dc2 = await runStack("dc2", {}, primaryStackOutputs());
+    expect(steps(dc2.run)).toEqual(["nextcloud-dc2-cluster-config"]);
+});
