@@ -7,8 +7,11 @@
  *     a switchover, the old primary);
  *   - switchover with the stack files' HAProxy checks, and with tuned checks (applied and
  *     taken back through the same steps around the trial), alternating;
- *   - rotate-certs, rotate-passwords, add-replica and remove-replica (lab/drill.ts).
- * Options: --trials N (20). Boots and removes its own lab; refuses to run beside one.
+ *   - in the first --ops-trials rounds: rotate-certs, rotate-passwords, add-replica,
+ *     remove-replica and etcd-member-replace (lab/drill.ts).
+ * A trial of a series whose goal is no outage that stalls writes over a second keeps every
+ * host's logs (BENCH_LOGS) for reading. Options: --trials N (20), --ops-trials M (6). Boots and
+ * removes its own lab; refuses to run beside one.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -19,13 +22,17 @@ import { fmt, machine, SeriesRun } from "./bench";
 import { applyPlan } from "./lifecycle";
 import { drill } from "./drill";
 import { labStack } from "./labPlan";
-import { down, up } from "./lifecycle";
+import { down, keepLogs, up } from "./lifecycle";
 import { TrialResult } from "./recorder";
 import { LabError, progress, run } from "./sh";
 import { loadState, requireState } from "./state";
 import { summarize } from "./stats";
 
 const DOCS = path.join(REPO_ROOT, "docs");
+/** Where the hosts' logs of a trial with an unexpected outage are kept. */
+const BENCH_LOGS = "/var/tmp/nextcloud-ha-bench-day2-logs";
+/** The series that restart or move the primary: an outage is expected there. */
+const MOVES_PRIMARY = ["config-restart", "switchover", "switchover (tuned checks)"];
 
 /** The HAProxy checks tried against the stack files' (which stay the default until the figures say otherwise). */
 export const TUNED_CHECKS: Partial<HaproxyConfig> = { fastCheckIntervalMs: 100, rise: 1 };
@@ -39,13 +46,14 @@ const SERIES = [
     "rotate-passwords",
     "add-replica",
     "remove-replica",
+    "etcd-member-replace",
 ];
 
-function report(r: SeriesRun): void {
+function report(r: SeriesRun, opsTrials: number): void {
     const lines = [
         "# Day-two benchmarks",
         "",
-        `Written by \`npm run bench:day2\` (lab/benchDay2.ts) ${r.finished ? "" : "(**partial: the run was still going**) "}on ${r.started.slice(0, 10)} at commit ${r.commit}, ${r.trials} trials per series, interleaved round by round.`,
+        `Written by \`npm run bench:day2\` (lab/benchDay2.ts) ${r.finished ? "" : "(**partial: the run was still going**) "}on ${r.started.slice(0, 10)} at commit ${r.commit}, ${r.trials} trials of the config and switchover series and ${Math.min(opsTrials, r.trials)} of the operations (rotations, scale), interleaved round by round.`,
         `Machine: ${r.machine}. Three-site lab, project timings (ttl 20, loop_wait 5, retry_timeout 5), no WAN delay (no netem in this kernel).`,
         "",
         "Every change goes the way `pulumi up` takes it: the stack config changed, each affected host's converge step and the cluster's step run over SSH as the stacks' sshUser (lab/converge.ts, the scripts of render/converge.ts and render/patroniCluster.ts). Writers: 4 connections through the primary site's HAProxy, one INSERT each every 20 ms, ids made by the writer. Outage: the longest time without an acknowledged write around the change. Lost: acknowledged ids missing afterwards. Split-brain: samples (every 100 ms on every PostgreSQL) with two writable members.",
@@ -61,6 +69,7 @@ function report(r: SeriesRun): void {
         "- rotate-passwords: the superuser, replication, rewind, REST and app passwords rotated at once: the roles step on the primary, then every member's Patroni config (reload) and the app's; then each role's new password must work and its old one not, likewise the REST API's, and each replica's own credentials must get through.",
         "- add-replica: a Patroni member added to the primary site (the lab boots it as cloud-init would, its steps start Patroni, which clones from the leader; HAProxy reloads); it must stream within three minutes. Its removal after the trial is outside the measurement.",
         "- remove-replica: that member (added before the writer starts) dropped from the plan: HAProxy lets it go, its leave step tags it nofailover/nosync/noloadbalance and stops it, the lab removes its host; it must be gone from the cluster and its slot unused.",
+        "- etcd-member-replace: the primary site's etcd member swapped for a new host in one change (the next trial swaps it back): the new one's step adds it (`etcdctl member add`) and starts it as an existing member, Patroni reloads with the new etcd hosts, the old one's leave step hands over etcd's leadership if it holds it, removes it and stops it; etcd must then have exactly the plan's members, all healthy.",
         "",
         "| series | trials | min | median | p95 | max | unit | lost / split-brain / failed trials |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -93,13 +102,15 @@ async function withChecks(checks: Partial<HaproxyConfig>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-    const usage = `usage: npm run bench:day2 -- [--trials N]
+    const usage = `usage: npm run bench:day2 -- [--trials N] [--ops-trials M]
   boots its own three-site lab (refuses to run beside one): config-reload, config-restart,
-  switchover with the stack files' and with tuned HAProxy checks, rotate-certs,
-  rotate-passwords, add-replica and remove-replica, --trials each (20), interleaved; writes
-  docs/BENCHMARKS-day2.md. About 6 minutes a round.`;
-    const { values } = parseCommandLine("bench:day2", usage, process.argv.slice(2), { trials: { type: "string" } });
+  switchover with the stack files' and with tuned HAProxy checks, --trials each (20); in the
+  first --ops-trials rounds (6) also rotate-certs, rotate-passwords, add-replica,
+  remove-replica and etcd-member-replace; interleaved; writes docs/BENCHMARKS-day2.md. About
+  2 minutes a round, 7 with the operations.`;
+    const { values } = parseCommandLine("bench:day2", usage, process.argv.slice(2), { trials: { type: "string" }, "ops-trials": { type: "string" } });
     const trials = wholeNumber("bench:day2", "trials", values.trials, 20, 1, 1000);
+    const opsTrials = wholeNumber("bench:day2", "ops-trials", values["ops-trials"], 6, 0, 1000);
     if (loadState()) throw new LabError("a lab is running; this benchmark boots its own: run `npm run lab -- down` first");
     const r: SeriesRun = {
         machine: machine(),
@@ -112,8 +123,11 @@ async function main(): Promise<void> {
     const one = async (series: string, scenario: string, n: number) => {
         const t = (await drill(scenario, { trials: 1, say: () => undefined })).trials[0];
         r.series[series].push({ ...t, trial: n });
-        progress(`${series} ${n}/${trials}: ${t.outage.toFixed(2)} s, lost ${t.missing}${t.ok ? "" : ` FAIL ${t.problems.join("; ")}`}`);
-        report(r);
+        const kept = !MOVES_PRIMARY.includes(series) && t.outage > 1 ? keepLogs(requireState(), path.join(BENCH_LOGS, `${series}-${n}`)) : undefined;
+        progress(
+            `${series} ${n}/${series.startsWith("config") || series.startsWith("switchover") ? trials : Math.min(opsTrials, trials)}: ${t.outage.toFixed(2)} s, lost ${t.missing}${t.ok ? "" : ` FAIL ${t.problems.join("; ")}`}${kept ? ` (unexpected outage: hosts' logs kept in ${kept})` : ""}`,
+        );
+        report(r, opsTrials);
     };
     try {
         await up({ topology: "three-site" });
@@ -126,10 +140,12 @@ async function main(): Promise<void> {
                 await one(tuned ? "switchover (tuned checks)" : "switchover", "switchover", n);
                 if (tuned) await withChecks({});
             }
-            for (const scenario of ["rotate-certs", "rotate-passwords", "add-replica", "remove-replica"]) await one(scenario, scenario, n);
+            if (n <= opsTrials)
+                for (const scenario of ["rotate-certs", "rotate-passwords", "add-replica", "remove-replica", "etcd-member-replace"])
+                    await one(scenario, scenario, n);
         }
         r.finished = true;
-        report(r);
+        report(r, opsTrials);
         progress(`wrote ${path.join(DOCS, "BENCHMARKS-day2.md")}`);
     } finally {
         await down({ quiet: true });

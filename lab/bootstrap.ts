@@ -51,7 +51,7 @@ export function unitFile(spec: ServiceSpec): RenderedFile {
     const vars = {
         NAME: spec.name,
         RUN_AS: spec.user,
-        ENV_FILE: spec.envFile ?? "",
+        ENV_FILES: (spec.envFiles ?? []).join(" "),
         COMMAND: spec.command.map(quote).join(" "),
         RELOAD_SIGNAL: spec.reloadSignal ?? (spec.apply.kind === "reload" ? "HUP" : ""),
         ONESHOT: spec.oneshot ? "1" : "0",

@@ -13,7 +13,7 @@ import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS } from "../render
 import { SecretsBundle } from "../render/secrets";
 import { remoteTransport } from "../ops/remote";
 import { sshOptions } from "./bootstrap";
-import { leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
+import { etcdHealth, leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
 import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
@@ -210,27 +210,70 @@ async function checkReplicasReconnect(state: LabState, leader: string): Promise<
 }
 
 /** The member the scale drills add: the primary site's, `<site>-db9`. */
-const EXTRA_MEMBER = (plan: DeploymentPlan) => `${plan.primarySite}-db9`;
+const EXTRA_MEMBER = (primarySite: string) => `${primarySite}-db9`;
+
+/** A new host for the config: the first free address after `near`'s, the next free VM id. */
+function newHost<R>(c: StackConfig, name: string, near: string, roles: R[]): { name: string; vmId: number; address: string; roles: R[] } {
+    const taken = new Set(Object.values(c.sites).flatMap((s) => s.hosts.map((h) => h.address)));
+    const [a, b, cc, d] = near.split(".").map(Number);
+    let last = d + 1;
+    while (taken.has(`${a}.${b}.${cc}.${last}`)) last++;
+    const vmId = Math.max(...Object.values(c.sites).flatMap((s) => s.hosts.map((h) => h.vmId))) + 1;
+    return { name, vmId, address: `${a}.${b}.${cc}.${last}`, roles };
+}
 
 /** The stack files' config with one more Patroni member in the primary site, at the first free address after its members'. */
 function withExtraMember(c: StackConfig): StackConfig {
     const site = c.sites[c.primarySite];
-    const name = `${c.primarySite}-db9`;
+    const name = EXTRA_MEMBER(c.primarySite);
     if (site.hosts.some((h) => h.name === name)) return c;
-    const taken = new Set(Object.values(c.sites).flatMap((s) => s.hosts.map((h) => h.address)));
     const member = site.hosts.find((h) => h.roles.includes("patroni"))!;
-    const [a, b, cc, d] = member.address.split(".").map(Number);
-    let last = d + 1;
-    while (taken.has(`${a}.${b}.${cc}.${last}`)) last++;
-    const vmId = Math.max(...Object.values(c.sites).flatMap((s) => s.hosts.map((h) => h.vmId))) + 1;
-    const host = { name, vmId, address: `${a}.${b}.${cc}.${last}`, roles: ["patroni" as const] };
-    return { ...c, sites: { ...c.sites, [c.primarySite]: { ...site, hosts: [...site.hosts, host] } } };
+    return { ...c, sites: { ...c.sites, [c.primarySite]: { ...site, hosts: [...site.hosts, newHost(c, name, member.address, ["patroni" as const])] } } };
+}
+
+/** The etcd member the replace drill swaps out: the primary site's first (its site holds the primary: the member most likely to matter). */
+function etcdTarget(plan: DeploymentPlan): string {
+    const member = hostsOf(plan, { site: plan.primarySite, role: "etcd" })[0];
+    if (!member) throw new LabError(`etcd-member-replace needs an etcd member in the primary site ${plan.primarySite}`);
+    return member.name;
+}
+
+/** The stack files' config with the etcd member `name` replaced by a new host `<site>-etcd9` in its site (one out, one in: the quorum's size stays odd). */
+function withEtcdReplaced(c: StackConfig, name: string): StackConfig {
+    const [siteName, site] = Object.entries(c.sites).find(([, s]) => s.hosts.some((h) => h.name === name))!;
+    const old = site.hosts.find((h) => h.name === name)!;
+    const host = newHost(c, `${siteName}-etcd9`, old.address, old.roles);
+    return { ...c, sites: { ...c.sites, [siteName]: { ...site, hosts: site.hosts.map((h) => (h.name === name ? host : h)) } } };
+}
+
+/**
+ * The etcd cluster as its members see it must be the plan's: every member the plan names, started
+ * (an added member that never started has no name) and healthy, and no other.
+ */
+export async function checkEtcdMembers(state: LabState): Promise<void> {
+    const planned = hostsOf(state.plan, { role: "etcd" }).map((h) => h.name);
+    for (const cluster of state.plan.etcdClusters) {
+        const asker = cluster.members[0];
+        const r = execInHost(
+            state.holders[asker],
+            asker,
+            ["sh", "-c", `. /etc/etcd/etcdctl.env && ETCDCTL_ENDPOINTS=https://127.0.0.1:${state.plan.ports.etcdClient} etcdctl member list -w json`],
+            20000,
+        );
+        if (r.status !== 0) throw new LabError(`etcd member list on ${asker}: ${r.stderr.trim()}`);
+        const seen = ((JSON.parse(r.stdout) as { members?: { name?: string; peerURLs: string[] }[] }).members ?? []).map(
+            (m) => m.name || `${m.peerURLs[0]} (never started)`,
+        );
+        if ([...seen].sort().join(",") !== [...cluster.members].sort().join(","))
+            throw new LabError(`etcd cluster ${cluster.name} has members ${seen.join(", ")}; the plan has ${cluster.members.join(", ")}`);
+    }
+    for (const m of planned) if (!(await etcdHealth(state.plan, m))) throw new LabError(`etcd member ${m} is not healthy`);
 }
 
 /** The extra member added through the stack files' config, streaming. */
 async function addExtraMember(state: LabState): Promise<void> {
     await configChange(withExtraMember)(state);
-    await waitStreaming(state, EXTRA_MEMBER(state.plan));
+    await waitStreaming(state, EXTRA_MEMBER(state.plan.primarySite));
 }
 
 /** Until the member streams from the leader (a new one clones first). */
@@ -382,13 +425,36 @@ export const SCENARIOS = {
         target: primaryHost,
         prepare: addExtraMember,
         async inject(state) {
-            const gone = EXTRA_MEMBER(state.plan);
+            const gone = EXTRA_MEMBER(state.plan.primarySite);
             if ((await applyPlan(state, labStack(state.topology).plan, () => undefined)) === 0) throw new LabError("removing the member changed nothing");
             await waitGone(state, gone);
         },
         writer: "primary-site",
         changesLeader: false,
         healWhen: "never",
+    },
+    /**
+     * An etcd member replaced through the stack files (one out, one in, as a pull request swaps a
+     * host): the new member's step adds it (`etcdctl member add`) and starts it as an existing
+     * member; the others' steps write what a member reads at its first start only (no restart),
+     * Patroni's configs get the new etcd hosts (a reload); then the old member's leave step hands
+     * over etcd's leadership if it holds it, removes it (`etcdctl member remove`) and stops it, and
+     * the lab removes its host. etcd must then be the plan's members, all healthy. Goal: no outage.
+     * The stack files' plan comes back after the last trial: the same swap the other way.
+     */
+    "etcd-member-replace": {
+        target: async (state) => etcdTarget(state.plan),
+        async inject(state, _leader, target) {
+            // Each trial swaps: the stack files' member out and <site>-etcd9 in, or (the next trial) the other way back.
+            await configChange((c, running) =>
+                running.hosts.some((h) => h.name === target && !c.sites[h.site].hosts.some((x) => x.name === target)) ? c : withEtcdReplaced(c, target),
+            )(state);
+            await checkEtcdMembers(state);
+        },
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
+        finish: backToStackFiles,
     },
     "replica-loss": { target: (s, l) => replicaOf(s, l), inject: killHost, writer: "primary-site", changesLeader: false },
     "witness-loss": {

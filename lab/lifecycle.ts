@@ -8,9 +8,9 @@ import * as path from "node:path";
 import { ensureRoot, rootReady, ROOTFS } from "../debian/root";
 import { PASSWORD_ROLES, TOPOLOGIES } from "../plan/config";
 import { DeploymentPlan, HostPlan, hostsOf, siteByName } from "../plan/plan";
-import { DB_USERS, LEAVE_COMMAND } from "../render/patroni";
+import { DB_USERS } from "../render/patroni";
 import { bootstrapFiles, firstBoot, makeKeys } from "./bootstrap";
-import { diffOf, labHost, pendingSteps, runSteps, Step } from "./converge";
+import { diffOf, labHost, pendingSteps, runSteps } from "./converge";
 import { bootHost, killHost, stageHost } from "./hosts";
 import { labPlan, labStack } from "./labPlan";
 import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, forgetNeighbour, removeHostNetwork, setWanDelay } from "./net";
@@ -18,7 +18,7 @@ import { createCa } from "./pki";
 import { rotateSecrets, writeSecrets } from "./secrets";
 import { startAll } from "./services";
 import { LabError, progress, requireRoot } from "./sh";
-import { hostDir, LAB_DIR, LabState, loadState, PGPASS_FILE, PKI_DIR, removeState, requireState, ROUTER_NS, saveState } from "./state";
+import { hostDir, LAB_DIR, LabState, LeaveStep, loadState, PGPASS_FILE, PKI_DIR, removeState, requireState, ROUTER_NS, saveState } from "./state";
 
 /** What cloud-init gives a VM: the host's namespace on its site's bridge, its bootstrap files, sshd and the stacks' user. */
 async function bootOne(state: LabState, plan: DeploymentPlan, host: HostPlan): Promise<void> {
@@ -94,8 +94,7 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
 }
 
 /** Copies every host's logs out of the lab dir, which `down` removes; returns where. */
-function keepLogs(state: LabState): string {
-    const dest = path.join(path.dirname(LAB_DIR), "lab-failed-logs");
+export function keepLogs(state: LabState, dest = path.join(path.dirname(LAB_DIR), "lab-failed-logs")): string {
     fs.rmSync(dest, { recursive: true, force: true });
     for (const h of state.plan.hosts) {
         const src = path.join(hostDir(h.name), "log");
@@ -128,10 +127,13 @@ export async function down(opts: { quiet?: boolean } = {}): Promise<void> {
     if (!opts.quiet) console.log(live.length > 0 ? `lab down: stopped ${live.length} namespaces (${live.join(", ")})` : "lab down: nothing was running");
 }
 
+/** The roles whose hosts the lab adds and removes: their services join on their first start and have a `leave`. */
+const SCALABLE = ["patroni", "etcd"];
+
 /**
  * The hosts a plan adds and removes against the running one. A host keeps its name, address and
- * roles, or goes and comes as another; only Patroni members come and go here (an etcd member
- * needs `member add` first and a brick a volume change: not built yet).
+ * roles, or goes and comes as another; only Patroni and etcd members come and go here (a brick
+ * needs a volume change: not built yet).
  */
 export function hostChanges(before: DeploymentPlan, after: DeploymentPlan): { added: HostPlan[]; removed: HostPlan[] } {
     const shape = (h: HostPlan) => `${h.address} [${h.roles.join(", ")}]`;
@@ -145,9 +147,9 @@ export function hostChanges(before: DeploymentPlan, after: DeploymentPlan): { ad
     const added = after.hosts.filter((h) => !before.hosts.some((b) => b.name === h.name));
     const removed = before.hosts.filter((b) => !after.hosts.some((h) => h.name === b.name));
     for (const h of [...added, ...removed])
-        if (h.roles.some((r) => r !== "patroni"))
+        if (h.roles.some((r) => !SCALABLE.includes(r)))
             throw new LabError(
-                `${h.name} [${h.roles.join(", ")}] ${added.includes(h) ? "comes" : "goes"}: the lab adds and removes Patroni members only (etcd members and bricks need steps not built yet); run \`npm run lab -- down\`, then \`up\``,
+                `${h.name} [${h.roles.join(", ")}] ${added.includes(h) ? "comes" : "goes"}: the lab adds and removes Patroni and etcd members only (other roles need steps the lab has not built); run \`npm run lab -- down\`, then \`up\``,
             );
     return { added, removed };
 }
@@ -164,7 +166,12 @@ export async function apply(opts: { dryRun: boolean }): Promise<string> {
     const pending = pendingSteps(state, plan);
     for (const h of added) console.log(`+ ${h.name} (${h.roles.join(", ")}, ${h.address}): a new host`);
     for (const s of pending) console.log([`~ ${s.key}`, ...diffOf(state.applied[s.key], s.triggers).map((l) => `    ${l}`)].join("\n"));
-    for (const h of removed) console.log(`- ${h.name}: leaves (${LEAVE_COMMAND}), then goes`);
+    for (const h of removed)
+        console.log(
+            `- ${h.name}: ${leaveSteps(state.plan, h)
+                .map((s) => `${s.service} leaves (${s.argv!.join(" ")})`)
+                .join(", then ")}, then it goes`,
+        );
     const rotating = PASSWORD_ROLES.filter((r) => plan.passwords.rotation[r] !== state.plan.passwords.rotation[r]);
     const changes = pending.length + removed.length;
     if (opts.dryRun)
@@ -183,9 +190,15 @@ export async function apply(opts: { dryRun: boolean }): Promise<string> {
  */
 export async function applyPlan(state: LabState, plan: DeploymentPlan, say = progress): Promise<number> {
     const { added, removed } = hostChanges(state.plan, plan);
+    const back = added.filter((h) => state.leaving?.some((l) => l.host.name === h.name));
+    if (back.length)
+        throw new LabError(
+            `${back.map((h) => h.name).join(", ")} has not finished leaving (an earlier apply stopped); apply a plan without it first, or run \`npm run lab -- down\`, then \`up\``,
+        );
+    // Their leave steps as the plan they came with renders them (their files are that plan's), kept in the state until they are gone.
+    const leaving = [...(state.leaving ?? []), ...removed.map((h) => ({ host: h, steps: leaveSteps(state.plan, h) }))];
     // Until the removed hosts are gone, every host's key stays pinned: their leave steps connect too.
-    const during = { ...plan, hosts: [...plan.hosts, ...removed] };
-    if (added.length || removed.length) makeKeys(during);
+    if (added.length || leaving.length) makeKeys({ ...plan, hosts: [...plan.hosts, ...leaving.map((l) => l.host)] });
     if (added.length) {
         for (const h of added) {
             await bootOne(state, plan, h);
@@ -196,26 +209,34 @@ export async function applyPlan(state: LabState, plan: DeploymentPlan, say = pro
     const rotated = rotateSecrets(plan);
     if (rotated.length) say(`passwords rotated: ${rotated.join(", ")}`);
     const pending = pendingSteps(state, plan);
-    state.plan = during;
+    state.plan = plan;
+    state.leaving = leaving;
     saveState(state);
     await runSteps(state, pending, say);
-    for (const h of removed) {
-        await runSteps(state, [leaveStep(h)], say);
+    for (const { host: h, steps } of leaving) {
+        await runSteps(
+            state,
+            steps.map((s) => ({ ...s, host: h, script: "", triggers: [] })),
+            say,
+        );
         await killHost(h.name);
         removeHostNetwork(h.name);
         fs.rmSync(hostDir(h.name), { recursive: true, force: true });
         state.namespaces = state.namespaces.filter((n) => n !== h.name);
         delete state.holders[h.name];
         for (const key of Object.keys(state.applied)) if (key.startsWith(`${h.name}/`)) delete state.applied[key];
+        state.leaving = state.leaving.filter((l) => l.host.name !== h.name);
+        saveState(state);
         say(`${h.name}: gone`);
     }
-    state.plan = plan;
-    saveState(state);
-    if (removed.length) makeKeys(plan);
-    return pending.length + removed.length;
+    if (leaving.length) makeKeys(plan);
+    return pending.length + leaving.length;
 }
 
-/** A removed host's leave step: what the program's `<host>-leave-patroni` runs on delete. */
-function leaveStep(host: HostPlan): Step {
-    return { key: `${host.name}/leave`, host, service: "leave", script: "", triggers: [], argv: LEAVE_COMMAND.replace(/^sudo /, "").split(" ") };
+/** A removed host's leave steps, its last service first: what the program's `<host>-leave-<service>` run on delete. */
+function leaveSteps(plan: DeploymentPlan, host: HostPlan): LeaveStep[] {
+    return labHost(plan, host)
+        .services.filter((s) => s.leave)
+        .reverse()
+        .map((s) => ({ key: `${host.name}/leave-${s.name}`, service: `leave-${s.name}`, argv: s.leave! }));
 }

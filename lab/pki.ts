@@ -38,16 +38,16 @@ export function labCertificate(dir: string, domain: string): TlsCertificate {
 /** The host's certificate and key from the CA in DIR: issued once, then read back (a lab `apply` renders what `up` issued). */
 export function issueIdentity(dir: string, host: HostPlan, days: number): TlsIdentity {
     const base = path.join(dir, host.name);
-    if (fs.existsSync(`${base}.crt`)) {
+    const ext =
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n" +
+        `subjectAltName=IP:${host.address},IP:127.0.0.1,DNS:${host.name},DNS:localhost\n`;
+    // Issued for this name and address: kept. A host that comes back at another address gets a new one, as the program's certificate is replaced.
+    if (fs.existsSync(`${base}.crt`) && fs.existsSync(`${base}.ext`) && fs.readFileSync(`${base}.ext`, "utf8") === ext) {
         const read = (f: string) => fs.readFileSync(f, "utf8");
         return { caCert: read(path.join(dir, "ca.crt")), cert: read(`${base}.crt`), key: read(`${base}.key`) };
     }
     run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${host.name}`]);
-    fs.writeFileSync(
-        `${base}.ext`,
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n" +
-            `subjectAltName=IP:${host.address},IP:127.0.0.1,DNS:${host.name},DNS:localhost\n`,
-    );
+    fs.writeFileSync(`${base}.ext`, ext);
     run("openssl", [
         "x509",
         "-req",

@@ -4,12 +4,19 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeploymentPlan } from "../plan/plan";
+import { DeploymentPlan, HostPlan } from "../plan/plan";
 import { LabError } from "./sh";
 
 export const LAB_DIR = process.env.NCHA_LAB_DIR ?? "/var/lib/nextcloud-ha/lab";
 export const ROUTER_NS = "lab-router";
 export const MGMT_LINK = "ncha-lab0";
+
+/** A leave step of a host the plan dropped (render/rendered.ts `leave`), as its old plan rendered it: no secret in it. */
+export interface LeaveStep {
+    key: string;
+    service: string;
+    argv: string[];
+}
 
 export interface LabState {
     createdAt: string;
@@ -24,6 +31,11 @@ export interface LabState {
     sshUser: string;
     /** The triggers of each converge step last applied (`host/service`, `volume`): what `lab apply` compares with, as Pulumi compares with its state. */
     applied: Record<string, string[]>;
+    /**
+     * Hosts the plan dropped that have not gone yet (an apply stopped before their leave steps ran,
+     * or in the middle of them): the next apply runs their leave steps first thing after its own.
+     */
+    leaving?: { host: HostPlan; steps: LeaveStep[] }[];
     /** The WAN delay `up` set (ms); `heal` returns to it. */
     wanDelayMs?: number;
     /** Hosts killed or isolated, sites cut off, and a `slow-wan` delay in force. */

@@ -3,7 +3,7 @@
 # (first in sudo's secure_path). Lab hosts have no systemd; this runs the units the converge
 # scripts enable, start, reload and restart, so the scripts run on a lab host exactly as on
 # a VM. A unit is a file /etc/nextcloud-ha/lab-units/UNIT (shell variables: NAME, RUN_AS,
-# ENV_FILE, COMMAND, RELOAD_SIGNAL, ONESHOT), written from the renderers' ServiceSpec, which
+# ENV_FILES, COMMAND, RELOAD_SIGNAL, ONESHOT), written from the renderers' ServiceSpec, which
 # is what the VM's unit runs. Main pids live in /run/lab-units/UNIT.pid (the lab reads them
 # there), logs in /var/log/lab/NAME.log, the enabled set in /var/lib/nextcloud-ha/lab-enabled.
 # Verbs: start stop restart try-restart reload try-reload-or-restart is-active is-enabled
@@ -33,7 +33,7 @@ mainpid() { p=$(cat "$RUN/$1.pid" 2>/dev/null) || return 1; alive "$p" && echo "
 active() { mainpid "$1" >/dev/null || [ -f "$RUN/$1.done" ]; }
 load() {
   [ -f "$UNITS/$1" ] || return 1
-  NAME="" RUN_AS=root ENV_FILE="" COMMAND="" RELOAD_SIGNAL="" ONESHOT=0
+  NAME="" RUN_AS=root ENV_FILES="" COMMAND="" RELOAD_SIGNAL="" ONESHOT=0
   . "$UNITS/$1"
 }
 
@@ -42,7 +42,9 @@ start() {
   load "$1" || { echo "Failed to start $1: Unit $1 not found." >&2; return 5; }
   rm -f "$RUN/$1.done"
   inner="exec $COMMAND"
-  [ -z "$ENV_FILE" ] || inner="set -a; . $ENV_FILE; set +a; $inner"
+  # Each where it exists, in order (systemd's EnvironmentFile=-).
+  envs=""; for f in $ENV_FILES; do envs="$envs [ ! -f $f ] || . $f;"; done
+  [ -z "$envs" ] || inner="set -a;$envs set +a; $inner"
   log=/var/log/lab/$NAME.log
   if [ "$ONESHOT" = 1 ]; then
     if setsid setpriv --reuid="$RUN_AS" --regid="$RUN_AS" --init-groups --reset-env -- sh -c "$inner" </dev/null >>"$log" 2>&1; then

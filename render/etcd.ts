@@ -1,12 +1,24 @@
 /**
  * Renders an etcd v3 member: Debian's etcd.service reads /etc/default/etcd, so the member
- * is configured entirely through that environment file. Client and peer traffic use TLS
- * from the deployment CA, and both sides demand client certificates. Pure.
+ * is configured through environment files: that one (what it runs with: a change restarts it),
+ * and a drop-in's two read at its first start only (the cluster it bootstraps with, or the
+ * running cluster it joins, render/etcd_member.py). Client and peer traffic use TLS from the
+ * deployment CA, and both sides demand client certificates. Pure but for reading the script
+ * beside it.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { DeploymentPlan, HostPlan, etcdClusterOf, hostByName } from "../plan/plan";
 import { RenderedHost, TlsIdentity } from "./rendered";
 
 export const ETCD_PKI = "/etc/etcd/pki";
+/** Joins a running cluster before the first start, leaves it before the VM goes (render/etcd_member.py). */
+export const ETCD_MEMBER_SCRIPT = "/usr/local/lib/nextcloud-ha/etcd-member.py";
+/** The cluster a member bootstraps with (the plan's: `new`): read at its first start only. */
+const BOOTSTRAP_ENV = "/etc/etcd/bootstrap.env";
+/** Written by the join script when the member joins a running cluster (`existing`, the cluster's members); read after BOOTSTRAP_ENV. */
+const JOIN_ENV = "/var/lib/nextcloud-ha/etcd-join.env";
+const DATA_DIR = "/var/lib/etcd/default";
 
 /** `https://address:2379` for every member of the cluster the host belongs to or uses. */
 export function etcdClientUrls(plan: DeploymentPlan, host: string): string[] {
@@ -20,13 +32,11 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
     const peer = (name: string) => `https://${hostByName(plan, name).address}:${plan.ports.etcdPeer}`;
     const env: [string, string][] = [
         ["ETCD_NAME", host.name],
-        ["ETCD_DATA_DIR", "/var/lib/etcd/default"],
+        ["ETCD_DATA_DIR", DATA_DIR],
         ["ETCD_LISTEN_PEER_URLS", peer(host.name)],
         ["ETCD_LISTEN_CLIENT_URLS", `https://${host.address}:${plan.ports.etcdClient},https://127.0.0.1:${plan.ports.etcdClient}`],
         ["ETCD_ADVERTISE_CLIENT_URLS", `https://${host.address}:${plan.ports.etcdClient}`],
         ["ETCD_INITIAL_ADVERTISE_PEER_URLS", peer(host.name)],
-        ["ETCD_INITIAL_CLUSTER", cluster.members.map((m) => `${m}=${peer(m)}`).join(",")],
-        ["ETCD_INITIAL_CLUSTER_STATE", "new"],
         ["ETCD_INITIAL_CLUSTER_TOKEN", cluster.name],
         ["ETCD_HEARTBEAT_INTERVAL", String(plan.etcd.heartbeatMs)],
         ["ETCD_ELECTION_TIMEOUT", String(plan.etcd.electionTimeoutMs)],
@@ -43,6 +53,25 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
     ];
     const envFile =
         `# etcd member ${host.name} of cluster ${cluster.name} (${cluster.members.length} members)\n` + env.map(([k, v]) => `${k}="${v}"`).join("\n") + "\n";
+    // The plan's members: what a member bootstraps with on day one. A member added later joins the running cluster instead.
+    const bootstrap =
+        `# etcd member ${host.name}: the cluster it bootstraps with; read at its first start only (a later change needs no restart)\n` +
+        `ETCD_INITIAL_CLUSTER="${cluster.members.map((m) => `${m}=${peer(m)}`).join(",")}"\n` +
+        `ETCD_INITIAL_CLUSTER_STATE="new"\n`;
+    const dropIn = `[Service]\n# nextcloud-ha: the cluster a new member starts with\nEnvironmentFile=-${BOOTSTRAP_ENV}\nEnvironmentFile=-${JOIN_ENV}\n`;
+    const settings = {
+        name: host.name,
+        peerUrl: peer(host.name),
+        clientUrls: Object.fromEntries(cluster.members.map((m) => [m, `https://${hostByName(plan, m).address}:${plan.ports.etcdClient}`])),
+        localUrl: `https://127.0.0.1:${plan.ports.etcdClient}`,
+        dataDir: DATA_DIR,
+        joinEnv: JOIN_ENV,
+        unit: "etcd.service",
+        caFile: `${ETCD_PKI}/ca.crt`,
+        certFile: `${ETCD_PKI}/member.crt`,
+        keyFile: `${ETCD_PKI}/member.key`,
+    };
+    const member = `python3 ${ETCD_MEMBER_SCRIPT}`;
     const etcdctl =
         `# Source this to talk to the local etcd member: . /etc/etcd/etcdctl.env\n` +
         `export ETCDCTL_API=3\n` +
@@ -53,7 +82,17 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
     return {
         files: [
             { path: "/etc/default/etcd", content: envFile, mode: "0644", owner: "root:root" },
-            { path: "/etc/etcd/etcdctl.env", content: etcdctl, mode: "0644", owner: "root:root" },
+            { path: BOOTSTRAP_ENV, content: bootstrap, mode: "0644", owner: "root:root", noApply: true },
+            { path: "/etc/systemd/system/etcd.service.d/50-nextcloud-ha.conf", content: dropIn, mode: "0644", owner: "root:root" },
+            {
+                path: ETCD_MEMBER_SCRIPT,
+                content: fs.readFileSync(path.join(__dirname, "etcd_member.py"), "utf8").replace("@SETTINGS@", JSON.stringify(settings)),
+                mode: "0755",
+                owner: "root:root",
+                noApply: true,
+            },
+            // For operators and scripts; etcd never reads it.
+            { path: "/etc/etcd/etcdctl.env", content: etcdctl, mode: "0644", owner: "root:root", noApply: true },
             { path: `${ETCD_PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "etcd:etcd" },
             { path: `${ETCD_PKI}/member.crt`, content: tls.cert, mode: "0644", owner: "etcd:etcd" },
             { path: `${ETCD_PKI}/member.key`, content: tls.key, mode: "0600", owner: "etcd:etcd" },
@@ -64,9 +103,13 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
                 unit: "etcd.service",
                 user: "etcd",
                 command: ["/usr/bin/etcd"],
-                envFile: "/etc/default/etcd",
+                envFiles: ["/etc/default/etcd", BOOTSTRAP_ENV, JOIN_ENV],
                 // One member at a time (the converge steps run in turn), each healthy before the next.
+                // Day one: a member waits for its peers; one that joins a running cluster waits until it is healthy.
                 startsWithoutWaiting: true,
+                beforeFirstStart: `${member} join`,
+                afterFirstStart: `${member} started`,
+                leave: ["python3", ETCD_MEMBER_SCRIPT, "leave"],
                 apply: {
                     kind: "restart",
                     // etcdctl refuses a flag beside its environment variable (ETCDCTL_ENDPOINTS in the env file): override the variable.

@@ -17,10 +17,8 @@ export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const POST_BOOTSTRAP = "/etc/patroni/post-bootstrap.sh";
 /** Run after each reload of Patroni: mends the replication password in its passfile (render/patroni_passfile.py). */
 const PASSFILE_MENDER = "/usr/local/lib/nextcloud-ha/patroni-passfile.py";
-/** Takes the member out of its cluster before its VM goes (render/patroni_leave.py): the `delete` of its Patroni step. */
-export const LEAVE_SCRIPT = "/usr/local/lib/nextcloud-ha/patroni-leave.py";
-/** The command that runs it: no secret in it, it reads the local config. */
-export const LEAVE_COMMAND = `sudo python3 ${LEAVE_SCRIPT}`;
+/** Takes the member out of its cluster before its VM goes (render/patroni_leave.py): the service's `leave`. */
+const LEAVE_SCRIPT = "/usr/local/lib/nextcloud-ha/patroni-leave.py";
 /** Where Patroni keeps the passwords of its replication and rewind connections (it rewrites the file on reload). */
 export const PATRONI_PGPASS = "/var/lib/postgresql/.pgpass_patroni";
 /** The application's database and role, created once when the cluster bootstraps. */
@@ -205,6 +203,8 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 // Patroni re-reads its local config on SIGHUP; the cluster-wide (dynamic) part is not in this file's reach.
                 apply: { kind: "reload", after: `python3 ${PASSFILE_MENDER}` },
                 startsWithoutWaiting: true,
+                // No secret in it: it reads the local config.
+                leave: ["python3", LEAVE_SCRIPT],
             },
         ],
         packages: ["patroni", "python3-etcd", `postgresql-${plan.versions.postgres}`],

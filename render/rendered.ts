@@ -16,6 +16,8 @@ export interface RenderedFile {
     beforePackages?: boolean;
     /** The service that reads it: a change applies that service's rule. Default: the first service of the renderer that wrote it. */
     service?: string;
+    /** A change is written and applies nothing: the service reads it only at its first start, or never (a script, a tool's settings). */
+    noApply?: boolean;
 }
 
 /**
@@ -42,8 +44,8 @@ export interface ServiceSpec {
     user: string;
     /** The unit's command line, which the lab runs directly. */
     command: string[];
-    /** Environment file the unit reads (`EnvironmentFile=`). */
-    envFile?: string;
+    /** Environment files the unit reads, in order, each where it exists (`EnvironmentFile=-`). */
+    envFiles?: string[];
     /** Units the package starts that this service replaces; the VM disables them. */
     replaces?: string[];
     /** How a change of its files reaches it once it runs. */
@@ -60,6 +62,17 @@ export interface ServiceSpec {
     startsWithoutWaiting?: boolean;
     /** What a failed first start most likely means, and what to do (it follows systemd's own message). */
     startFailure?: string;
+    /** Runs (as root) before the first start, and stops the step when it fails: an etcd member joining a running cluster. */
+    beforeFirstStart?: string;
+    /** Runs (as root) after the first start: waits for what `beforeFirstStart` began (an etcd member that joined, healthy). */
+    afterFirstStart?: string;
+    /**
+     * The command (argv, run as root) that takes the service out of its cluster before its host
+     * goes or loses the role: a Patroni member hands over and stops, an etcd member is removed.
+     * The program runs it as the `delete` of `<host>-leave-<service>`, the lab when its plan drops
+     * the host. Holds no secret: it reads the host's files.
+     */
+    leave?: string[];
 }
 
 export interface RenderedHost {

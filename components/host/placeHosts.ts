@@ -14,7 +14,6 @@ import { renderConverge } from "../../render/converge";
 import { renderFirewall } from "../../render/firewall";
 import { needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
-import { LEAVE_COMMAND } from "../../render/patroni";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
 import { SharedSecretValues } from "../sharedSecrets";
@@ -74,16 +73,17 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
             }),
         );
         // The services and their order do not depend on the secrets: placeholders give them.
-        const services = renderHost(plan, host, placeholderInputs(host)).services.map((s) => s.name);
+        const specs = renderHost(plan, host, placeholderInputs(host)).services;
+        const services = specs.map((s) => s.name);
         const units = rendered.apply((r) => renderConverge(host, r));
-        const converge: ConvergeStep[] = services.map((service, i) => ({
-            service,
+        const converge: ConvergeStep[] = specs.map((spec, i) => ({
+            service: spec.name,
             script: pulumi.secret(units.apply((u) => u[i].script)),
             // Hashes only: the preview's diff names the file that changes, never its content.
             triggers: pulumi.unsecret(units.apply((u) => u[i].triggers)),
-            after: previous[service],
-            // A member leaves its cluster (hands over, out of the synchronous set, stopped) before Pulumi deletes its VM.
-            ...(service === "patroni" ? { delete: LEAVE_COMMAND } : {}),
+            after: previous[spec.name],
+            // A member leaves its cluster (Patroni: hands over and stops; etcd: member remove) before Pulumi deletes its VM.
+            ...(spec.leave ? { delete: `sudo ${spec.leave.join(" ")}` } : {}),
         }));
         // A password changes on the primary before any file holding it does: the roles step goes before this host's Patroni step,
         // which every other member's and (through the components' order) the app's converge steps wait for.

@@ -45,7 +45,7 @@ export interface ConvergeStep {
     script: pulumi.Input<string>;
     triggers: pulumi.Input<string[]>;
     after?: pulumi.Resource;
-    /** Run when the host leaves the plan, before its VM goes (a Patroni member leaving its cluster): `<host>-leave-<service>`; holds no secret. */
+    /** Run when the host leaves the plan, before its VM goes (a member leaving its cluster, render/rendered.ts `leave`): `<host>-leave-<service>`; holds no secret. */
     delete?: string;
 }
 
@@ -150,6 +150,9 @@ export class ProxmoxHost extends pulumi.ComponentResource {
             );
             // The host's services in order, each once its predecessor here and the same service on the previous host are done.
             let last: pulumi.Resource = this.ready;
+            // Pulumi deletes in the reverse order of dependence: each leave step depends on the one before, so a
+            // host's later services leave first (Patroni hands over and stops before the etcd member beside it goes).
+            let lastLeave: pulumi.Resource | undefined;
             for (const step of args.converge) {
                 last = this.converged[step.service] = new command.remote.Command(
                     `${name}-converge-${step.service}`,
@@ -165,11 +168,11 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                     // Its own resource: a converge step is replaced at every change of its triggers, and a
                     // replacement runs the old one's delete. This one never changes, so its delete runs only
                     // when the host leaves the plan (before its VM goes: it depends on the VM's steps).
-                    new command.remote.Command(
+                    lastLeave = new command.remote.Command(
                         `${name}-leave-${step.service}`,
                         // Triggers that never change: a replacement would run the leave script on a member that stays.
                         { connection: this.connection, create: "true", delete: step.delete, triggers: [`vm ${host.vmId}`] },
-                        { parent: this, dependsOn: [last] },
+                        { parent: this, dependsOn: [last, ...(lastLeave ? [lastLeave] : [])] },
                     );
                 }
             }

@@ -39,7 +39,7 @@ export function hostFiles(run: MockRun, host: string): ConvergedFile[] {
     return steps.flatMap((c) => {
         const raw = c.inputs.stdin as { value?: string } | string;
         const script = typeof raw === "string" ? raw : raw.value!;
-        return [...script.matchAll(/^put (\S+) (\d+) (\S+) <<'NCHA_B64'\n([\s\S]*?)\nNCHA_B64$/gm)].map((m) => ({
+        return [...script.matchAll(/^put (\S+) (\d+) (\S+)(?: noapply)? <<'NCHA_B64'\n([\s\S]*?)\nNCHA_B64$/gm)].map((m) => ({
             path: m[1],
             mode: m[2],
             owner: m[3],

@@ -18,6 +18,21 @@ test("a Patroni member added or removed is named; nothing else changes", () => {
     expect([shrunk.added, shrunk.removed.map((h) => h.name)]).toEqual([[], ["dc1-db9"]]);
 });
 
+test("an etcd member replaced (one out, one in, in one plan) is named on both sides", () => {
+    const replaced = hostChanges(
+        plan(),
+        plan((raw) => {
+            const hosts = raw.sites.dc1.hosts;
+            hosts.splice(
+                hosts.findIndex((h: any) => h.name === "dc1-etcd1"),
+                1,
+                { name: "dc1-etcd9", vmId: 1197, address: "10.10.1.19", roles: ["etcd"] },
+            );
+        }),
+    );
+    expect([replaced.added.map((h) => h.name), replaced.removed.map((h) => h.name)]).toEqual([["dc1-etcd9"], ["dc1-etcd1"]]);
+});
+
 test("a host that moves, or one of another role coming or going, is refused with its name and what to do", () => {
     expect(() =>
         hostChanges(
@@ -30,5 +45,5 @@ test("a host that moves, or one of another role coming or going, is refused with
             plan(),
             plan((raw) => raw.sites.dc1.hosts.push({ name: "dc1-lb2", vmId: 1198, address: "10.10.1.32", roles: ["haproxy"] })),
         ),
-    ).toThrow(/dc1-lb2 \[haproxy\] comes: the lab adds and removes Patroni members only/);
+    ).toThrow(/dc1-lb2 \[haproxy\] comes: the lab adds and removes Patroni and etcd members only/);
 });

@@ -7,8 +7,9 @@
  *   - host loss, isolation and site loss: a new leader, nothing lost, no split-brain;
  *   - app-host and storage-host loss through NGINX: no acknowledged row or file lost;
  *   - day two over SSH: a config change that needs a restart, rolled by the cluster step; every
- *     host's certificate renewed and delivered; a Patroni member added and removed; every
- *     password rotated; the certificate and password checks' canaries.
+ *     host's certificate renewed and delivered; a Patroni member added and removed; an etcd
+ *     member replaced (and refused while another is down); every password rotated; the
+ *     certificate, password and etcd membership checks' canaries.
  * Tears the lab down even when a step fails. Needs root.
  */
 import { spawnSync } from "node:child_process";
@@ -226,6 +227,61 @@ test(
         expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
     },
     10 * MINUTE,
+);
+
+test(
+    "etcd-member-replace: dc1's etcd member swapped for a new host through the stack files (member add, started as existing; then member remove, stopped) while the writer writes, and back; etcd is the plan's members, all healthy; nothing lost",
+    async () => {
+        const t = (await drill("etcd-member-replace", { trials: 1, say: () => undefined })).trials[0];
+        expectClean(t);
+        const { requireState } = await import("../../lab/state");
+        const { checkEtcdMembers } = await import("../../lab/drill");
+        // The drill's finish swapped it back: the stack files' member again, as a new host.
+        expect(requireState().plan.hosts.map((h) => h.name)).toContain("dc1-etcd1");
+        expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
+        await checkEtcdMembers(requireState());
+    },
+    6 * MINUTE,
+);
+
+test(
+    "an etcd member is not added while another is down (it would count toward the quorum before it runs): the apply stops with the reason; once the member is back, the same apply goes through. The membership check reports a member the plan does not name",
+    async () => {
+        const { appTierConfig, writeStackDir } = await import("../helpers/configs");
+        const { requireState } = await import("../../lab/state");
+        const { execInHost } = await import("../../lab/hosts");
+        const { checkEtcdMembers } = await import("../../lab/drill");
+        const swapped: any = appTierConfig();
+        swapped.sites.dc1.hosts = swapped.sites.dc1.hosts.map((h: any) =>
+            h.name === "dc1-etcd1" ? { ...h, name: "dc1-etcd9", vmId: 2199, address: "10.10.1.19" } : h,
+        );
+        const inHost = (host: string, script: string) => execInHost(requireState().holders[host], host, ["sh", "-c", script], 30000);
+        try {
+            expect(inHost("dc2-etcd1", "systemctl stop etcd").status).toBe(0);
+            writeStackDir(dir, swapped);
+            const refused = cli("apply");
+            expect(refused.status).not.toBe(0);
+            expect(refused.stderr).toMatch(/step dc1-etcd9\/etcd failed .*cannot add dc1-etcd9 while dc2-etcd1 is not healthy/);
+            expect(inHost("dc2-etcd1", "systemctl start etcd").status).toBe(0);
+            const done = cli("apply");
+            expect(done.status).toBe(0);
+            expect(done.stderr).toContain("dc1-etcd9/etcd: etcd join (dc1-etcd9): added to the cluster of 3 members");
+            expect(done.stderr).toContain("dc1-etcd1: gone");
+            await checkEtcdMembers(requireState());
+        } finally {
+            inHost("dc2-etcd1", "systemctl start etcd");
+            writeStackDir(dir, appTierConfig());
+            expect(cli("apply").status).toBe(0);
+        }
+        // The check's canary: a learner the plan does not name (it never counts toward the quorum) must be reported.
+        const ctl = ". /etc/etcd/etcdctl.env && ETCDCTL_ENDPOINTS=https://127.0.0.1:2379 etcdctl";
+        expect(inHost("dc2-etcd1", `${ctl} member add ghost --learner --peer-urls=https://198.18.1.250:2380`).status).toBe(0);
+        await expect(checkEtcdMembers(requireState())).rejects.toThrow(/has members .*https:\/\/198\.18\.1\.250:2380 \(never started\)/);
+        const id = inHost("dc2-etcd1", `${ctl} member list | grep 198.18.1.250 | cut -d, -f1`).stdout.trim();
+        expect(inHost("dc2-etcd1", `${ctl} member remove ${id}`).status).toBe(0);
+        await checkEtcdMembers(requireState());
+    },
+    6 * MINUTE,
 );
 
 test(

@@ -26,7 +26,7 @@ beforeAll(async () => {
 async function changed(edit: (raw: any) => void): Promise<Record<string, string[]>> {
     const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1")));
     edit(raw);
-    const after = triggers((await runProgram("dc1", { patroni: raw.patroni, haproxy: raw.haproxy, etcd: raw.etcd })).run);
+    const after = triggers((await runProgram("dc1", { patroni: raw.patroni, haproxy: raw.haproxy, etcd: raw.etcd, sites: raw.sites })).run);
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     return Object.fromEntries(
         Object.entries(after)
@@ -45,6 +45,9 @@ test("the steps are the hosts' services, each triggered by its files, its script
     ]);
     expect(before["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual([
         "/etc/default/etcd",
+        "/etc/etcd/bootstrap.env",
+        "/etc/systemd/system/etcd.service.d/50-nextcloud-ha.conf",
+        "/usr/local/lib/nextcloud-ha/etcd-member.py",
         "/etc/etcd/etcdctl.env",
         "/etc/etcd/pki/ca.crt",
         "/etc/etcd/pki/member.crt",
@@ -64,6 +67,21 @@ test("an etcd timing changes the etcd member's environment file, and nothing els
     const diff = await changed((raw) => (raw.etcd = { heartbeatMs: 150, electionTimeoutMs: 1500 }));
     expect(Object.keys(diff)).toEqual(["dc1-etcd1-converge-etcd"]);
     expect(diff["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual(["/etc/default/etcd"]);
+});
+
+test("an etcd member replaced in another site (dc2-etcd1 out, dc2-etcd2 in): here only what a member reads at its first start changes, and Patroni's etcd hosts (a reload)", async () => {
+    const diff = await changed((raw) => {
+        const dc2 = raw.sites.dc2;
+        dc2.hosts = dc2.hosts.map((h: any) => (h.name === "dc2-etcd1" ? { ...h, name: "dc2-etcd2", vmId: 1204, address: "10.10.2.12" } : h));
+    });
+    expect(Object.keys(diff).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd"]);
+    // No restart: /etc/default/etcd (what a running member reads) is not among them; these apply nothing (render/converge.ts `noapply`).
+    expect(diff["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual([
+        "/etc/etcd/bootstrap.env",
+        "/usr/local/lib/nextcloud-ha/etcd-member.py",
+        "/etc/etcd/etcdctl.env",
+    ]);
+    expect(diff["dc1-db1-converge-patroni"].map((t) => t.split(" ")[0])).toEqual(["/etc/patroni/config.yml"]);
 });
 
 test("a Patroni setting changes Patroni's config on the database host and the cluster step, which names the setting", async () => {
@@ -123,14 +141,17 @@ test("a password rotation draws a new password and changes it on the primary bef
     expect(dc2.run.byType("command:remote:Command").filter((c) => c.name.endsWith("-roles"))).toEqual([]);
 });
 
-test("a Patroni member leaves its cluster before its VM goes: a leave step that changes only with the VM, its delete the leave script", async () => {
+test("a Patroni or etcd member leaves its cluster before its VM goes: a leave step that changes only with the VM, its delete the leave script", async () => {
     const dc1 = await runProgram("dc1");
     const leave = dc1.run.byType("command:remote:Command").find((c) => c.name === "dc1-db1-leave-patroni")!;
     expect(leave.inputs.create).toBe("true");
     expect(leave.inputs.delete).toBe("sudo python3 /usr/local/lib/nextcloud-ha/patroni-leave.py");
     expect(leave.inputs.triggers).toEqual(["vm 1102"]); // never changes: a replacement would run the leave script on a member that stays
     expect(dc1.waitsFor("dc1-db1-leave-patroni")).toContain("dc1-db1-converge-patroni");
-    // Only Patroni members leave; the converge steps themselves have no delete (a changed trigger replaces them).
+    const etcd = dc1.run.byType("command:remote:Command").find((c) => c.name === "dc1-etcd1-leave-etcd")!;
+    expect(etcd.inputs.delete).toBe("sudo python3 /usr/local/lib/nextcloud-ha/etcd-member.py leave");
+    expect(etcd.inputs.triggers).toEqual(["vm 1101"]);
+    // Only members leave; the converge steps themselves have no delete (a changed trigger replaces them).
     const withDelete = dc1.run.byType("command:remote:Command").filter((c) => c.inputs.delete !== undefined);
-    expect(withDelete.map((c) => c.name)).toEqual(["dc1-db1-leave-patroni"]);
+    expect(withDelete.map((c) => c.name).sort()).toEqual(["dc1-db1-leave-patroni", "dc1-etcd1-leave-etcd"]);
 });

@@ -58,7 +58,7 @@ test("each host's converge steps carry the rendered files of its roles, in order
     const patroni = parse(hostFile(run, "dc1-db1", "/etc/patroni/config.yml"));
     expect(patroni.name).toBe("dc1-db1");
     expect(patroni.postgresql.authentication.replication.password).toMatch(/^mockpw-shared-replication/);
-    const env = hostFile(run, "dc1-etcd1", "/etc/default/etcd");
+    const env = hostFile(run, "dc1-etcd1", "/etc/etcd/bootstrap.env");
     expect(env).toContain('ETCD_INITIAL_CLUSTER="dc1-etcd1=https://10.10.1.11:2380,dc2-etcd1=https://10.10.2.11:2380,dc3-etcd1=https://10.10.3.11:2380"');
     expect(hostFile(run, "dc1-etcd1", "/etc/etcd/pki/member.crt")).toContain("cert-dc1-etcd1-etcd-tls-cert");
     expect(hostFiles(run, "dc1-lb1").map((f) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg"]);

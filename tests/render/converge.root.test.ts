@@ -30,7 +30,16 @@ function run(script: string): { status: number; stdout: string; stderr: string }
     const mount = `mount -t overlay overlay -o lowerdir=${ROOTFS},upperdir=${layer}/u,workdir=${layer}/w ${m}`;
     const r = spawnSync(
         "unshare",
-        ["--mount", "--propagation", "private", "sh", "-c", `${mount} && exec chroot ${m} env PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin sh -s`],
+        // An empty network namespace too: a script that dials the plan's addresses (etcd's join) reaches nothing.
+        [
+            "--mount",
+            "--net",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            `${mount} && exec chroot ${m} env PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin sh -s`,
+        ],
         {
             input: script,
             encoding: "utf8",
@@ -228,4 +237,29 @@ test("an app node's Nextcloud containers restart when their config changes (they
     // Unchanged: nothing restarts.
     run(unitOf(raw, "dc1-app1", "docker").script);
     expect(dockerCalls().filter((c) => c.startsWith("restart"))).toHaveLength(2);
+});
+
+test("an etcd member's first run: the join finds no cluster (day one) and starts it without waiting; a membership change later writes what it reads at first start only and applies nothing", () => {
+    const before = calls().length;
+    const first = run(unitOf(base(), "dc1-etcd1", "etcd").script);
+    expect(first.stderr).toBe("");
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain("etcd join (dc1-etcd1): no other member answers: it starts with the plan's new cluster (day one)");
+    expect(calls().slice(before)).toEqual(["daemon-reload", "enable etcd.service", "restart --no-block etcd.service"]);
+    expect(fs.readFileSync(inLayer("etc/systemd/system/etcd.service.d/50-nextcloud-ha.conf"), "utf8")).toContain(
+        "EnvironmentFile=-/etc/etcd/bootstrap.env\nEnvironmentFile=-/var/lib/nextcloud-ha/etcd-join.env",
+    );
+    const raw = base();
+    raw.sites.dc2.hosts = raw.sites.dc2.hosts.map((h: any) => (h.name === "dc2-etcd1" ? { ...h, name: "dc2-etcd2", vmId: 1204, address: "10.10.2.12" } : h));
+    const second = run(unitOf(raw, "dc1-etcd1", "etcd").script);
+    expect(second.stderr).toBe("");
+    expect(second.stdout).toContain("changed /etc/etcd/bootstrap.env (nothing to apply)");
+    expect(second.stdout.trim().split("\n").pop()).toBe("etcd: nothing to apply");
+    expect(calls().slice(before)).toHaveLength(3); // no restart
+    expect(fs.readFileSync(inLayer("etc/etcd/bootstrap.env"), "utf8")).toContain("dc2-etcd2=https://10.10.2.12:2380");
+    expect(fs.readFileSync(inLayer("etc/default/etcd"), "utf8")).not.toContain("INITIAL_CLUSTER=");
+    // The leave script compiles under Debian 13's Python, and refuses what it cannot reach (no cluster here).
+    const leave = run("python3 /usr/local/lib/nextcloud-ha/etcd-member.py leave");
+    expect(leave.status).toBe(1);
+    expect(leave.stderr).toContain("etcd leave on dc1-etcd1: no member of the cluster answers");
 });
