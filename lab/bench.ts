@@ -37,13 +37,6 @@ const USAGE = `usage: npm run bench:failover -- [--trials N] [--pairs N] [--soak
   isolation and switchover, pgbench through HAProxy against direct (--pairs, 5; --clients, 16),
   a soak under write load (--soak-minutes, 10). About 80 minutes with the defaults.`;
 
-const { values: flags } = parseCommandLine("bench:failover", USAGE, process.argv.slice(2), {
-    trials: { type: "string" },
-    pairs: { type: "string" },
-    "soak-minutes": { type: "string" },
-    clients: { type: "string" },
-});
-const arg = (name: keyof typeof flags, fallback: number) => wholeNumber("bench:failover", name, flags[name], fallback, 1, 10000);
 
 /** Changes the cluster's HA timings the way an operator would: PATCH /config. */
 async function setTimings(state: LabState, t: PatroniTimings): Promise<void> {
@@ -296,6 +289,14 @@ function report(r: { machine: string; started: string; series: Series[]; pgbench
 }
 
 async function main(): Promise<void> {
+    // Parsed here, not at import: the other benchmarks import this module's helpers.
+    const { values: flags } = parseCommandLine("bench:failover", USAGE, process.argv.slice(2), {
+        trials: { type: "string" },
+        pairs: { type: "string" },
+        "soak-minutes": { type: "string" },
+        clients: { type: "string" },
+    });
+    const arg = (name: keyof typeof flags, fallback: number) => wholeNumber("bench:failover", name, flags[name], fallback, 1, 10000);
     const trials = arg("trials", 20);
     const pairs = arg("pairs", 5);
     const soakMinutes = arg("soak-minutes", 10);
