@@ -37,7 +37,6 @@ const USAGE = `usage: npm run bench:failover -- [--trials N] [--pairs N] [--soak
   isolation and switchover, pgbench through HAProxy against direct (--pairs, 5; --clients, 16),
   a soak under write load (--soak-minutes, 10). About 80 minutes with the defaults.`;
 
-
 /** Changes the cluster's HA timings the way an operator would: PATCH /config. */
 async function setTimings(state: LabState, t: PatroniTimings): Promise<void> {
     await waitHealthy(state, 180000, () => undefined);

@@ -164,6 +164,15 @@ export interface PasswordsConfig {
     rotation: Record<PasswordRole, number>;
 }
 
+/**
+ * Package updates: raising `update` makes every host's converge steps upgrade their service's
+ * Debian packages in place (`apt-get install --only-upgrade`, dpkg's own restarts held) and take
+ * the new binaries into use by the service's rule, one host at a time (render/rendered.ts `update`).
+ */
+export interface PackagesConfig {
+    update: number;
+}
+
 /** Config shared by every stack: Pulumi.yaml's project-level `config:`. */
 export interface ProjectConfig {
     topology: Topology;
@@ -180,6 +189,7 @@ export interface ProjectConfig {
     etcd: EtcdConfig;
     certificates: CertificatesConfig;
     passwords: PasswordsConfig;
+    packages: PackagesConfig;
     gluster: GlusterConfig;
     nextcloud: NextcloudConfig;
     sizes: Record<Role, Size>;
@@ -221,6 +231,7 @@ export const DEFAULTS = {
     etcd: { heartbeatMs: 100, electionTimeoutMs: 1000 },
     certificates: { hostDays: 365, renewBeforeDays: 30 },
     passwords: { rotation: { superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 } as Record<PasswordRole, number> },
+    packages: { update: 0 },
     sizes: {
         etcd: { cores: 2, memoryMb: 2048, diskGb: 20 },
         patroni: { cores: 4, memoryMb: 8192, diskGb: 100 },
@@ -247,6 +258,7 @@ export const CONFIG_KEYS = {
     etcd: "object",
     certificates: "object",
     passwords: "object",
+    packages: "object",
     gluster: "object",
     nextcloud: "object",
     sizes: "object",

@@ -17,6 +17,7 @@ import {
     OWNED_PARAMETERS,
     PASSWORD_ROLES,
     PasswordRole,
+    PackagesConfig,
     PasswordsConfig,
     PatroniConfig,
     PROJECT,
@@ -349,6 +350,8 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
             PASSWORD_ROLES.map((r) => [r, int(`passwords.rotation.${r}`, rot[r], DEFAULTS.passwords.rotation[r], 0, 1000000)]),
         ) as Record<PasswordRole, number>,
     };
+    const pk = section("packages", raw.packages, ["update"]);
+    const packages: PackagesConfig = { update: int("packages.update", pk.update, DEFAULTS.packages.update, 0, 1000000) };
     const sz = section("sizes", raw.sizes, ROLES);
     const sizes = Object.fromEntries(ROLES.map((r) => [r, loadSize(`sizes.${r}`, sz[r], DEFAULTS.sizes[r])])) as Record<Role, Size>;
     const primarySite = str("primarySite", raw.primarySite, DEFAULTS.primarySite);
@@ -362,6 +365,7 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         etcd,
         certificates,
         passwords,
+        packages,
         gluster,
         nextcloud,
         sizes,

@@ -3,7 +3,7 @@
  * component, renderer, lab step or site command derives one again. Types only.
  */
 import { Endpoint } from "./addresses";
-import { CertificatesConfig, EtcdConfig, HaproxyConfig, NextcloudConfig, PasswordsConfig, PatroniConfig, Role, Size, Topology } from "./config";
+import { CertificatesConfig, EtcdConfig, HaproxyConfig, NextcloudConfig, PackagesConfig, PasswordsConfig, PatroniConfig, Role, Size, Topology } from "./config";
 import { PORTS, VERSIONS } from "./constants";
 
 /**
@@ -166,6 +166,8 @@ export interface DeploymentPlan {
     certificates: CertificatesConfig;
     /** Each database password's rotation generation (config `passwords.rotation`): a new value per generation. */
     passwords: PasswordsConfig;
+    /** The package update generation (config `packages.update`): every service's packages upgraded in place when it rises. */
+    packages: PackagesConfig;
     /** Absent when the plan has no Gluster hosts. */
     gluster?: GlusterPlan;
     nextcloud: NextcloudConfig;

@@ -252,6 +252,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         etcd: config.etcd,
         certificates: config.certificates,
         passwords: config.passwords,
+        packages: config.packages,
         ...(gluster ? { gluster } : {}),
         nextcloud: config.nextcloud,
         ...(app ? { app } : {}),

@@ -95,6 +95,44 @@ function base64Lines(content: string): string {
     );
 }
 
+/**
+ * The package update of a service (render/rendered.ts `update`), when its generation is above 0:
+ * on a host past its first converge whose last update generation differs, the packages upgraded
+ * in place with dpkg's restarts held (policy-rc.d), and `<marker>.updated` left when a version
+ * changed (its `then` still to apply, also after a failed run). Nothing at generation 0, so a
+ * plan that never updates keeps its scripts.
+ */
+function updateLines(host: HostPlan, service: ServiceSpec, marker: string): string[] {
+    const u = service.update;
+    if (!u || u.generation === 0) return [];
+    const pkgs = u.packages.join(" ");
+    const versions = `dpkg-query -W -f '\${Package}=\${Version} ' ${pkgs}`;
+    return [
+        `# Package update generation ${u.generation} (config packages.update): ${pkgs}`,
+        `if [ -f ${marker} ] && [ "$(cat ${marker}.update 2>/dev/null || echo 0)" != ${u.generation} ]; then`,
+        `    was=$(${versions})`,
+        // Held: dpkg's maintainer scripts would restart the service now, not when this step says.
+        "    held=0; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; held=1; fi",
+        `    if ! out=$(apt-get update -q 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --only-upgrade -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef ${pkgs} 2>&1); then`,
+        '        [ "$held" = 0 ] || rm -f /usr/sbin/policy-rc.d',
+        `        echo ${quote(`${service.name} on ${host.name}: the package update failed; nothing restarted, the old versions run on:`)} "$(echo "$out" | tail -n 3)" >&2`,
+        "        exit 1",
+        "    fi",
+        '    [ "$held" = 0 ] || rm -f /usr/sbin/policy-rc.d',
+        `    now=$(${versions})`,
+        `    if [ "$was" != "$now" ]; then touch ${marker}.updated; echo "updated: $now"; else echo ${quote(`${service.name}: its packages are up to date`)}; fi`,
+        `    echo ${u.generation} >${marker}.update`,
+        "fi",
+    ];
+}
+
+/** What takes upgraded packages into use, once: the service's `update.then`, after its files' own rule. */
+function afterUpdateLines(service: ServiceSpec, marker: string, unitFiles: boolean): string[] {
+    const u = service.update;
+    if (!u || u.generation === 0) return [];
+    return [`if [ -f ${marker}.updated ]; then`, ...applyLines(service, u.then, unitFiles).map((l) => `    ${l}`), `    rm -f ${marker}.updated`, "fi"];
+}
+
 /** The converge script of one service: its files, then its rule. */
 export function renderConvergeScript(host: HostPlan, service: ServiceSpec, files: RenderedFile[]): string {
     const unitFiles = files.some((f) => f.path.startsWith("/etc/systemd/system/"));
@@ -112,6 +150,7 @@ export function renderConvergeScript(host: HostPlan, service: ServiceSpec, files
         'rm -rf "$backup"; mkdir -p "$backup"',
         // A change whose apply failed (a reload, a restart, a health wait) is applied again, though its files are in place.
         `if [ -f ${marker}.pending ]; then changed=1; fi`,
+        ...updateLines(host, service, marker),
         "# put PATH MODE OWNER [noapply], the content base64 on stdin: written only when content, mode or owner differ; the old file kept aside.",
         "# noapply: the service reads it at its first start only, or never: a change applies nothing.",
         "put() {",
@@ -151,13 +190,24 @@ export function renderConvergeScript(host: HostPlan, service: ServiceSpec, files
         `    systemctl restart${service.startsWithoutWaiting ? " --no-block" : ""} ${service.unit}${service.startFailure ? ` || { echo ${quote(`${service.name} on ${host.name}: ${service.startFailure}`)} >&2; exit 1; }` : ""}`,
         ...(service.afterFirstStart ? [`    ${service.afterFirstStart}`] : []),
         `    install -D -m 0644 /dev/null ${marker}`,
+        // Installed with the plan's packages by cloud-init: its update generation is the plan's.
+        ...(service.update?.generation ? [`    echo ${service.update.generation} >${marker}.update`] : []),
         `    echo ${quote(`${service.name}: enabled and started`)}`,
         "    exit 0",
         "fi",
+        ...(service.update?.generation
+            ? [
+                  `if [ "$changed" = 0 ] && [ -f ${marker}.updated ]; then`,
+                  ...afterUpdateLines(service, marker, unitFiles).map((l) => `    ${l}`),
+                  "    exit 0",
+                  "fi",
+              ]
+            : []),
         `if [ "$changed" = 0 ]; then if [ -n "$written" ]; then echo ${quote(`${service.name}: nothing to apply`)}; else echo ${quote(`${service.name}: unchanged`)}; fi; exit 0; fi`,
         `touch ${marker}.pending`,
         ...applyLines(service, service.apply, unitFiles),
         `rm -f ${marker}.pending`,
+        ...afterUpdateLines(service, marker, unitFiles),
         "",
     ].join("\n");
 }
@@ -172,7 +222,12 @@ export function renderConverge(host: HostPlan, rendered: RenderedHost): Converge
             service,
             files.map((f) => ({ ...f, content: "" })),
         );
-        const triggers = [...files.map((f) => `${f.path} ${f.mode} ${f.owner} sha256:${sha(f.content)}`), `script sha256:${sha(rest)}`];
+        const triggers = [
+            ...files.map((f) => `${f.path} ${f.mode} ${f.owner} sha256:${sha(f.content)}`),
+            // Named in the preview: which packages a step updates, and to which generation.
+            ...(service.update?.generation ? [`packages ${service.update.packages.join(",")} update ${service.update.generation}`] : []),
+            `script sha256:${sha(rest)}`,
+        ];
         return { host: host.name, service: service.name, script, triggers };
     });
 }

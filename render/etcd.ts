@@ -72,6 +72,11 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
         keyFile: `${ETCD_PKI}/member.key`,
     };
     const member = `python3 ${ETCD_MEMBER_SCRIPT}`;
+    // etcdctl refuses a flag beside its environment variable (ETCDCTL_ENDPOINTS in the env file): override the variable.
+    const restart = {
+        kind: "restart" as const,
+        healthy: `. /etc/etcd/etcdctl.env && ETCDCTL_ENDPOINTS=https://127.0.0.1:${plan.ports.etcdClient} etcdctl endpoint health`,
+    };
     const etcdctl =
         `# Source this to talk to the local etcd member: . /etc/etcd/etcdctl.env\n` +
         `export ETCDCTL_API=3\n` +
@@ -110,11 +115,8 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
                 beforeFirstStart: `${member} join`,
                 afterFirstStart: `${member} started`,
                 leave: ["python3", ETCD_MEMBER_SCRIPT, "leave"],
-                apply: {
-                    kind: "restart",
-                    // etcdctl refuses a flag beside its environment variable (ETCDCTL_ENDPOINTS in the env file): override the variable.
-                    healthy: `. /etc/etcd/etcdctl.env && ETCDCTL_ENDPOINTS=https://127.0.0.1:${plan.ports.etcdClient} etcdctl endpoint health`,
-                },
+                apply: restart,
+                update: { generation: plan.packages.update, packages: ["etcd-server", "etcd-client"], then: restart },
             },
         ],
         packages: ["etcd-server", "etcd-client"],

@@ -88,6 +88,8 @@ export function renderHaproxy(plan: DeploymentPlan, host: HostPlan): RenderedHos
                 },
                 // Debian's unit: master-worker mode reloads on USR2.
                 reloadSignal: "USR2",
+                // The reload re-executes the master, which loads the new binary: an update is hitless too.
+                update: { generation: plan.packages.update, packages: ["haproxy"], then: { kind: "reload" } },
             },
         ],
         packages: ["haproxy", "socat"],

@@ -60,6 +60,7 @@ export function renderKeepalived(plan: DeploymentPlan, host: HostPlan): Rendered
                 user: "root",
                 command: ["/usr/sbin/keepalived", "--dont-fork", "--log-console", "-f", KEEPALIVED_CONFIG],
                 apply: { kind: "reload", check: `keepalived --config-test -f ${KEEPALIVED_CONFIG}` },
+                update: { generation: plan.packages.update, packages: ["keepalived"], then: { kind: "restart" } },
             },
         ],
         packages: ["keepalived"],

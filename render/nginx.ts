@@ -94,6 +94,8 @@ export function renderNginx(plan: DeploymentPlan, host: HostPlan, tls: TlsCertif
                 user: "root",
                 command: ["/usr/sbin/nginx", "-g", "daemon off; master_process on;"],
                 apply: { kind: "reload", check: "nginx -t -q" },
+                // A reload keeps the old binary: a restart (the site's other NGINX, or keepalived's VIP, serves meanwhile).
+                update: { generation: plan.packages.update, packages: ["nginx"], then: { kind: "restart" } },
             },
         ],
         packages: ["nginx"],

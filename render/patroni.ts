@@ -205,6 +205,12 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 startsWithoutWaiting: true,
                 // No secret in it: it reads the local config.
                 leave: ["python3", LEAVE_SCRIPT],
+                // New PostgreSQL and Patroni binaries take a restart of the member: a leader hands over first (the same script).
+                update: {
+                    generation: plan.packages.update,
+                    packages: [`postgresql-${plan.versions.postgres}`, `postgresql-client-${plan.versions.postgres}`, "patroni", "python3-etcd"],
+                    then: { kind: "run", command: `python3 ${LEAVE_SCRIPT} --restart` },
+                },
             },
         ],
         packages: ["patroni", "python3-etcd", `postgresql-${plan.versions.postgres}`],

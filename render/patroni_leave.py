@@ -9,6 +9,10 @@
 #   3. Patroni stops, PostgreSQL with it; its member key expires after ttl, and the leader
 #      keeps its replication slot for member_slots_ttl (Patroni 4: 30 min by default), then drops
 #      it. The data directory stays on the disk that goes with the VM.
+# With --restart (after a package update: new PostgreSQL or Patroni binaries), the member stays:
+# a leader hands over as in 2, then Patroni restarts (PostgreSQL with it) and the member must be
+# running again, a replica streaming, within three minutes. The Patroni steps run one member at
+# a time, so never two members are down at once.
 import json
 import os
 import subprocess
@@ -22,17 +26,24 @@ CONFIG = "@CONFIG@"
 TAGS = ("nofailover", "nosync", "noloadbalance")
 
 
+RESTART = sys.argv[1:] == ["--restart"]
+if sys.argv[1:] not in ([], ["--restart"]):
+    print("usage: patroni-leave.py [--restart]", file=sys.stderr)
+    sys.exit(2)
+WHAT = "restart" if RESTART else "leave"
+
+
 def say(message):
-    print(f"patroni leave: {message}", flush=True)
+    print(f"patroni {WHAT}: {message}", flush=True)
 
 
 def fail(message):
-    print(f"patroni leave on {name}: {message}", file=sys.stderr, flush=True)
+    print(f"patroni {WHAT} on {name}: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
 
 
 if subprocess.run(["systemctl", "is-active", "--quiet", "patroni.service"]).returncode != 0:
-    say("Patroni is not running here; nothing to hand over")
+    say("Patroni is not running here; nothing to hand over" + ("; it starts with the new binaries" if RESTART else ""))
     sys.exit(0)
 with open(CONFIG) as f:
     config = yaml.safe_load(f)
@@ -61,29 +72,11 @@ def wait(what, check, seconds):
     fail(f"{what}: not after {seconds} s{f' (last error: {last})' if last else ''}")
 
 
-# 1. Out of the synchronous set and the failover candidates.
-if not all((config.get("tags") or {}).get(t) for t in TAGS):
-    config.setdefault("tags", {}).update({t: True for t in TAGS})
-    st = os.stat(CONFIG)
-    tmp = CONFIG + ".leaving"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(yaml.safe_dump(config, default_flow_style=False, sort_keys=False))
-    os.chown(tmp, st.st_uid, st.st_gid)
-    os.replace(tmp, CONFIG)
-    say(f"tags {', '.join(TAGS)} set")
-# Also on a re-run whose first run wrote the tags but died before the reload.
-if not all((me().get("tags") or {}).get(t) for t in TAGS):
-    subprocess.run(["systemctl", "reload", "patroni.service"], check=True)
-    say("Patroni reloaded")
-wait("Patroni showing the tags", lambda: all((me().get("tags") or {}).get(t) for t in TAGS), 60)
-
-# 2. A leader hands over.
-if me().get("role") == "leader":
+def handover():
     candidate = None
 
     def candidate_ready():
-        global candidate
+        nonlocal candidate
         # Never to a member that is leaving too (tagged nofailover): Patroni would refuse it.
         ready = [
             m
@@ -105,6 +98,41 @@ if me().get("role") == "leader":
     if out.returncode != 0 or "failed, details" in out.stdout:
         fail(f"Patroni refused the switchover to {candidate['name']}: {(out.stdout + out.stderr).strip().splitlines()[-1:]}")
     wait(f"{candidate['name']} leading", lambda: any(m["name"] == candidate["name"] and m["role"] == "leader" for m in members()), 120)
+
+
+if RESTART:
+    if me().get("role") == "leader":
+        handover()
+    subprocess.run(["systemctl", "restart", "patroni.service"], check=True)
+    say("Patroni restarted (PostgreSQL with it)")
+    wait(
+        f"{name} running again, streaming from the leader",
+        lambda: (lambda m: m.get("state") in ("running", "streaming") and (m.get("role") == "leader" or m.get("state") == "streaming"))(me()),
+        180,
+    )
+    say(f"{name} runs the new binaries")
+    sys.exit(0)
+
+# 1. Out of the synchronous set and the failover candidates.
+if not all((config.get("tags") or {}).get(t) for t in TAGS):
+    config.setdefault("tags", {}).update({t: True for t in TAGS})
+    st = os.stat(CONFIG)
+    tmp = CONFIG + ".leaving"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(yaml.safe_dump(config, default_flow_style=False, sort_keys=False))
+    os.chown(tmp, st.st_uid, st.st_gid)
+    os.replace(tmp, CONFIG)
+    say(f"tags {', '.join(TAGS)} set")
+# Also on a re-run whose first run wrote the tags but died before the reload.
+if not all((me().get("tags") or {}).get(t) for t in TAGS):
+    subprocess.run(["systemctl", "reload", "patroni.service"], check=True)
+    say("Patroni reloaded")
+wait("Patroni showing the tags", lambda: all((me().get("tags") or {}).get(t) for t in TAGS), 60)
+
+# 2. A leader hands over.
+if me().get("role") == "leader":
+    handover()
 
 # 1 again: no longer the synchronous standby (Patroni names another, or none, at its next loop).
 wait("another synchronous standby named", lambda: me().get("role") != "sync_standby", 60)

@@ -67,6 +67,14 @@ export interface ServiceSpec {
     /** Runs (as root) after the first start: waits for what `beforeFirstStart` began (an etcd member that joined, healthy). */
     afterFirstStart?: string;
     /**
+     * Its Debian packages' updates (config `packages.update`): when `generation` rises, the step
+     * upgrades `packages` in place before it writes the files (`apt-get install --only-upgrade`,
+     * dpkg's own restarts held: the service restarts when this step says, not when dpkg does), and
+     * if a version changed applies `then`: what takes the new binaries into use (a restart and a
+     * health wait, HAProxy's reload re-executing its master, Patroni's member restart).
+     */
+    update?: { generation: number; packages: string[]; then: ApplyRule };
+    /**
      * The command (argv, run as root) that takes the service out of its cluster before its host
      * goes or loses the role: a Patroni member hands over and stops, an etcd member is removed.
      * The program runs it as the `delete` of `<host>-leave-<service>`, the lab when its plan drops

@@ -173,6 +173,13 @@ test("certificates: a renewal window over half the lifetime is refused (every up
     expect(failure({ ...base(), certificates: { hostDays: 5 } }).key).toBe("certificates.hostDays");
 });
 
+test("packages.update: a generation, 0 by default; a negative one or another key refused with the key", () => {
+    expect(loadStackConfig(base()).packages).toEqual({ update: 0 });
+    expect(loadStackConfig({ ...base(), packages: { update: 3 } }).packages.update).toBe(3);
+    expect(failure({ ...base(), packages: { update: -1 } }).key).toBe("packages.update");
+    expect(failure({ ...base(), packages: { upgrade: 1 } }).key).toBe("packages.upgrade");
+});
+
 test("passwords.rotation: a generation per rotatable role, 0 by default; another name or a negative number refused with the key", () => {
     expect(loadStackConfig(base()).passwords.rotation).toEqual({ superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 });
     expect(loadStackConfig({ ...base(), passwords: { rotation: { replication: 2 } } }).passwords.rotation.replication).toBe(2);

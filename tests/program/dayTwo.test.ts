@@ -26,7 +26,9 @@ beforeAll(async () => {
 async function changed(edit: (raw: any) => void): Promise<Record<string, string[]>> {
     const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1")));
     edit(raw);
-    const after = triggers((await runProgram("dc1", { patroni: raw.patroni, haproxy: raw.haproxy, etcd: raw.etcd, sites: raw.sites })).run);
+    const after = triggers(
+        (await runProgram("dc1", { patroni: raw.patroni, haproxy: raw.haproxy, etcd: raw.etcd, sites: raw.sites, packages: raw.packages })).run,
+    );
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     return Object.fromEntries(
         Object.entries(after)
@@ -82,6 +84,17 @@ test("an etcd member replaced in another site (dc2-etcd1 out, dc2-etcd2 in): her
         "/etc/etcd/etcdctl.env",
     ]);
     expect(diff["dc1-db1-converge-patroni"].map((t) => t.split(" ")[0])).toEqual(["/etc/patroni/config.yml"]);
+});
+
+test("a package update (packages.update raised) names each service's packages in its step's triggers, on every host, and changes no file and no cluster step", async () => {
+    const diff = await changed((raw) => (raw.packages = { update: 1 }));
+    expect(Object.keys(diff).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd", "dc1-lb1-converge-haproxy"]);
+    expect(diff["dc1-etcd1-converge-etcd"]).toEqual(["packages etcd-server,etcd-client update 1", expect.stringMatching(/^script sha256:/)]);
+    expect(diff["dc1-db1-converge-patroni"]).toEqual([
+        "packages postgresql-17,postgresql-client-17,patroni,python3-etcd update 1",
+        expect.stringMatching(/^script sha256:/),
+    ]);
+    expect(diff["dc1-lb1-converge-haproxy"]).toEqual(["packages haproxy update 1", expect.stringMatching(/^script sha256:/)]);
 });
 
 test("a Patroni setting changes Patroni's config on the database host and the cluster step, which names the setting", async () => {

@@ -65,10 +65,10 @@ function unitOf(raw: Record<string, unknown>, hostName: string, service: string)
 beforeAll(() => {
     if (!rootReady()) throw new Error(`no Debian 13 root at ${ROOTFS}: run the README's test command (scripts/test.sh), which builds it`);
     for (const d of ["u/usr/local/sbin", "u/var/log", "w", "m"]) fs.mkdirSync(path.join(layer, d), { recursive: true });
-    // Records each call; fails a reload while /fail-reload exists (a reload that does not take).
+    // Records each call; fails a reload while /fail-reload exists (a reload that does not take); says every unit is enabled (dpkg's scripts ask).
     fs.writeFileSync(
         inLayer("usr/local/sbin/systemctl"),
-        '#!/bin/sh\necho "$*" >> /var/log/systemctl.calls\nif [ "$1" = try-reload-or-restart ] && [ -f /fail-reload ]; then exit 1; fi\n',
+        '#!/bin/sh\necho "$*" >> /var/log/systemctl.calls\ncase "$*" in *is-enabled*) echo enabled ;; esac\nif [ "$1" = try-reload-or-restart ] && [ -f /fail-reload ]; then exit 1; fi\n',
         {
             mode: 0o755,
         },
@@ -262,4 +262,61 @@ test("an etcd member's first run: the join finds no cluster (day one) and starts
     const leave = run("python3 /usr/local/lib/nextcloud-ha/etcd-member.py leave");
     expect(leave.status).toBe(1);
     expect(leave.stderr).toContain("etcd leave on dc1-etcd1: no member of the cluster answers");
+});
+
+test("a package update (packages.update raised) upgrades the service's packages with real apt and dpkg, dpkg's own restart held, then applies the service's update rule once", () => {
+    // A local repository with Debian 13's haproxy re-versioned (+ncha1): what a point release brings, offline.
+    const deb = fs.readdirSync(path.join(ROOTFS, "var/cache/apt/archives")).find((f) => /^haproxy_.*\.deb$/.test(f))!;
+    expect(deb).toBeDefined();
+    const build = run(
+        [
+            "set -e",
+            "rm -rf /srv/ncha-repo /tmp/hx && mkdir -p /srv/ncha-repo",
+            `dpkg-deb -R /var/cache/apt/archives/${deb} /tmp/hx`,
+            "sed -i 's/^Version: \\(.*\\)$/Version: \\1+ncha1/' /tmp/hx/DEBIAN/control",
+            "dpkg-deb -b /tmp/hx /srv/ncha-repo/haproxy.deb >/dev/null",
+            "dpkg-deb -f /srv/ncha-repo/haproxy.deb > /srv/ncha-repo/Packages",
+            "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*",
+            "echo 'deb [trusted=yes] file:/srv/ncha-repo ./' > /etc/apt/sources.list.d/ncha.list",
+            // No policy-rc.d (the Debian root has one from its build): the step's own hold must be what dpkg finds,
+            // as an apt hook run before dpkg records.
+            "rm -f /usr/sbin/policy-rc.d",
+            `echo 'DPkg::Pre-Invoke { "if [ -x /usr/sbin/policy-rc.d ]; then echo held; else echo not held; fi >>/var/log/dpkg-hold"; };' > /etc/apt/apt.conf.d/99ncha-probe`,
+        ].join("\n"),
+    );
+    expect(build.stderr).toBe("");
+    const pkg = fs.readFileSync(inLayer("srv/ncha-repo/haproxy.deb"));
+    const { createHash } = require("node:crypto") as typeof import("node:crypto");
+    fs.appendFileSync(
+        inLayer("srv/ncha-repo/Packages"),
+        `Filename: ./haproxy.deb\nSize: ${pkg.length}\nSHA256: ${createHash("sha256").update(pkg).digest("hex")}\n\n`,
+    );
+    // A host past its first converge (the earlier tests', or this one's alone).
+    expect(run(unitOf(base(), "dc1-lb1", "haproxy").script).status).toBe(0);
+    const raw = base();
+    raw.packages = { update: 1 };
+    const unit = unitOf(raw, "dc1-lb1", "haproxy");
+    expect(unit.triggers).toContain("packages haproxy update 1");
+    const before = calls().length;
+    const r = run(unit.script);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^updated: haproxy=\S+\+ncha1 $/m);
+    // dpkg ran with its restarts held; the service's rule (HAProxy: a reload, which re-executes its master) ran once.
+    expect(fs.readFileSync(inLayer("var/log/dpkg-hold"), "utf8")).toBe("held\n");
+    expect(
+        calls()
+            .slice(before)
+            .filter((c) => /start|reload/.test(c)),
+    ).toEqual(["try-reload-or-restart haproxy.service"]);
+    expect(run("test -e /usr/sbin/policy-rc.d").status).toBe(1);
+    expect(fs.readFileSync(inLayer("var/lib/nextcloud-ha/converged/haproxy.update"), "utf8").trim()).toBe("1");
+    // The same generation again: apt is not asked, nothing applied.
+    const again = run(unit.script);
+    expect(again.stdout.trim()).toBe("haproxy: unchanged");
+    expect(
+        calls()
+            .slice(before)
+            .filter((c) => /start|reload/.test(c)),
+    ).toHaveLength(1);
 });
