@@ -50,7 +50,11 @@ function writeKnownHosts(name: string, content: string): string {
 export function deploySite() {
     const { config, plan } = loadDeployment(readConfig());
     const site = siteByName(plan, config.site);
-    const secrets = new SharedSecrets("shared", { primaryStack: config.primaryStack, rotation: plan.passwords.rotation });
+    const secrets = new SharedSecrets("shared", {
+        primaryStack: config.primaryStack,
+        rotation: plan.passwords.rotation,
+        ca: { signing: plan.certificates.caSigning, trusted: plan.certificates.caTrusted },
+    });
     // Every stack carries the plan's failure matrix: the policy pack refuses a plan with a gap.
     new FailureDomains(`${site.name}-failure-domains`, { matrix: failureMatrix(plan) });
     const hasNginx = hostsOf(plan, { site: site.name, role: "nginx" }).length > 0;
@@ -63,6 +67,7 @@ export function deploySite() {
         writeKnownHosts,
         secrets: secrets.values,
         caCertPem: secrets.caCertPem,
+        caTrustPem: secrets.caTrustPem,
         // loadDeployment has checked both are set where the site runs NGINX.
         certificate: hasNginx
             ? pulumi.secret(new pulumi.Config(PROJECT).requireSecret("tlsKey").apply((key): TlsCertificate => ({ cert: config.tlsCertificate!, key })))
@@ -155,6 +160,7 @@ export function deploySite() {
     // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them.
     const sharedSecrets = config.primaryStack ? undefined : secrets.values;
     const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;
+    const caTrustPem = config.primaryStack ? undefined : secrets.caTrustPem;
     return {
         topology,
         siteName,
@@ -172,5 +178,6 @@ export function deploySite() {
         dnsRecords,
         sharedSecrets,
         etcdCaCertPem,
+        caTrustPem,
     };
 }

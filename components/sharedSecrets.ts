@@ -11,9 +11,9 @@ import { PasswordRole } from "../plan/config";
 import { bundleSecrets, generateSecrets, generationOf, SecretName, SecretsBundle } from "../render/secrets";
 
 /** What the primary stack exports for the others; names listed in the README. */
-export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem", replication: "primaryEndpoints" } as const;
+export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem", caTrust: "caTrustPem", replication: "primaryEndpoints" } as const;
 
-/** The secrets bundle and the deployment CA's private key: the primary stack's `sharedSecrets` output. */
+/** The secrets bundle and the signing deployment CA's private key: the primary stack's `sharedSecrets` output. */
 export interface SharedSecretValues extends SecretsBundle {
     caKeyPem: string;
 }
@@ -23,13 +23,17 @@ export interface SharedSecretsArgs {
     primaryStack?: string;
     /** Each password's rotation generation (plan `passwords.rotation`): a new generation draws a new value. */
     rotation: Record<PasswordRole, number>;
+    /** The deployment CA's generations (plan `certificates`): the one that signs, and the ones every host trusts. */
+    ca: { signing: number; trusted: number[] };
 }
 
 export class SharedSecrets extends pulumi.ComponentResource {
     /** Passwords and CA key; secret. */
     readonly values: pulumi.Output<SharedSecretValues>;
-    /** The deployment CA certificate (public). */
+    /** The signing deployment CA's certificate (public). */
     readonly caCertPem: pulumi.Output<string>;
+    /** Every trusted deployment CA's certificate, one PEM after the other: each host's ca.crt (public). */
+    readonly caTrustPem: pulumi.Output<string>;
     /** The primary stack, on the other sites: where they read its outputs. */
     readonly primary?: pulumi.StackReference;
 
@@ -40,6 +44,10 @@ export class SharedSecrets extends pulumi.ComponentResource {
             const primary = (this.primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent));
             this.values = pulumi.secret(primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SharedSecretValues>);
             this.caCertPem = primary.requireOutput(SHARED_OUTPUTS.caCert) as pulumi.Output<string>;
+            // A primary stack from before CA rotation exports no bundle: its one CA is the trust.
+            this.caTrustPem = pulumi
+                .all([primary.getOutput(SHARED_OUTPUTS.caTrust), this.caCertPem])
+                .apply(([bundle, signing]) => (typeof bundle === "string" && bundle ? bundle : signing));
         } else {
             // Resource names predate the bundle; they stay, or every password would be replaced.
             const NAMES: Record<string, string> = {
@@ -62,25 +70,35 @@ export class SharedSecrets extends pulumi.ComponentResource {
                     ? new random.RandomString(`${name}-${NAMES[key]}`, { length: spec.length, special: false, upper: false, keepers }, parent).result
                     : new random.RandomPassword(`${name}-${NAMES[key]}`, { length: spec.length, special: false, keepers }, parent).result;
             });
-            const caKey = new tls.PrivateKey(`${name}-etcd-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
-            const caCert = new tls.SelfSignedCert(
-                `${name}-etcd-ca`,
-                {
-                    privateKeyPem: caKey.privateKeyPem,
-                    isCaCertificate: true,
-                    validityPeriodHours: 10 * 365 * 24,
-                    allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
-                    subject: { commonName: "nextcloud-ha etcd CA" },
-                },
-                parent,
+            // A CA per trusted generation; generation 0 keeps the names it had before rotation existed.
+            const cas = Object.fromEntries(
+                args.ca.trusted.map((g) => {
+                    const caName = g === 0 ? `${name}-etcd-ca` : `${name}-etcd-ca-${g}`;
+                    const key = new tls.PrivateKey(caName, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
+                    const cert = new tls.SelfSignedCert(
+                        caName,
+                        {
+                            privateKeyPem: key.privateKeyPem,
+                            isCaCertificate: true,
+                            validityPeriodHours: 10 * 365 * 24,
+                            allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+                            subject: { commonName: g === 0 ? "nextcloud-ha etcd CA" : `nextcloud-ha etcd CA ${g}` },
+                        },
+                        parent,
+                    );
+                    return [g, { key, cert }];
+                }),
             );
-            this.caCertPem = caCert.certPem;
+            const signing = cas[args.ca.signing];
+            if (!signing) throw new pulumi.ResourceError(`CA generation ${args.ca.signing} signs but is not trusted`, this);
+            this.caCertPem = signing.cert.certPem;
+            this.caTrustPem = pulumi.all(args.ca.trusted.map((g) => cas[g].cert.certPem)).apply((pems) => pems.join(""));
             this.values = pulumi.secret(
                 pulumi
-                    .all([pulumi.all(values) as pulumi.Output<Record<SecretName, string>>, caKey.privateKeyPem])
+                    .all([pulumi.all(values) as pulumi.Output<Record<SecretName, string>>, signing.key.privateKeyPem])
                     .apply(([v, caKeyPem]) => ({ ...bundleSecrets(v), caKeyPem })),
             );
         }
-        this.registerOutputs({ caCertPem: this.caCertPem, values: this.values });
+        this.registerOutputs({ caCertPem: this.caCertPem, caTrustPem: this.caTrustPem, values: this.values });
     }
 }

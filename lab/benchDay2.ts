@@ -8,7 +8,7 @@
  *   - switchover with the stack files' HAProxy checks, and with tuned checks (applied and
  *     taken back through the same steps around the trial), alternating;
  *   - in the first --ops-trials rounds: rotate-certs, rotate-passwords, add-replica,
- *     remove-replica and etcd-member-replace (lab/drill.ts).
+ *     remove-replica, etcd-member-replace, rotate-ca and package-update (lab/drill.ts).
  * A trial of a series whose goal is no outage that stalls writes over a second keeps every
  * host's logs (BENCH_LOGS) for reading. Options: --trials N (20), --ops-trials M (6). Boots and
  * removes its own lab; refuses to run beside one.
@@ -32,7 +32,7 @@ const DOCS = path.join(REPO_ROOT, "docs");
 /** Where the hosts' logs of a trial with an unexpected outage are kept. */
 const BENCH_LOGS = "/var/tmp/nextcloud-ha-bench-day2-logs";
 /** The series that restart or move the primary: an outage is expected there. */
-const MOVES_PRIMARY = ["config-restart", "switchover", "switchover (tuned checks)"];
+const MOVES_PRIMARY = ["config-restart", "switchover", "switchover (tuned checks)", "package-update"];
 
 /** The HAProxy checks tried against the stack files' (which stay the default until the figures say otherwise). */
 export const TUNED_CHECKS: Partial<HaproxyConfig> = { fastCheckIntervalMs: 100, rise: 1 };
@@ -47,7 +47,11 @@ const SERIES = [
     "add-replica",
     "remove-replica",
     "etcd-member-replace",
+    "rotate-ca",
+    "package-update",
 ];
+/** The operations: in the first --ops-trials rounds only. */
+const OPERATIONS = SERIES.slice(4);
 
 function report(r: SeriesRun, opsTrials: number): void {
     const lines = [
@@ -69,6 +73,8 @@ function report(r: SeriesRun, opsTrials: number): void {
         "- rotate-passwords: the superuser, replication, rewind, REST and app passwords rotated at once: the roles step on the primary, then every member's Patroni config (reload) and the app's; then each role's new password must work and its old one not, likewise the REST API's, and each replica's own credentials must get through.",
         "- add-replica: a Patroni member added to the primary site (the lab boots it as cloud-init would, its steps start Patroni, which clones from the leader; HAProxy reloads); it must stream within three minutes. Its removal after the trial is outside the measurement.",
         "- remove-replica: that member (added before the writer starts) dropped from the plan: HAProxy lets it go, its leave step tags it nofailover/nosync/noloadbalance and stops it, the lab removes its host; it must be gone from the cluster and its slot unused.",
+        "- rotate-ca: the deployment CA rotated in its three rounds (both trusted, the new one signs, only the new one trusted), each converged through the steps; the next trial rotates back. Then every etcd member must present the new CA's certificate and refuse the old CA's.",
+        "- package-update: a newer `patroni` (Debian's own, re-versioned, from a local repository on each Patroni host: the lab reaches no mirror) upgraded by apt and dpkg with dpkg's restarts held; each member restarted in turn, a leader handing over first. Then every member must run it in a new Patroni process.",
         "- etcd-member-replace: the primary site's etcd member swapped for a new host in one change (the next trial swaps it back): the new one's step adds it (`etcdctl member add`) and starts it as an existing member, Patroni reloads with the new etcd hosts, the old one's leave step hands over etcd's leadership if it holds it, removes it and stops it; etcd must then have exactly the plan's members, all healthy.",
         "",
         "| series | trials | min | median | p95 | max | unit | lost / split-brain / failed trials |",
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
   boots its own three-site lab (refuses to run beside one): config-reload, config-restart,
   switchover with the stack files' and with tuned HAProxy checks, --trials each (20); in the
   first --ops-trials rounds (6) also rotate-certs, rotate-passwords, add-replica,
-  remove-replica and etcd-member-replace; interleaved; writes docs/BENCHMARKS-day2.md. About
+  remove-replica, etcd-member-replace, rotate-ca and package-update; interleaved; writes docs/BENCHMARKS-day2.md. About
   2 minutes a round, 7 with the operations.`;
     const { values } = parseCommandLine("bench:day2", usage, process.argv.slice(2), { trials: { type: "string" }, "ops-trials": { type: "string" } });
     const trials = wholeNumber("bench:day2", "trials", values.trials, 20, 1, 1000);
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
         r.series[series].push({ ...t, trial: n });
         const kept = !MOVES_PRIMARY.includes(series) && t.outage > 1 ? keepLogs(requireState(), path.join(BENCH_LOGS, `${series}-${n}`)) : undefined;
         progress(
-            `${series} ${n}/${series.startsWith("config") || series.startsWith("switchover") ? trials : Math.min(opsTrials, trials)}: ${t.outage.toFixed(2)} s, lost ${t.missing}${t.ok ? "" : ` FAIL ${t.problems.join("; ")}`}${kept ? ` (unexpected outage: hosts' logs kept in ${kept})` : ""}`,
+            `${series} ${n}/${OPERATIONS.includes(series) ? Math.min(opsTrials, trials) : trials}: ${t.outage.toFixed(2)} s, lost ${t.missing}${t.ok ? "" : ` FAIL ${t.problems.join("; ")}`}${kept ? ` (unexpected outage: hosts' logs kept in ${kept})` : ""}`,
         );
         report(r, opsTrials);
     };
@@ -140,9 +146,7 @@ async function main(): Promise<void> {
                 await one(tuned ? "switchover (tuned checks)" : "switchover", "switchover", n);
                 if (tuned) await withChecks({});
             }
-            if (n <= opsTrials)
-                for (const scenario of ["rotate-certs", "rotate-passwords", "add-replica", "remove-replica", "etcd-member-replace"])
-                    await one(scenario, scenario, n);
+            if (n <= opsTrials) for (const scenario of OPERATIONS) await one(scenario, scenario, n);
         }
         r.finished = true;
         report(r, opsTrials);

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeploymentPlan, hostByName } from "../plan/plan";
+import { trustBundle } from "./pki";
 import { PKI_DIR } from "./state";
 import { HttpAnswer, httpRequest } from "../ops/http";
 import { DB_USERS } from "../render/patroni";
@@ -74,7 +75,7 @@ export function healthy(members: PatroniMemberStatus[] | undefined, expected: nu
 
 export async function etcdHealth(plan: DeploymentPlan, member: string): Promise<boolean> {
     const tls = {
-        ca: fs.readFileSync(path.join(PKI_DIR, "ca.crt")),
+        ca: Buffer.from(trustBundle(PKI_DIR, plan.certificates)),
         cert: fs.readFileSync(path.join(PKI_DIR, `${member}.crt`)),
         key: fs.readFileSync(path.join(PKI_DIR, `${member}.key`)),
     };

@@ -13,7 +13,7 @@ import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS } from "../render
 import { SecretsBundle } from "../render/secrets";
 import { remoteTransport } from "../ops/remote";
 import { sshOptions } from "./bootstrap";
-import { etcdHealth, leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
+import { etcdHealth, httpGet, leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
 import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
@@ -25,8 +25,9 @@ import { LabError, progress, requireRoot, sleep, waitFor } from "./sh";
 import { labTransport } from "./converge";
 import { applyPlan } from "./lifecycle";
 import { labStack } from "./labPlan";
-import { forgetIdentity, issuedFingerprint, servedFingerprint } from "./pki";
+import { forgetIdentity, issuedBy, issuedFingerprint, issueIdentity, servedCertificate, servedFingerprint, trustBundle } from "./pki";
 import { LabState, PKI_DIR, requireState } from "./state";
+import { installedVersion, publishUpdate, UPDATED_PACKAGE } from "./updates";
 import { summarize, Summary } from "./stats";
 
 type Say = (m: string) => void;
@@ -105,6 +106,43 @@ async function backToStackFiles(state: LabState, say: Say): Promise<void> {
     if (n > 0) say(`back to the stack files' config (${n} steps)`);
 }
 
+/**
+ * A CA rotation's three rounds from the running plan's signing CA to `to` (each a config change
+ * converged as `pulumi up` on every stack): both trusted, `to` signs, only `to` trusted.
+ */
+async function rotateCa(state: LabState, to: number): Promise<void> {
+    const from = state.plan.certificates.caSigning;
+    const both = [from, to].sort((a, b) => a - b);
+    for (const round of [
+        { caSigning: from, caTrusted: both },
+        { caSigning: to, caTrusted: both },
+        { caSigning: to, caTrusted: [to] },
+    ])
+        await configChange((c) => ({ ...c, certificates: { ...c.certificates, ...round } }))(state);
+}
+
+/**
+ * After a CA rotation to `generation`: every etcd member presents a certificate from that CA, and
+ * refuses a client certificate from the other one (a throwaway one the lab issues from it).
+ */
+export async function checkCaRotated(state: LabState, generation: number, retired: number): Promise<void> {
+    const members = hostsOf(state.plan, { role: "etcd" });
+    for (const h of members) {
+        const served = await servedCertificate(PKI_DIR, h, h.address, state.plan.ports.etcdClient);
+        if (!issuedBy(PKI_DIR, served, generation)) throw new LabError(`${h.name} presents a certificate not issued by CA ${generation}`);
+    }
+    const stranger = { ...members[0], name: `retired-ca-${retired}-client` };
+    const old = issueIdentity(PKI_DIR, stranger, { ...state.plan.certificates, caSigning: retired, caTrusted: [retired] });
+    for (const h of members) {
+        const answer = await httpGet(`https://${h.address}:${state.plan.ports.etcdClient}/health`, 3000, {
+            ca: Buffer.from(trustBundle(PKI_DIR, state.plan.certificates)),
+            cert: Buffer.from(old.cert),
+            key: Buffer.from(old.key),
+        }).catch(() => undefined);
+        if (answer?.status === 200) throw new LabError(`${h.name} still accepts a client certificate from the retired CA ${retired}`);
+    }
+}
+
 /** Delivered is not enough: every etcd member must present the certificate last issued to it. */
 export async function checkCertsServed(state: LabState): Promise<void> {
     for (const h of hostsOf(state.plan, { role: "etcd" })) {
@@ -171,7 +209,7 @@ async function checkRestRotated(state: LabState, leader: string, before: Secrets
 }
 
 /** A running stream authenticated at its start: what a replica uses when it reconnects is its password file, as Patroni (mended) rewrote it. */
-async function checkReplicasReconnect(state: LabState, leader: string): Promise<void> {
+export async function checkReplicasReconnect(state: LabState, leader: string): Promise<void> {
     const loops = (state.plan.patroni.loopWait * 2 + 10) * 1000;
     const primary = hostByName(state.plan, leader);
     for (const m of patroniClusterOf(state.plan, leader).members.filter((x) => x !== leader)) {
@@ -452,6 +490,61 @@ export const SCENARIOS = {
             await checkEtcdMembers(state);
         },
         writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
+        finish: backToStackFiles,
+    },
+    /**
+     * A package update (`packages.update` raised, as a pull request does after a Debian point
+     * release): a newer `patroni` in a local repository on every Patroni host (lab/updates.ts),
+     * then the converge steps upgrade it with dpkg's restarts held and restart each member in
+     * turn, a leader handing over first. Then every member must run the new version in a Patroni
+     * process started after the upgrade. Goal: no outage beyond the switchovers.
+     */
+    /**
+     * The deployment CA rotated (to generation 1, or back to 0 on the next trial) in its three
+     * rounds, each converged through the steps: both CAs trusted (every ca.crt gets the second
+     * one: etcd restarts one member at a time, Patroni reloads), the new CA signs (every host's
+     * certificate reissued and delivered), only the new CA trusted. Then every etcd member must
+     * present a certificate from the new CA and refuse a client certificate from the old one.
+     * Goal: no outage. The stack files' CA comes back after the last trial (the same rounds).
+     */
+    "rotate-ca": {
+        target: primaryHost,
+        async inject(state) {
+            const from = state.plan.certificates.caSigning;
+            const to = from === 0 ? 1 : 0;
+            await rotateCa(state, to);
+            await checkCaRotated(state, to, from);
+        },
+        writer: "primary-site",
+        changesLeader: false,
+        healWhen: "never",
+        async finish(state, say) {
+            const files = labStack(state.topology).plan.certificates.caSigning;
+            if (state.plan.certificates.caSigning !== files) {
+                await rotateCa(state, files);
+                say(`back to the stack files' CA ${files} (three rounds)`);
+            }
+        },
+    },
+    "package-update": {
+        target: primaryHost,
+        async inject(state) {
+            const generation = state.plan.packages.update + 1;
+            const version = publishUpdate(state, generation);
+            const members = hostsOf(state.plan, { role: "patroni" }).map((h) => h.name);
+            const pid = (m: string) => execInHost(state.holders[m], m, ["cat", "/run/lab-units/patroni.service.pid"]).stdout.trim();
+            const before = Object.fromEntries(members.map((m) => [m, pid(m)]));
+            await configChange((c) => ({ ...c, packages: { update: generation } }))(state);
+            for (const m of members) {
+                const installed = installedVersion(state, m);
+                if (installed !== version) throw new LabError(`${m} has ${UPDATED_PACKAGE} ${installed}, not the update's ${version}`);
+                if (pid(m) === before[m]) throw new LabError(`${m}'s Patroni was not restarted after the update (still process ${before[m]})`);
+            }
+        },
+        writer: "primary-site",
+        // A leader hands over before its restart; which member leads at the end depends on the order of the stacks.
         changesLeader: false,
         healWhen: "never",
         finish: backToStackFiles,

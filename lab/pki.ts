@@ -7,6 +7,7 @@ import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as tls from "node:tls";
 import * as path from "node:path";
+import { CertificatesConfig } from "../plan/config";
 import { HostPlan } from "../plan/plan";
 import { TlsCertificate } from "../render/nginx";
 import { TlsIdentity } from "../render/rendered";
@@ -24,9 +25,23 @@ function selfSigned(dir: string, name: string, subject: string, days: number, ex
     return { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
 }
 
-export function createCa(dir: string): void {
+/** The files of the deployment CA of a generation (config `certificates.caSigning`): generation 0 is DIR/ca.crt and .key. */
+function caName(generation: number): string {
+    return generation === 0 ? "ca" : `ca-${generation}`;
+}
+
+/** The lab's deployment CA of a generation, made once (generation 0 at `up`, a later one when a rotation first names it); returns its certificate. */
+export function createCa(dir: string, generation = 0): string {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    selfSigned(dir, "ca", "/CN=nextcloud-ha lab CA", 3650, ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"]);
+    return selfSigned(dir, caName(generation), `/CN=nextcloud-ha lab CA${generation ? ` ${generation}` : ""}`, 3650, [
+        "basicConstraints=critical,CA:TRUE",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]).cert;
+}
+
+/** What a host trusts: every trusted generation's CA certificate, one after the other (the program's `caTrustPem`). */
+export function trustBundle(dir: string, certs: Pick<CertificatesConfig, "caTrusted">): string {
+    return certs.caTrusted.map((g) => createCa(dir, g)).join("");
 }
 
 /** A self-signed certificate for the domain and its wildcard (DIR/wildcard.crt and .key), standing in for the real one. */
@@ -35,16 +50,24 @@ export function labCertificate(dir: string, domain: string): TlsCertificate {
     return selfSigned(dir, "wildcard", `/CN=*.${parent}`, 30, [`subjectAltName=DNS:*.${parent},DNS:${domain}`]);
 }
 
-/** The host's certificate and key from the CA in DIR: issued once, then read back (a lab `apply` renders what `up` issued). */
-export function issueIdentity(dir: string, host: HostPlan, days: number): TlsIdentity {
+/**
+ * The host's certificate and key from the signing CA in DIR, and the trusted CAs: issued once,
+ * then read back (a lab `apply` renders what `up` issued).
+ */
+export function issueIdentity(dir: string, host: HostPlan, certs: CertificatesConfig): TlsIdentity {
     const base = path.join(dir, host.name);
+    const ca = caName(certs.caSigning);
+    createCa(dir, certs.caSigning);
     const ext =
+        `# signed by the lab's CA ${certs.caSigning}\n` +
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n" +
         `subjectAltName=IP:${host.address},IP:127.0.0.1,DNS:${host.name},DNS:localhost\n`;
-    // Issued for this name and address: kept. A host that comes back at another address gets a new one, as the program's certificate is replaced.
+    const caCert = trustBundle(dir, certs);
+    // Issued for this name and address by this CA: kept. A host that comes back at another address, or a new signing CA, gets a new one,
+    // as the program's certificate is replaced.
     if (fs.existsSync(`${base}.crt`) && fs.existsSync(`${base}.ext`) && fs.readFileSync(`${base}.ext`, "utf8") === ext) {
         const read = (f: string) => fs.readFileSync(f, "utf8");
-        return { caCert: read(path.join(dir, "ca.crt")), cert: read(`${base}.crt`), key: read(`${base}.key`) };
+        return { caCert, cert: read(`${base}.crt`), key: read(`${base}.key`) };
     }
     run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${host.name}`]);
     fs.writeFileSync(`${base}.ext`, ext);
@@ -54,12 +77,12 @@ export function issueIdentity(dir: string, host: HostPlan, days: number): TlsIde
         "-in",
         `${base}.csr`,
         "-CA",
-        path.join(dir, "ca.crt"),
+        path.join(dir, `${ca}.crt`),
         "-CAkey",
-        path.join(dir, "ca.key"),
+        path.join(dir, `${ca}.key`),
         "-CAcreateserial",
         "-days",
-        String(days),
+        String(certs.hostDays),
         "-sha256",
         "-extfile",
         `${base}.ext`,
@@ -67,7 +90,7 @@ export function issueIdentity(dir: string, host: HostPlan, days: number): TlsIde
         `${base}.crt`,
     ]);
     return {
-        caCert: fs.readFileSync(path.join(dir, "ca.crt"), "utf8"),
+        caCert,
         cert: fs.readFileSync(`${base}.crt`, "utf8"),
         key: fs.readFileSync(`${base}.key`, "utf8"),
     };
@@ -79,7 +102,19 @@ export function forgetIdentity(dir: string, host: HostPlan): void {
 }
 
 /** The SHA-256 fingerprint of the certificate a TLS server presents (authenticating with a client certificate of the CA in DIR: etcd asks for one). */
-export function servedFingerprint(dir: string, client: HostPlan, address: string, port: number): Promise<string> {
+export async function servedFingerprint(dir: string, client: HostPlan, address: string, port: number): Promise<string> {
+    return new X509Certificate(await servedCertificate(dir, client, address, port)).fingerprint256;
+}
+
+/** Whether a PEM certificate was issued by the lab's CA of a generation (its issuer and signature). */
+export function issuedBy(dir: string, certPem: string | Buffer, generation: number): boolean {
+    const ca = new X509Certificate(createCa(dir, generation));
+    const cert = new X509Certificate(certPem);
+    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+}
+
+/** The certificate a TLS server presents, as PEM (authenticating with the client's certificate from DIR). */
+export function servedCertificate(dir: string, client: HostPlan, address: string, port: number): Promise<string> {
     return new Promise((resolve, reject) => {
         const socket = tls.connect({
             host: address,
@@ -90,9 +125,9 @@ export function servedFingerprint(dir: string, client: HostPlan, address: string
             timeout: 5000,
         });
         socket.once("secureConnect", () => {
-            const fingerprint = socket.getPeerCertificate().fingerprint256;
+            const raw = socket.getPeerCertificate().raw;
             socket.end();
-            resolve(fingerprint);
+            resolve(new X509Certificate(raw).toString());
         });
         socket.once("timeout", () => (socket.destroy(), reject(new Error(`${address}:${port} did not answer in 5 s`))));
         socket.once("error", reject);

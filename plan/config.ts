@@ -148,6 +148,14 @@ export interface EtcdConfig {
 export interface CertificatesConfig {
     hostDays: number;
     renewBeforeDays: number;
+    /**
+     * The deployment CA by generation: `caSigning` signs every host's certificate, every host
+     * trusts each of `caTrusted` (one, or two consecutive during a rotation). A rotation from
+     * generation g to g+1 is three rounds of `pulumi up` on every stack: trust both (signing g),
+     * sign with g+1, trust only g+1 (README, "Rotating the CA").
+     */
+    caSigning: number;
+    caTrusted: number[];
 }
 
 /** The database passwords a `pulumi up` can rotate, by the role that holds each (render/patroni.ts DB_USERS, and the app's role). */
@@ -229,7 +237,7 @@ export const DEFAULTS = {
     patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576, parameters: {} },
     haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
     etcd: { heartbeatMs: 100, electionTimeoutMs: 1000 },
-    certificates: { hostDays: 365, renewBeforeDays: 30 },
+    certificates: { hostDays: 365, renewBeforeDays: 30, caSigning: 0, caTrusted: [0] },
     passwords: { rotation: { superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 } as Record<PasswordRole, number> },
     packages: { update: 0 },
     sizes: {

@@ -332,10 +332,32 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
     if (!/^\d+[KMG]$/.test(nextcloud.maxUploadSize)) {
         throw new ConfigError("nextcloud.maxUploadSize", `${show(nextcloud.maxUploadSize)} is not a size NGINX understands; write e.g. "16G"`);
     }
-    const cs = section("certificates", raw.certificates, ["hostDays", "renewBeforeDays"]);
+    const cs = section("certificates", raw.certificates, ["hostDays", "renewBeforeDays", "caSigning", "caTrusted"]);
+    const caSigning = int("certificates.caSigning", cs.caSigning, DEFAULTS.certificates.caSigning, 0, 1000);
+    if (caSigning !== DEFAULTS.certificates.caSigning && cs.caTrusted === undefined)
+        throw new ConfigError(
+            "certificates.caTrusted",
+            `is required with caSigning ${caSigning}: a rotation trusts both generations first (caTrusted: [${caSigning - 1}, ${caSigning}]); see README "Rotating the CA"`,
+        );
+    if (cs.caTrusted !== undefined && !Array.isArray(cs.caTrusted))
+        throw new ConfigError("certificates.caTrusted", `expected a list of CA generations, e.g. [0, 1], got ${show(cs.caTrusted)}`);
+    const caTrusted = ((cs.caTrusted as unknown[] | undefined) ?? [caSigning]).map((g, i) => int(`certificates.caTrusted[${i}]`, g, undefined, 0, 1000));
+    const sorted = [...caTrusted].sort((a, b) => a - b);
+    if (sorted.length === 0 || sorted.length > 2 || (sorted.length === 2 && sorted[1] !== sorted[0] + 1))
+        throw new ConfigError(
+            "certificates.caTrusted",
+            `${show(cs.caTrusted)}: trust one CA generation, or two consecutive ones while rotating (e.g. [0, 1]); see README "Rotating the CA"`,
+        );
+    if (!caTrusted.includes(caSigning))
+        throw new ConfigError(
+            "certificates.caSigning",
+            `${caSigning} is not among caTrusted ${show(caTrusted)}: hosts must trust the CA that signs them; trust it first (caTrusted: [${caTrusted[0]}, ${caSigning}])`,
+        );
     const certificates: CertificatesConfig = {
         hostDays: int("certificates.hostDays", cs.hostDays, DEFAULTS.certificates.hostDays, 7, 3650),
         renewBeforeDays: int("certificates.renewBeforeDays", cs.renewBeforeDays, DEFAULTS.certificates.renewBeforeDays, 1, 1825),
+        caSigning,
+        caTrusted: sorted,
     };
     if (certificates.renewBeforeDays * 2 > certificates.hostDays) {
         throw new ConfigError(

@@ -89,8 +89,9 @@ export interface RenderedHost {
     packages: string[];
 }
 
-/** A host's TLS identity from the deployment CA: the CA's certificate, and the host's own certificate and key. */
+/** A host's TLS identity from the deployment CA: the trusted CAs' certificates, and the host's own certificate and key. */
 export interface TlsIdentity {
+    /** Every CA the host trusts (ca.crt), one PEM after the other: during a CA rotation, two. */
     caCert: string;
     cert: string;
     key: string;

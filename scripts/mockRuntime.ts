@@ -3,6 +3,7 @@
  * stack file, and records every resource the program registers. Used by the tests and by
  * `npm run check`. Secrets are mock values, marked secret as the engine would mark them.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ReviewedResource, SECRET_PLACEHOLDER } from "../policies/rules";
 import { PROJECT } from "../plan/config";
@@ -56,14 +57,15 @@ export function primaryStackOutputs(): Record<string, unknown> {
  */
 export function setupMocks(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>): MockRun {
     const run: MockRun = { resources: [], generatedSecrets: [], byType: (type) => run.resources.filter((r) => r.type === type) };
-    let counter = 0;
     // Its body runs synchronously: the mocks are in place when it returns.
     void pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
                 run.resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                // A value drawn per resource and per keepers, as the provider draws it: the same on every run, new when the keepers change.
                 const secret = (prefix: string) => {
-                    const value = `${prefix}-${args.name}-${(++counter).toString(36)}x7Kp`;
+                    const keepers = args.inputs.keepers ? createHash("sha256").update(JSON.stringify(args.inputs.keepers)).digest("hex").slice(0, 6) : "0";
+                    const value = `${prefix}-${args.name}-${keepers}x7Kp`;
                     run.generatedSecrets.push(value);
                     return pulumi.secret(value);
                 };

@@ -32,8 +32,10 @@ export interface Placement {
     sshUser: string;
     /** The shared secrets and the deployment CA's key (secret), from the SharedSecrets component. */
     secrets: pulumi.Output<SharedSecretValues>;
-    /** The deployment CA's certificate, which signs every host's TLS identity. */
+    /** The signing deployment CA's certificate, which signs every host's TLS identity. */
     caCertPem: pulumi.Output<string>;
+    /** Every trusted deployment CA's certificate (the signing one and, during a rotation, the other): each host's ca.crt. */
+    caTrustPem: pulumi.Output<string>;
     /** The wildcard certificate and key (the key secret); required where a host has the nginx role. */
     certificate?: pulumi.Output<TlsCertificate>;
     /** two-site standby: the read-write endpoint the primary stack exports, that the standby cluster follows. */
@@ -44,14 +46,20 @@ export interface Placement {
 
 /** Builds the VMs of the named hosts as children of `parent`; returns them by host name. */
 export function placeHosts(parent: pulumi.ComponentResource, placement: Placement, names: string[]): Record<string, ProxmoxHost> {
-    const { plan, secrets, caCertPem } = placement;
+    const { plan, secrets, caCertPem, caTrustPem } = placement;
     const placed: Record<string, ProxmoxHost> = {};
     const previous: Record<string, pulumi.Resource> = {};
     for (const host of names.map((n) => hostByName(plan, n))) {
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
         const identity = needsTls(host)
-            ? issueTlsIdentity(`${host.name}-etcd-tls`, host, { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem) }, plan.certificates, parent)
+            ? issueTlsIdentity(
+                  `${host.name}-etcd-tls`,
+                  host,
+                  { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem), trustPem: caTrustPem },
+                  plan.certificates,
+                  parent,
+              )
             : undefined;
         // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
         const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });

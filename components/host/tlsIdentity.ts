@@ -12,7 +12,7 @@ import { TlsIdentity } from "../../render/rendered";
 export function issueTlsIdentity(
     name: string,
     host: HostPlan,
-    ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string> },
+    ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string>; trustPem: pulumi.Input<string> },
     lifetime: CertificatesConfig,
     parent: pulumi.Resource,
 ): pulumi.Output<TlsIdentity> {
@@ -40,5 +40,6 @@ export function issueTlsIdentity(
         },
         { parent },
     );
-    return pulumi.all([ca.certPem, cert.certPem, key.privateKeyPem]).apply(([caCert, certPem, keyPem]) => ({ caCert, cert: certPem, key: keyPem }));
+    // The host trusts every trusted CA (its ca.crt), and its certificate comes from the signing one.
+    return pulumi.all([ca.trustPem, cert.certPem, key.privateKeyPem]).apply(([caCert, certPem, keyPem]) => ({ caCert, cert: certPem, key: keyPem }));
 }

@@ -8,7 +8,8 @@
  *   - app-host and storage-host loss through NGINX: no acknowledged row or file lost;
  *   - day two over SSH: a config change that needs a restart, rolled by the cluster step; every
  *     host's certificate renewed and delivered; a Patroni member added and removed; an etcd
- *     member replaced (and refused while another is down); every password rotated; the
+ *     member replaced (and refused while another is down); the CA rotated in three rounds; a
+ *     package update rolled through the Patroni members; every password rotated; the
  *     certificate, password and etcd membership checks' canaries.
  * Tears the lab down even when a step fails. Needs root.
  */
@@ -205,7 +206,7 @@ test(
         const state = requireState();
         const etcd = state.plan.hosts.find((h) => h.roles.includes("etcd"))!;
         forgetIdentity(PKI_DIR, etcd);
-        issueIdentity(PKI_DIR, etcd, state.plan.certificates.hostDays);
+        issueIdentity(PKI_DIR, etcd, state.plan.certificates);
         await expect(checkCertsServed(state)).rejects.toThrow(`${etcd.name} still presents its old certificate`);
         expect(await applyPlan(state, state.plan, () => undefined)).toBeGreaterThan(0);
         await checkCertsServed(state);
@@ -285,6 +286,33 @@ test(
 );
 
 test(
+    "rotate-ca: the deployment CA rotated in its three rounds (both trusted, the new one signs, only the new one trusted) through the steps while the writer writes; every etcd member then presents the new CA's certificate and refuses the old CA's; nothing lost. The check fails before the rotation",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { checkCaRotated } = await import("../../lab/drill");
+        // The canary: before any rotation the members present the stack files' CA 0, not CA 1.
+        await expect(checkCaRotated(requireState(), 1, 0)).rejects.toThrow(/presents a certificate not issued by CA 1/);
+        const t = (await drill("rotate-ca", { trials: 1, say: () => undefined })).trials[0];
+        expectClean(t);
+        // The drill's finish rotated back to the stack files' CA (the same three rounds).
+        expect(requireState().plan.certificates).toMatchObject({ caSigning: 0, caTrusted: [0] });
+        await checkCaRotated(requireState(), 0, 1);
+        expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
+    },
+    10 * MINUTE,
+);
+
+test(
+    "package-update: a newer patroni (Debian's, re-versioned, from a local repository) upgraded by real apt and dpkg with dpkg's restarts held, each member restarted in turn (a leader hands over first) while the writer writes; every member runs it in a new process; nothing lost, no split-brain",
+    async () => {
+        const t = (await drill("package-update", { trials: 1, say: () => undefined })).trials[0];
+        expectClean(t);
+        expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
+    },
+    8 * MINUTE,
+);
+
+test(
     "rotate-passwords: every database password and the REST password rotated (roles step on the primary, then the members' and the app's files, reloads), writing through NGINX as the app; each new password works, no old one does; nothing lost, no split-brain",
     async () => {
         const t = (await drill("rotate-passwords", { trials: 1, say: () => undefined })).trials[0];
@@ -329,4 +357,25 @@ test(
         expect(cli("apply", "--dry-run").stdout.trim()).toBe("no changes");
     },
     6 * MINUTE,
+);
+
+test(
+    "the replicas' reconnect check can fail: a replica whose password file holds a wrong replication password (what Patroni 4.0.7 leaves after a rotation) is reported; the Patroni step's mender puts it right",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { execInHost } = await import("../../lab/hosts");
+        const { checkReplicasReconnect } = await import("../../lab/drill");
+        const { leaderOf, patroniMembers } = await import("../../lab/cluster");
+        const state = requireState();
+        const leader = leaderOf(await patroniMembers(state.plan))!;
+        const replica = state.plan.hosts.find((h) => h.roles.includes("patroni") && h.name !== leader)!.name;
+        const inReplica = (argv: string[]) => execInHost(state.holders[replica], replica, argv, 60000);
+        const spoil = `import re; p = "/var/lib/postgresql/.pgpass_patroni"; t = open(p).read(); open(p, "w").write(re.sub(r"^([^:\\n]*:[^:\\n]*:[^:\\n]*:replicator:).*$", r"\\1wrong", t, flags=re.M))`;
+        expect(inReplica(["python3", "-c", spoil]).status).toBe(0);
+        await expect(checkReplicasReconnect(state, leader)).rejects.toThrow(`${replica} could not reconnect to the primary`);
+        const mend = inReplica(["python3", "/usr/local/lib/nextcloud-ha/patroni-passfile.py"]);
+        expect(mend.stdout).toContain("replication password in /var/lib/postgresql/.pgpass_patroni mended");
+        await checkReplicasReconnect(state, leader);
+    },
+    3 * MINUTE,
 );

@@ -165,12 +165,26 @@ test("defaults fill what the config leaves out", () => {
 
 test("certificates: a renewal window over half the lifetime is refused (every up would renew), naming the key and the bound", () => {
     const raw = base();
-    expect(loadStackConfig(raw).certificates).toEqual({ hostDays: 365, renewBeforeDays: 30 });
+    expect(loadStackConfig(raw).certificates).toEqual({ hostDays: 365, renewBeforeDays: 30, caSigning: 0, caTrusted: [0] });
     raw.certificates = { hostDays: 30, renewBeforeDays: 20 };
     const e = failure(raw);
     expect(e.key).toBe("certificates.renewBeforeDays");
     expect(e.message).toContain("use at most 15");
     expect(failure({ ...base(), certificates: { hostDays: 5 } }).key).toBe("certificates.hostDays");
+});
+
+test("certificates.caSigning and caTrusted: one CA or two consecutive ones trusted, the signing one among them; a rotation names both; anything else refused with the key and the way", () => {
+    const ca = (c: object) => loadStackConfig({ ...base(), certificates: c }).certificates;
+    expect(ca({ caTrusted: [0, 1] })).toMatchObject({ caSigning: 0, caTrusted: [0, 1] });
+    expect(ca({ caSigning: 1, caTrusted: [1, 0] })).toMatchObject({ caSigning: 1, caTrusted: [0, 1] });
+    expect(ca({ caSigning: 1, caTrusted: [1] })).toMatchObject({ caSigning: 1, caTrusted: [1] });
+    const jump = failure({ ...base(), certificates: { caSigning: 1 } });
+    expect([jump.key, jump.message]).toEqual(["certificates.caTrusted", expect.stringContaining("caTrusted: [0, 1]")]);
+    expect(failure({ ...base(), certificates: { caSigning: 2, caTrusted: [0, 1] } }).key).toBe("certificates.caSigning");
+    expect(failure({ ...base(), certificates: { caTrusted: [0, 2] } }).message).toContain("two consecutive ones");
+    expect(failure({ ...base(), certificates: { caTrusted: [] } }).key).toBe("certificates.caTrusted");
+    expect(failure({ ...base(), certificates: { caTrusted: "0,1" } }).key).toBe("certificates.caTrusted");
+    expect(failure({ ...base(), certificates: { caTrusted: [0, -1] } }).key).toBe("certificates.caTrusted[1]");
 });
 
 test("packages.update: a generation, 0 by default; a negative one or another key refused with the key", () => {

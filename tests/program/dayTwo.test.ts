@@ -4,7 +4,7 @@
  * names the file (a preview's diff says which host and file, never the content).
  */
 import { readStackConfig } from "../../plan/stackFiles";
-import { MockRun, runProgram } from "../helpers/mocks";
+import { hostFile, MockRun, runProgram } from "../helpers/mocks";
 
 /** Every converge step's and cluster step's triggers, by step name. */
 function triggers(run: MockRun): Record<string, string[]> {
@@ -27,7 +27,16 @@ async function changed(edit: (raw: any) => void): Promise<Record<string, string[
     const raw: any = JSON.parse(JSON.stringify(readStackConfig("dc1")));
     edit(raw);
     const after = triggers(
-        (await runProgram("dc1", { patroni: raw.patroni, haproxy: raw.haproxy, etcd: raw.etcd, sites: raw.sites, packages: raw.packages })).run,
+        (
+            await runProgram("dc1", {
+                patroni: raw.patroni,
+                haproxy: raw.haproxy,
+                etcd: raw.etcd,
+                sites: raw.sites,
+                packages: raw.packages,
+                certificates: raw.certificates,
+            })
+        ).run,
     );
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     return Object.fromEntries(
@@ -84,6 +93,32 @@ test("an etcd member replaced in another site (dc2-etcd1 out, dc2-etcd2 in): her
         "/etc/etcd/etcdctl.env",
     ]);
     expect(diff["dc1-db1-converge-patroni"].map((t) => t.split(" ")[0])).toEqual(["/etc/patroni/config.yml"]);
+});
+
+test("a CA rotation in three rounds: both CAs trusted (only ca.crt changes, on the hosts that hold one), then the new one signs, then only the new one is trusted", async () => {
+    const trust = await changed((raw) => (raw.certificates = { caSigning: 0, caTrusted: [0, 1] }));
+    expect(Object.keys(trust).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd"]);
+    // Keys aside: the mock draws a key's value by creation order, and the new CA's key comes first.
+    const files = (step: string) => trust[step].map((t) => t.split(" ")[0]).filter((f) => !f.endsWith(".key"));
+    expect(files("dc1-etcd1-converge-etcd")).toEqual(["/etc/etcd/pki/ca.crt"]);
+    expect(files("dc1-db1-converge-patroni")).toEqual(["/etc/patroni/pki/ca.crt"]);
+    const round = async (signing: number, trusted: number[]) => {
+        const { run } = await runProgram("dc1", { certificates: { caSigning: signing, caTrusted: trusted } });
+        const cas = run.byType("tls:index/selfSignedCert:SelfSignedCert").map((c) => c.name);
+        const signedWith = run.byType("tls:index/locallySignedCert:LocallySignedCert").map((c) => JSON.stringify(c.inputs.caCertPem));
+        return { cas, signedWith, caFile: hostFile(run, "dc1-etcd1", "/etc/etcd/pki/ca.crt") };
+    };
+    const one = await round(0, [0, 1]);
+    expect(one.cas.sort()).toEqual(["shared-etcd-ca", "shared-etcd-ca-1"]);
+    expect(one.caFile).toContain("cert-shared-etcd-ca\n");
+    expect(one.caFile).toContain("cert-shared-etcd-ca-1\n");
+    for (const s of one.signedWith) expect(s).toMatch(/cert-shared-etcd-ca\\n/);
+    const two = await round(1, [0, 1]);
+    for (const s of two.signedWith) expect(s).toMatch(/cert-shared-etcd-ca-1\\n/);
+    const three = await round(1, [1]);
+    expect(three.cas).toEqual(["shared-etcd-ca-1"]);
+    expect(three.caFile).not.toContain("cert-shared-etcd-ca\n");
+    expect(three.caFile).toContain("cert-shared-etcd-ca-1\n");
 });
 
 test("a package update (packages.update raised) names each service's packages in its step's triggers, on every host, and changes no file and no cluster step", async () => {

@@ -28,3 +28,12 @@ test("dc2's Patroni member uses dc1's passwords and certificates signed by dc1's
     expect(plain).not.toContain(shared.caKeyPem.trim().split("\n")[1]);
     expect(plain).not.toContain(shared.database.superuserPassword);
 });
+
+test("dc2's hosts trust what dc1 exports as its trust bundle (two CAs during a rotation), and dc1's signing CA alone from a dc1 that exports none", async () => {
+    expect(hostFile(run, "dc2-etcd1", "/etc/etcd/pki/ca.crt")).toBe(primaryStackOutputs().etcdCaCertPem);
+    const bundle =
+        "-----BEGIN CERTIFICATE-----\nprimary-ca-cert\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nprimary-ca-1\n-----END CERTIFICATE-----\n";
+    const rotating = await runProgram("dc2", {}, { ...primaryStackOutputs(), caTrustPem: bundle });
+    expect(hostFile(rotating.run, "dc2-etcd1", "/etc/etcd/pki/ca.crt")).toBe(bundle);
+    expect(hostFile(rotating.run, "dc2-db1", "/etc/patroni/pki/ca.crt")).toBe(bundle);
+});
