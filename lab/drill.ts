@@ -27,7 +27,7 @@ import { applyPlan } from "./lifecycle";
 import { labStack } from "./labPlan";
 import { forgetIdentity, issuedBy, issuedFingerprint, issueIdentity, servedCertificate, servedFingerprint, trustBundle } from "./pki";
 import { LabState, PKI_DIR, requireState } from "./state";
-import { installedVersion, publishUpdate, UPDATED_PACKAGE } from "./updates";
+import { installedVersion, publishUpdate, UPDATED_PACKAGES } from "./updates";
 import { summarize, Summary } from "./stats";
 
 type Say = (m: string) => void;
@@ -496,10 +496,11 @@ export const SCENARIOS = {
     },
     /**
      * A package update (`packages.update` raised, as a pull request does after a Debian point
-     * release): a newer `patroni` in a local repository on every Patroni host (lab/updates.ts),
-     * then the converge steps upgrade it with dpkg's restarts held and restart each member in
-     * turn, a leader handing over first. Then every member must run the new version in a Patroni
-     * process started after the upgrade. Goal: no outage beyond the switchovers.
+     * release): newer `patroni` and `glusterfs-server` in a local repository on every host
+     * (lab/updates.ts), then the converge steps upgrade them with dpkg's restarts held and
+     * restart each Patroni member in turn (a leader handing over first) and each brick host in
+     * turn (heal finished before the next). Then every member and brick host must run the new
+     * version in a process started after the upgrade. Goal: no outage beyond the switchovers.
      */
     /**
      * The deployment CA rotated (to generation 1, or back to 0 on the next trial) in its three
@@ -532,15 +533,18 @@ export const SCENARIOS = {
         target: primaryHost,
         async inject(state) {
             const generation = state.plan.packages.update + 1;
-            const version = publishUpdate(state, generation);
-            const members = hostsOf(state.plan, { role: "patroni" }).map((h) => h.name);
-            const pid = (m: string) => execInHost(state.holders[m], m, ["cat", "/run/lab-units/patroni.service.pid"]).stdout.trim();
-            const before = Object.fromEntries(members.map((m) => [m, pid(m)]));
+            const versions = publishUpdate(state, generation);
+            const targets = UPDATED_PACKAGES.flatMap((p) =>
+                state.plan.hosts.filter((h) => h.roles.some((r) => p.roles.includes(r))).map((h) => ({ host: h.name, ...p })),
+            );
+            const pid = (t: (typeof targets)[number]) =>
+                execInHost(state.holders[t.host], t.host, ["cat", `/run/lab-units/${t.service}.service.pid`]).stdout.trim();
+            const before = targets.map(pid);
             await configChange((c) => ({ ...c, packages: { update: generation } }))(state);
-            for (const m of members) {
-                const installed = installedVersion(state, m);
-                if (installed !== version) throw new LabError(`${m} has ${UPDATED_PACKAGE} ${installed}, not the update's ${version}`);
-                if (pid(m) === before[m]) throw new LabError(`${m}'s Patroni was not restarted after the update (still process ${before[m]})`);
+            for (const [i, t] of targets.entries()) {
+                const installed = installedVersion(state, t.host, t.name);
+                if (installed !== versions[t.name]) throw new LabError(`${t.host} has ${t.name} ${installed}, not the update's ${versions[t.name]}`);
+                if (pid(t) === before[i]) throw new LabError(`${t.host}'s ${t.service} was not restarted after the update (still process ${before[i]})`);
             }
         },
         writer: "primary-site",

@@ -5,7 +5,7 @@
  * backup volfile servers for the app hosts. Pure.
  */
 import { DeploymentPlan, GlusterPlan, HostPlan, hostByName } from "../plan/plan";
-import { RenderedHost } from "./rendered";
+import { ApplyRule, RenderedHost } from "./rendered";
 
 /** Volume options: client and server quorum, then the metadata-cache/nl-cache small-file tuning. */
 export const VOLUME_OPTIONS: [string, string][] = [
@@ -56,6 +56,31 @@ export function renderVolumeScript(plan: DeploymentPlan, runsOn: HostPlan): stri
     ].join("\n");
 }
 
+/**
+ * What takes new GlusterFS binaries into use on a brick host, as Gluster's rolling upgrade does:
+ * glusterd, this host's brick process and self-heal daemon stopped (only this host's: `pkill
+ * --ns` keeps to its network namespace, which on a VM is all of it, and the app's FUSE mount is
+ * another process), glusterd started (it starts the brick and the daemon again), then every
+ * brick connected and nothing left to heal before the next brick host's step. The volume keeps
+ * serving from the other data brick and the arbiter meanwhile.
+ */
+function brickRestart(volume: string): ApplyRule {
+    const mine = (pattern: string) => `pkill --ns $$ --nslist net -TERM -f '${pattern}'`;
+    return {
+        kind: "run",
+        command: [
+            "systemctl stop glusterd.service",
+            `{ ${mine("^/usr/sbin/glusterfsd ")} || true; }`,
+            `{ ${mine(`volfile-id shd/${volume} `)} || true; }`,
+            // Bounded: the brick flushes and exits within seconds.
+            `i=0; while pgrep --ns $$ --nslist net -f '^/usr/sbin/glusterfsd ' >/dev/null && [ "$i" -lt 30 ]; do i=$((i+1)); sleep 1; done`,
+            "systemctl start glusterd.service",
+        ].join(" && "),
+        // Every brick connected, no entry left to heal.
+        healthy: `out=$(gluster volume heal ${volume} info) && ! echo "$out" | grep -q '^Status: [^C]' && ! echo "$out" | grep '^Number of entries:' | grep -vq ': 0$'`,
+    };
+}
+
 /** glusterd on a brick host, with its brick directory (the volume script goes to the creator with the command that runs it). */
 export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): RenderedHost {
     const g = requireGluster(plan);
@@ -78,6 +103,7 @@ export function renderGlusterBrick(plan: DeploymentPlan, host: HostPlan): Render
                 user: "root",
                 command: ["/usr/sbin/glusterd", "-N", "-p", "/run/glusterd.pid", "--log-level", "INFO"],
                 apply: { kind: "none" },
+                update: { generation: plan.packages.update, packages: ["glusterfs-server"], then: brickRestart(g.volume) },
             },
         ],
         packages: ["glusterfs-server", "xfsprogs"],

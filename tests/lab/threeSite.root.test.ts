@@ -303,7 +303,7 @@ test(
 );
 
 test(
-    "package-update: a newer patroni (Debian's, re-versioned, from a local repository) upgraded by real apt and dpkg with dpkg's restarts held, each member restarted in turn (a leader hands over first) while the writer writes; every member runs it in a new process; nothing lost, no split-brain",
+    "package-update: newer patroni and glusterfs-server (Debian's, re-versioned, from a local repository) upgraded by real apt and dpkg with dpkg's restarts held, each Patroni member restarted in turn (a leader hands over first), each brick host in turn (heal done before the next), while the writer writes; each runs the new version in a new process; nothing lost, no split-brain",
     async () => {
         const t = (await drill("package-update", { trials: 1, say: () => undefined })).trials[0];
         expectClean(t);
