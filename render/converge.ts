@@ -106,7 +106,8 @@ function updateLines(host: HostPlan, service: ServiceSpec, marker: string): stri
     const u = service.update;
     if (!u || u.generation === 0) return [];
     const pkgs = u.packages.join(" ");
-    const versions = `dpkg-query -W -f '\${Package}=\${Version} ' ${pkgs}`;
+    // A package not installed is left out (dpkg-query says so and fails; the others it still lists).
+    const versions = `dpkg-query -W -f '\${Package}=\${Version} ' ${pkgs} 2>/dev/null || true`;
     return [
         `# Package update generation ${u.generation} (config packages.update): ${pkgs}`,
         `if [ -f ${marker} ] && [ "$(cat ${marker}.update 2>/dev/null || echo 0)" != ${u.generation} ]; then`,
