@@ -72,8 +72,16 @@ def wait(what, check, seconds):
     fail(f"{what}: not after {seconds} s{f' (last error: {last})' if last else ''}")
 
 
+def synchronous():
+    with urllib.request.urlopen(f"{rest}/config", timeout=5) as r:
+        return bool(json.load(r).get("synchronous_mode"))
+
+
 def handover():
     candidate = None
+    # In synchronous mode Patroni takes only the synchronous standby ("candidate name does not match
+    # with sync_standby"): a replica that just came back streams before Patroni names it, at its next loop.
+    sync_only = synchronous()
 
     def candidate_ready():
         nonlocal candidate
@@ -84,7 +92,8 @@ def handover():
             if m["name"] != name and m["role"] in ("sync_standby", "replica") and m["state"] == "streaming" and not (m.get("tags") or {}).get("nofailover")
         ]
         sync = [m for m in ready if m["role"] == "sync_standby"]
-        candidate = (sync or ready or [None])[0]
+        pool = sync if sync_only else sync or ready
+        candidate = pool[0] if pool else None
         return candidate is not None
 
     wait("a streaming replica to hand over to", candidate_ready, 120)
