@@ -495,14 +495,6 @@ export const SCENARIOS = {
         finish: backToStackFiles,
     },
     /**
-     * A package update (`packages.update` raised, as a pull request does after a Debian point
-     * release): newer `patroni` and `glusterfs-server` in a local repository on every host
-     * (lab/updates.ts), then the converge steps upgrade them with dpkg's restarts held and
-     * restart each Patroni member in turn (a leader handing over first) and each brick host in
-     * turn (heal finished before the next). Then every member and brick host must run the new
-     * version in a process started after the upgrade. Goal: no outage beyond the switchovers.
-     */
-    /**
      * The deployment CA rotated (to generation 1, or back to 0 on the next trial) in its three
      * rounds, each converged through the steps: both CAs trusted (every ca.crt gets the second
      * one: etcd restarts one member at a time, Patroni reloads), the new CA signs (every host's
@@ -529,6 +521,14 @@ export const SCENARIOS = {
             }
         },
     },
+    /**
+     * A package update (`packages.update` raised, as a pull request does after a Debian point
+     * release): newer `patroni` and `glusterfs-server` in a local repository on every host
+     * (lab/updates.ts), then the converge steps upgrade them with dpkg's restarts held and
+     * restart each Patroni member in turn (a leader handing over first) and each brick host in
+     * turn (heal finished before the next). Then every member and brick host must run the new
+     * version in a process started after the upgrade. Goal: no outage beyond the switchovers.
+     */
     "package-update": {
         target: primaryHost,
         async inject(state) {
@@ -537,8 +537,13 @@ export const SCENARIOS = {
             const targets = UPDATED_PACKAGES.flatMap((p) =>
                 state.plan.hosts.filter((h) => h.roles.some((r) => p.roles.includes(r))).map((h) => ({ host: h.name, ...p })),
             );
+            // The service's main process, and on a brick host the brick's too (glusterd starts it again: it must be a new one).
             const pid = (t: (typeof targets)[number]) =>
-                execInHost(state.holders[t.host], t.host, ["cat", `/run/lab-units/${t.service}.service.pid`]).stdout.trim();
+                execInHost(state.holders[t.host], t.host, [
+                    "sh",
+                    "-c",
+                    `cat /run/lab-units/${t.service}.service.pid; ${t.service === "glusterd" ? "pgrep --ns $$ --nslist net -f '^/usr/sbin/glusterfsd '" : "true"}`,
+                ]).stdout.trim();
             const before = targets.map(pid);
             await configChange((c) => ({ ...c, packages: { update: generation } }))(state);
             for (const [i, t] of targets.entries()) {

@@ -166,18 +166,16 @@ export async function apply(opts: { dryRun: boolean }): Promise<string> {
     const pending = pendingSteps(state, plan);
     for (const h of added) console.log(`+ ${h.name} (${h.roles.join(", ")}, ${h.address}): a new host`);
     for (const s of pending) console.log([`~ ${s.key}`, ...diffOf(state.applied[s.key], s.triggers).map((l) => `    ${l}`)].join("\n"));
-    for (const h of removed)
-        console.log(
-            `- ${h.name}: ${leaveSteps(state.plan, h)
-                .map((s) => `${s.service} leaves (${s.argv!.join(" ")})`)
-                .join(", then ")}, then it goes`,
-        );
+    // With the hosts an earlier apply left leaving (its leave steps did not all run).
+    const leaving = [...(state.leaving ?? []), ...removed.map((h) => ({ host: h, steps: leaveSteps(state.plan, h) }))];
+    for (const { host: h, steps } of leaving)
+        console.log(`- ${h.name}: ${steps.map((s) => `${s.service} leaves (${s.argv.join(" ")})`).join(", then ")}, then it goes`);
     const rotating = PASSWORD_ROLES.filter((r) => plan.passwords.rotation[r] !== state.plan.passwords.rotation[r]);
-    const changes = pending.length + removed.length;
+    const changes = pending.length + leaving.length;
     if (opts.dryRun)
         return changes === 0
             ? "no changes"
-            : `${pending.length} steps would run${removed.length ? `, ${removed.length} hosts leave` : ""}${rotating.length ? `, and every step whose files hold the new ${rotating.join(", ")} passwords` : ""} (--dry-run: nothing changed)`;
+            : `${pending.length} steps would run${leaving.length ? `, ${leaving.length} hosts leave` : ""}${rotating.length ? `, and every step whose files hold the new ${rotating.join(", ")} passwords` : ""} (--dry-run: nothing changed)`;
     const n = await applyPlan(state, plan);
     return n === 0 ? "no changes" : `${n} steps applied`;
 }

@@ -3,7 +3,7 @@
  * drill publishes newer versions of Debian 13's own `patroni` and `glusterfs-server` (their .debs from the
  * Debian root's apt cache, the version raised with `+nchaN`, nothing else changed) in a local
  * repository on every host, the only source its apt reads (every service's step asks apt; only
- * Patroni's finds something newer). Then the real apt and dpkg
+ * Patroni's and the bricks' find something newer). Then the real apt and dpkg
  * upgrade it, and the converge steps take it into use as on a VM.
  */
 import { createHash } from "node:crypto";

@@ -112,8 +112,10 @@ function updateLines(host: HostPlan, service: ServiceSpec, marker: string): stri
         `# Package update generation ${u.generation} (config packages.update): ${pkgs}`,
         `if [ -f ${marker} ] && [ "$(cat ${marker}.update 2>/dev/null || echo 0)" != ${u.generation} ]; then`,
         `    was=$(${versions})`,
-        // Held: dpkg's maintainer scripts would restart the service now, not when this step says.
-        "    held=0; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; held=1; fi",
+        // A run that stopped between apt and here (apt failed half-way, the step killed) left .updating: its upgrade is applied now.
+        `    interrupted=0; if [ -f ${marker}.updating ]; then interrupted=1; fi; touch ${marker}.updating`,
+        // Held: dpkg's maintainer scripts would restart the service now, not when this step says; the hold goes however the script ends.
+        "    held=0; trap '[ \"$held\" = 0 ] || rm -f /usr/sbin/policy-rc.d' EXIT; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d; held=1; fi",
         `    if ! out=$(apt-get update -q 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --only-upgrade -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef ${pkgs} 2>&1); then`,
         '        [ "$held" = 0 ] || rm -f /usr/sbin/policy-rc.d',
         `        echo ${quote(`${service.name} on ${host.name}: the package update failed; nothing restarted, the old versions run on:`)} "$(echo "$out" | tail -n 3)" >&2`,
@@ -121,7 +123,8 @@ function updateLines(host: HostPlan, service: ServiceSpec, marker: string): stri
         "    fi",
         '    [ "$held" = 0 ] || rm -f /usr/sbin/policy-rc.d',
         `    now=$(${versions})`,
-        `    if [ "$was" != "$now" ]; then touch ${marker}.updated; echo "updated: $now"; else echo ${quote(`${service.name}: its packages are up to date`)}; fi`,
+        `    if [ "$was" != "$now" ] || [ "$interrupted" = 1 ]; then touch ${marker}.updated; echo "updated: $now"; else echo ${quote(`${service.name}: its packages are up to date`)}; fi`,
+        `    rm -f ${marker}.updating`,
         `    echo ${u.generation} >${marker}.update`,
         "fi",
     ];

@@ -62,6 +62,7 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
     const settings = {
         name: host.name,
         peerUrl: peer(host.name),
+        peerUrls: Object.fromEntries(cluster.members.map((m) => [m, peer(m)])),
         clientUrls: Object.fromEntries(cluster.members.map((m) => [m, `https://${hostByName(plan, m).address}:${plan.ports.etcdClient}`])),
         localUrl: `https://127.0.0.1:${plan.ports.etcdClient}`,
         dataDir: DATA_DIR,

@@ -15,6 +15,7 @@
 # Every wait bounded; safe to re-run. Holds no secret: the member's certificate and key are files.
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -98,6 +99,27 @@ def wait(what, check, seconds):
     fail(f"{what} not after {seconds} s")
 
 
+def listening(url):
+    host, port = url.rsplit("//", 1)[1].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def bootstrap_member(running):
+    # Day one: a member that runs but has no quorum yet lists this one among the bootstrap's members,
+    # and no member but itself has ever run. A running cluster that lost its quorum has run members.
+    for n in running:
+        # etcd 3.5 answers a member list from its own view, quorum or not.
+        r = etcdctl([S["clientUrls"][n]], "member", "list", "-w", "json")
+        if r.returncode == 0:
+            members = json.loads(r.stdout).get("members", [])
+            return any(PEER in m.get("peerURLs", []) for m in members) and not any(started(m) for m in members if m.get("name") != n)
+    return False
+
+
 def others_healthy():
     return [u for n, u in sorted(S["clientUrls"].items()) if n != NAME and healthy(u)]
 
@@ -108,6 +130,11 @@ def join():
         return
     answering = others_healthy()
     if not answering:
+        # Day one only if no other member runs at all: one that runs but is not healthy (no quorum yet
+        # on day one, or a fault) must not make this one start a cluster of its own beside a running one.
+        running = [n for n, u in sorted(S["peerUrls"].items()) if n != NAME and listening(u)]
+        if running and not bootstrap_member(running):
+            fail(f"{', '.join(running)} run but none answers healthy; starting {NAME} now could found a second cluster: try again when they do")
         if os.path.exists(S["joinEnv"]):
             os.remove(S["joinEnv"])
         say("no other member answers: it starts with the plan's new cluster (day one)")
@@ -120,6 +147,8 @@ def join():
             os.remove(S["joinEnv"])
         say("a member of the plan's new cluster, starting after its peers (day one)")
         return
+    if mine and started(mine[0]) and mine[0].get("name") != NAME:
+        fail(f"its peer address {PEER} belongs to running member {mine[0].get('name')}; free the address or remove that member first")
     if mine and started(mine[0]):
         # It ran before (it has a name) and its data is gone: a rebuilt host. Its old self must go first.
         reconfigure(answering, "remove", member_id(mine[0]))

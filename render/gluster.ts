@@ -68,14 +68,16 @@ function brickRestart(volume: string): ApplyRule {
     const mine = (pattern: string) => `pkill --ns $$ --nslist net -TERM -f '${pattern}'`;
     return {
         kind: "run",
+        // One command a line: the converge script's `set -e` stops at the first that fails.
         command: [
             "systemctl stop glusterd.service",
-            `{ ${mine("^/usr/sbin/glusterfsd ")} || true; }`,
-            `{ ${mine(`volfile-id shd/${volume} `)} || true; }`,
-            // Bounded: the brick flushes and exits within seconds.
+            `${mine("^/usr/sbin/glusterfsd ")} || true`,
+            `${mine(`volfile-id shd/${volume} `)} || true`,
+            // Bounded: the brick flushes and exits within seconds; one still running would keep the old binary.
             `i=0; while pgrep --ns $$ --nslist net -f '^/usr/sbin/glusterfsd ' >/dev/null && [ "$i" -lt 30 ]; do i=$((i+1)); sleep 1; done`,
+            `! pgrep --ns $$ --nslist net -f '^/usr/sbin/glusterfsd ' >/dev/null || { echo 'glusterfsd still runs 30 s after SIGTERM; glusterd stays stopped' >&2; exit 1; }`,
             "systemctl start glusterd.service",
-        ].join(" && "),
+        ].join("\n"),
         // Every brick connected, no entry left to heal.
         healthy: `out=$(gluster volume heal ${volume} info) && ! echo "$out" | grep -q '^Status: [^C]' && ! echo "$out" | grep '^Number of entries:' | grep -vq ': 0$'`,
     };
