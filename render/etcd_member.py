@@ -16,9 +16,11 @@
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 
 S = json.loads(r"""@SETTINGS@""")
 NAME, PEER = S["name"], S["peerUrl"]
@@ -111,12 +113,17 @@ def listening(url):
 def bootstrap_member(running):
     # Day one: a member that runs but has no quorum yet lists this one among the bootstrap's members,
     # and no member but itself has ever run. A running cluster that lost its quorum has run members.
+    # Asked on the peer port (/members: the member's own view, which it serves without a quorum).
+    ctx = ssl.create_default_context(cafile=S["caFile"])
+    ctx.load_cert_chain(S["certFile"], S["keyFile"])
+    ctx.check_hostname = False
     for n in running:
-        # etcd 3.5 answers a member list from its own view, quorum or not.
-        r = etcdctl([S["clientUrls"][n]], "member", "list", "-w", "json")
-        if r.returncode == 0:
-            members = json.loads(r.stdout).get("members", [])
-            return any(PEER in m.get("peerURLs", []) for m in members) and not any(started(m) for m in members if m.get("name") != n)
+        try:
+            with urllib.request.urlopen(f"{S['peerUrls'][n]}/members", timeout=5, context=ctx) as r:
+                members = json.load(r)
+        except (OSError, ValueError):
+            continue
+        return any(PEER in m.get("peerURLs", []) for m in members) and not any(started(m) for m in members if m.get("name") != n)
     return False
 
 
