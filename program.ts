@@ -161,6 +161,7 @@ export function deploySite() {
     const sharedSecrets = config.primaryStack ? undefined : secrets.values;
     const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;
     const caTrustPem = config.primaryStack ? undefined : secrets.caTrustPem;
+    const caGenerations = config.primaryStack ? undefined : { signing: plan.certificates.caSigning, trusted: plan.certificates.caTrusted };
     return {
         topology,
         siteName,
@@ -179,5 +180,6 @@ export function deploySite() {
         sharedSecrets,
         etcdCaCertPem,
         caTrustPem,
+        caGenerations,
     };
 }

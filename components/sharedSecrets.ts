@@ -11,7 +11,34 @@ import { PasswordRole } from "../plan/config";
 import { bundleSecrets, generateSecrets, generationOf, SecretName, SecretsBundle } from "../render/secrets";
 
 /** What the primary stack exports for the others; names listed in the README. */
-export const SHARED_OUTPUTS = { secrets: "sharedSecrets", caCert: "etcdCaCertPem", caTrust: "caTrustPem", replication: "primaryEndpoints" } as const;
+export const SHARED_OUTPUTS = {
+    secrets: "sharedSecrets",
+    caCert: "etcdCaCertPem",
+    caTrust: "caTrustPem",
+    caGenerations: "caGenerations",
+    replication: "primaryEndpoints",
+} as const;
+
+/** The deployment CA's generations as the plan names them (plan `certificates`): the one that signs, the ones trusted. */
+export interface CaGenerations {
+    signing: number;
+    trusted: number[];
+}
+
+/**
+ * Why a stack must not take the primary stack's CAs: they are another round of a CA rotation
+ * than its own plan's (the primary has not run this round yet, or has run the next one).
+ * A primary stack from before rotation exports no generations: its one CA is generation 0.
+ */
+export function caRoundMismatch(primaryStack: string, exported: unknown, own: CaGenerations): string | undefined {
+    const theirs = (exported as CaGenerations | undefined) ?? { signing: 0, trusted: [0] };
+    const show = (g: CaGenerations) => `caSigning ${g.signing}, caTrusted [${g.trusted.join(", ")}]`;
+    if (theirs.signing === own.signing && theirs.trusted.join() === own.trusted.join()) return undefined;
+    return (
+        `certificates: this stack's plan has ${show(own)} but the primary stack ${primaryStack} last ran with ${show(theirs)}; ` +
+        `run \`pulumi up\` on ${primaryStack} first (each round of a CA rotation starts on the primary stack)`
+    );
+}
 
 /** The secrets bundle and the signing deployment CA's private key: the primary stack's `sharedSecrets` output. */
 export interface SharedSecretValues extends SecretsBundle {
@@ -24,7 +51,7 @@ export interface SharedSecretsArgs {
     /** Each password's rotation generation (plan `passwords.rotation`): a new generation draws a new value. */
     rotation: Record<PasswordRole, number>;
     /** The deployment CA's generations (plan `certificates`): the one that signs, and the ones every host trusts. */
-    ca: { signing: number; trusted: number[] };
+    ca: CaGenerations;
 }
 
 export class SharedSecrets extends pulumi.ComponentResource {
@@ -43,7 +70,13 @@ export class SharedSecrets extends pulumi.ComponentResource {
         if (args.primaryStack) {
             const primary = (this.primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent));
             this.values = pulumi.secret(primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SharedSecretValues>);
-            this.caCertPem = primary.requireOutput(SHARED_OUTPUTS.caCert) as pulumi.Output<string>;
+            // Only CAs of the plan's round: a host signed by or trusting another round's would fail in the next.
+            const sameRound = primary.getOutput(SHARED_OUTPUTS.caGenerations).apply((exported) => {
+                const mismatch = caRoundMismatch(args.primaryStack!, exported, args.ca);
+                if (mismatch) throw new pulumi.ResourceError(mismatch, this);
+                return true;
+            });
+            this.caCertPem = pulumi.all([primary.requireOutput(SHARED_OUTPUTS.caCert), sameRound]).apply(([pem]) => pem as string);
             // A primary stack from before CA rotation exports no bundle: its one CA is the trust.
             this.caTrustPem = pulumi
                 .all([primary.getOutput(SHARED_OUTPUTS.caTrust), this.caCertPem])

@@ -51,19 +51,19 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
         ["ETCD_AUTO_COMPACTION_MODE", "periodic"],
         ["ETCD_AUTO_COMPACTION_RETENTION", "1h"],
     ];
-    const envFile =
-        `# etcd member ${host.name} of cluster ${cluster.name} (${cluster.members.length} members)\n` + env.map(([k, v]) => `${k}="${v}"`).join("\n") + "\n";
+    const envFile = `# etcd member ${host.name} of cluster ${cluster.name}\n` + env.map(([k, v]) => `${k}="${v}"`).join("\n") + "\n";
     // The plan's members: what a member bootstraps with on day one. A member added later joins the running cluster instead.
     const bootstrap =
         `# etcd member ${host.name}: the cluster it bootstraps with; read at its first start only (a later change needs no restart)\n` +
         `ETCD_INITIAL_CLUSTER="${cluster.members.map((m) => `${m}=${peer(m)}`).join(",")}"\n` +
         `ETCD_INITIAL_CLUSTER_STATE="new"\n`;
     const dropIn = `[Service]\n# nextcloud-ha: the cluster a new member starts with\nEnvironmentFile=-${BOOTSTRAP_ENV}\nEnvironmentFile=-${JOIN_ENV}\n`;
+    const clientUrls = etcdClientUrls(plan, host.name);
     const settings = {
         name: host.name,
         peerUrl: peer(host.name),
         peerUrls: Object.fromEntries(cluster.members.map((m) => [m, peer(m)])),
-        clientUrls: Object.fromEntries(cluster.members.map((m) => [m, `https://${hostByName(plan, m).address}:${plan.ports.etcdClient}`])),
+        clientUrls: Object.fromEntries(cluster.members.map((m, i) => [m, clientUrls[i]])),
         localUrl: `https://127.0.0.1:${plan.ports.etcdClient}`,
         dataDir: DATA_DIR,
         joinEnv: JOIN_ENV,
@@ -81,7 +81,7 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
     const etcdctl =
         `# Source this to talk to the local etcd member: . /etc/etcd/etcdctl.env\n` +
         `export ETCDCTL_API=3\n` +
-        `export ETCDCTL_ENDPOINTS="${etcdClientUrls(plan, host.name).join(",")}"\n` +
+        `export ETCDCTL_ENDPOINTS="${clientUrls.join(",")}"\n` +
         `export ETCDCTL_CACERT=${ETCD_PKI}/ca.crt\n` +
         `export ETCDCTL_CERT=${ETCD_PKI}/member.crt\n` +
         `export ETCDCTL_KEY=${ETCD_PKI}/member.key\n`;

@@ -91,7 +91,8 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                     case "tls:index/certRequest:CertRequest":
                         return { id: args.name, state: { ...args.inputs, certRequestPem: `csr-${args.name}` } };
                     case "pulumi:pulumi:StackReference": {
-                        const outputs = primaryOutputs ?? primaryStackOutputs();
+                        // By default the primary has run the stack's own round of a CA rotation (what `pulumi up` there does first).
+                        const outputs = primaryOutputs ?? { ...primaryStackOutputs(), caGenerations: caGenerationsOf(raw.certificates) };
                         const shared = outputs.sharedSecrets as { database: Record<string, string>; nextcloud: Record<string, string>; caKeyPem: string };
                         run.generatedSecrets.push(...Object.values(shared.database), ...Object.values(shared.nextcloud), shared.caKeyPem.split("\n")[1]);
                         return { id: args.name, state: { outputs, secretOutputNames: ["sharedSecrets"] } };
@@ -115,6 +116,12 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
     }
     pulumi.runtime.setAllConfig(all);
     return run;
+}
+
+/** The stack config's `certificates` as the primary stack exports them (`caGenerations`), their defaults filled in. */
+function caGenerationsOf(certificates: unknown): { signing: number; trusted: number[] } {
+    const c = (certificates ?? {}) as { caSigning?: number; caTrusted?: number[] };
+    return { signing: c.caSigning ?? 0, trusted: c.caTrusted ?? [c.caSigning ?? 0] };
 }
 
 /** A resource as the program declared it: its parent, what it waits for, whether it is protected (the mock engine sees none of these). */

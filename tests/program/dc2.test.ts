@@ -1,5 +1,6 @@
 /** dc2 reads the shared secrets from dc1's stack instead of creating its own. */
 import { parse } from "yaml";
+import { caRoundMismatch } from "../../components/sharedSecrets";
 import { hostFile, MockRun, plainParts, primaryStackOutputs, runProgram } from "../helpers/mocks";
 
 let run: MockRun;
@@ -33,7 +34,25 @@ test("dc2's hosts trust what dc1 exports as its trust bundle (two CAs during a r
     expect(hostFile(run, "dc2-etcd1", "/etc/etcd/pki/ca.crt")).toBe(primaryStackOutputs().etcdCaCertPem);
     const bundle =
         "-----BEGIN CERTIFICATE-----\nprimary-ca-cert\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nprimary-ca-1\n-----END CERTIFICATE-----\n";
-    const rotating = await runProgram("dc2", {}, { ...primaryStackOutputs(), caTrustPem: bundle });
+    const round1 = { caSigning: 0, caTrusted: [0, 1] };
+    const rotating = await runProgram(
+        "dc2",
+        { certificates: round1 },
+        { ...primaryStackOutputs(), caTrustPem: bundle, caGenerations: { signing: 0, trusted: [0, 1] } },
+    );
     expect(hostFile(rotating.run, "dc2-etcd1", "/etc/etcd/pki/ca.crt")).toBe(bundle);
     expect(hostFile(rotating.run, "dc2-db1", "/etc/patroni/pki/ca.crt")).toBe(bundle);
+});
+
+test("a stack refuses the primary's CAs when they are another round of a CA rotation than its plan's, naming both and the fix", () => {
+    const dc1 = "organization/nextcloud-ha/dc1";
+    expect(caRoundMismatch(dc1, { signing: 0, trusted: [0, 1] }, { signing: 0, trusted: [0, 1] })).toBeUndefined();
+    // A primary from before rotation exports nothing: generation 0 alone.
+    expect(caRoundMismatch(dc1, undefined, { signing: 0, trusted: [0] })).toBeUndefined();
+    expect(caRoundMismatch(dc1, undefined, { signing: 0, trusted: [0, 1] })).toBe(
+        "certificates: this stack's plan has caSigning 0, caTrusted [0, 1] but the primary stack organization/nextcloud-ha/dc1 last ran with caSigning 0, caTrusted [0]; " +
+            "run `pulumi up` on organization/nextcloud-ha/dc1 first (each round of a CA rotation starts on the primary stack)",
+    );
+    // Round 2 on dc2 while dc1 is still at round 1: the trusted lists agree, the signer does not.
+    expect(caRoundMismatch(dc1, { signing: 0, trusted: [0, 1] }, { signing: 1, trusted: [0, 1] })).toMatch(/caSigning 1, .* last ran with caSigning 0,/);
 });

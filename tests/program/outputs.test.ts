@@ -1,0 +1,11 @@
+/** The stack program's entry point (index.ts) exports every output the other stacks read. */
+import { SHARED_OUTPUTS } from "../../components/sharedSecrets";
+import { runInStack, settled, setupMocks } from "../helpers/mocks";
+
+test("the primary stack's index.ts exports every output the other stacks read (SHARED_OUTPUTS), and the round of its CA rotation", async () => {
+    const run = setupMocks("dc1", { certificates: { caSigning: 0, caTrusted: [0, 1] } });
+    const { result } = await runInStack(() => require("../../index") as Record<string, unknown>);
+    await settled(run, 300);
+    for (const name of Object.values(SHARED_OUTPUTS)) expect(result[name]).toBeDefined();
+    expect(result[SHARED_OUTPUTS.caGenerations]).toEqual({ signing: 0, trusted: [0, 1] });
+});
