@@ -8,7 +8,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { RenderedFile, RenderedHost, ServiceSpec } from "../render/rendered";
-import { APP_DATABASE } from "../render/patroni";
+import { APP_DATABASE, PG_CLIENT_TLS } from "../render/patroni";
+import { APP_CA_FILE } from "../render/nextcloud";
 import { NextcloudSecrets } from "../render/secrets";
 import { DeploymentPlan, HostPlan, siteByName } from "../plan/plan";
 import { unitFile } from "./bootstrap";
@@ -58,6 +59,8 @@ function probeFiles(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecr
         dbname: APP_DATABASE.name,
         dbuser: APP_DATABASE.role,
         dbpassword: secrets.databasePassword,
+        // As Nextcloud's pgsql_ssl (render/nextcloud.ts), with the CA file the host receives.
+        dbssl: { ...PG_CLIENT_TLS, sslrootcert: APP_CA_FILE },
         datadir: `${plan.gluster!.mountPoint}/data`,
     };
     return [

@@ -17,7 +17,7 @@ import { ROOTFS } from "../debian/root";
 import { REPO_ROOT } from "../plan/stackFiles";
 import { patroniMembers } from "./cluster";
 import { drill, patchClusterConfig } from "./drill";
-import { membersOf, runProbe, watchMember } from "./probe";
+import { membersOf, pgClientEnv, runProbe, watchMember } from "./probe";
 import { inHost } from "./hosts";
 import { down, up } from "./lifecycle";
 import { assessTrial, TrialResult, WriteEvent } from "./recorder";
@@ -66,7 +66,7 @@ function pgbench(state: LabState, host: string, address: string, port: number, a
     const r = spawnSync(argv[0], argv.slice(1), {
         encoding: "utf8",
         timeout: 600000,
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword, ...pgClientEnv(state, host) },
     });
     if (r.status !== 0) throw new LabError(`pgbench ${args.join(" ")} failed: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`);
     return r.stdout;

@@ -69,7 +69,7 @@ function report(r: SeriesRun, opsTrials: number): void {
         )
             .map(([k, v]) => `${k} ${v}`)
             .join(", ")}\`, applied through the converge steps before the trial and taken back after).`,
-        "- rotate-certs: every host's key and certificate renewed from the same CA and delivered (etcd restarted one member at a time, Patroni reloaded); then every etcd member must present its new certificate.",
+        "- rotate-certs: every host's key and certificate renewed from the same CA and delivered (etcd restarted one member at a time, Patroni and PostgreSQL reloaded); then every etcd member and every PostgreSQL must present its new certificate.",
         "- rotate-passwords: the superuser, replication, rewind, REST and app passwords rotated at once: the roles step on the primary, then every member's Patroni config (reload) and the app's; then each role's new password must work and its old one not, likewise the REST API's, and each replica's own credentials must get through.",
         "- add-replica: a Patroni member added to the primary site (the lab boots it as cloud-init would, its steps start Patroni, which clones from the leader; HAProxy reloads); it must stream within three minutes. Its removal after the trial is outside the measurement.",
         "- remove-replica: that member (added before the writer starts) dropped from the plan: HAProxy lets it go, its leave step tags it nofailover/nosync/noloadbalance and stops it, the lab removes its host; it must be gone from the cluster and its slot unused.",

@@ -12,7 +12,7 @@ import { DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
 import { renderConverge } from "../render/converge";
 import { renderVolumeScript } from "../render/gluster";
 import { ClusterStep, renderClusterStep, renderRolesStep, ROLES_STEP } from "../render/patroniCluster";
-import { needsTls, renderHost } from "../render/host";
+import { certificateNames, needsTls, renderHost } from "../render/host";
 import { RenderedHost } from "../render/rendered";
 import { asLabHost, PHASES } from "./appTier";
 import { sshOptions } from "./bootstrap";
@@ -29,7 +29,7 @@ export function labTransport(state: LabState): SiteTransport {
 /** A host's files and services as the lab deploys them: the renderers' output with the lab's secrets and certificates. */
 export function labHost(plan: DeploymentPlan, host: HostPlan): RenderedHost {
     const secrets = labSecrets();
-    const tls = needsTls(host) ? issueIdentity(PKI_DIR, host, plan.certificates) : undefined;
+    const tls = needsTls(host) ? issueIdentity(PKI_DIR, certificateNames(plan, host), plan.certificates) : undefined;
     const certificate = host.roles.includes("nginx") ? labCertificate(PKI_DIR, plan.nextcloud.domain) : undefined;
     return asLabHost(plan, host, renderHost(plan, host, { secrets, tls, certificate }), secrets.nextcloud);
 }

@@ -8,7 +8,7 @@
  */
 import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
 import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
-import { needsTls } from "../render/host";
+import { certificateNames, needsTls } from "../render/host";
 import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS } from "../render/patroni";
 import { SecretsBundle } from "../render/secrets";
 import { remoteTransport } from "../ops/remote";
@@ -16,7 +16,7 @@ import { sshOptions } from "./bootstrap";
 import { etcdHealth, httpGet, leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
-import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
+import { membersOf, pgClientEnv, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
 import { promotionTrial, recoverTwoSite } from "./promotionDrill";
 import { assessTrial, ObserveWindow, TrialResult, trialResult, WriteEvent } from "./recorder";
 import { labSecrets } from "./secrets";
@@ -25,7 +25,7 @@ import { LabError, progress, requireRoot, sleep, waitFor } from "./sh";
 import { labTransport } from "./converge";
 import { applyPlan } from "./lifecycle";
 import { labStack } from "./labPlan";
-import { forgetIdentity, issuedBy, issuedFingerprint, issueIdentity, servedCertificate, servedFingerprint, trustBundle } from "./pki";
+import { createCa, forgetIdentity, issuedBy, issuedFingerprint, issueIdentity, servedCertificate, servedFingerprint, trustBundle } from "./pki";
 import { LabState, PKI_DIR, requireState } from "./state";
 import { installedVersion, publishUpdate, UPDATED_PACKAGES } from "./updates";
 import { summarize, Summary } from "./stats";
@@ -131,7 +131,7 @@ export async function checkCaRotated(state: LabState, generation: number, retire
         const served = await servedCertificate(PKI_DIR, h, h.address, state.plan.ports.etcdClient);
         if (!issuedBy(PKI_DIR, served, generation)) throw new LabError(`${h.name} presents a certificate not issued by CA ${generation}`);
     }
-    const stranger = { ...members[0], name: `retired-ca-${retired}-client` };
+    const stranger = { ...certificateNames(state.plan, members[0]), commonName: `retired-ca-${retired}-client` };
     const old = issueIdentity(PKI_DIR, stranger, { ...state.plan.certificates, caSigning: retired, caTrusted: [retired] });
     for (const h of members) {
         const answer = await httpGet(`https://${h.address}:${state.plan.ports.etcdClient}/health`, 3000, {
@@ -143,13 +143,74 @@ export async function checkCaRotated(state: LabState, generation: number, retire
     }
 }
 
-/** Delivered is not enough: every etcd member must present the certificate last issued to it. */
+/** Delivered is not enough: every etcd member and every PostgreSQL must present the certificate last issued to it. */
 export async function checkCertsServed(state: LabState): Promise<void> {
-    for (const h of hostsOf(state.plan, { role: "etcd" })) {
-        const served = await servedFingerprint(PKI_DIR, h, h.address, state.plan.ports.etcdClient);
-        if (served !== issuedFingerprint(PKI_DIR, h)) throw new LabError(`${h.name} still presents its old certificate after the renewal`);
+    const servers = [
+        ...hostsOf(state.plan, { role: "etcd" }).map((h) => ({ h, port: state.plan.ports.etcdClient, what: "etcd", alpn: undefined })),
+        ...hostsOf(state.plan, { role: "patroni" }).map((h) => ({ h, port: state.plan.ports.postgres, what: "PostgreSQL", alpn: "postgresql" })),
+    ];
+    for (const { h, port, what, alpn } of servers) {
+        const served = await servedFingerprint(PKI_DIR, h, h.address, port, alpn);
+        if (served !== issuedFingerprint(PKI_DIR, h)) throw new LabError(`${what} on ${h.name} still presents its old certificate after the renewal`);
     }
 }
+
+/** What the login probe reports (probes/drill_probe.py `login`). */
+interface Login {
+    ok: boolean;
+    ssl?: boolean;
+    err?: string;
+}
+
+/**
+ * Every PostgreSQL link is TLS, verified (docs/design/security.md), seen by a client on the
+ * primary site's HAProxy host: each member and HAProxy's read-write port take a `verify-full`
+ * connection (with TLS); a plaintext connection matches no pg_hba line; a client that trusts
+ * another CA refuses the server. Returns what it saw, one line per case.
+ */
+export async function checkPostgresTls(state: LabState): Promise<string[]> {
+    const db = siteByName(state.plan, state.plan.primarySite).database!;
+    const client = db.via;
+    const login = (host: string, port: number, extra: string[] = []) =>
+        probeOnce<Login>(state, client, ["login", "--host", host, "--port", String(port), "--user", DB_USERS.superuser, "--dbname", "postgres", ...extra]);
+    const seen: string[] = [];
+    const members = hostsOf(state.plan, { role: "patroni" });
+    for (const [name, host, port] of [
+        ...members.map((m) => [m.name, m.address, state.plan.ports.postgres] as const),
+        [`HAProxy ${client}`, db.readWrite.host, db.readWrite.port] as const,
+    ]) {
+        const r = await login(host, port);
+        if (!r.ok || r.ssl !== true)
+            throw new LabError(`${name} (${host}:${port}) refused a verify-full connection or took it without TLS: ${r.err ?? `ssl ${r.ssl}`}`);
+        seen.push(`${name}: verify-full, TLS`);
+    }
+    const member = members[0];
+    const plain = await login(member.address, state.plan.ports.postgres, ["--sslmode", "disable"]);
+    if (plain.ok || !/no pg_hba\.conf entry .*no encryption/.test(plain.err ?? ""))
+        throw new LabError(`${member.name} did not refuse a plaintext connection by pg_hba: ${plain.ok ? "it logged in" : plain.err}`);
+    seen.push(`${member.name}: plaintext refused (${plain.err})`);
+    // A CA no host trusts or is signed by: a client trusting it alone must refuse every server.
+    const stranger = createCa(PKI_DIR, STRANGER_CA);
+    const strangerFile = "/var/lib/nextcloud-ha-lab/stranger-ca.crt";
+    execInHost(state.holders[client], client, ["sh", "-c", `cat > ${strangerFile}`], 10000, { input: stranger });
+    const other = await login(member.address, state.plan.ports.postgres, ["--sslmode", "verify-full", "--sslrootcert", strangerFile]);
+    if (other.ok || !/certificate verify failed/.test(other.err ?? ""))
+        throw new LabError(`a client trusting another CA did not refuse ${member.name}: ${other.ok ? "it logged in" : other.err}`);
+    seen.push(`${member.name}: refused by a client trusting another CA (${other.err})`);
+    // And Patroni's own links: every replica streams over TLS.
+    const leader = leaderOf(await patroniMembers(state.plan));
+    if (!leader) throw new LabError("no Patroni leader to ask about its replication connections");
+    const q = "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)";
+    const r = execInHost(state.holders[leader], leader, ["psql", "-XAt", "-F", " ", "-c", q], 20000, { user: "postgres" });
+    const [tlsStreams, streams] = r.stdout.trim().split(" ").map(Number);
+    if (r.status !== 0 || !(streams > 0) || tlsStreams !== streams)
+        throw new LabError(`replication from ${leader}: ${r.status === 0 ? `${tlsStreams} of ${streams} streams over TLS` : r.stderr.trim()}`);
+    seen.push(`${leader}: ${streams} of ${streams} replication streams over TLS`);
+    return seen;
+}
+
+/** A CA generation no plan uses: the lab's "other CA". */
+const STRANGER_CA = 999;
 
 /**
  * After a rotation of `rotated` (default: every password): each rotated role's new password works
@@ -182,6 +243,9 @@ export async function checkRotated(
         const [withNew, withOld] = [await login(now[user]), await login(old[user])];
         if (!withNew.ok) throw new LabError(`${user} cannot log in with its new password on the primary ${leader}: ${withNew.err}`);
         if (withOld.ok) throw new LabError(`${user} still logs in with its old password on the primary ${leader}`);
+        // Refused for its password, not for anything else (TLS, pg_hba) that would hide an old password still valid.
+        if (!/password authentication failed/.test(withOld.err ?? ""))
+            throw new LabError(`${user}'s old password was not refused for the password on the primary ${leader}: ${withOld.err}`);
     }
     if (rotated.includes("restApi")) await checkRestRotated(state, leader, before, after);
     if (rotated.includes("replication")) await checkReplicasReconnect(state, leader);
@@ -220,6 +284,7 @@ export async function checkReplicasReconnect(state: LabState, leader: string): P
                 [
                     "env",
                     `PGPASSFILE=${PATRONI_PGPASS}`,
+                    ...Object.entries(pgClientEnv(state, m)).map(([k, v]) => `${k}=${v}`),
                     "psql",
                     "-w",
                     "-h",

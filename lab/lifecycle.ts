@@ -8,13 +8,13 @@ import * as path from "node:path";
 import { ensureRoot, rootReady, ROOTFS } from "../debian/root";
 import { PASSWORD_ROLES, TOPOLOGIES } from "../plan/config";
 import { DeploymentPlan, HostPlan, hostsOf, siteByName } from "../plan/plan";
-import { DB_USERS } from "../render/patroni";
+import { DB_USERS, PG_CLIENT_TLS } from "../render/patroni";
 import { bootstrapFiles, firstBoot, makeKeys } from "./bootstrap";
 import { diffOf, labHost, pendingSteps, runSteps } from "./converge";
 import { bootHost, killHost, stageHost } from "./hosts";
 import { labPlan, labStack } from "./labPlan";
 import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, forgetNeighbour, removeHostNetwork, setWanDelay } from "./net";
-import { createCa } from "./pki";
+import { createCa, trustFile } from "./pki";
 import { rotateSecrets, writeSecrets } from "./secrets";
 import { startAll } from "./services";
 import { LabError, progress, requireRoot } from "./sh";
@@ -80,7 +80,9 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
                 .join(", ")} routes to it`,
         );
         console.log(`lab up: ${plan.hosts.length} hosts, leader ${leader}. Connect:`);
-        console.log(`  PGPASSFILE=${PGPASS_FILE} psql -h ${db.host} -p ${db.port} -U ${DB_USERS.superuser} postgres`);
+        console.log(
+            `  PGPASSFILE=${PGPASS_FILE} PGSSLMODE=${PG_CLIENT_TLS.sslmode} PGSSLROOTCERT=${trustFile(PKI_DIR, plan.certificates)} psql -h ${db.host} -p ${db.port} -U ${DB_USERS.superuser} postgres`,
+        );
         if (certificate)
             console.log(
                 `  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${siteByName(plan, plan.activeSite).publicAddresses[0]} https://${plan.nextcloud.domain}/status.php`,

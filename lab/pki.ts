@@ -9,6 +9,7 @@ import * as tls from "node:tls";
 import * as path from "node:path";
 import { CertificatesConfig } from "../plan/config";
 import { HostPlan } from "../plan/plan";
+import { CertificateNames } from "../render/host";
 import { TlsCertificate } from "../render/nginx";
 import { TlsIdentity } from "../render/rendered";
 import { run } from "./sh";
@@ -44,6 +45,13 @@ export function trustBundle(dir: string, certs: Pick<CertificatesConfig, "caTrus
     return certs.caTrusted.map((g) => createCa(dir, g)).join("");
 }
 
+/** The trust bundle as a file (DIR/trusted.crt), for clients on the machine; returns its path. */
+export function trustFile(dir: string, certs: Pick<CertificatesConfig, "caTrusted">): string {
+    const file = path.join(dir, "trusted.crt");
+    fs.writeFileSync(file, trustBundle(dir, certs));
+    return file;
+}
+
 /** A self-signed certificate for the domain and its wildcard (DIR/wildcard.crt and .key), standing in for the real one. */
 export function labCertificate(dir: string, domain: string): TlsCertificate {
     const parent = domain.split(".").slice(1).join(".");
@@ -54,14 +62,14 @@ export function labCertificate(dir: string, domain: string): TlsCertificate {
  * The host's certificate and key from the signing CA in DIR, and the trusted CAs: issued once,
  * then read back (a lab `apply` renders what `up` issued).
  */
-export function issueIdentity(dir: string, host: HostPlan, certs: CertificatesConfig): TlsIdentity {
-    const base = path.join(dir, host.name);
+export function issueIdentity(dir: string, names: CertificateNames, certs: CertificatesConfig): TlsIdentity {
+    const base = path.join(dir, names.commonName);
     const ca = caName(certs.caSigning);
     createCa(dir, certs.caSigning);
     const ext =
         `# signed by the lab's CA ${certs.caSigning}\n` +
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n" +
-        `subjectAltName=IP:${host.address},IP:127.0.0.1,DNS:${host.name},DNS:localhost\n`;
+        `subjectAltName=${[...names.ipAddresses.map((a) => `IP:${a}`), ...names.dnsNames.map((d) => `DNS:${d}`)].join(",")}\n`;
     const caCert = trustBundle(dir, certs);
     // Issued for this name and address by this CA: kept. A host that comes back at another address, or a new signing CA, gets a new one,
     // as the program's certificate is replaced.
@@ -69,7 +77,7 @@ export function issueIdentity(dir: string, host: HostPlan, certs: CertificatesCo
         const read = (f: string) => fs.readFileSync(f, "utf8");
         return { caCert, cert: read(`${base}.crt`), key: read(`${base}.key`) };
     }
-    run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${host.name}`]);
+    run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${names.commonName}`]);
     fs.writeFileSync(`${base}.ext`, ext);
     run("openssl", [
         "x509",
@@ -102,8 +110,8 @@ export function forgetIdentity(dir: string, host: HostPlan): void {
 }
 
 /** The SHA-256 fingerprint of the certificate a TLS server presents (authenticating with a client certificate of the CA in DIR: etcd asks for one). */
-export async function servedFingerprint(dir: string, client: HostPlan, address: string, port: number): Promise<string> {
-    return new X509Certificate(await servedCertificate(dir, client, address, port)).fingerprint256;
+export async function servedFingerprint(dir: string, client: HostPlan, address: string, port: number, alpn?: string): Promise<string> {
+    return new X509Certificate(await servedCertificate(dir, client, address, port, alpn)).fingerprint256;
 }
 
 /** Whether a PEM certificate was issued by the lab's CA of a generation (its issuer and signature). */
@@ -113,12 +121,16 @@ export function issuedBy(dir: string, certPem: string | Buffer, generation: numb
     return cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
 
-/** The certificate a TLS server presents, as PEM (authenticating with the client's certificate from DIR). */
-export function servedCertificate(dir: string, client: HostPlan, address: string, port: number): Promise<string> {
+/**
+ * The certificate a TLS server presents, as PEM (authenticating with the client's certificate from DIR).
+ * `alpn`: the protocol to offer; PostgreSQL 17 takes TLS first (without its SSLRequest) when offered `postgresql`.
+ */
+export function servedCertificate(dir: string, client: HostPlan, address: string, port: number, alpn?: string): Promise<string> {
     return new Promise((resolve, reject) => {
         const socket = tls.connect({
             host: address,
             port,
+            ...(alpn ? { ALPNProtocols: [alpn] } : {}),
             cert: fs.readFileSync(path.join(dir, `${client.name}.crt`)),
             key: fs.readFileSync(path.join(dir, `${client.name}.key`)),
             rejectUnauthorized: false,

@@ -5,10 +5,12 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { inHost } from "./hosts";
+import { PG_CLIENT_TLS } from "../render/patroni";
+import { execInHost, inHost } from "./hosts";
+import { trustBundle } from "./pki";
 import { labSecrets } from "./secrets";
-import { waitFor } from "./sh";
-import { LabState } from "./state";
+import { LabError, waitFor } from "./sh";
+import { LabState, PKI_DIR } from "./state";
 import { WatchEvent } from "./recorder";
 
 const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"), "utf8");
@@ -16,6 +18,20 @@ const SCRIPT = fs.readFileSync(path.join(__dirname, "probes", "drill_probe.py"),
 export const PROBE_SECONDS = 300;
 /** Connections of a drill's writer, each one INSERT every 20 ms. */
 export const WRITER_CONNECTIONS = 4;
+
+/** Where a lab client inside a host finds the lab's trusted CAs (copied in by `pgClientEnv`). */
+const CLIENT_CA = "/var/lib/nextcloud-ha-lab/ca.crt";
+
+/**
+ * libpq's environment for a lab client inside `host` that connects over TCP: TLS as every client
+ * of the platform connects (render/patroni.ts PG_CLIENT_TLS), with the lab's trusted CAs.
+ */
+export function pgClientEnv(state: LabState, host: string): { PGSSLMODE: string; PGSSLROOTCERT: string } {
+    const bundle = trustBundle(PKI_DIR, state.plan.certificates);
+    const r = execInHost(state.holders[host], host, ["sh", "-c", `mkdir -p ${path.dirname(CLIENT_CA)} && cat > ${CLIENT_CA}`], 10000, { input: bundle });
+    if (r.status !== 0) throw new LabError(`cannot write the lab's CAs into ${host}: ${r.stderr.trim()}`);
+    return { PGSSLMODE: PG_CLIENT_TLS.sslmode, PGSSLROOTCERT: CLIENT_CA };
+}
 
 /** Every Patroni member of the lab, in every cluster. */
 export function membersOf(state: LabState): string[] {
@@ -40,7 +56,7 @@ export interface Probe<T> {
 export function runProbe<T>(state: LabState, host: string, args: string[], password = labSecrets().database.superuserPassword): Probe<T> {
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
     const child: ChildProcess = spawn(cmd, argv, {
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: password },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: password, ...pgClientEnv(state, host) },
         stdio: ["ignore", "pipe", "pipe"],
     });
     const events: T[] = [];

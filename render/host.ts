@@ -3,7 +3,8 @@
  * Pulumi components, the render CLI and the lab all call. Pure.
  */
 import { Endpoint } from "../plan/addresses";
-import { DeploymentPlan, HostPlan, siteByName } from "../plan/plan";
+import { ROLES } from "../plan/config";
+import { DeploymentPlan, HostPlan, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { renderEtcdMember } from "./etcd";
 import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
 import { SecretsBundle } from "./secrets";
@@ -25,9 +26,31 @@ export interface HostInputs {
     standbySource?: Endpoint;
 }
 
-/** True when the host talks to etcd and so needs a certificate from the deployment CA. */
+/** True when the host needs a TLS identity from the deployment CA: etcd's members and clients, PostgreSQL's servers, the app's hosts (clients that verify them). */
 export function needsTls(host: HostPlan): boolean {
-    return host.roles.includes("etcd") || host.roles.includes("patroni");
+    return host.roles.includes("etcd") || host.roles.includes("patroni") || host.roles.includes("nextcloud");
+}
+
+/** What a host's certificate names (its SANs): the one list the program's and the lab's CA sign. */
+export interface CertificateNames {
+    commonName: string;
+    dnsNames: string[];
+    ipAddresses: string[];
+}
+
+/**
+ * A host's name and address, and loopback (local clients verify the name they connect to). A
+ * Patroni member's also names every HAProxy routing to its cluster: a client that connects
+ * through one (the app, another site's standby cluster) sees the member's certificate under
+ * HAProxy's address, and `sslmode=verify-full` checks that address against it.
+ */
+export function certificateNames(plan: DeploymentPlan, host: HostPlan): CertificateNames {
+    const via = host.roles.includes("patroni")
+        ? hostsOf(plan, { role: "haproxy" })
+              .filter((h) => patroniClusterOf(plan, h.name).scope === patroniClusterOf(plan, host.name).scope)
+              .map((h) => h.address)
+        : [];
+    return { commonName: host.name, dnsNames: [host.name, "localhost"], ipAddresses: [...new Set([host.address, "127.0.0.1", ...via])] };
 }
 
 export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInputs): RenderedHost {
@@ -35,8 +58,10 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
         if (value === undefined) throw new Error(`rendering ${host.name} (${host.roles.join(", ")}) needs ${what}`);
         return value;
     };
+    // In ROLES' order, whatever order the stack file lists them in: a host's services start in it (etcd
+    // before Patroni, which needs it) and leave in its reverse (Patroni hands over before etcd's member goes).
     return mergeRendered(
-        host.roles.map((role) => {
+        ROLES.filter((role) => host.roles.includes(role)).map((role) => {
             switch (role) {
                 case "etcd":
                     return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
@@ -58,7 +83,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                 case "gluster-arbiter":
                     return renderGlusterBrick(plan, host);
                 case "nextcloud":
-                    return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud);
+                    return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, need(inputs.tls, "a TLS identity"));
                 default: {
                     const never: never = role;
                     throw new Error(`no renderer for role ${String(never)}`);

@@ -8,14 +8,20 @@
 import { AppPlan, DeploymentPlan, HostPlan, hostByName, hostsOf, siteByName } from "../plan/plan";
 import { formatEndpoint } from "../plan/addresses";
 import { renderGlusterMount } from "./gluster";
-import { ApplyRule, mergeRendered, RenderedHost } from "./rendered";
-import { APP_DATABASE } from "./patroni";
+import { ApplyRule, mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
+import { APP_DATABASE, PG_CLIENT_TLS } from "./patroni";
 import { bundleSecrets, generateSecrets, NextcloudSecrets } from "./secrets";
 
 export const NEXTCLOUD_CONFIG = "/etc/nextcloud-ha/nextcloud-ha.config.php";
+/** The deployment CAs an app host trusts (the database's certificates), on the host; mounted into the containers. */
+export const APP_CA_FILE = "/etc/nextcloud-ha/pki/ca.crt";
 
 function php(value: unknown): string {
     if (Array.isArray(value)) return `[${value.map(php).join(", ")}]`;
+    if (value && typeof value === "object")
+        return `[${Object.entries(value)
+            .map(([k, v]) => `${php(k)} => ${php(v)}`)
+            .join(", ")}]`;
     if (typeof value === "number" || typeof value === "boolean") return String(value);
     return `'${String(value).replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
@@ -36,6 +42,8 @@ export function renderNextcloudConfig(plan: DeploymentPlan, host: HostPlan, s: N
         ["dbname", APP_DATABASE.name],
         ["dbuser", APP_DATABASE.role],
         ["dbpassword", s.databasePassword],
+        // Through HAProxy to the primary: TLS, the member's certificate checked against HAProxy's address (render/host.ts certificateNames).
+        ["pgsql_ssl", { mode: PG_CLIENT_TLS.sslmode, rootcert: IN_CONTAINER.ca }],
         ["datadirectory", "/var/www/html/data"],
         ["trusted_domains", nc.trustedDomains],
         ["trusted_proxies", proxies],
@@ -58,7 +66,7 @@ export function renderNextcloudConfig(plan: DeploymentPlan, host: HostPlan, s: N
 }
 
 const HOOKS = "/etc/nextcloud-ha/hooks";
-const IN_CONTAINER = { config: "/run/nextcloud-ha/cluster.config.php", data: "/var/www/html/data", html: "/var/www/html" };
+const IN_CONTAINER = { config: "/run/nextcloud-ha/cluster.config.php", ca: "/run/nextcloud-ha/ca.crt", data: "/var/www/html/data", html: "/var/www/html" };
 
 /**
  * The entrypoint hook (pre-installation and before-starting): puts the shared config in
@@ -115,6 +123,7 @@ export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, 
         { source: "nextcloud-html", target: IN_CONTAINER.html, volume: true },
         { source: `${g.mountPoint}/data`, target: IN_CONTAINER.data },
         { source: NEXTCLOUD_CONFIG, target: IN_CONTAINER.config, readOnly: true },
+        { source: APP_CA_FILE, target: IN_CONTAINER.ca, readOnly: true },
         { source: `${HOOKS}/pre-installation`, target: "/docker-entrypoint-hooks.d/pre-installation", readOnly: true },
         { source: `${HOOKS}/before-starting`, target: "/docker-entrypoint-hooks.d/before-starting", readOnly: true },
     ];
@@ -194,7 +203,7 @@ function restartContainers(plan: DeploymentPlan): ApplyRule {
     };
 }
 
-export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets): RenderedHost {
+export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets, tls: TlsIdentity): RenderedHost {
     const hook = renderHook(appOf(plan).installer === host.name);
     return mergeRendered([
         renderGlusterMount(plan),
@@ -202,6 +211,7 @@ export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secret
             files: [
                 // www-data (uid 33 on Debian and in the image) reads it inside the container.
                 { path: NEXTCLOUD_CONFIG, content: renderNextcloudConfig(plan, host, secrets), mode: "0640", owner: "www-data:www-data" },
+                { path: APP_CA_FILE, content: tls.caCert, mode: "0644", owner: "root:root" },
                 { path: `${HOOKS}/pre-installation/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
                 { path: `${HOOKS}/before-starting/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
             ],

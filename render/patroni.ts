@@ -24,18 +24,34 @@ export const PATRONI_PGPASS = "/var/lib/postgresql/.pgpass_patroni";
 /** The application's database and role, created once when the cluster bootstraps. */
 export const APP_DATABASE = { name: "nextcloud", role: "nextcloud" } as const;
 const PKI = "/etc/patroni/pki";
+/**
+ * How every client of PostgreSQL connects over TCP (libpq's keywords): TLS, the server's
+ * certificate from a trusted deployment CA and naming the address connected to (render/host.ts
+ * `certificateNames`: a member's names every HAProxy in front of it).
+ */
+export const PG_CLIENT_TLS = { sslmode: "verify-full", sslrootcert: `${PKI}/ca.crt` } as const;
+/** This member's identity: PostgreSQL's server certificate and Patroni's etcd client certificate. */
+const MEMBER_CERT = `${PKI}/member.crt`;
+const MEMBER_KEY = `${PKI}/member.key`;
+
+/** Makes a running PostgreSQL read its files again (the TLS certificate); nothing when it does not run. */
+const RELOAD_POSTGRES =
+    "if runuser -u postgres -- pg_isready -q -h /var/run/postgresql; then runuser -u postgres -- psql -h /var/run/postgresql -XAtqc 'SELECT pg_reload_conf()' >/dev/null; fi";
 
 /** Database role names; operators see them in pg_stat_replication and pg_hba. */
 export const DB_USERS = { superuser: "postgres", replication: "replicator", rewind: "rewind_user", restApi: "patroni" } as const;
 
-/** pg_hba: peer for the local postgres OS user, scram-sha-256 for the rest, only the plan's networks. */
+/**
+ * pg_hba: peer for the local postgres OS user, scram-sha-256 for the rest, only the plan's
+ * networks, and over TCP only with TLS (`hostssl`): a plaintext connection matches no line.
+ */
 export function renderPgHba(plan: DeploymentPlan): string[] {
     const nets = ["127.0.0.1/32", ...plan.networks];
     return [
         "local all postgres peer",
         "local all all scram-sha-256",
-        ...nets.map((n) => `host replication ${DB_USERS.replication} ${n} scram-sha-256`),
-        ...nets.map((n) => `host all all ${n} scram-sha-256`),
+        ...nets.map((n) => `hostssl replication ${DB_USERS.replication} ${n} scram-sha-256`),
+        ...nets.map((n) => `hostssl all all ${n} scram-sha-256`),
     ];
 }
 
@@ -72,8 +88,8 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
             hosts: etcdClientUrls(plan, host.name).map((u) => u.replace(/^https:\/\//, "")),
             protocol: "https",
             cacert: `${PKI}/ca.crt`,
-            cert: `${PKI}/etcd-client.crt`,
-            key: `${PKI}/etcd-client.key`,
+            cert: MEMBER_CERT,
+            key: MEMBER_KEY,
         },
         bootstrap: {
             dcs,
@@ -87,12 +103,14 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
             data_dir: `/var/lib/postgresql/${v}/main`,
             bin_dir: `/usr/lib/postgresql/${v}/bin`,
             pgpass: PATRONI_PGPASS,
+            // Patroni's own connections (replication, the standby cluster's, pg_rewind, its superuser's over TCP) verify the server.
             authentication: {
-                superuser: { username: DB_USERS.superuser, password: secrets.superuserPassword },
-                replication: { username: DB_USERS.replication, password: secrets.replicationPassword },
-                rewind: { username: DB_USERS.rewind, password: secrets.rewindPassword },
+                superuser: { username: DB_USERS.superuser, password: secrets.superuserPassword, ...PG_CLIENT_TLS },
+                replication: { username: DB_USERS.replication, password: secrets.replicationPassword, ...PG_CLIENT_TLS },
+                rewind: { username: DB_USERS.rewind, password: secrets.rewindPassword, ...PG_CLIENT_TLS },
             },
-            parameters: { unix_socket_directories: "/var/run/postgresql" },
+            // TLS settings take a reload (PostgreSQL reads the files again then too).
+            parameters: { unix_socket_directories: "/var/run/postgresql", ssl: "on", ssl_cert_file: MEMBER_CERT, ssl_key_file: MEMBER_KEY },
             pg_hba: renderPgHba(plan),
             create_replica_methods: ["basebackup"],
             basebackup: [{ checkpoint: "fast" }],
@@ -190,8 +208,8 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 owner: "root:root",
             },
             { path: `${PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "postgres:postgres" },
-            { path: `${PKI}/etcd-client.crt`, content: tls.cert, mode: "0644", owner: "postgres:postgres" },
-            { path: `${PKI}/etcd-client.key`, content: tls.key, mode: "0600", owner: "postgres:postgres" },
+            { path: MEMBER_CERT, content: tls.cert, mode: "0644", owner: "postgres:postgres" },
+            { path: MEMBER_KEY, content: tls.key, mode: "0600", owner: "postgres:postgres" },
         ],
         services: [
             {
@@ -201,7 +219,8 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 command: ["/usr/bin/patroni", PATRONI_CONFIG],
                 replaces: ["postgresql.service"],
                 // Patroni re-reads its local config on SIGHUP; the cluster-wide (dynamic) part is not in this file's reach.
-                apply: { kind: "reload", after: `python3 ${PASSFILE_MENDER}` },
+                // PostgreSQL reloads when Patroni's config changed; a renewed certificate alone takes its own reload.
+                apply: { kind: "reload", after: `python3 ${PASSFILE_MENDER} && ${RELOAD_POSTGRES}` },
                 startsWithoutWaiting: true,
                 // No secret in it: it reads the local config.
                 leave: ["python3", LEAVE_SCRIPT],

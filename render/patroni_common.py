@@ -77,10 +77,12 @@ def superuser_connect(passwords=()):
         socket = local["postgresql"].get("parameters", {}).get("unix_socket_directories", "/var/run/postgresql").split(",")[0].strip()
         return psycopg2.connect(host=socket, port=S["port"], user=su["username"], dbname="postgres", connect_timeout=5)
     host = member(leader)["host"]
+    # TLS as Patroni's own superuser connections verify it (render/patroni.ts PG_CLIENT_TLS).
+    tls = {k: su[k] for k in ("sslmode", "sslrootcert") if k in su}
     error = None
     for password in [su["password"], *passwords]:
         try:
-            return psycopg2.connect(host=host, port=S["port"], user=su["username"], password=password, dbname="postgres", connect_timeout=5)
+            return psycopg2.connect(host=host, port=S["port"], user=su["username"], password=password, dbname="postgres", connect_timeout=5, **tls)
         except psycopg2.OperationalError as e:
             error = e
     raise error

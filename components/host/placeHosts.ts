@@ -12,7 +12,7 @@ import { DeploymentPlan, hostByName } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderConverge } from "../../render/converge";
 import { renderFirewall } from "../../render/firewall";
-import { needsTls, renderHost } from "../../render/host";
+import { certificateNames, needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
@@ -55,7 +55,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
         const identity = needsTls(host)
             ? issueTlsIdentity(
                   `${host.name}-etcd-tls`,
-                  host,
+                  certificateNames(plan, host),
                   { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem), trustPem: caTrustPem },
                   plan.certificates,
                   parent,

@@ -6,12 +6,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { CertificatesConfig } from "../../plan/config";
-import { HostPlan } from "../../plan/plan";
+import { CertificateNames } from "../../render/host";
 import { TlsIdentity } from "../../render/rendered";
 
 export function issueTlsIdentity(
     name: string,
-    host: HostPlan,
+    names: CertificateNames,
     ca: { certPem: pulumi.Input<string>; keyPem: pulumi.Input<string>; trustPem: pulumi.Input<string> },
     lifetime: CertificatesConfig,
     parent: pulumi.Resource,
@@ -21,9 +21,9 @@ export function issueTlsIdentity(
         `${name}-csr`,
         {
             privateKeyPem: key.privateKeyPem,
-            subject: { commonName: host.name },
-            dnsNames: [host.name],
-            ipAddresses: [host.address, "127.0.0.1"],
+            subject: { commonName: names.commonName },
+            dnsNames: names.dnsNames,
+            ipAddresses: names.ipAddresses,
         },
         { parent },
     );

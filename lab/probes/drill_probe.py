@@ -4,7 +4,8 @@
 #   write: --port P --conns N --duration S --trial T   INSERT through HAProxy, one event per try
 #   watch: --member NAME --duration S                  pg_is_in_recovery() of the local PostgreSQL
 #   setup / count: --port P [--trial T]                create the table / list a trial's ids
-#   login: --port P --user U --dbname D                whether U logs in (PGPASSWORD) over TCP to 127.0.0.1
+#   login: --port P --user U --dbname D [--host H --sslmode M --sslrootcert F]
+#                                                      whether U logs in (PGPASSWORD) over TCP (to 127.0.0.1), and with TLS
 #   http-write: --address A --domain D --cafile F --conns N --duration S --trial T
 #               POST /write through NGINX (the probe app behind it writes a row and a file)
 #   http-verify: --address A --domain D --cafile F --trial T   the trial's ids with a row / a file
@@ -126,11 +127,17 @@ elif mode == "watch":
             conn = None
         time.sleep(0.1)
 elif mode == "login":
+    # TLS as the environment sets it (PGSSLMODE, PGSSLROOTCERT), unless --sslmode / --sslrootcert say otherwise.
+    tls = {k[2:]: v for k, v in args.items() if k in ("--sslmode", "--sslrootcert")}
     try:
-        psycopg2.connect(host="127.0.0.1", port=int(args["--port"]), user=args["--user"], dbname=args["--dbname"], connect_timeout=5).close()
-        emit(ok=True)
+        c = psycopg2.connect(host=args.get("--host", "127.0.0.1"), port=int(args["--port"]), user=args["--user"], dbname=args["--dbname"], connect_timeout=5, **tls)
+        with c.cursor() as cur:
+            cur.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            ssl = cur.fetchone()[0]
+        c.close()
+        emit(ok=True, ssl=ssl)
     except psycopg2.OperationalError as e:
-        emit(ok=False, err=str(e).strip().split("\n")[0][:160])
+        emit(ok=False, err=" ".join(str(e).split())[:240])
 elif mode == "setup":
     with connect(args["--port"]).cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS drill_writes (id bigserial PRIMARY KEY, trial text NOT NULL, writer int NOT NULL, tag text NOT NULL, at timestamptz NOT NULL DEFAULT now())")

@@ -3,7 +3,7 @@
 # read-write port and files on the Gluster mount; every response says it is a probe.
 #   POST /write?id=ID   insert a row and write a file, then read both back
 #   GET  /verify?prefix=P   the ids with a row, and the ids with a file, under that prefix
-# Usage: probe_app.py CONFIG.json   (dbhost, dbport, dbname, dbuser, dbpassword, datadir, host, port)
+# Usage: probe_app.py CONFIG.json   (dbhost, dbport, dbname, dbuser, dbpassword, dbssl, datadir, host, port)
 import json, os, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -19,7 +19,7 @@ PROBE = "nextcloud-ha lab probe app, standing in for Nextcloud"
 def db():
     c = getattr(local, "conn", None)
     if c is None or c.closed:
-        c = psycopg2.connect(host=cfg["dbhost"], port=cfg["dbport"], dbname=cfg["dbname"], user=cfg["dbuser"], password=cfg["dbpassword"], connect_timeout=2, options="-c statement_timeout=5000")
+        c = psycopg2.connect(host=cfg["dbhost"], port=cfg["dbport"], dbname=cfg["dbname"], user=cfg["dbuser"], password=cfg["dbpassword"], **cfg["dbssl"], connect_timeout=2, options="-c statement_timeout=5000")
         c.autocommit = True
         with c.cursor() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS probe_writes (id text PRIMARY KEY, host text NOT NULL, at timestamptz NOT NULL DEFAULT now())")

@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { HostPlan } from "../../plan/plan";
 
 const MINUTE = 60000;
 const ROOT = path.join(__dirname, "..", "..");
@@ -96,6 +97,19 @@ test(
         expect(s.gluster).toEqual({ volume: "nextcloud", bricksOnline: 3, bricks: 3 });
     },
     MINUTE,
+);
+
+test(
+    "PostgreSQL's links are TLS and verified: each member and HAProxy take verify-full, a plaintext connection is refused by pg_hba, a client trusting another CA refuses the server, every replica streams over TLS",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { checkPostgresTls } = await import("../../lab/drill");
+        const seen = await checkPostgresTls(requireState());
+        expect(seen.filter((l) => l.endsWith("verify-full, TLS"))).toHaveLength(3); // two members and HAProxy
+        expect(seen.join("\n")).toMatch(/plaintext refused \(.*no encryption/);
+        expect(seen.join("\n")).toMatch(/certificate verify failed/);
+    },
+    2 * MINUTE,
 );
 
 test(
@@ -189,7 +203,7 @@ test(
 );
 
 test(
-    "rotate-certs: every host's certificate renewed and delivered by the converge steps (etcd one member at a time, Patroni reloaded); every etcd member presents its new one; nothing lost, no split-brain",
+    "rotate-certs: every host's certificate renewed and delivered by the converge steps (etcd one member at a time, Patroni and PostgreSQL reloaded); every etcd member and PostgreSQL presents its new one; nothing lost, no split-brain",
     async () => {
         expectClean((await drill("rotate-certs", { trials: 1, say: () => undefined })).trials[0]);
     },
@@ -204,10 +218,14 @@ test(
         const { checkCertsServed } = await import("../../lab/drill");
         const { applyPlan } = await import("../../lab/lifecycle");
         const state = requireState();
+        const { certificateNames } = await import("../../render/host");
+        const renew = (h: HostPlan) => (forgetIdentity(PKI_DIR, h), issueIdentity(PKI_DIR, certificateNames(state.plan, h), state.plan.certificates));
+        const db = state.plan.hosts.find((h) => h.roles.includes("patroni"))!;
+        renew(db);
+        await expect(checkCertsServed(state)).rejects.toThrow(`PostgreSQL on ${db.name} still presents its old certificate`);
         const etcd = state.plan.hosts.find((h) => h.roles.includes("etcd"))!;
-        forgetIdentity(PKI_DIR, etcd);
-        issueIdentity(PKI_DIR, etcd, state.plan.certificates);
-        await expect(checkCertsServed(state)).rejects.toThrow(`${etcd.name} still presents its old certificate`);
+        renew(etcd);
+        await expect(checkCertsServed(state)).rejects.toThrow(`etcd on ${etcd.name} still presents its old certificate`);
         expect(await applyPlan(state, state.plan, () => undefined)).toBeGreaterThan(0);
         await checkCertsServed(state);
     },
@@ -276,7 +294,12 @@ test(
         }
         // The check's canary: a learner the plan does not name (it never counts toward the quorum) must be reported.
         const ctl = ". /etc/etcd/etcdctl.env && ETCDCTL_ENDPOINTS=https://127.0.0.1:2379 etcdctl";
-        expect(inHost("dc2-etcd1", `${ctl} member add ghost --learner --peer-urls=https://198.18.1.250:2380`).status).toBe(0);
+        // etcd refuses a member change for ~5 s after a member (re)joined ("unhealthy cluster"), as the apply just did: asked again, bounded.
+        const added = inHost(
+            "dc2-etcd1",
+            `for i in $(seq 20); do ${ctl} member add ghost --learner --peer-urls=https://198.18.1.250:2380 && exit 0; sleep 1; done; exit 1`,
+        );
+        expect(`${added.status} ${added.stderr.trim().split("\n").pop()}`).toMatch(/^0 /);
         await expect(checkEtcdMembers(requireState())).rejects.toThrow(/has members .*https:\/\/198\.18\.1\.250:2380 \(never started\)/);
         const id = inHost("dc2-etcd1", `${ctl} member list | grep 198.18.1.250 | cut -d, -f1`).stdout.trim();
         expect(inHost("dc2-etcd1", `${ctl} member remove ${id}`).status).toBe(0);

@@ -53,7 +53,7 @@ test("each VM's user data is its bootstrap only: packages, the SSH identity, the
 
 test("each host's converge steps carry the rendered files of its roles, in order, one host at a time", () => {
     const db = hostFiles(run, "dc1-db1");
-    expect(db.map((f) => f.path)).toEqual(expect.arrayContaining(["/etc/patroni/config.yml", "/etc/patroni/pki/etcd-client.key"]));
+    expect(db.map((f) => f.path)).toEqual(expect.arrayContaining(["/etc/patroni/config.yml", "/etc/patroni/pki/member.key"]));
     expect(db.find((f) => f.path === "/etc/patroni/config.yml")).toMatchObject({ mode: "600", owner: "postgres:postgres", service: "patroni" });
     const patroni = parse(hostFile(run, "dc1-db1", "/etc/patroni/config.yml"));
     expect(patroni.name).toBe("dc1-db1");

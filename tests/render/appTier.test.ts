@@ -93,7 +93,7 @@ test("NGINX: TLS 1.2+, HSTS, upload size, only the site's own app nodes with pas
     expect(site).toContain("server_name cloud.example.org files.example.org;");
 });
 
-test("Nextcloud config: shared secrets, database through HAProxy, the site's Redis by address, the site's proxies", () => {
+test("Nextcloud config: shared secrets, database through HAProxy with TLS verified, the site's Redis by address, the site's proxies", () => {
     const dc1 = renderNextcloudConfig(plan, hostByName(plan, "dc1-app2"), SECRETS);
     const dc2 = renderNextcloudConfig(plan, hostByName(plan, "dc2-app1"), SECRETS);
     for (const cfg of [dc1, dc2]) {
@@ -101,6 +101,8 @@ test("Nextcloud config: shared secrets, database through HAProxy, the site's Red
         expect(cfg).toContain("'passwordsalt' => 'salt\\'x',");
         expect(cfg).toContain("'memcache.locking' => '\\\\OC\\\\Memcache\\\\Redis',");
         expect(cfg).not.toMatch(/localhost|127\.0\.0\.1/);
+        // TLS to the database, the member's certificate checked against HAProxy's address; the CA file mounted in.
+        expect(cfg).toContain("'pgsql_ssl' => ['mode' => 'verify-full', 'rootcert' => '/run/nextcloud-ha/ca.crt'],");
     }
     expect(dc1).toContain("'dbhost' => '10.10.1.31:5000',");
     expect(dc1).toContain("'redis' => ['host' => '10.10.1.51'");

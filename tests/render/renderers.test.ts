@@ -5,7 +5,7 @@ import { renderEtcdMember } from "../../render/etcd";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
-import { needsTls, renderHost } from "../../render/host";
+import { certificateNames, needsTls, renderHost } from "../../render/host";
 
 import { hostByName } from "../../plan/plan";
 import { placeholderHostKey, placeholderSecrets, placeholderTls } from "../../render/placeholders";
@@ -43,14 +43,38 @@ test("Patroni: REST auth, rewind, checksums, timings from the plan, sync mode in
     expect(c.postgresql.bin_dir).toBe("/usr/lib/postgresql/17/bin");
 });
 
-test("pg_hba: only the plan's networks, scram-sha-256, never trust", () => {
+test("pg_hba: only the plan's networks, scram-sha-256, never trust, TCP only with TLS", () => {
     const hba = renderPgHba(plan);
     expect(hba.join("\n")).not.toMatch(/\btrust\b/);
-    for (const line of hba.filter((l) => l.startsWith("host"))) {
+    expect(hba.filter((l) => !l.startsWith("local")).length).toBeGreaterThan(0);
+    for (const line of hba.filter((l) => !l.startsWith("local"))) {
+        expect(line.startsWith("hostssl ")).toBe(true);
         expect(line.endsWith("scram-sha-256")).toBe(true);
         expect(["127.0.0.1/32", ...plan.networks]).toContain(line.split(/\s+/)[3]);
     }
     expect(hba).not.toContain("host all all 0.0.0.0/0 scram-sha-256");
+});
+
+test("PostgreSQL: TLS with the member's certificate; Patroni's replication, rewind and superuser connections verify the server's name and CA", () => {
+    const c = parse(renderPatroniConfig(plan, hostByName(plan, "dc1-db1"), PLACEHOLDER_DATABASE));
+    expect(c.postgresql.parameters).toMatchObject({ ssl: "on", ssl_cert_file: "/etc/patroni/pki/member.crt", ssl_key_file: "/etc/patroni/pki/member.key" });
+    for (const role of ["superuser", "replication", "rewind"])
+        expect(c.postgresql.authentication[role]).toMatchObject({ sslmode: "verify-full", sslrootcert: "/etc/patroni/pki/ca.crt" });
+    expect(c.etcd3.cert).toBe(c.postgresql.parameters.ssl_cert_file);
+});
+
+test("certificates: a Patroni member's names every HAProxy in front of its cluster (clients verify HAProxy's address); others name only themselves", () => {
+    const db = certificateNames(plan, hostByName(plan, "dc1-db1"));
+    const lbs = plan.hosts.filter((h) => h.roles.includes("haproxy")).map((h) => h.address);
+    expect(lbs.length).toBeGreaterThan(1);
+    expect(db.ipAddresses).toEqual(["10.10.1.21", "127.0.0.1", ...lbs]);
+    expect(db.dnsNames).toEqual(["dc1-db1", "localhost"]);
+    expect(certificateNames(plan, hostByName(plan, "dc1-etcd1")).ipAddresses).toEqual(["10.10.1.11", "127.0.0.1"]);
+    // Two-site: each site's HAProxy routes to its own cluster, so a member names its site's HAProxy only.
+    const two = loadPlan(twoSiteConfig()).plan;
+    const lb = (site: string) => two.hosts.find((h) => h.site === site && h.roles.includes("haproxy"))!.address;
+    expect(certificateNames(two, hostByName(two, "dc2-db1")).ipAddresses).toContain(lb("dc2"));
+    expect(certificateNames(two, hostByName(two, "dc2-db1")).ipAddresses).not.toContain(lb("dc1"));
 });
 
 test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, stats on the management address", () => {
@@ -112,6 +136,20 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
     const first = renderAll();
     expect(renderAll()).toEqual(first);
     for (const { host, rendered } of first) expect(rendered).toMatchSnapshot(host);
+});
+
+test("a host's services come in one order whatever order its roles are listed in: etcd starts before Patroni, Patroni leaves first", () => {
+    const services = (roles: string[]) => {
+        const raw = twoSiteConfig() as any;
+        raw.sites.dc1.hosts = raw.sites.dc1.hosts.map((h: any) =>
+            h.name === "dc1-etcd1" ? { ...h, roles: [...roles, ...h.roles.filter((r: string) => r !== "etcd")] } : h,
+        );
+        const two = loadPlan(raw).plan;
+        const host = hostByName(two, "dc1-etcd1");
+        return renderHost(two, host, { secrets: placeholderSecrets(), tls: tls(host.name) }).services.map((s) => s.name);
+    };
+    expect(services(["patroni", "etcd"])).toEqual(["etcd", "patroni"]);
+    expect(services(["etcd", "patroni"])).toEqual(["etcd", "patroni"]);
 });
 
 test("a host whose role needs a secret refuses to render without it", () => {
