@@ -6,6 +6,9 @@ import { fault, heal } from "./faults";
 import { apply, down, up } from "./lifecycle";
 import { formatStatus, status } from "./status";
 import { LabError } from "./sh";
+import { parseCommandLine, wholeNumber } from "../ops/args";
+import { ConfigError } from "../plan/config";
+import { StackFileError } from "../plan/stackFiles";
 
 const USAGE = `usage: npm run lab -- <command>
   up [--topology three-site|two-site] [--wan-delay MS]
@@ -19,75 +22,46 @@ const USAGE = `usage: npm run lab -- <command>
   heal                                          undo every fault
   drill <scenario> [--trials N] [--json]        ${DRILLS.join(", ")}`;
 
-function flag(args: string[], name: string): string | undefined {
-    const i = args.indexOf(name);
-    if (i < 0) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new LabError(`${name} needs a value`);
-    args.splice(i, 2);
-    return v;
-}
-
-function bool(args: string[], name: string): boolean {
-    const i = args.indexOf(name);
-    if (i >= 0) args.splice(i, 1);
-    return i >= 0;
-}
-
-function int(name: string, v: string | undefined, fallback: number, min: number, max: number): number {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new LabError(`${name} takes a whole number from ${min} to ${max}, got ${v}`);
-    return n;
-}
-
-function noMore(args: string[]): void {
-    if (args.length > 0) throw new LabError(`unexpected argument ${args[0]}\n${USAGE}`);
-}
-
 async function main(argv: string[]): Promise<void> {
     if (argv.includes("--help") || argv.includes("-h")) return void console.log(USAGE);
     const [command, ...args] = argv;
+    // Each command's flags and arguments, parsed as every npm run command parses them (ops/args.ts).
+    const parse = <O extends Parameters<typeof parseCommandLine>[3]>(options: O, positionals = { min: 0, max: 0 }) =>
+        parseCommandLine(`lab ${command}`, USAGE, args, options, positionals);
     switch (command) {
         case "up": {
-            const topology = flag(args, "--topology");
-            const wanDelayMs = int("--wan-delay", flag(args, "--wan-delay"), 0, 0, 10000);
-            noMore(args);
-            return up({ topology, wanDelayMs });
+            const { values } = parse({ topology: { type: "string" }, "wan-delay": { type: "string" } });
+            const wanDelayMs = wholeNumber(`lab ${command}`, "wan-delay", values["wan-delay"] as string | undefined, 0, 0, 10000);
+            return up({ topology: values.topology as string | undefined, wanDelayMs });
         }
         case "status": {
-            const json = bool(args, "--json");
-            noMore(args);
+            const json = parse({ json: { type: "boolean" } }).values.json === true;
             const s = await status();
             console.log(json ? JSON.stringify(s, null, 2) : formatStatus(s));
             return;
         }
         case "down":
-            noMore(args);
+            parse({});
             return down();
         case "apply": {
-            const dryRun = bool(args, "--dry-run");
-            noMore(args);
+            const dryRun = parse({ "dry-run": { type: "boolean" } }).values["dry-run"] === true;
             console.log(await apply({ dryRun }));
             return;
         }
         case "fault": {
-            const [kind, target, ...rest] = args;
-            noMore(rest);
-            console.log(await fault(kind ?? "", target));
+            const [kind, target] = parse({}, { min: 1, max: 2 }).positionals;
+            console.log(await fault(kind, target));
             return;
         }
         case "heal":
-            noMore(args);
+            parse({});
             console.log(await heal());
             return;
         case "drill": {
-            const json = bool(args, "--json");
-            const trials = int("--trials", flag(args, "--trials"), 1, 1, 1000);
-            const [scenario, ...rest] = args;
-            noMore(rest);
-            const result = await drill(scenario ?? "", { trials });
-            console.log(json ? JSON.stringify(result, null, 2) : formatDrill(result));
+            const { values, positionals } = parse({ json: { type: "boolean" }, trials: { type: "string" } }, { min: 1, max: 1 });
+            const trials = wholeNumber(`lab ${command}`, "trials", values.trials as string | undefined, 1, 1, 1000);
+            const result = await drill(positionals[0], { trials });
+            console.log(values.json === true ? JSON.stringify(result, null, 2) : formatDrill(result));
             if (result.trials.some((t) => !t.ok)) process.exitCode = 1;
             return;
         }
@@ -102,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e) => {
-    console.error(`lab: ${e instanceof LabError ? e.message : ((e as Error).stack ?? e)}`);
+    const bad = e instanceof LabError || e instanceof ConfigError || e instanceof StackFileError;
+    console.error(`lab: ${bad ? e.message : ((e as Error).stack ?? e)}`);
     process.exit(1);
 });

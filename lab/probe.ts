@@ -55,8 +55,15 @@ export interface Probe<T> {
 /** A probe in a lab host; it logs in with `password` (default: the superuser's), given in its environment, never on its command line. */
 export function runProbe<T>(state: LabState, host: string, args: string[], password = labSecrets().database.superuserPassword): Probe<T> {
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
+    // A host not running (yet, or any more: a drill's fault) cannot take the CA file; its probe fails as it would without it.
+    let tls: Record<string, string> = {};
+    try {
+        tls = pgClientEnv(state, host);
+    } catch {
+        /* the probe reports what it cannot reach */
+    }
     const child: ChildProcess = spawn(cmd, argv, {
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: password, ...pgClientEnv(state, host) },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: password, ...tls },
         stdio: ["ignore", "pipe", "pipe"],
     });
     const events: T[] = [];

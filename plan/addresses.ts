@@ -2,7 +2,8 @@
 
 /** The address as a 32-bit unsigned number, or undefined when it is not dotted IPv4. */
 export function parseIpv4(address: string): number | undefined {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+    // No leading zeros: "010" is octal to some parsers and decimal to others.
+    const m = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(address);
     if (!m) return undefined;
     const parts = m.slice(1).map(Number);
     if (parts.some((p) => p > 255)) return undefined;
@@ -40,6 +41,16 @@ export function cidrContains(cidr: string, address: string): boolean {
     if (!c || a === undefined) return false;
     const m = mask(c.prefix);
     return (a & m) >>> 0 === (parseIpv4(c.network)! & m) >>> 0;
+}
+
+/** Whether the address is the network's own address or its broadcast address (no host may have either). */
+export function isNetworkOrBroadcast(cidr: string, address: string): boolean {
+    const c = parseCidr(cidr);
+    const a = parseIpv4(address);
+    if (!c || a === undefined || c.prefix >= 31) return false;
+    const m = mask(c.prefix);
+    const net = (parseIpv4(c.network)! & m) >>> 0;
+    return a === net || a === (net | ~m) >>> 0;
 }
 
 /** A host and port, e.g. the read-write endpoint a standby cluster follows. */

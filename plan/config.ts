@@ -192,6 +192,11 @@ export interface ProjectConfig {
      */
     activeSite: string;
     sites: Record<string, SiteConfig>;
+    /**
+     * Where operators and the machine running Pulumi reach the VMs from: SSH, HAProxy's stats,
+     * and in two-site Patroni's REST API (the site commands). Default: the sites' networks.
+     */
+    managementNetworks?: string[];
     patroni: PatroniConfig;
     haproxy: HaproxyConfig;
     etcd: EtcdConfig;
@@ -261,6 +266,7 @@ export const CONFIG_KEYS = {
     primarySite: "string",
     activeSite: "string",
     sites: "object",
+    managementNetworks: "object",
     patroni: "object",
     haproxy: "object",
     etcd: "object",

@@ -4,7 +4,7 @@
  * ConfigError naming the key, the bad value and the fix; `loadPlan` adds the rules that span
  * keys (plan/rules.ts) by building the plan. Pure: nothing here knows about Pulumi.
  */
-import { cidrContains, parseCidr, parseIpv4 } from "./addresses";
+import { cidrContains, isNetworkOrBroadcast, parseCidr, parseIpv4 } from "./addresses";
 import {
     CertificatesConfig,
     ConfigError,
@@ -35,8 +35,23 @@ import {
 } from "./config";
 import { buildPlan, DeploymentPlan, hostsOf } from "./plan";
 
-const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
+const NAME_RE = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** The widest network a site may have: pg_hba and the firewall open to whole site networks. */
+const WIDEST_SITE_PREFIX = 16;
+/** A Linux interface name (keepalived's vipInterface, a Proxmox bridge). */
+const IFNAME_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+/** A Proxmox node name (a host name) and a Proxmox storage id. */
+const NODE_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const STORAGE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+/** A DNS name, optionally a wildcard's, or an IPv4 address; optionally with a port: what Nextcloud's trusted_domains takes. */
+const TRUSTED_DOMAIN_RE = /^((\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(:\d{1,5})?$/;
+/** A Nextcloud image pinned to a full version (31.0.9, optionally a variant: 31.0.9-apache), or to a digest. */
+const PINNED_IMAGE_RE = /^[a-z0-9][a-z0-9./_-]*(:\d+\.\d+\.\d+(-[a-z0-9.-]+)?|@sha256:[0-9a-f]{64})$/;
+/** One SSH public key line: type, base64 key, optional comment; no line break. */
+const SSH_KEY_RE = /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 const show = showValue;
+
+const PROXMOX_NODE = `a Proxmox node name (letters, digits and dashes, e.g. "pve-dc1")`;
 
 function isObject(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -71,14 +86,35 @@ function int(key: string, v: unknown, fallback: number | undefined, min: number,
 function name(key: string, v: unknown): string {
     const s = str(key, v);
     if (!NAME_RE.test(s)) {
-        throw new ConfigError(key, `${show(s)} is not a valid name; use lower-case letters, digits and dashes, starting with a letter (e.g. "dc1-db1")`);
+        throw new ConfigError(
+            key,
+            `${show(s)} is not a valid name; use lower-case letters, digits and dashes, starting with a letter and not ending with a dash (e.g. "dc1-db1")`,
+        );
     }
     return s;
 }
 
 function ipv4(key: string, v: unknown): string {
     const s = str(key, v);
-    if (parseIpv4(s) === undefined) throw new ConfigError(key, `${show(s)} is not an IPv4 address; write it as four numbers, e.g. "10.10.1.21"`);
+    if (parseIpv4(s) === undefined)
+        throw new ConfigError(key, `${show(s)} is not an IPv4 address; write it as four numbers from 0 to 255 without leading zeros, e.g. "10.10.1.21"`);
+    return s;
+}
+
+/** An address a host or a VIP can have on the site's network: inside it, neither its network nor its broadcast address. */
+function siteAddress(key: string, v: unknown, cidr: string, what: string): string {
+    const a = ipv4(key, v);
+    if (!cidrContains(cidr, a))
+        throw new ConfigError(key, `${a} is outside the site's cidr ${cidr}; give the ${what} an address inside ${cidr}, or widen the site's cidr`);
+    if (isNetworkOrBroadcast(cidr, a))
+        throw new ConfigError(key, `${a} is the network or broadcast address of ${cidr}; give the ${what} an address between them`);
+    return a;
+}
+
+/** A string that must match `re`: one line, no characters that would break the file it lands in. */
+function matching(key: string, v: unknown, fallback: string | undefined, re: RegExp, what: string): string {
+    const s = str(key, v, fallback);
+    if (!re.test(s)) throw new ConfigError(key, `${show(s)} is not ${what}`);
     return s;
 }
 
@@ -123,16 +159,10 @@ function loadHost(key: string, v: unknown, cidr: string): HostConfig {
     }
     const host: HostConfig = {
         name: name(`${key}.name`, v.name),
-        address: ipv4(`${key}.address`, v.address),
+        address: siteAddress(`${key}.address`, v.address, cidr, "host"),
         roles: [],
         vmId: int(`${key}.vmId`, v.vmId, undefined, 100, 999999999),
     };
-    if (!cidrContains(cidr, host.address)) {
-        throw new ConfigError(
-            `${key}.address`,
-            `${host.address} is outside the site's cidr ${cidr}; give the host an address inside ${cidr}, or widen the site's cidr`,
-        );
-    }
     if (!Array.isArray(v.roles) || v.roles.length === 0) {
         throw new ConfigError(`${key}.roles`, `expected a non-empty list of roles (${ROLES.join(", ")}), got ${show(v.roles)}`);
     }
@@ -141,7 +171,7 @@ function loadHost(key: string, v: unknown, cidr: string): HostConfig {
         if (host.roles.includes(r as Role)) throw new ConfigError(`${key}.roles`, `role ${show(r)} is listed twice`);
         host.roles.push(r as Role);
     }
-    if (v.managementAddress !== undefined) host.managementAddress = ipv4(`${key}.managementAddress`, v.managementAddress);
+    if (v.managementAddress !== undefined) host.managementAddress = siteAddress(`${key}.managementAddress`, v.managementAddress, cidr, "management address");
     if (v.size !== undefined) {
         const s = section(`${key}.size`, v.size, ["cores", "memoryMb", "diskGb"]);
         host.size = {};
@@ -149,7 +179,7 @@ function loadHost(key: string, v: unknown, cidr: string): HostConfig {
         if (s.memoryMb !== undefined) host.size.memoryMb = int(`${key}.size.memoryMb`, s.memoryMb, undefined, 512, 1048576);
         if (s.diskGb !== undefined) host.size.diskGb = int(`${key}.size.diskGb`, s.diskGb, undefined, 8, 65536);
     }
-    if (v.proxmoxNode !== undefined) host.proxmoxNode = str(`${key}.proxmoxNode`, v.proxmoxNode);
+    if (v.proxmoxNode !== undefined) host.proxmoxNode = matching(`${key}.proxmoxNode`, v.proxmoxNode, undefined, NODE_RE, PROXMOX_NODE);
     return host;
 }
 
@@ -173,10 +203,14 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
         }
         rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "hosts", "vip", "vipInterface", "fenced"]);
         const cidr = str(`${key}.cidr`, v.cidr);
-        if (parseCidr(cidr) === undefined) throw new ConfigError(`${key}.cidr`, `${show(cidr)} is not an IPv4 CIDR; write it as "10.10.1.0/24"`);
-        const gateway = ipv4(`${key}.gateway`, v.gateway);
-        if (!cidrContains(cidr, gateway))
-            throw new ConfigError(`${key}.gateway`, `${gateway} is outside the site's cidr ${cidr}; the gateway must be on the site's network`);
+        const parsed = parseCidr(cidr);
+        if (parsed === undefined) throw new ConfigError(`${key}.cidr`, `${show(cidr)} is not an IPv4 CIDR; write it as "10.10.1.0/24"`);
+        if (parsed.prefix < WIDEST_SITE_PREFIX)
+            throw new ConfigError(
+                `${key}.cidr`,
+                `${cidr} is wider than /${WIDEST_SITE_PREFIX}: pg_hba and the firewall open the database to the whole site network; give the site its own subnet, e.g. "10.10.1.0/24"`,
+            );
+        const gateway = siteAddress(`${key}.gateway`, v.gateway, cidr, "gateway");
         if (!Array.isArray(v.hosts) || v.hosts.length === 0) {
             throw new ConfigError(`${key}.hosts`, `expected a non-empty list of hosts, got ${show(v.hosts)}`);
         }
@@ -184,15 +218,19 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
             cidr,
             gateway,
             dns: stringList(`${key}.dns`, v.dns, DEFAULTS.dns).map((d, i) => ipv4(`${key}.dns[${i}]`, d)),
-            proxmoxNode: str(`${key}.proxmoxNode`, v.proxmoxNode),
+            proxmoxNode: matching(`${key}.proxmoxNode`, v.proxmoxNode, undefined, NODE_RE, PROXMOX_NODE),
             fenced: bool(`${key}.fenced`, v.fenced, false),
             hosts: v.hosts.map((h, i) => loadHost(`${key}.hosts[${i}]`, h, cidr)),
-            vipInterface: str(`${key}.vipInterface`, v.vipInterface, "eth0"),
+            vipInterface: matching(
+                `${key}.vipInterface`,
+                v.vipInterface,
+                "eth0",
+                IFNAME_RE,
+                `a network interface name (letters, digits, _ . -, at most 15, e.g. "eth0")`,
+            ),
         };
         if (v.vip !== undefined) {
-            const vip = ipv4(`${key}.vip`, v.vip);
-            if (!cidrContains(cidr, vip))
-                throw new ConfigError(`${key}.vip`, `${vip} is outside the site's cidr ${cidr}; the VIP must be on the site's network`);
+            const vip = siteAddress(`${key}.vip`, v.vip, cidr, "VIP");
             if (vip === gateway || sites[siteName].hosts.some((h) => h.address === vip))
                 throw new ConfigError(`${key}.vip`, `${vip} is already the gateway's or a host's address; give the VIP an unused address`);
             sites[siteName].vip = vip;
@@ -239,6 +277,20 @@ function checkUnique(sites: Record<string, SiteConfig>): void {
             }
         }
     }
+}
+
+/** `managementNetworks`: CIDRs (a single address as /32), none of them the whole internet. */
+function managementNetworks(v: unknown): string[] {
+    const list = stringList("managementNetworks", v, []);
+    if (list.length === 0) throw new ConfigError("managementNetworks", `expected a non-empty list of networks, e.g. ["10.10.0.0/24"], got ${show(v)}`);
+    return list.map((n, i) => {
+        const key = `managementNetworks[${i}]`;
+        const c = parseCidr(n);
+        if (!c) throw new ConfigError(key, `${show(n)} is not an IPv4 CIDR; write it as "10.10.0.0/24" (one address: "10.10.0.5/32")`);
+        if (c.prefix < WIDEST_SITE_PREFIX)
+            throw new ConfigError(key, `${n} is wider than /${WIDEST_SITE_PREFIX}: SSH and the REST API would be open to it; name the operators' network`);
+        return n;
+    });
 }
 
 /** `patroni.parameters`: a map of PostgreSQL parameter names to plain values, none the platform owns. */
@@ -317,16 +369,24 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
     if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(domain)) {
         throw new ConfigError("nextcloud.domain", `${show(domain)} is not a DNS name; write it as "cloud.example.com"`);
     }
+    const trusted = stringList("nextcloud.trustedDomains", nc.trustedDomains, []);
+    trusted.forEach((d, i) => {
+        if (!TRUSTED_DOMAIN_RE.test(d))
+            throw new ConfigError(
+                `nextcloud.trustedDomains[${i}]`,
+                `${show(d)} is not a domain Nextcloud can trust; write a DNS name ("cloud.example.com", "*.example.com") or an address, optionally with a port`,
+            );
+    });
     const nextcloud: NextcloudConfig = {
         domain,
-        trustedDomains: [...new Set([domain, ...stringList("nextcloud.trustedDomains", nc.trustedDomains, [])])],
+        trustedDomains: [...new Set([domain, ...trusted])],
         image: str("nextcloud.image", nc.image, DEFAULTS.nextcloud.image),
         maxUploadSize: str("nextcloud.maxUploadSize", nc.maxUploadSize, DEFAULTS.nextcloud.maxUploadSize),
     };
-    if (!/^[\w./-]+:[\w.-]+$/.test(nextcloud.image) || nextcloud.image.endsWith(":latest")) {
+    if (!PINNED_IMAGE_RE.test(nextcloud.image)) {
         throw new ConfigError(
             "nextcloud.image",
-            `${show(nextcloud.image)} is not a pinned image; name a version tag, e.g. "${DEFAULTS.nextcloud.image}", so every node runs the same code`,
+            `${show(nextcloud.image)} is not a pinned image; name a full version tag, e.g. "${DEFAULTS.nextcloud.image}" (not latest, stable or a major version alone), or a digest, so every node runs the same code`,
         );
     }
     if (!/^\d+[KMG]$/.test(nextcloud.maxUploadSize)) {
@@ -382,6 +442,7 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         primarySite,
         activeSite: str("activeSite", raw.activeSite, primarySite),
         sites: loadSites(raw.sites),
+        ...(raw.managementNetworks === undefined ? {} : { managementNetworks: managementNetworks(raw.managementNetworks) }),
         patroni,
         haproxy,
         etcd,
@@ -421,20 +482,29 @@ export function loadStackConfig(raw: RawConfig): StackConfig {
         throw new ConfigError("proxmox", `missing; set at least the template to clone: \`pulumi config set --path ${PROJECT}:proxmox.templateVmId 9000\``);
     }
     const px = section("proxmox", raw.proxmox, ["templateVmId", "templateNode", "datastore", "snippetsDatastore", "bridge", "vlanId"]);
+    const storage = `a Proxmox storage id (letters, digits, _ . -, starting with a letter, e.g. "local-lvm")`;
     const proxmox: ProxmoxConfig = {
         templateVmId: int("proxmox.templateVmId", px.templateVmId, undefined, 100, 999999999),
-        datastore: str("proxmox.datastore", px.datastore, DEFAULTS.proxmox.datastore),
-        snippetsDatastore: str("proxmox.snippetsDatastore", px.snippetsDatastore, DEFAULTS.proxmox.snippetsDatastore),
-        bridge: str("proxmox.bridge", px.bridge, DEFAULTS.proxmox.bridge),
+        datastore: matching("proxmox.datastore", px.datastore, DEFAULTS.proxmox.datastore, STORAGE_RE, storage),
+        snippetsDatastore: matching("proxmox.snippetsDatastore", px.snippetsDatastore, DEFAULTS.proxmox.snippetsDatastore, STORAGE_RE, storage),
+        bridge: matching("proxmox.bridge", px.bridge, DEFAULTS.proxmox.bridge, IFNAME_RE, `a bridge name (letters, digits, _ . -, at most 15, e.g. "vmbr0")`),
     };
     if (px.vlanId !== undefined) proxmox.vlanId = int("proxmox.vlanId", px.vlanId, undefined, 1, 4094);
-    if (px.templateNode !== undefined) proxmox.templateNode = str("proxmox.templateNode", px.templateNode);
+    if (px.templateNode !== undefined) proxmox.templateNode = matching("proxmox.templateNode", px.templateNode, undefined, NODE_RE, PROXMOX_NODE);
+    for (const [siteName, s] of Object.entries(project.sites))
+        s.hosts.forEach((h, i) => {
+            if (h.vmId === proxmox.templateVmId)
+                throw new ConfigError(
+                    `sites.${siteName}.hosts[${i}].vmId`,
+                    `${h.vmId} is the template's VM id (proxmox.templateVmId); give ${h.name} another id`,
+                );
+        });
     const keys = stringList("sshAuthorizedKeys", raw.sshAuthorizedKeys, []);
     keys.forEach((k, i) => {
-        if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) \S+/.test(k)) {
+        if (!SSH_KEY_RE.test(k)) {
             throw new ConfigError(
                 `sshAuthorizedKeys[${i}]`,
-                `${show(k.slice(0, 30))}... is not an SSH public key line; paste the contents of ~/.ssh/id_ed25519.pub`,
+                `${show(k.slice(0, 30))}... is not one SSH public key line (type, key, comment; no line break); paste the contents of ~/.ssh/id_ed25519.pub, one key per entry`,
             );
         }
     });

@@ -155,8 +155,10 @@ export interface DeploymentPlan {
     activeSite: string;
     sites: SitePlan[];
     hosts: HostPlan[];
-    /** Every site network: what pg_hba and the firewall let in. */
+    /** Every site network: what pg_hba lets in. */
     networks: string[];
+    /** Where operators reach the VMs from (config `managementNetworks`, default `networks`): SSH, HAProxy stats, two-site REST. */
+    managementNetworks: string[];
     etcdClusters: EtcdClusterPlan[];
     patroniClusters: PatroniClusterPlan[];
     patroni: PatroniConfig;

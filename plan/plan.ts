@@ -240,6 +240,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         sites: sitePlans,
         hosts,
         networks: sites.map((s) => s.cidr),
+        managementNetworks: config.managementNetworks ?? sites.map((s) => s.cidr),
         etcdClusters,
         // In the primary site's stack where the cluster has a member there: that stack draws new passwords, and its
         // roles step must change them before any of its hosts gets them.

@@ -53,7 +53,8 @@ const SCHEMA_SECRET = new Set([
 type Member = { name: string; site: string; proxmoxNode: string };
 
 /** PostgreSQL, Patroni REST, etcd client and peer: never open beyond the plan's networks. */
-const PROTECTED_PORTS = [5432, 8008, 2379, 2380];
+/** What the platform opens to anyone: NGINX's HTTP and HTTPS. Every other port stays within the plan's networks. */
+const PUBLIC_PORTS = [80, 443];
 
 function ipv4(a: string): number | undefined {
     const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
@@ -149,13 +150,15 @@ export const RULES: PolicyRule[] = [
         check: ({ type, props }) => spreadViolation(type === TYPES.etcd ? "etcd cluster" : "Patroni cluster", props.cluster?.members),
     },
     {
-        name: "database-ports-within-plan",
-        description: "PostgreSQL, Patroni REST and etcd ports are open only to the plan's networks.",
+        name: "ports-within-plan",
+        description:
+            "Every port the platform opens but NGINX's 80 and 443 (SSH, PostgreSQL, HAProxy, Patroni REST, etcd, Redis, Gluster, Nextcloud) is open only to the plan's and the management networks.",
         types: [TYPES.host],
         check: ({ name, props }) => {
             const networks: string[] = props.networks ?? [];
+            const isPublic = ([lo, hi]: [number, number]) => lo === hi && PUBLIC_PORTS.includes(lo);
             return (props.firewall ?? [])
-                .filter((r: { dport: string }) => r.dport && ports(r.dport).some(([lo, hi]) => PROTECTED_PORTS.some((p) => p >= lo && p <= hi)))
+                .filter((r: { dport: string; proto: string }) => r.proto !== "vrrp" && (!r.dport || ports(r.dport).some((range) => !isPublic(range))))
                 .filter((r: { source: string }) => !r.source || r.source.split(",").some((c) => !within(c.trim(), networks)))
                 .map(
                     (r: { dport: string; source: string }) =>

@@ -1,6 +1,7 @@
 /**
- * Proxmox firewall rules for a VM: every role's ports open only to the plan's networks that
- * need them (inbound policy DROP). Pure.
+ * Proxmox firewall rules for a VM: every role's port open only to the hosts of the plan that
+ * use it, each by its /32 (the plan knows every address), and SSH, HAProxy's stats and the
+ * two-site site commands' REST API to the management networks (inbound policy DROP). Pure.
  */
 import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, namesOf, patroniClusterOf, siteByName } from "../plan/plan";
 
@@ -13,17 +14,15 @@ export interface FirewallRule {
     comment: string;
 }
 
-function cidrsOf(plan: DeploymentPlan, hosts: string[]): string {
-    const sites = new Set(hosts.map((h) => hostByName(plan, h).site));
-    return plan.sites
-        .filter((s) => sites.has(s.name))
-        .map((s) => s.cidr)
-        .join(",");
+/** The hosts' addresses as /32s, each once, as a rule's source. */
+function addressesOf(plan: DeploymentPlan, hosts: string[]): string {
+    return [...new Set(hosts.map((h) => `${hostByName(plan, h).address}/32`))].join(",");
 }
 
 export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRule[] {
     const p = plan.ports;
-    const rules: FirewallRule[] = [{ dport: "22", proto: "tcp", source: plan.networks.join(","), comment: "ssh from the plan's networks" }];
+    const management = plan.managementNetworks.join(",");
+    const rules: FirewallRule[] = [{ dport: "22", proto: "tcp", source: management, comment: "ssh: the management networks" }];
     for (const role of host.roles) {
         switch (role) {
             case "etcd": {
@@ -32,20 +31,20 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 rules.push({
                     dport: String(p.etcdClient),
                     proto: "tcp",
-                    source: cidrsOf(plan, [...cluster.members, ...clients]),
+                    source: addressesOf(plan, [...cluster.members, ...clients]),
                     comment: "etcd clients: Patroni and members",
                 });
-                rules.push({ dport: String(p.etcdPeer), proto: "tcp", source: cidrsOf(plan, cluster.members), comment: "etcd peers" });
+                rules.push({ dport: String(p.etcdPeer), proto: "tcp", source: addressesOf(plan, cluster.members), comment: "etcd peers" });
                 break;
             }
             case "patroni": {
                 const cluster = patroniClusterOf(plan, host.name);
                 const lbs = cluster.sites.flatMap((site) => namesOf(plan, { site, role: "haproxy" }));
-                const source = cidrsOf(plan, [...cluster.members, ...lbs]);
+                const source = addressesOf(plan, [...cluster.members, ...lbs]);
                 rules.push({ dport: String(p.postgres), proto: "tcp", source, comment: "PostgreSQL: HAProxy and replication" });
                 // two-site: the site commands (npm run promote/rejoin) read both sites' clusters
-                // from either site; a firewall that hid dc1 would make a live dc1 look lost.
-                const rest = plan.topology === "two-site" ? plan.networks.join(",") : source;
+                // from the management network; a firewall that hid dc1 would make a live dc1 look lost.
+                const rest = plan.topology === "two-site" ? `${source},${management}` : source;
                 rules.push({ dport: String(p.patroniRest), proto: "tcp", source: rest, comment: "Patroni REST API: HAProxy checks, members, site commands" });
                 break;
             }
@@ -55,10 +54,14 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 rules.push({
                     dport: `${p.haproxyPrimary}:${p.haproxyReplicas}`,
                     proto: "tcp",
-                    source: plan.topology === "two-site" ? plan.networks.join(",") : cidrsOf(plan, [host.name, ...namesOf(plan, { role: "nextcloud" })]),
+                    source: addressesOf(plan, [
+                        host.name,
+                        ...namesOf(plan, { role: "nextcloud" }),
+                        ...(plan.topology === "two-site" ? plan.patroniClusters.flatMap((c) => c.members) : []),
+                    ]),
                     comment: "HAProxy to PostgreSQL: app nodes, standby clusters",
                 });
-                rules.push({ dport: String(p.haproxyStats), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "HAProxy stats: management" });
+                rules.push({ dport: String(p.haproxyStats), proto: "tcp", source: management, comment: "HAProxy stats: the management networks" });
                 break;
             case "nginx":
                 rules.push({ dport: `${p.http},${p.https}`, proto: "tcp", source: "", comment: "Nextcloud over HTTPS: public" });
@@ -77,7 +80,7 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
             case "gluster":
             case "gluster-arbiter": {
                 const peers = plan.gluster?.bricks.map((b) => b.host) ?? [];
-                const source = cidrsOf(plan, [...peers, ...namesOf(plan, { role: "nextcloud" })]);
+                const source = addressesOf(plan, [...peers, ...namesOf(plan, { role: "nextcloud" })]);
                 rules.push({ dport: "24007:24008", proto: "tcp", source, comment: "glusterd: peers and clients" });
                 rules.push({ dport: "49152:49251", proto: "tcp", source, comment: "Gluster bricks: peers and clients" });
                 break;
@@ -91,7 +94,12 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                         .join(","),
                     comment: "Nextcloud: the site's NGINX",
                 });
-                rules.push({ dport: String(p.redis), proto: "tcp", source: cidrsOf(plan, [host.name]), comment: "Redis: the site's app nodes" });
+                rules.push({
+                    dport: String(p.redis),
+                    proto: "tcp",
+                    source: addressesOf(plan, namesOf(plan, { site: host.site, role: "nextcloud" })),
+                    comment: "Redis: the site's app nodes",
+                });
                 break;
             default: {
                 const never: never = role;

@@ -51,6 +51,7 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
         "    stats enable",
         "    stats uri /",
         "    stats refresh 5s",
+        "    stats hide-version",
         "",
         "listen primary",
         `    bind *:${p.haproxyPrimary}`,

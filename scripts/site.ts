@@ -7,7 +7,7 @@
 import { ConfigError } from "../plan/config";
 import { loadPlan } from "../plan/load";
 import { LabError } from "../lab/sh";
-import { listStacks, readStackConfig } from "../plan/stackFiles";
+import { listStacks, readStackConfig, StackFileError } from "../plan/stackFiles";
 import { promote } from "../ops/promote";
 import { rejoin } from "../ops/rejoin";
 import { checkTwoSite, PartialMoveError, SiteMoveError, SiteTransport } from "../ops/siteMove";
@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
 
 // Exit codes: 2 refused, nothing changed; 3 failed after changing something (the message says what, and how to finish or undo); 1 a bug.
 main(process.argv.slice(2)).catch((e) => {
-    const refused = e instanceof SiteMoveError || e instanceof ConfigError || e instanceof LabError;
+    const refused = e instanceof SiteMoveError || e instanceof ConfigError || e instanceof StackFileError || e instanceof LabError;
     const partial = e instanceof PartialMoveError;
     console.error(`${process.argv[2] ?? "site"}: ${refused || partial ? (e as Error).message : ((e as Error).stack ?? e)}`);
     process.exit(refused ? 2 : partial ? 3 : 1);

@@ -115,7 +115,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
                 hostKey: hostKey.publicKeyOpenssh.apply((k) => k.trim()),
                 sshUser: placement.sshUser,
                 firewall: renderFirewall(plan, host),
-                networks: plan.networks,
+                networks: [...new Set([...plan.networks, ...plan.managementNetworks])],
                 converge,
             },
             { parent },

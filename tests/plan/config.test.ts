@@ -1,5 +1,5 @@
 /** Every bad input fails before any resource, with one message naming the key and the fix. */
-import { loadStackConfig } from "../../plan/load";
+import { loadPlan, loadStackConfig } from "../../plan/load";
 
 import { readStackConfig } from "../../plan/stackFiles";
 import { configFailure } from "../helpers/configs";
@@ -247,4 +247,106 @@ test("fenced takes true or false", () => {
     const e = failure(raw);
     expect(e.key).toBe("sites.dc1.fenced");
     expect(e.message).toContain('expected true or false, got "yes"');
+});
+
+describe("values that would reach a rendered file or open too much are refused, naming the key, the value and the fix", () => {
+    const refused = (edit: (raw: any) => void, key: string, message: RegExp) => {
+        const raw = base();
+        edit(raw);
+        const e = failure(raw);
+        expect(e.key).toBe(key);
+        expect(e.message).toMatch(message);
+        expect(e.message.split("\n")).toHaveLength(1);
+    };
+    test("an address with leading zeros", () =>
+        refused(
+            (r) => (r.sites.dc1.hosts[1].address = "10.10.1.021"),
+            "sites.dc1.hosts[1].address",
+            /"10\.10\.1\.021" is not an IPv4 address; .*without leading zeros/,
+        ));
+    test("a host at the network's or the broadcast address", () => {
+        refused(
+            (r) => (r.sites.dc1.hosts[1].address = "10.10.1.0"),
+            "sites.dc1.hosts[1].address",
+            /10\.10\.1\.0 is the network or broadcast address of 10\.10\.1\.0\/24/,
+        );
+        refused((r) => (r.sites.dc1.hosts[1].address = "10.10.1.255"), "sites.dc1.hosts[1].address", /is the network or broadcast address/);
+    });
+    test("a site network so wide it opens the database to half the internet", () =>
+        refused((r) => (r.sites.dc1.cidr = "0.0.0.0/1"), "sites.dc1.cidr", /0\.0\.0\.0\/1 is wider than \/16: pg_hba and the firewall open/));
+    test("a management address of 0.0.0.0 or outside the site", () => {
+        refused((r) => (r.sites.dc1.hosts[1].managementAddress = "0.0.0.0"), "sites.dc1.hosts[1].managementAddress", /0\.0\.0\.0 is outside the site's cidr/);
+        refused(
+            (r) => (r.sites.dc1.hosts[1].managementAddress = "10.10.2.7"),
+            "sites.dc1.hosts[1].managementAddress",
+            /outside the site's cidr 10\.10\.1\.0\/24/,
+        );
+    });
+    test("a host name ending in a dash", () =>
+        refused((r) => (r.sites.dc1.hosts[1].name = "dc1-db-"), "sites.dc1.hosts[1].name", /"dc1-db-" is not a valid name; .*not ending with a dash/));
+    test("a VM id equal to the template's", () =>
+        refused(
+            (r) => (r.sites.dc1.hosts[1].vmId = r.proxmox.templateVmId),
+            "sites.dc1.hosts[1].vmId",
+            /is the template's VM id \(proxmox\.templateVmId\); give dc1-db1 another id/,
+        ));
+    test.each(["nextcloud:latest", "nextcloud:stable", "nextcloud:31", "nextcloud:31-apache", "nextcloud"])("a floating image tag: %s", (image) =>
+        refused((r) => (r.nextcloud = { ...(r.nextcloud ?? {}), image }), "nextcloud.image", /is not a pinned image; name a full version tag/),
+    );
+    test("a pinned tag or a digest is taken", () => {
+        for (const image of ["nextcloud:31.0.9-apache", "nextcloud:31.0.9", `registry.example.org/nextcloud@sha256:${"a".repeat(64)}`]) {
+            const raw = base();
+            raw.nextcloud = { ...(raw.nextcloud ?? {}), image };
+            expect(loadStackConfig(raw).nextcloud.image).toBe(image);
+        }
+    });
+    test.each(["", "files.example.org\nevil", "cloud.example.org}", "a b"])(
+        "a trusted domain that is empty or would break NGINX's or Nextcloud's config: %j",
+        (d) =>
+            refused(
+                (r) => (r.nextcloud = { ...(r.nextcloud ?? {}), trustedDomains: ["files.example.org", d] }),
+                "nextcloud.trustedDomains[1]",
+                /is not a domain Nextcloud can trust/,
+            ),
+    );
+    test("trusted domains Nextcloud takes: wildcards, addresses, ports", () => {
+        const raw = base();
+        raw.nextcloud = { ...(raw.nextcloud ?? {}), trustedDomains: ["*.example.org", "10.10.1.31", "files.example.org:8443"] };
+        expect(loadStackConfig(raw).nextcloud.trustedDomains).toContain("*.example.org");
+    });
+    test.each(["eth0\n  virtual_ipaddress { 1.2.3.4 }", "eth0}", "a-very-long-interface-name"])("a vipInterface keepalived would run with: %j", (i) =>
+        refused((r) => (r.sites.dc1.vipInterface = i), "sites.dc1.vipInterface", /is not a network interface name/),
+    );
+    test("Proxmox node, datastore, bridge and template node names", () => {
+        refused((r) => (r.sites.dc1.proxmoxNode = "pve dc1"), "sites.dc1.proxmoxNode", /is not a Proxmox node name/);
+        refused((r) => (r.sites.dc1.hosts[1].proxmoxNode = "pve/../x"), "sites.dc1.hosts[1].proxmoxNode", /is not a Proxmox node name/);
+        refused((r) => (r.proxmox.datastore = "local lvm"), "proxmox.datastore", /is not a Proxmox storage id/);
+        refused((r) => (r.proxmox.snippetsDatastore = "local:snippets"), "proxmox.snippetsDatastore", /is not a Proxmox storage id/);
+        refused((r) => (r.proxmox.bridge = "vmbr0;reboot"), "proxmox.bridge", /is not a bridge name/);
+        refused((r) => (r.proxmox.templateNode = "-pve"), "proxmox.templateNode", /is not a Proxmox node name/);
+    });
+    test("an SSH key entry of more than one line", () =>
+        refused(
+            (r) => (r.sshAuthorizedKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOps op@example\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEvil evil@example"]),
+            "sshAuthorizedKeys[0]",
+            /is not one SSH public key line .*no line break/,
+        ));
+});
+
+test("managementNetworks: CIDRs the operators work from, the sites' networks by default; a bad or too wide one refused with the key", () => {
+    expect(loadPlan(base()).plan.managementNetworks).toEqual(loadPlan(base()).plan.networks);
+    const raw = base();
+    raw.managementNetworks = ["192.168.77.0/24", "10.0.0.5/32"];
+    expect(loadPlan(raw).plan.managementNetworks).toEqual(["192.168.77.0/24", "10.0.0.5/32"]);
+    for (const [v, key, message] of [
+        [[], "managementNetworks", /non-empty list/],
+        [["192.168.77.5"], "managementNetworks[0]", /is not an IPv4 CIDR; .*"10\.10\.0\.5\/32"/],
+        [["0.0.0.0/0"], "managementNetworks[0]", /wider than \/16/],
+    ] as [unknown, string, RegExp][]) {
+        const r = base();
+        r.managementNetworks = v;
+        const e = failure(r);
+        expect(e.key).toBe(key);
+        expect(e.message).toMatch(message);
+    }
 });

@@ -89,9 +89,15 @@ test("review names the rule and the resource of each violation", () => {
     ]);
 });
 
-test("database-ports-within-plan", () => {
+test("ports-within-plan: every port but 80 and 443 only from the plan's and the management networks", () => {
     const host = (rules: object[]) => ({ type: TYPES.host, name: "dc1-db1", props: { networks: ["10.10.1.0/24", "10.10.2.0/24"], firewall: rules } });
-    const r = rule("database-ports-within-plan");
+    const r = rule("ports-within-plan");
+    // Each port the platform opens, open to the world: every one reported.
+    for (const dport of ["22", "5000:5001", "6379", "24007:24008", "49152:49251", "7000", "8008", "2379", "2380", "5432", "8080"])
+        expect(r.check(host([{ dport, proto: "tcp", source: "" }]))).toEqual([expect.stringMatching(new RegExp(`opens port ${dport} to any source`))]);
+    expect(r.check(host([{ dport: "", proto: "tcp", source: "" }]))).toHaveLength(1); // every port
+    expect(r.check(host([{ dport: "", proto: "vrrp", source: "10.10.1.31/32" }]))).toEqual([]);
+    expect(r.check(host([{ dport: "80,443", proto: "tcp", source: "" }]))).toEqual([]);
     expect(
         r.check(
             host([

@@ -155,5 +155,5 @@ test("every VM gets a DROP-by-default firewall with the rendered rules", () => {
     expect(options.map((o) => o.inputs.vmId).sort()).toEqual([1101, 1102, 1103]);
     expect(options.every((o) => o.inputs.inputPolicy === "DROP" && o.inputs.enabled === true)).toBe(true);
     const db = rules.find((r) => r.inputs.vmId === 1102)!.inputs.rules as { dport: string; source?: string }[];
-    expect(db.find((r) => r.dport === "5432")!.source).toBe("10.10.1.0/24,10.10.2.0/24");
+    expect(db.find((r) => r.dport === "5432")!.source).toBe("10.10.1.21/32,10.10.2.21/32,10.10.1.31/32,10.10.2.31/32");
 });

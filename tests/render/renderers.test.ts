@@ -77,8 +77,9 @@ test("certificates: a Patroni member's names every HAProxy in front of its clust
     expect(certificateNames(two, hostByName(two, "dc2-db1")).ipAddresses).not.toContain(lb("dc1"));
 });
 
-test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, stats on the management address", () => {
+test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, stats on the management address without the version", () => {
     const cfg = renderHaproxyConfig(plan, hostByName(plan, "dc1-lb1"));
+    expect(cfg).toMatch(/listen stats\n(    .*\n)*    stats hide-version\n/);
     const section = (name: string) => cfg.split(/\n(?=listen )/).find((s) => s.startsWith(`listen ${name}`))!;
     expect(section("primary")).toContain("bind *:5000");
     expect(section("primary")).toContain("option httpchk OPTIONS /primary");
@@ -156,21 +157,36 @@ test("a host whose role needs a secret refuses to render without it", () => {
     expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1") })).toThrow(/dc1-db1 \(patroni\) needs the shared secrets/);
 });
 
-test("firewall: each role's ports open only to the networks that need them", () => {
+test("firewall: each role's ports open only to the hosts that use them, each by its /32; SSH and HAProxy's stats to the management networks", () => {
     const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
-    const rules = (h: string) => Object.fromEntries(renderFirewall(plan, hostByName(plan, h)).map((r) => [r.dport, r.source]));
-    expect(rules("dc1-db1")).toEqual({ "22": plan.networks.join(","), "5432": "10.10.1.0/24,10.10.2.0/24", "8008": "10.10.1.0/24,10.10.2.0/24" });
-    expect(rules("dc3-etcd1")["2379"]).toBe("10.10.1.0/24,10.10.2.0/24,10.10.3.0/24");
-    expect(rules("dc1-lb1")).toMatchObject({ "5000:5001": "10.10.1.0/24", "7000": "10.10.1.0/24" });
+    const rules = (p: typeof plan, h: string) => Object.fromEntries(renderFirewall(p, hostByName(p, h)).map((r) => [r.dport, r.source]));
+    // dc1-db1's PostgreSQL and REST: the cluster's members and the HAProxy hosts of its sites.
+    const dbSources = "10.10.1.21/32,10.10.2.21/32,10.10.1.31/32,10.10.2.31/32";
+    expect(rules(plan, "dc1-db1")).toEqual({ "22": plan.networks.join(","), "5432": dbSources, "8008": dbSources });
+    expect(rules(plan, "dc3-etcd1")["2379"].split(",").sort()).toEqual(["10.10.1.11/32", "10.10.1.21/32", "10.10.2.11/32", "10.10.2.21/32", "10.10.3.11/32"]);
+    expect(rules(plan, "dc3-etcd1")["2380"]).toBe("10.10.1.11/32,10.10.2.11/32,10.10.3.11/32");
+    expect(rules(plan, "dc1-lb1")).toMatchObject({ "5000:5001": "10.10.1.31/32", "7000": plan.networks.join(",") });
+    // A management network given: SSH and the stats take it, nothing else does.
+    const raw = readStackConfig("dc1") as any;
+    raw.managementNetworks = ["192.168.77.0/24"];
+    const managed = loadPlan(raw).plan;
+    expect(rules(managed, "dc1-lb1")).toMatchObject({ "22": "192.168.77.0/24", "7000": "192.168.77.0/24", "5000:5001": "10.10.1.31/32" });
+    for (const r of renderFirewall(managed, hostByName(managed, "dc1-db1")).filter((x) => x.dport !== "22"))
+        expect(r.source.split(",").every((c) => c.endsWith("/32"))).toBe(true);
 });
 
-test("firewall, two-site: each site's HAProxy and Patroni REST open to the other site (replication both ways, the site commands), PostgreSQL not", () => {
+test("firewall, two-site: each site's HAProxy open to both clusters' members (the standby replicates through it, either way), the REST API to the management networks (the site commands), PostgreSQL to its own cluster", () => {
     const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
     const two = loadPlan(twoSiteConfig()).plan;
     const rules = (h: string) => Object.fromEntries(renderFirewall(two, hostByName(two, h)).map((r) => [r.dport, r.source]));
-    for (const lb of ["dc1-lb1", "dc2-lb1"]) expect(rules(lb)["5000:5001"]).toBe("10.10.1.0/24,10.10.2.0/24");
+    const members = two.patroniClusters.flatMap((c) => c.members).map((m) => `${hostByName(two, m).address}/32`);
+    for (const lb of ["dc1-lb1", "dc2-lb1"]) expect(rules(lb)["5000:5001"].split(",")).toEqual(expect.arrayContaining(members));
     for (const db of ["dc1-db1", "dc2-db1"]) {
-        expect(rules(db)["8008"]).toBe("10.10.1.0/24,10.10.2.0/24");
-        expect(rules(db)["5432"]).toBe(`10.10.${db[2]}.0/24`);
+        expect(rules(db)["8008"]).toContain("10.10.1.0/24,10.10.2.0/24");
+        expect(
+            rules(db)
+                ["5432"].split(",")
+                .every((c) => c.startsWith(`10.10.${db[2]}.`)),
+        ).toBe(true);
     }
 });

@@ -71,7 +71,7 @@ test("--json: the stacks' findings and the failure matrix, for tools", () => {
 test("--help answers with the usage; an unknown flag or stack is refused in one line, exit 2", () => {
     const help = check(["--help"]);
     expect(help.status).toBe(0);
-    expect(help.out).toMatch(/^usage: npm run check -- \[stack\.\.\.\] \[--json\]/);
+    expect(help.out).toMatch(/^usage: npm run check -- \[stack\.\.\.\|--all\] \[--json\]/);
     for (const [args, message] of [
         [["--bogus"], /^check: Unknown option '--bogus'; see --help\n$/],
         [["dc9"], /^check: no stack file for dc9 in .* \(stacks: dc1, dc2, dc3\)\n$/],
