@@ -24,7 +24,9 @@ import { parseEndpoint } from "./plan/addresses";
 import { CONFIG_KEYS, ConfigKey, PROJECT, RawConfig } from "./plan/config";
 import { failureMatrix } from "./plan/failureDomains";
 import { loadDeployment } from "./plan/load";
-import { ComponentKind, hostsOf, siteByName } from "./plan/plan";
+import { ComponentKind, HostPlan, hostsOf, siteByName } from "./plan/plan";
+import { certificateNames, needsTls } from "./render/host";
+import { issueTlsIdentity } from "./components/host/tlsIdentity";
 import { TlsCertificate } from "./render/nginx";
 
 function readConfig(): RawConfig {
@@ -50,11 +52,26 @@ function writeKnownHosts(name: string, content: string): string {
 export function deploySite() {
     const { config, plan } = loadDeployment(readConfig());
     const site = siteByName(plan, config.site);
+    // The primary stack issues the TLS identities of the other sites' hosts too: the CA's key stays in its stack.
+    const elsewhere = plan.hosts.filter((h) => h.site !== site.name && needsTls(h));
     const secrets = new SharedSecrets("shared", {
         primaryStack: config.primaryStack,
         rotation: plan.passwords.rotation,
         ca: { signing: plan.certificates.caSigning, trusted: plan.certificates.caTrusted },
+        ...(config.primaryStack
+            ? {}
+            : { issueFor: { hosts: elsewhere.map((h) => ({ name: h.name, names: certificateNames(plan, h) })), lifetime: plan.certificates } }),
     });
+    const identity = (host: HostPlan, parent: pulumi.Resource) =>
+        secrets.caKeyPem
+            ? issueTlsIdentity(
+                  `${host.name}-etcd-tls`,
+                  certificateNames(plan, host),
+                  { certPem: secrets.caCertPem, keyPem: secrets.caKeyPem, trustPem: secrets.caTrustPem },
+                  plan.certificates,
+                  parent,
+              )
+            : secrets.identityOf(host.name);
     // Every stack carries the plan's failure matrix: the policy pack refuses a plan with a gap.
     new FailureDomains(`${site.name}-failure-domains`, { matrix: failureMatrix(plan) });
     const hasNginx = hostsOf(plan, { site: site.name, role: "nginx" }).length > 0;
@@ -66,8 +83,7 @@ export function deploySite() {
         sshUser: config.sshUser,
         writeKnownHosts,
         secrets: secrets.values,
-        caCertPem: secrets.caCertPem,
-        caTrustPem: secrets.caTrustPem,
+        identity,
         // loadDeployment has checked both are set where the site runs NGINX.
         certificate: hasNginx
             ? pulumi.secret(new pulumi.Config(PROJECT).requireSecret("tlsKey").apply((key): TlsCertificate => ({ cert: config.tlsCertificate!, key })))
@@ -162,6 +178,7 @@ export function deploySite() {
     const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;
     const caTrustPem = config.primaryStack ? undefined : secrets.caTrustPem;
     const caGenerations = config.primaryStack ? undefined : { signing: plan.certificates.caSigning, trusted: plan.certificates.caTrusted };
+    const hostIdentities = config.primaryStack ? undefined : secrets.issued;
     return {
         topology,
         siteName,
@@ -181,5 +198,6 @@ export function deploySite() {
         etcdCaCertPem,
         caTrustPem,
         caGenerations,
+        hostIdentities,
     };
 }

@@ -1,13 +1,18 @@
 /**
  * The secrets every site shares: the bundle of render/secrets.ts (the Patroni cluster's
  * passwords, what every Nextcloud node holds) and the deployment CA that signs every host's
- * TLS identity. The primary site's stack creates them with @pulumi/random and @pulumi/tls;
- * the other stacks read them from its outputs. They stay secret end to end.
+ * TLS identity. The primary site's stack creates them with @pulumi/random and @pulumi/tls,
+ * and issues the TLS identities of the other sites' hosts too: the CA's key never leaves its
+ * stack. The other stacks read the bundle and their hosts' identities from its outputs. They
+ * stay secret end to end.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { PasswordRole } from "../plan/config";
+import { CertificatesConfig, PasswordRole } from "../plan/config";
+import { CertificateNames } from "../render/host";
+import { TlsIdentity } from "../render/rendered";
+import { issueTlsIdentity } from "./host/tlsIdentity";
 import { bundleSecrets, generateSecrets, generationOf, SecretName, SecretsBundle } from "../render/secrets";
 
 /** What the primary stack exports for the others; names listed in the README. */
@@ -16,6 +21,7 @@ export const SHARED_OUTPUTS = {
     caCert: "etcdCaCertPem",
     caTrust: "caTrustPem",
     caGenerations: "caGenerations",
+    hostIdentities: "hostIdentities",
     replication: "primaryEndpoints",
 } as const;
 
@@ -40,9 +46,10 @@ export function caRoundMismatch(primaryStack: string, exported: unknown, own: Ca
     );
 }
 
-/** The secrets bundle and the signing deployment CA's private key: the primary stack's `sharedSecrets` output. */
-export interface SharedSecretValues extends SecretsBundle {
-    caKeyPem: string;
+/** A host's certificate and key as the primary stack issued them (`hostIdentities`, by host name); the trust comes with `caTrustPem`. */
+export interface IssuedIdentity {
+    cert: string;
+    key: string;
 }
 
 export interface SharedSecretsArgs {
@@ -52,11 +59,29 @@ export interface SharedSecretsArgs {
     rotation: Record<PasswordRole, number>;
     /** The deployment CA's generations (plan `certificates`): the one that signs, and the ones every host trusts. */
     ca: CaGenerations;
+    /** The primary stack: the other sites' hosts it issues TLS identities for, and their lifetime. */
+    issueFor?: { hosts: { name: string; names: CertificateNames }[]; lifetime: CertificatesConfig };
+}
+
+/** A host's identity from what the primary issued, with the trusted CAs; one line with the fix when the primary has not issued it (yet). */
+export function takeIdentity(issued: Record<string, IssuedIdentity>, host: string, caCert: string): TlsIdentity {
+    const mine = issued[host];
+    if (!mine)
+        throw new Error(
+            `the primary stack exports no TLS identity for ${host} (output ${SHARED_OUTPUTS.hostIdentities}); run \`pulumi up\` on the primary stack first: it issues every host's certificate`,
+        );
+    return { caCert, cert: mine.cert, key: mine.key };
 }
 
 export class SharedSecrets extends pulumi.ComponentResource {
-    /** Passwords and CA key; secret. */
-    readonly values: pulumi.Output<SharedSecretValues>;
+    /** The passwords; secret. */
+    readonly values: pulumi.Output<SecretsBundle>;
+    /** The primary stack: the signing CA's key (secret), which signs its own hosts' identities. Never exported. */
+    readonly caKeyPem?: pulumi.Output<string>;
+    /** The primary stack: the identities it issued for the other sites' hosts (secret), by host name: exported as `hostIdentities`. */
+    readonly issued?: pulumi.Output<Record<string, IssuedIdentity>>;
+    /** The other stacks: the identities the primary issued, by host name (secret). */
+    private readonly received?: pulumi.Output<Record<string, IssuedIdentity>>;
     /** The signing deployment CA's certificate (public). */
     readonly caCertPem: pulumi.Output<string>;
     /** Every trusted deployment CA's certificate, one PEM after the other: each host's ca.crt (public). */
@@ -69,7 +94,14 @@ export class SharedSecrets extends pulumi.ComponentResource {
         const parent = { parent: this };
         if (args.primaryStack) {
             const primary = (this.primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent));
-            this.values = pulumi.secret(primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SharedSecretValues>);
+            // A primary from before the CA's key stayed home exports it in the bundle: only the bundle's parts are taken.
+            this.values = pulumi.secret(
+                (primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SecretsBundle>).apply((v) => ({
+                    database: v.database,
+                    nextcloud: v.nextcloud,
+                })),
+            );
+            this.received = pulumi.secret(primary.getOutput(SHARED_OUTPUTS.hostIdentities).apply((v) => (v ?? {}) as Record<string, IssuedIdentity>));
             // Only CAs of the plan's round: a host signed by or trusting another round's would fail in the next.
             const sameRound = primary.getOutput(SHARED_OUTPUTS.caGenerations).apply((exported) => {
                 const mismatch = caRoundMismatch(args.primaryStack!, exported, args.ca);
@@ -126,12 +158,22 @@ export class SharedSecrets extends pulumi.ComponentResource {
             if (!signing) throw new pulumi.ResourceError(`CA generation ${args.ca.signing} signs but is not trusted`, this);
             this.caCertPem = signing.cert.certPem;
             this.caTrustPem = pulumi.all(args.ca.trusted.map((g) => cas[g].cert.certPem)).apply((pems) => pems.join(""));
-            this.values = pulumi.secret(
-                pulumi
-                    .all([pulumi.all(values) as pulumi.Output<Record<SecretName, string>>, signing.key.privateKeyPem])
-                    .apply(([v, caKeyPem]) => ({ ...bundleSecrets(v), caKeyPem })),
+            this.values = pulumi.secret((pulumi.all(values) as pulumi.Output<Record<SecretName, string>>).apply((v) => bundleSecrets(v)));
+            this.caKeyPem = pulumi.secret(signing.key.privateKeyPem);
+            const ca = { certPem: this.caCertPem, keyPem: this.caKeyPem, trustPem: this.caTrustPem };
+            const issued = (args.issueFor?.hosts ?? []).map((h) =>
+                issueTlsIdentity(`${h.name}-etcd-tls`, h.names, ca, args.issueFor!.lifetime, this).apply(
+                    (t) => [h.name, { cert: t.cert, key: t.key }] as const,
+                ),
             );
+            this.issued = pulumi.secret(pulumi.all(issued).apply((pairs) => Object.fromEntries(pairs) as Record<string, IssuedIdentity>));
         }
         this.registerOutputs({ caCertPem: this.caCertPem, caTrustPem: this.caTrustPem, values: this.values });
+    }
+
+    /** On the other stacks: a host's identity as the primary issued it, with the trusted CAs. */
+    identityOf(host: string): pulumi.Output<TlsIdentity> {
+        if (!this.received) throw new pulumi.ResourceError(`identityOf is for the stacks that read the primary's; the primary issues ${host}'s itself`, this);
+        return pulumi.secret(pulumi.all([this.received, this.caTrustPem]).apply(([all, caCert]) => takeIdentity(all, host, caCert)));
     }
 }

@@ -26,8 +26,9 @@ export interface MockRun {
 }
 
 /** Values the mocked primary stack exports, for secondary stacks. */
-export function primaryStackOutputs(): Record<string, unknown> {
+export function primaryStackOutputs(sites: unknown = readStackConfig("dc1").sites): Record<string, unknown> {
     return {
+        hostIdentities: identitiesOf(sites),
         sharedSecrets: {
             database: {
                 superuserPassword: "primary-superuser-pw-7Qm2",
@@ -44,7 +45,6 @@ export function primaryStackOutputs(): Record<string, unknown> {
                 redisPassword: "primary-redis-pw-6Yu0",
                 adminPassword: "primary-admin-pw-7Zv1",
             },
-            caKeyPem: "-----BEGIN PRIVATE KEY-----\nprimary-ca-key-2Uq6\n-----END PRIVATE KEY-----\n",
         },
         etcdCaCertPem: "-----BEGIN CERTIFICATE-----\nprimary-ca-cert\n-----END CERTIFICATE-----\n",
         primaryEndpoints: ["10.10.1.31:5000"],
@@ -92,10 +92,16 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                         return { id: args.name, state: { ...args.inputs, certRequestPem: `csr-${args.name}` } };
                     case "pulumi:pulumi:StackReference": {
                         // By default the primary has run the stack's own round of a CA rotation (what `pulumi up` there does first).
-                        const outputs = primaryOutputs ?? { ...primaryStackOutputs(), caGenerations: caGenerationsOf(raw.certificates) };
-                        const shared = outputs.sharedSecrets as { database: Record<string, string>; nextcloud: Record<string, string>; caKeyPem: string };
-                        run.generatedSecrets.push(...Object.values(shared.database), ...Object.values(shared.nextcloud), shared.caKeyPem.split("\n")[1]);
-                        return { id: args.name, state: { outputs, secretOutputNames: ["sharedSecrets"] } };
+                        // The primary has issued every other site's host its identity (`hostIdentities`).
+                        const outputs = primaryOutputs ?? { ...primaryStackOutputs(raw.sites), caGenerations: caGenerationsOf(raw.certificates) };
+                        const shared = outputs.sharedSecrets as { database: Record<string, string>; nextcloud: Record<string, string> };
+                        const issued = (outputs.hostIdentities ?? {}) as Record<string, { key: string }>;
+                        run.generatedSecrets.push(
+                            ...Object.values(shared.database),
+                            ...Object.values(shared.nextcloud),
+                            ...Object.values(issued).map((i) => i.key.split("\n")[1]),
+                        );
+                        return { id: args.name, state: { outputs, secretOutputNames: ["sharedSecrets", "hostIdentities"] } };
                     }
                     default:
                         return { id: `${args.name}-id`, state: args.inputs };
@@ -116,6 +122,20 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
     }
     pulumi.runtime.setAllConfig(all);
     return run;
+}
+
+/** A mock identity the primary issued for every host of the plan's sites (the host's name in both halves). */
+function identitiesOf(sites: unknown): Record<string, { cert: string; key: string }> {
+    const hosts = Object.values((sites ?? {}) as Record<string, { hosts?: { name: string }[] }>).flatMap((s) => s.hosts ?? []);
+    return Object.fromEntries(
+        hosts.map((h) => [
+            h.name,
+            {
+                cert: `-----BEGIN CERTIFICATE-----\nprimary-issued-${h.name}\n-----END CERTIFICATE-----\n`,
+                key: `-----BEGIN PRIVATE KEY-----\nprimary-issued-key-${h.name}-8Kw2\n-----END PRIVATE KEY-----\n`,
+            },
+        ]),
+    );
 }
 
 /** The stack config's `certificates` as the primary stack exports them (`caGenerations`), their defaults filled in. */

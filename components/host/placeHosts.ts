@@ -8,17 +8,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { Endpoint } from "../../plan/addresses";
 import { ProxmoxConfig } from "../../plan/config";
-import { DeploymentPlan, hostByName } from "../../plan/plan";
+import { DeploymentPlan, hostByName, HostPlan } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderConverge } from "../../render/converge";
 import { renderFirewall } from "../../render/firewall";
-import { certificateNames, needsTls, renderHost } from "../../render/host";
+import { needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
-import { SharedSecretValues } from "../sharedSecrets";
+import { TlsIdentity } from "../../render/rendered";
+import { SecretsBundle } from "../../render/secrets";
 import { ConvergeStep, ProxmoxHost } from "./proxmoxHost";
-import { issueTlsIdentity } from "./tlsIdentity";
 
 /** What placing a host needs besides the host itself; the same for every component of a stack. */
 export interface Placement {
@@ -30,12 +30,13 @@ export interface Placement {
     sshAuthorizedKeys: string[];
     /** The image's user that remote commands log in as, with the operator's SSH agent (stack config `sshUser`). */
     sshUser: string;
-    /** The shared secrets and the deployment CA's key (secret), from the SharedSecrets component. */
-    secrets: pulumi.Output<SharedSecretValues>;
-    /** The signing deployment CA's certificate, which signs every host's TLS identity. */
-    caCertPem: pulumi.Output<string>;
-    /** Every trusted deployment CA's certificate (the signing one and, during a rotation, the other): each host's ca.crt. */
-    caTrustPem: pulumi.Output<string>;
+    /** The shared secrets (passwords; secret), from the SharedSecrets component. */
+    secrets: pulumi.Output<SecretsBundle>;
+    /**
+     * A host's TLS identity (render/host.ts `needsTls`): the primary stack issues it with the
+     * deployment CA's key; the other stacks take the one the primary issued (the key stays there).
+     */
+    identity: (host: HostPlan, parent: pulumi.Resource) => pulumi.Output<TlsIdentity>;
     /** The wildcard certificate and key (the key secret); required where a host has the nginx role. */
     certificate?: pulumi.Output<TlsCertificate>;
     /** two-site standby: the read-write endpoint the primary stack exports, that the standby cluster follows. */
@@ -46,21 +47,13 @@ export interface Placement {
 
 /** Builds the VMs of the named hosts as children of `parent`; returns them by host name. */
 export function placeHosts(parent: pulumi.ComponentResource, placement: Placement, names: string[]): Record<string, ProxmoxHost> {
-    const { plan, secrets, caCertPem, caTrustPem } = placement;
+    const { plan, secrets } = placement;
     const placed: Record<string, ProxmoxHost> = {};
     const previous: Record<string, pulumi.Resource> = {};
     for (const host of names.map((n) => hostByName(plan, n))) {
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
-        const identity = needsTls(host)
-            ? issueTlsIdentity(
-                  `${host.name}-etcd-tls`,
-                  certificateNames(plan, host),
-                  { certPem: caCertPem, keyPem: secrets.apply((v) => v.caKeyPem), trustPem: caTrustPem },
-                  plan.certificates,
-                  parent,
-              )
-            : undefined;
+        const identity = needsTls(host) ? placement.identity(host, parent) : undefined;
         // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
         const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });
         const rendered = pulumi

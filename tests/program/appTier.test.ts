@@ -79,7 +79,10 @@ test("the docker providers pin the VM's host key (strict checking against a know
 test("dc2 installs nothing and runs no cron; its config.php holds exactly dc1's instanceid, passwordsalt and secret", async () => {
     const shared = await valueOf(dc1.program.sharedSecrets!);
     const caCert = await valueOf(dc1.program.etcdCaCertPem!);
-    const dc2 = await runStack("dc2", { sharedSecrets: shared, etcdCaCertPem: caCert });
+    // dc1's own exports, the identities it issued for dc2's hosts among them.
+    const hostIdentities = await valueOf(dc1.program.hostIdentities!);
+    const dc2 = await runStack("dc2", { sharedSecrets: shared, etcdCaCertPem: caCert, hostIdentities });
+    expect(hostFile(dc2.run, "dc2-app1", "/etc/nextcloud-ha/pki/ca.crt")).toBe(caCert);
     expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud"]);
     expect(envOf(containers(dc2.run, "dc2-app1")[1]).map((e) => e.split("=")[0])).not.toContain("NEXTCLOUD_ADMIN_USER");
     const pick = (cfg: string) => ["instanceid", "passwordsalt", "secret"].map((k) => new RegExp(`'${k}' => '([^']*)'`).exec(cfg)![1]);
@@ -157,6 +160,7 @@ test("a host with roles [nginx, nextcloud] is placed by the load balancer, and i
     const dc2 = await runProgram("dc2", overrides, {
         sharedSecrets: await valueOf(dc1.program.sharedSecrets!),
         etcdCaCertPem: await valueOf(dc1.program.etcdCaCertPem!),
+        hostIdentities: await valueOf(dc1.program.hostIdentities!),
     });
     const vm = dc2.declared.find((d) => d.type === "nextcloud-ha:index:ProxmoxHost" && d.name === "dc2-app1")!;
     expect(vm.parent).toBe("dc2-lb");

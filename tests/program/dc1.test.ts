@@ -83,8 +83,9 @@ test("component outputs resolve to the plan's endpoints and members", async () =
 
 test("passwords and keys are secret in every input and output", async () => {
     // dc1 makes them: 9 passwords (5 database, 4 Nextcloud), the Nextcloud instanceid, the CA key,
-    // a TLS key for each of its 2 etcd/Patroni hosts and an SSH host key for each of its 3 hosts.
-    expect(run.generatedSecrets).toHaveLength(9 + 1 + 1 + 2 + 3);
+    // a TLS key for each of its 2 etcd/Patroni hosts and for each of the 3 of dc2 and dc3 (it issues
+    // theirs: the CA key stays here), and an SSH host key for each of its 3 hosts.
+    expect(run.generatedSecrets).toHaveLength(9 + 1 + 1 + 2 + 3 + 3);
     const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
     for (const s of run.generatedSecrets) expect(plain).not.toContain(s);
     // The snippets carry the passwords, so the whole user data must be secret.
@@ -104,12 +105,18 @@ test("exports what the other sites' stacks read, under the names they read, with
     const exported = stack as unknown as Record<string, pulumi.Output<unknown>>;
     const shared = (await valueOf(exported[SHARED_OUTPUTS.secrets])) as Record<string, Record<string, string>>;
     // Every value of the bundle is one of the passwords this stack generated, under its own name.
-    expect(Object.keys(shared).sort()).toEqual(["caKeyPem", "database", "nextcloud"]);
+    // The CA's key is not among them: it never leaves this stack.
+    expect(Object.keys(shared).sort()).toEqual(["database", "nextcloud"]);
     expect(shared.database.replicationPassword).toMatch(/^mockpw-shared-replication-/);
     expect(shared.database.restApiPassword).toMatch(/^mockpw-shared-restapi-/);
     expect(shared.nextcloud.databasePassword).toBe(shared.database.appPassword);
     expect(shared.nextcloud.instanceId).toMatch(/^ocmockstr-shared-nextcloud-instanceid-/);
-    expect(shared.caKeyPem).toMatch(/^mockkey-shared-etcd-ca-/);
+    // The other sites' hosts' identities, issued here (secret): every host of dc2 and dc3 that needs one, none of dc1's.
+    expect(await pulumi.isSecret(exported[SHARED_OUTPUTS.hostIdentities])).toBe(true);
+    const issued = (await valueOf(exported[SHARED_OUTPUTS.hostIdentities])) as Record<string, { cert: string; key: string }>;
+    expect(Object.keys(issued).sort()).toEqual(["dc2-db1", "dc2-etcd1", "dc3-etcd1"]);
+    expect(issued["dc3-etcd1"].key).toMatch(/^mockkey-dc3-etcd1-etcd-tls-key-/);
+    expect(issued["dc3-etcd1"].cert).toContain("cert-dc3-etcd1-etcd-tls-cert");
     expect(await valueOf(exported[SHARED_OUTPUTS.caCert])).toBe("-----BEGIN CERTIFICATE-----\ncert-shared-etcd-ca\n-----END CERTIFICATE-----\n");
     expect(await valueOf(exported[SHARED_OUTPUTS.replication])).toEqual(["10.10.1.31:5000"]);
 });

@@ -1,6 +1,6 @@
 /** dc2 reads the shared secrets from dc1's stack instead of creating its own. */
 import { parse } from "yaml";
-import { caRoundMismatch } from "../../components/sharedSecrets";
+import { caRoundMismatch, takeIdentity } from "../../components/sharedSecrets";
 import { hostFile, MockRun, plainParts, primaryStackOutputs, runProgram } from "../helpers/mocks";
 
 let run: MockRun;
@@ -19,15 +19,25 @@ test("reads dc1's stack and creates no passwords or CA of its own", () => {
     expect(stack.sharedSecrets).toBeUndefined();
 });
 
-test("dc2's Patroni member uses dc1's passwords and certificates signed by dc1's CA", () => {
+test("dc2's Patroni member uses dc1's passwords and the certificate dc1 issued for it: dc2 holds no CA key and signs nothing", () => {
     const patroni = parse(hostFile(run, "dc2-db1", "/etc/patroni/config.yml"));
     const shared = primaryStackOutputs().sharedSecrets as any;
     expect(patroni.postgresql.authentication.superuser.password).toBe(shared.database.superuserPassword);
-    const signed = run.byType("tls:index/locallySignedCert:LocallySignedCert").find((r) => r.name === "dc2-db1-etcd-tls-cert")!;
-    expect(JSON.stringify(signed.inputs.caCertPem)).toContain("primary-ca-cert");
+    expect(run.byType("tls:index/locallySignedCert:LocallySignedCert")).toHaveLength(0);
+    expect(run.byType("tls:index/privateKey:PrivateKey").map((k) => k.name)).toEqual(expect.not.arrayContaining([expect.stringMatching(/-etcd-tls-key$/)]));
+    expect(hostFile(run, "dc2-db1", "/etc/patroni/pki/member.crt")).toContain("primary-issued-dc2-db1");
+    expect(hostFile(run, "dc2-db1", "/etc/patroni/pki/member.key")).toContain("primary-issued-key-dc2-db1");
     const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
-    expect(plain).not.toContain(shared.caKeyPem.trim().split("\n")[1]);
+    expect(plain).not.toContain("primary-issued-key-dc2-db1");
     expect(plain).not.toContain(shared.database.superuserPassword);
+});
+
+test("a primary stack that has not issued a host's identity yet (a new host, or a primary from before) stops the stack with the fix", () => {
+    const issued = { "dc2-db1": { cert: "C", key: "K" } };
+    expect(takeIdentity(issued, "dc2-db1", "CA")).toEqual({ caCert: "CA", cert: "C", key: "K" });
+    expect(() => takeIdentity(issued, "dc2-db2", "CA")).toThrow(
+        "the primary stack exports no TLS identity for dc2-db2 (output hostIdentities); run `pulumi up` on the primary stack first: it issues every host's certificate",
+    );
 });
 
 test("dc2's hosts trust what dc1 exports as its trust bundle (two CAs during a rotation), and dc1's signing CA alone from a dc1 that exports none", async () => {

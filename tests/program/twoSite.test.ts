@@ -27,7 +27,7 @@ test("dc1 is the primary cluster, keeps a slot for dc2, and reads no other stack
 });
 
 test("dc2's standby cluster follows the endpoint dc1's stack exports", async () => {
-    const outputs = { ...primaryStackOutputs(), primaryEndpoints: ["10.10.1.77:5433"] };
+    const outputs = { ...primaryStackOutputs(twoSiteConfig().sites), primaryEndpoints: ["10.10.1.77:5433"] };
     const { run } = await runStack("dc2", {}, outputs);
     expect(run.byType("pulumi:pulumi:StackReference")).toHaveLength(1);
     const config = patroniConfigOf(run, "dc2-db1");
@@ -73,6 +73,6 @@ test("each site's cluster has its cluster step in its own stack, also where its 
     const dc1 = await runStack("dc1");
     expect(steps(dc1.run)).toEqual(["dc1-db1-converge-patroni-roles", "nextcloud-cluster-config"]);
     expect(dc1.waitsFor("nextcloud-cluster-config")).toContain("dc1-db1-converge-patroni");
-    const dc2 = await runStack("dc2", {}, primaryStackOutputs());
+    const dc2 = await runStack("dc2", {}, primaryStackOutputs(twoSiteConfig().sites));
     expect(steps(dc2.run)).toEqual(["nextcloud-dc2-cluster-config"]);
 });
