@@ -526,7 +526,10 @@ export const SCENARIOS = {
      */
     "remove-replica": {
         target: primaryHost,
-        prepare: addExtraMember,
+        // Unless an add-replica drill left it there (`keep`).
+        prepare: async (state) => {
+            if (!state.plan.hosts.some((h) => h.name === EXTRA_MEMBER(state.plan.primarySite))) await addExtraMember(state);
+        },
         async inject(state) {
             const gone = EXTRA_MEMBER(state.plan.primarySite);
             if ((await applyPlan(state, labStack(state.topology).plan, () => undefined)) === 0) throw new LabError("removing the member changed nothing");
@@ -835,8 +838,12 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise
     }
 }
 
-/** Runs a drill's trials, restoring the cluster between them. */
-export async function drill(name: string, opts: { trials: number; say?: Say }): Promise<DrillResult> {
+/**
+ * Runs a drill's trials, restoring the cluster between them. `keep`: when every trial passed, skip
+ * the scenario's finish (putting the stack files' plan back), for a caller whose next drill starts
+ * where this one ends (add-replica, then remove-replica of the member it added).
+ */
+export async function drill(name: string, opts: { trials: number; say?: Say; keep?: boolean }): Promise<DrillResult> {
     requireRoot();
     if (!(DRILLS as readonly string[]).includes(name)) throw new LabError(`unknown scenario ${name || "(none)"}; the scenarios are ${DRILLS.join(", ")}`);
     const state = requireState();
@@ -849,6 +856,7 @@ export async function drill(name: string, opts: { trials: number; say?: Say }): 
     if (refusal) throw new LabError(refusal);
     const say = opts.say ?? progress;
     const trials: TrialResult[] = [];
+    let allPassed = false;
     try {
         for (let n = 1; n <= opts.trials; n++) {
             let finished = false;
@@ -865,9 +873,10 @@ export async function drill(name: string, opts: { trials: number; say?: Say }): 
                 if (!finished && restore) await restore(s, say).catch((e: Error) => say(`restoring failed: ${e.message}`));
             }
         }
+        allPassed = trials.every((t) => t.ok);
     } finally {
         // Also after a failed trial: a config drill must not leave the lab on its flipped config.
-        if (name !== "dc-promotion") await (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).finish?.(requireState(), say);
+        if (name !== "dc-promotion" && !(opts.keep && allPassed)) await (SCENARIOS[name as keyof typeof SCENARIOS] as Scenario).finish?.(requireState(), say);
     }
     return { scenario: name, trials, outage: summarize(trials.map((t) => t.outage)) };
 }

@@ -29,6 +29,16 @@ export function brickSpecs(plan: DeploymentPlan): string[] {
 }
 
 /**
+ * Who may connect to the volume's bricks (`auth.allow`): the brick hosts (their self-heal
+ * daemons, `heal info`) and the app hosts that mount it, by address; no other VM of any site.
+ */
+export function volumeClients(plan: DeploymentPlan): string[] {
+    const g = requireGluster(plan);
+    const hosts = [...g.bricks.map((b) => b.host), ...plan.hosts.filter((h) => h.roles.includes("nextcloud")).map((h) => h.name)];
+    return [...new Set(hosts.map((h) => hostByName(plan, h).address))];
+}
+
+/**
  * The script that creates the volume, run on the volume's creator. Idempotent:
  * waits (bounded) for every peer, probes only missing peers, creates and starts the
  * volume only when absent, and sets options every time (setting an option is idempotent).
@@ -49,7 +59,7 @@ export function renderVolumeScript(plan: DeploymentPlan, runsOn: HostPlan): stri
         `if ! gluster volume info ${g.volume} >/dev/null 2>&1; then`,
         `  gluster --mode=script volume create ${g.volume} replica 2 arbiter 1 ${brickSpecs(plan).join(" ")}`,
         "fi",
-        ...VOLUME_OPTIONS.map(([k, v]) => `gluster --mode=script volume set ${g.volume} ${k} ${v}`),
+        ...[...VOLUME_OPTIONS, ["auth.allow", volumeClients(plan).join(",")]].map(([k, v]) => `gluster --mode=script volume set ${g.volume} ${k} ${v}`),
         `gluster volume info ${g.volume} | grep -q '^Status: Started' || gluster --mode=script volume start ${g.volume}`,
         `gluster volume info ${g.volume}`,
         "",

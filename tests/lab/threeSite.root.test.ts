@@ -113,6 +113,37 @@ test(
 );
 
 test(
+    "Gluster's volume takes only its bricks and the app hosts: an app host mounts it a second time, a database host is refused",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { execInHost } = await import("../../lab/hosts");
+        const state = requireState();
+        const g = state.plan.gluster!;
+        const server = state.plan.hosts.find((h) => h.name === g.bricks[0].host)!.address;
+        // A second mount beside the service's, bounded, always unmounted.
+        const mount = (host: string) =>
+            execInHost(
+                state.holders[host],
+                host,
+                [
+                    "sh",
+                    "-c",
+                    `mkdir -p /tmp/auth-probe && timeout 60 /usr/sbin/mount.glusterfs ${server}:/${g.volume} /tmp/auth-probe -o log-file=/tmp/auth-probe.log && mountpoint -q /tmp/auth-probe; rc=$?; umount /tmp/auth-probe 2>/dev/null; grep -hiE 'auth|denied|SETVOLUME' /tmp/auth-probe.log | tail -3; rm -f /tmp/auth-probe.log; exit $rc`,
+                ],
+                90000,
+            );
+        const app = state.plan.hosts.find((h) => h.roles.includes("nextcloud"))!.name;
+        const db = state.plan.hosts.find((h) => h.roles.includes("patroni"))!.name;
+        expect(mount(app).status).toBe(0);
+        const refused = mount(db);
+        expect(refused.status).not.toBe(0);
+        // Refused by auth.allow, not by anything else (the client's log).
+        expect(refused.stdout).toContain("Server authentication failed");
+    },
+    4 * MINUTE,
+);
+
+test(
     "bad input gets one line and a non-zero exit, and leaves nothing behind",
     () => {
         const { existingNamespaces } = require("../../lab/net") as typeof import("../../lab/net");
@@ -235,7 +266,8 @@ test(
 test(
     "add-replica, then remove-replica: a Patroni member added by the stack files clones and streams while the writer writes; dropped again, it leaves (out of the synchronous set, stopped) and its host goes; nothing lost either way",
     async () => {
-        const added = (await drill("add-replica", { trials: 1, say: () => undefined })).trials[0];
+        // The member added stays for remove-replica, which then removes it (no second add and remove).
+        const added = (await drill("add-replica", { trials: 1, say: () => undefined, keep: true })).trials[0];
         expectClean(added);
         const removed = (await drill("remove-replica", { trials: 1, say: () => undefined })).trials[0];
         expectClean(removed);

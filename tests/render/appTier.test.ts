@@ -48,6 +48,8 @@ test("volume script: waits for peers, creates replica 2 arbiter 1 only when abse
     ]) {
         expect(script).toContain(`volume set nextcloud ${o}`);
     }
+    // Only the brick hosts and the app hosts may connect: no database, load balancer or NGINX host.
+    expect(script).toContain("volume set nextcloud auth.allow 10.10.1.41,10.10.2.41,10.10.3.11,10.10.1.51,10.10.1.52,10.10.2.51");
     expect(script).toMatch(/-lt 120 \]/); // bounded waits
 });
 
