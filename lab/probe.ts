@@ -56,7 +56,8 @@ export interface Probe<T> {
 export function runProbe<T>(state: LabState, host: string, args: string[], password = labSecrets().database.superuserPassword): Probe<T> {
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
     // A host not running (yet, or any more: a drill's fault) cannot take the CA file; its probe fails as it would without it.
-    let tls: Record<string, string> = {};
+    // Still verify-full, with a CA file that is not there: libpq's default (prefer) would not verify.
+    let tls: Record<string, string> = { PGSSLMODE: PG_CLIENT_TLS.sslmode, PGSSLROOTCERT: "/nonexistent/nextcloud-ha-lab-ca.crt" };
     try {
         tls = pgClientEnv(state, host);
     } catch {

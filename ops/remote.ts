@@ -1,7 +1,7 @@
 /**
  * The site commands' transport against the VMs: Patroni's REST API over HTTP from where the
- * command runs (a machine inside the plan's networks: the Proxmox firewall opens port 8008
- * to nothing else), and commands over SSH as the stack's sshUser with sudo, using the
+ * command runs (a machine in `managementNetworks`: in two-site the Proxmox firewall opens the
+ * REST API's 8008 and HAProxy's 5000 to it), and commands over SSH as the stack's sshUser with sudo, using the
  * operator's SSH agent, as the Pulumi program's remote commands do.
  */
 import { spawn } from "node:child_process";

@@ -43,10 +43,14 @@ const IFNAME_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
 /** A Proxmox node name (a host name) and a Proxmox storage id. */
 const NODE_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const STORAGE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
-/** A DNS name, optionally a wildcard's, or an IPv4 address; optionally with a port: what Nextcloud's trusted_domains takes. */
-const TRUSTED_DOMAIN_RE = /^((\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(:\d{1,5})?$/;
-/** A Nextcloud image pinned to a full version (31.0.9, optionally a variant: 31.0.9-apache), or to a digest. */
-const PINNED_IMAGE_RE = /^[a-z0-9][a-z0-9./_-]*(:\d+\.\d+\.\d+(-[a-z0-9.-]+)?|@sha256:[0-9a-f]{64})$/;
+/** A DNS name, optionally a wildcard's, or an IPv4 address; optionally with a port: what Nextcloud's trusted_domains takes (any case). */
+const TRUSTED_DOMAIN_RE = /^((\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(:\d{1,5})?$/i;
+/**
+ * A Nextcloud image pinned to a full version of the Apache variant (the containers serve HTTP
+ * themselves: `31.0.9` or `31.0.9-apache`, not `-fpm`), or to a digest, or both; from any
+ * registry (`registry.example.org:5000/nextcloud:31.0.9-apache`).
+ */
+const PINNED_IMAGE_RE = /^([a-z0-9.-]+(:\d{1,5})?\/)?[a-z0-9][a-z0-9._\/-]*(:\d+\.\d+\.\d+(-apache)?(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$/;
 /** One SSH public key line: type, base64 key, optional comment; no line break. */
 const SSH_KEY_RE = /^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n]*)?$/;
 const show = showValue;
@@ -208,7 +212,7 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
         if (parsed.prefix < WIDEST_SITE_PREFIX)
             throw new ConfigError(
                 `${key}.cidr`,
-                `${cidr} is wider than /${WIDEST_SITE_PREFIX}: pg_hba and the firewall open the database to the whole site network; give the site its own subnet, e.g. "10.10.1.0/24"`,
+                `${cidr} is wider than /${WIDEST_SITE_PREFIX}: pg_hba opens the database to the whole site network; give the site its own subnet, e.g. "10.10.1.0/24"`,
             );
         const gateway = siteAddress(`${key}.gateway`, v.gateway, cidr, "gateway");
         if (!Array.isArray(v.hosts) || v.hosts.length === 0) {
@@ -386,7 +390,7 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
     if (!PINNED_IMAGE_RE.test(nextcloud.image)) {
         throw new ConfigError(
             "nextcloud.image",
-            `${show(nextcloud.image)} is not a pinned image; name a full version tag, e.g. "${DEFAULTS.nextcloud.image}" (not latest, stable or a major version alone), or a digest, so every node runs the same code`,
+            `${show(nextcloud.image)} is not a pinned image of the Apache variant; name a full version tag, e.g. "${DEFAULTS.nextcloud.image}" (not latest, stable, a major version alone or -fpm), or a digest, so every node runs the same code`,
         );
     }
     if (!/^\d+[KMG]$/.test(nextcloud.maxUploadSize)) {

@@ -14,9 +14,21 @@ export interface FirewallRule {
     comment: string;
 }
 
-/** The hosts' addresses as /32s, each once, as a rule's source. */
+/** Proxmox takes at most this many characters in a rule's source (pve-firewall's API schema). */
+const MAX_SOURCE = 512;
+
+/**
+ * The hosts' addresses as /32s, each once, as a rule's source; where that list would not fit a
+ * Proxmox rule, their sites' networks instead (what pg_hba lets in anyway).
+ */
 function addressesOf(plan: DeploymentPlan, hosts: string[]): string {
-    return [...new Set(hosts.map((h) => `${hostByName(plan, h).address}/32`))].join(",");
+    const exact = [...new Set(hosts.map((h) => `${hostByName(plan, h).address}/32`))].join(",");
+    if (exact.length <= MAX_SOURCE) return exact;
+    const sites = new Set(hosts.map((h) => hostByName(plan, h).site));
+    return plan.sites
+        .filter((s) => sites.has(s.name))
+        .map((s) => s.cidr)
+        .join(",");
 }
 
 export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRule[] {
@@ -54,11 +66,15 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 rules.push({
                     dport: `${p.haproxyPrimary}:${p.haproxyReplicas}`,
                     proto: "tcp",
-                    source: addressesOf(plan, [
-                        host.name,
-                        ...namesOf(plan, { role: "nextcloud" }),
-                        ...(plan.topology === "two-site" ? plan.patroniClusters.flatMap((c) => c.members) : []),
-                    ]),
+                    // two-site: and the site commands, which look at both sites' HAProxy before a promotion.
+                    source: [
+                        addressesOf(plan, [
+                            host.name,
+                            ...namesOf(plan, { role: "nextcloud" }),
+                            ...(plan.topology === "two-site" ? plan.patroniClusters.flatMap((c) => c.members) : []),
+                        ]),
+                        ...(plan.topology === "two-site" ? [management] : []),
+                    ].join(","),
                     comment: "HAProxy to PostgreSQL: app nodes, standby clusters",
                 });
                 rules.push({ dport: String(p.haproxyStats), proto: "tcp", source: management, comment: "HAProxy stats: the management networks" });

@@ -18,17 +18,24 @@ import { renderPatroniMember } from "./patroni";
 export interface HostInputs {
     /** The shared secrets; needed by hosts with the patroni or nextcloud role (each renderer takes its part). */
     secrets?: SecretsBundle;
-    /** The host's etcd TLS identity; needed by hosts with the etcd or patroni role. */
+    /** The host's TLS identity; needed by hosts with the etcd or patroni role. */
     tls?: TlsIdentity;
+    /** The trusted CAs alone (one PEM after the other); needed by hosts that only verify servers (the nextcloud role). */
+    caTrust?: string;
     /** The site's wildcard certificate; needed by hosts with the nginx role. */
     certificate?: TlsCertificate;
     /** two-site standby: the endpoint to follow, as the primary stack exports it (default: the plan's). */
     standbySource?: Endpoint;
 }
 
-/** True when the host needs a TLS identity from the deployment CA: etcd's members and clients, PostgreSQL's servers, the app's hosts (clients that verify them). */
+/** True when the host needs a TLS identity (key and certificate) from the deployment CA: etcd's members and clients, PostgreSQL's servers. */
 export function needsTls(host: HostPlan): boolean {
-    return host.roles.includes("etcd") || host.roles.includes("patroni") || host.roles.includes("nextcloud");
+    return host.roles.includes("etcd") || host.roles.includes("patroni");
+}
+
+/** True when the host verifies servers by the deployment CA without an identity of its own: the app hosts (PostgreSQL's clients). */
+export function needsTrust(host: HostPlan): boolean {
+    return host.roles.includes("nextcloud") && !needsTls(host);
 }
 
 /** What a host's certificate names (its SANs): the one list the program's and the lab's CA sign. */
@@ -83,7 +90,12 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                 case "gluster-arbiter":
                     return renderGlusterBrick(plan, host);
                 case "nextcloud":
-                    return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, need(inputs.tls, "a TLS identity"));
+                    return renderNextcloudNode(
+                        plan,
+                        host,
+                        need(inputs.secrets, "the shared secrets").nextcloud,
+                        inputs.tls?.caCert ?? need(inputs.caTrust, "the trusted CAs"),
+                    );
                 default: {
                     const never: never = role;
                     throw new Error(`no renderer for role ${String(never)}`);

@@ -8,7 +8,7 @@
 import { AppPlan, DeploymentPlan, HostPlan, hostByName, hostsOf, siteByName } from "../plan/plan";
 import { formatEndpoint } from "../plan/addresses";
 import { renderGlusterMount } from "./gluster";
-import { ApplyRule, mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
+import { ApplyRule, mergeRendered, RenderedHost } from "./rendered";
 import { APP_DATABASE, PG_CLIENT_TLS } from "./patroni";
 import { bundleSecrets, generateSecrets, NextcloudSecrets } from "./secrets";
 
@@ -203,7 +203,7 @@ function restartContainers(plan: DeploymentPlan): ApplyRule {
     };
 }
 
-export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets, tls: TlsIdentity): RenderedHost {
+export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets, caTrust: string): RenderedHost {
     const hook = renderHook(appOf(plan).installer === host.name);
     return mergeRendered([
         renderGlusterMount(plan),
@@ -211,7 +211,7 @@ export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secret
             files: [
                 // www-data (uid 33 on Debian and in the image) reads it inside the container.
                 { path: NEXTCLOUD_CONFIG, content: renderNextcloudConfig(plan, host, secrets), mode: "0640", owner: "www-data:www-data" },
-                { path: APP_CA_FILE, content: tls.caCert, mode: "0644", owner: "root:root" },
+                { path: APP_CA_FILE, content: caTrust, mode: "0644", owner: "root:root" },
                 { path: `${HOOKS}/pre-installation/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
                 { path: `${HOOKS}/before-starting/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
             ],

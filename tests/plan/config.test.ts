@@ -273,7 +273,7 @@ describe("values that would reach a rendered file or open too much are refused, 
         refused((r) => (r.sites.dc1.hosts[1].address = "10.10.1.255"), "sites.dc1.hosts[1].address", /is the network or broadcast address/);
     });
     test("a site network so wide it opens the database to half the internet", () =>
-        refused((r) => (r.sites.dc1.cidr = "0.0.0.0/1"), "sites.dc1.cidr", /0\.0\.0\.0\/1 is wider than \/16: pg_hba and the firewall open/));
+        refused((r) => (r.sites.dc1.cidr = "0.0.0.0/1"), "sites.dc1.cidr", /0\.0\.0\.0\/1 is wider than \/16: pg_hba opens the database/));
     test("a management address of 0.0.0.0 or outside the site", () => {
         refused((r) => (r.sites.dc1.hosts[1].managementAddress = "0.0.0.0"), "sites.dc1.hosts[1].managementAddress", /0\.0\.0\.0 is outside the site's cidr/);
         refused(
@@ -290,11 +290,23 @@ describe("values that would reach a rendered file or open too much are refused, 
             "sites.dc1.hosts[1].vmId",
             /is the template's VM id \(proxmox\.templateVmId\); give dc1-db1 another id/,
         ));
-    test.each(["nextcloud:latest", "nextcloud:stable", "nextcloud:31", "nextcloud:31-apache", "nextcloud"])("a floating image tag: %s", (image) =>
-        refused((r) => (r.nextcloud = { ...(r.nextcloud ?? {}), image }), "nextcloud.image", /is not a pinned image; name a full version tag/),
+    test.each(["nextcloud:latest", "nextcloud:stable", "nextcloud:31", "nextcloud:31-apache", "nextcloud", "nextcloud:31.0.9-fpm"])(
+        "a floating image tag: %s",
+        (image) =>
+            refused(
+                (r) => (r.nextcloud = { ...(r.nextcloud ?? {}), image }),
+                "nextcloud.image",
+                /is not a pinned image of the Apache variant; name a full version tag/,
+            ),
     );
     test("a pinned tag or a digest is taken", () => {
-        for (const image of ["nextcloud:31.0.9-apache", "nextcloud:31.0.9", `registry.example.org/nextcloud@sha256:${"a".repeat(64)}`]) {
+        for (const image of [
+            "nextcloud:31.0.9-apache",
+            "nextcloud:31.0.9",
+            `registry.example.org/nextcloud@sha256:${"a".repeat(64)}`,
+            "registry.example.org:5000/library/nextcloud:31.0.9-apache",
+            `nextcloud:31.0.9-apache@sha256:${"b".repeat(64)}`,
+        ]) {
             const raw = base();
             raw.nextcloud = { ...(raw.nextcloud ?? {}), image };
             expect(loadStackConfig(raw).nextcloud.image).toBe(image);
@@ -311,7 +323,7 @@ describe("values that would reach a rendered file or open too much are refused, 
     );
     test("trusted domains Nextcloud takes: wildcards, addresses, ports", () => {
         const raw = base();
-        raw.nextcloud = { ...(raw.nextcloud ?? {}), trustedDomains: ["*.example.org", "10.10.1.31", "files.example.org:8443"] };
+        raw.nextcloud = { ...(raw.nextcloud ?? {}), trustedDomains: ["*.example.org", "10.10.1.31", "files.example.org:8443", "Files.Example.org"] };
         expect(loadStackConfig(raw).nextcloud.trustedDomains).toContain("*.example.org");
     });
     test.each(["eth0\n  virtual_ipaddress { 1.2.3.4 }", "eth0}", "a-very-long-interface-name"])("a vipInterface keepalived would run with: %j", (i) =>

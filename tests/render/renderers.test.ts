@@ -175,6 +175,19 @@ test("firewall: each role's ports open only to the hosts that use them, each by 
         expect(r.source.split(",").every((c) => c.endsWith("/32"))).toBe(true);
 });
 
+test("firewall: a source too long for a Proxmox rule (512 characters) falls back to the sites' networks", () => {
+    const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
+    const { appTierConfig } = require("../helpers/configs") as typeof import("../helpers/configs");
+    const raw = appTierConfig() as any;
+    for (let i = 0; i < 40; i++) raw.sites.dc1.hosts.push({ name: `dc1-app${10 + i}`, vmId: 3100 + i, address: `10.10.1.${100 + i}`, roles: ["nextcloud"] });
+    const big = loadPlan(raw).plan;
+    const lb = Object.fromEntries(renderFirewall(big, hostByName(big, "dc1-lb1")).map((r) => [r.dport, r.source]));
+    expect(lb["5000:5001"]).toBe("10.10.1.0/24,10.10.2.0/24");
+    for (const r of renderFirewall(big, hostByName(big, "dc1-lb1"))) expect(r.source.length).toBeLessThanOrEqual(512);
+    // The plan as committed keeps its /32s.
+    expect(renderFirewall(plan, hostByName(plan, "dc1-lb1")).find((r) => r.dport === "5000:5001")!.source).toBe("10.10.1.31/32");
+});
+
 test("firewall, two-site: each site's HAProxy open to both clusters' members (the standby replicates through it, either way), the REST API to the management networks (the site commands), PostgreSQL to its own cluster", () => {
     const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
     const two = loadPlan(twoSiteConfig()).plan;

@@ -162,4 +162,10 @@ describe("the preview job: the only one on the self-hosted runner, with the secr
         expect(stringify(jobs.preview)).toContain("${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
         expect(Object.keys(jobs).filter((id) => [jobs[id]["runs-on"]].flat().includes("self-hosted"))).toEqual(["preview"]);
     });
+
+    test("no checkout leaves the token in .git/config for the pull request's install scripts", () => {
+        const checkouts = Object.values(jobs).flatMap((j: any) => (j.steps ?? []).filter((s: any) => String(s.uses ?? "").startsWith("actions/checkout")));
+        expect(checkouts.length).toBeGreaterThan(0);
+        for (const c of checkouts) expect(c.with?.["persist-credentials"]).toBe(false);
+    });
 });
