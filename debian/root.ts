@@ -23,6 +23,7 @@ export const ROOT_PACKAGES = [
     "glusterfs-client",
     "nginx",
     "keepalived",
+    "redis-server",
     "iproute2",
     "procps",
     "ca-certificates",
@@ -42,6 +43,7 @@ export function rootReady(root = ROOTFS): boolean {
         "usr/sbin/sshd",
         "usr/bin/sudo",
         "usr/bin/socat",
+        "usr/bin/redis-server",
     ].every((p) => fs.existsSync(path.join(root, p)));
 }
 

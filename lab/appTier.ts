@@ -2,7 +2,7 @@
  * The lab's files and app tier: what the lab adds so the app-tier roles run here. Nextcloud
  * and Docker cannot run offline, so on app hosts a probe app (probes/probe_app.py) stands in
  * for the Nextcloud container; everything else (glusterd, the volume script, the Gluster
- * mount, NGINX, keepalived) runs exactly as rendered. Services start in phases, each
+ * mount, Redis, NGINX, keepalived) runs exactly as rendered. Services start in phases, each
  * waiting for what the next one needs.
  */
 import * as fs from "node:fs";
@@ -25,6 +25,7 @@ export const PHASES: string[][] = [
     ["patroni", "haproxy"],
     ["gluster-mount"],
     ["gluster-data-dir"],
+    ["redis"],
     ["probe-app"],
     ["nginx", "keepalived"],
 ];

@@ -1,14 +1,14 @@
 /**
  * Reading the lab cluster's health over its own network: Patroni's REST API (/cluster),
- * etcd's /health with a client certificate, HAProxy's stats. Plain HTTP from Node through
- * the lab's management link.
+ * etcd's /health with a client certificate (both over TLS, verified by the lab's CAs), HAProxy's
+ * stats. From Node through the lab's management link.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeploymentPlan, hostByName } from "../plan/plan";
 import { trustBundle } from "./pki";
 import { PKI_DIR } from "./state";
-import { HttpAnswer, httpRequest } from "../ops/http";
+import { HttpAnswer, httpRequest, TlsClient } from "../ops/http";
 import { DB_USERS } from "../render/patroni";
 
 export interface PatroniMemberStatus {
@@ -22,15 +22,29 @@ export interface PatroniMemberStatus {
     cluster?: string;
 }
 
-export function httpGet(url: string, timeoutMs = 1500, tls?: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<HttpAnswer> {
+export function httpGet(url: string, timeoutMs = 1500, tls?: TlsClient): Promise<HttpAnswer> {
     return httpRequest(url, { timeoutMs, tls });
+}
+
+/** The lab's client side of a member's TLS: the trusted CAs, and the member's own certificate to present (etcd's clients, Patroni's unsafe REST methods). */
+function memberTls(plan: DeploymentPlan, member: string): TlsClient {
+    return {
+        ca: Buffer.from(trustBundle(PKI_DIR, plan.certificates)),
+        cert: fs.readFileSync(path.join(PKI_DIR, `${member}.crt`)),
+        key: fs.readFileSync(path.join(PKI_DIR, `${member}.key`)),
+    };
+}
+
+/** Patroni's REST API of a member (HTTPS, verified). */
+function restUrl(plan: DeploymentPlan, member: string, path: string): string {
+    return `https://${hostByName(plan, member).address}:${plan.ports.patroniRest}${path}`;
 }
 
 /** Patroni's view of the cluster, asked of the first member that answers. */
 export async function patroniCluster(plan: DeploymentPlan, members: string[]): Promise<PatroniMemberStatus[] | undefined> {
     for (const m of members) {
         try {
-            const r = await httpGet(`http://${hostByName(plan, m).address}:${plan.ports.patroniRest}/cluster`);
+            const r = await httpGet(restUrl(plan, m, "/cluster"), 1500, memberTls(plan, m));
             if (r.status === 200) return (JSON.parse(r.body).members ?? []) as PatroniMemberStatus[];
         } catch {
             /* try the next member */
@@ -74,13 +88,8 @@ export function healthy(members: PatroniMemberStatus[] | undefined, expected: nu
 }
 
 export async function etcdHealth(plan: DeploymentPlan, member: string): Promise<boolean> {
-    const tls = {
-        ca: Buffer.from(trustBundle(PKI_DIR, plan.certificates)),
-        cert: fs.readFileSync(path.join(PKI_DIR, `${member}.crt`)),
-        key: fs.readFileSync(path.join(PKI_DIR, `${member}.key`)),
-    };
     try {
-        const r = await httpGet(`https://${hostByName(plan, member).address}:${plan.ports.etcdClient}/health`, 1500, tls);
+        const r = await httpGet(`https://${hostByName(plan, member).address}:${plan.ports.etcdClient}/health`, 1500, memberTls(plan, member));
         return r.status === 200 && JSON.parse(r.body).health === "true";
     } catch {
         return false;
@@ -105,8 +114,29 @@ export async function haproxyServers(plan: DeploymentPlan, lb: string): Promise<
     }
 }
 
-/** Asks Patroni for a switchover to the candidate (an unsafe endpoint: needs the REST password). */
-export async function patroniSwitchover(plan: DeploymentPlan, leader: string, candidate: string, password: string): Promise<HttpAnswer> {
-    const url = `http://${hostByName(plan, leader).address}:${plan.ports.patroniRest}/switchover`;
-    return httpRequest(url, { method: "POST", body: { leader, candidate }, auth: `${DB_USERS.restApi}:${password}`, timeoutMs: 30000 });
+/**
+ * A call of Patroni's REST API that changes something: needs the password and a client
+ * certificate (`tls`, default the member's own: any from a trusted deployment CA will do).
+ */
+export function patroniRest(
+    plan: DeploymentPlan,
+    member: string,
+    method: "POST" | "PATCH",
+    path: string,
+    body: unknown,
+    password: string,
+    opts: { timeoutMs?: number; tls?: TlsClient } = {},
+): Promise<HttpAnswer> {
+    return httpRequest(restUrl(plan, member, path), {
+        method,
+        body,
+        auth: `${DB_USERS.restApi}:${password}`,
+        timeoutMs: opts.timeoutMs ?? 5000,
+        tls: opts.tls ?? memberTls(plan, member),
+    });
+}
+
+/** Asks Patroni for a switchover to the candidate. */
+export function patroniSwitchover(plan: DeploymentPlan, leader: string, candidate: string, password: string): Promise<HttpAnswer> {
+    return patroniRest(plan, leader, "POST", "/switchover", { leader, candidate }, password, { timeoutMs: 30000 });
 }

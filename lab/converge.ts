@@ -23,7 +23,7 @@ import { LabState, PKI_DIR, saveState } from "./state";
 
 /** The site commands' transport (ops/remote.ts) with the lab's key and pinned host keys: Patroni's REST API, commands over SSH. */
 export function labTransport(state: LabState): SiteTransport {
-    return remoteTransport(state.plan, state.sshUser, labSecrets().database.restApiPassword, sshOptions());
+    return remoteTransport(state.plan, state.sshUser, sshOptions());
 }
 
 /** A host's files and services as the lab deploys them: the renderers' output with the lab's secrets and certificates. */

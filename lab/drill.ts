@@ -6,14 +6,15 @@
  * the lost writes, the moments with two writable primaries and the members never observed.
  * Each scenario is a row of SCENARIOS. It restores the cluster between trials.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
 import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { certificateNames, needsTls } from "../render/host";
 import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS } from "../render/patroni";
 import { SecretsBundle } from "../render/secrets";
-import { remoteTransport } from "../ops/remote";
-import { sshOptions } from "./bootstrap";
-import { etcdHealth, httpGet, leaderOf, patroniMembers, patroniSwitchover } from "./cluster";
+import { httpRequest, TlsClient } from "../ops/http";
+import { etcdHealth, httpGet, leaderOf, patroniMembers, patroniRest, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
 import { membersOf, pgClientEnv, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
@@ -213,6 +214,64 @@ export async function checkPostgresTls(state: LabState): Promise<string[]> {
 const STRANGER_CA = 999;
 
 /**
+ * Patroni's REST API is HTTPS and verified: a member answers a client trusting the lab's CAs;
+ * a plaintext request gets no answer; a client trusting another CA refuses the member; a change
+ * with the right password is refused without a client certificate, and the TLS handshake
+ * refuses a certificate from another CA; with the member's own certificate it is taken (a
+ * PATCH that changes nothing).
+ */
+export async function checkRestTls(state: LabState): Promise<string[]> {
+    const plan = state.plan;
+    const member = hostsOf(plan, { role: "patroni" })[0];
+    const url = (scheme: string, p: string) => `${scheme}://${member.address}:${plan.ports.patroniRest}${p}`;
+    const trusted = Buffer.from(trustBundle(PKI_DIR, plan.certificates));
+    const password = labSecrets().database.restApiPassword;
+    const stranger = issueIdentity(
+        PKI_DIR,
+        { commonName: "stranger-client", dnsNames: ["stranger-client"], ipAddresses: [] },
+        {
+            ...plan.certificates,
+            caSigning: STRANGER_CA,
+            caTrusted: [STRANGER_CA],
+        },
+    );
+    const outcome = (p: Promise<{ status: number; body: string }>) =>
+        p.then(
+            (r) => `HTTP ${r.status}${r.body ? ` ${r.body.trim().slice(0, 60)}` : ""}`,
+            (e: Error) => `error: ${e.message}`,
+        );
+    const seen: string[] = [];
+    const check = (what: string, got: string, want: RegExp) => {
+        if (!want.test(got)) throw new LabError(`Patroni REST on ${member.name}: ${what}: ${got} (wanted ${want})`);
+        seen.push(`${what}: ${got}`);
+    };
+    check("verified GET", await outcome(httpRequest(url("https", "/patroni"), { timeoutMs: 5000, tls: { ca: trusted } })), /^HTTP 200/);
+    check("plaintext GET", await outcome(httpRequest(url("http", "/patroni"), { timeoutMs: 5000 })), /^error|^HTTP 400/);
+    check(
+        "a client trusting another CA",
+        await outcome(httpRequest(url("https", "/patroni"), { timeoutMs: 5000, tls: { ca: Buffer.from(stranger.caCert) } })),
+        /error: .*(self[- ]signed|unable to verify|certificate)/i,
+    );
+    const patch = (tls: TlsClient) => outcome(patroniRest(plan, member.name, "PATCH", "/config", { ttl: plan.patroni.ttl }, password, { tls }));
+    check("PATCH with the password, no client certificate", await patch({ ca: trusted }), /^HTTP 403 .*client certificate required/);
+    check(
+        "PATCH with a client certificate from another CA",
+        await patch({ ca: trusted, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) }),
+        /^error/,
+    );
+    check(
+        "PATCH with the member's certificate and the password",
+        await patch({
+            ca: trusted,
+            cert: fs.readFileSync(path.join(PKI_DIR, `${member.name}.crt`)),
+            key: fs.readFileSync(path.join(PKI_DIR, `${member.name}.key`)),
+        }),
+        /^HTTP 200/,
+    );
+    return seen;
+}
+
+/**
  * After a rotation of `rotated` (default: every password): each rotated role's new password works
  * on the primary and its old one does not, likewise the REST API's; each replica's own
  * replication credentials get through to the primary; every replica streams again.
@@ -257,10 +316,7 @@ export async function checkRotated(
 /** Patroni applies a reloaded config at its next loop: the REST API takes the new password within a loop or two, and then only that one. */
 async function checkRestRotated(state: LabState, leader: string, before: SecretsBundle, after: SecretsBundle): Promise<void> {
     // An authenticated REST call that changes nothing: the ttl it has.
-    const rest = (password: string) =>
-        remoteTransport(state.plan, state.sshUser, password, sshOptions()).patroni(hostByName(state.plan, leader), "PATCH", "/config", {
-            ttl: state.plan.patroni.ttl,
-        });
+    const rest = (password: string) => patroniRest(state.plan, leader, "PATCH", "/config", { ttl: state.plan.patroni.ttl }, password).catch(() => undefined);
     const loops = (state.plan.patroni.loopWait * 2 + 10) * 1000;
     let restNew: Awaited<ReturnType<typeof rest>>;
     await waitFor(`Patroni's REST API on ${leader} taking its new password`, loops, async () =>

@@ -12,6 +12,13 @@ export interface HttpAnswer {
     body: string;
 }
 
+/** A TLS client's side: the CAs it trusts, and the certificate it presents if any. */
+export interface TlsClient {
+    ca: Buffer;
+    cert?: Buffer;
+    key?: Buffer;
+}
+
 export interface HttpOptions {
     method?: "GET" | "POST" | "PATCH";
     /** Sent as JSON. */
@@ -19,7 +26,8 @@ export interface HttpOptions {
     /** Basic auth as `user:password`. */
     auth?: string;
     timeoutMs?: number;
-    tls?: { ca: Buffer; cert: Buffer; key: Buffer };
+    /** The CAs to trust, and a client certificate to present (where the server asks for one). */
+    tls?: TlsClient;
 }
 
 export function httpRequest(url: string, opts: HttpOptions = {}): Promise<HttpAnswer> {

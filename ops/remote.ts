@@ -1,36 +1,66 @@
 /**
- * The site commands' transport against the VMs: Patroni's REST API over HTTP from where the
- * command runs (a machine in `managementNetworks`: in two-site the Proxmox firewall opens the
- * REST API's 8008 and HAProxy's 5000 to it), and commands over SSH as the stack's sshUser with sudo, using the
- * operator's SSH agent, as the Pulumi program's remote commands do.
+ * The site commands' transport against the VMs: commands over SSH as the stack's sshUser with
+ * sudo, using the operator's SSH agent, as the Pulumi program's remote commands do; Patroni's
+ * REST API asked on the member itself (REST_CALL: HTTPS with the member's certificate and the
+ * REST password from its config, neither of which leaves the host), and HAProxy's 5000 probed
+ * from where the command runs (a machine in `managementNetworks`).
  */
 import { spawn } from "node:child_process";
-import { DB_USERS } from "../render/patroni";
+import { PATRONI_CONFIG } from "../render/patroni";
 import { DeploymentPlan } from "../plan/plan";
-import { httpRequest, tcpOpen } from "./http";
-import { CommandResult, SiteMoveError, SiteTransport } from "./siteMove";
-
-/** Where the REST password comes from: never a command-line argument (it would land in shell history and ps). */
-export const REST_PASSWORD_ENV = "NCHA_PATRONI_REST_PASSWORD";
+import { tcpOpen } from "./http";
+import { CommandResult, SiteTransport } from "./siteMove";
 
 /** Quotes one word for the remote shell that ssh hands the command line to. */
 export function shellQuote(word: string): string {
     return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * Run on a member as postgres (`python3 -c`, the request as one JSON line on stdin):
+ * Patroni's REST API at its own address, the server verified by the deployment CAs, the
+ * member's certificate presented and, for a method that changes something, the REST password
+ * from Patroni's config. Prints `{"status", "body"}`; exit 3 when the API does not answer.
+ */
+export const REST_CALL = `import base64, json, ssl, sys, urllib.error, urllib.request
+import yaml
+req = json.loads(sys.stdin.readline())
+with open(${JSON.stringify(PATRONI_CONFIG)}) as f:
+    c = yaml.safe_load(f)
+api, ctl = c["restapi"], c["ctl"]
+tls = ssl.create_default_context(cafile=api["cafile"])
+tls.load_cert_chain(ctl["certfile"], ctl["keyfile"])
+data = None if req.get("body") is None else json.dumps(req["body"]).encode()
+r = urllib.request.Request(f"https://{api['connect_address']}{req['path']}", data=data, method=req["method"])
+if req["method"] != "GET":
+    a = api["authentication"]
+    r.add_header("Authorization", "Basic " + base64.b64encode(f"{a['username']}:{a['password']}".encode()).decode())
+if data is not None:
+    r.add_header("Content-Type", "application/json")
+try:
+    with urllib.request.urlopen(r, timeout=5, context=tls) as answer:
+        status, body = answer.status, answer.read().decode()
+except urllib.error.HTTPError as e:
+    status, body = e.code, e.read().decode()
+except OSError as e:
+    print(f"Patroni's REST API does not answer: {e}", file=sys.stderr)
+    sys.exit(3)
+print(json.dumps({"status": status, "body": body}))
+`;
+
 /** `sshOptions`: more `ssh` arguments (the lab's key and known_hosts); the operator's own come from ~/.ssh/config. */
-export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassword: string | undefined, sshOptions: string[] = []): SiteTransport {
-    return {
+export function remoteTransport(plan: DeploymentPlan, sshUser: string, sshOptions: string[] = []): SiteTransport {
+    const transport: SiteTransport = {
         async patroni(host, method, path, body) {
-            if (method !== "GET" && !restPassword)
-                throw new SiteMoveError(`set ${REST_PASSWORD_ENV} to Patroni's REST password first (docs/runbooks/two-site.md)`);
+            // The request on stdin (the script names no secret; the password stays in the member's config).
+            const r = await transport.run(host, ["python3", "-c", REST_CALL], {
+                user: "postgres",
+                stdin: JSON.stringify({ method, path, body }) + "\n",
+                timeoutMs: 15000,
+            });
+            if (r.status !== 0) return undefined;
             try {
-                return await httpRequest(`http://${host.address}:${plan.ports.patroniRest}${path}`, {
-                    method,
-                    body,
-                    timeoutMs: 5000,
-                    ...(method === "GET" ? {} : { auth: `${DB_USERS.restApi}:${restPassword}` }),
-                });
+                return JSON.parse(r.stdout.trim().split("\n").pop()!) as { status: number; body: string };
             } catch {
                 return undefined;
             }
@@ -52,4 +82,5 @@ export function remoteTransport(plan: DeploymentPlan, sshUser: string, restPassw
             });
         },
     };
+    return transport;
 }

@@ -1,7 +1,7 @@
 /**
  * Proxmox firewall rules for a VM: every role's port open only to the hosts of the plan that
  * use it, each by its /32 (the plan knows every address), and SSH, HAProxy's stats and the
- * two-site site commands' REST API to the management networks (inbound policy DROP). Pure.
+ * two-site site commands' probe of HAProxy to the management networks (inbound policy DROP). Pure.
  */
 import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, namesOf, patroniClusterOf, siteByName } from "../plan/plan";
 
@@ -54,10 +54,8 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
                 const lbs = cluster.sites.flatMap((site) => namesOf(plan, { site, role: "haproxy" }));
                 const source = addressesOf(plan, [...cluster.members, ...lbs]);
                 rules.push({ dport: String(p.postgres), proto: "tcp", source, comment: "PostgreSQL: HAProxy and replication" });
-                // two-site: the site commands (npm run promote/rejoin) read both sites' clusters
-                // from the management network; a firewall that hid dc1 would make a live dc1 look lost.
-                const rest = plan.topology === "two-site" ? `${source},${management}` : source;
-                rules.push({ dport: String(p.patroniRest), proto: "tcp", source: rest, comment: "Patroni REST API: HAProxy checks, members, site commands" });
+                // The site commands (npm run promote/rejoin) ask the REST API on the member itself, over SSH.
+                rules.push({ dport: String(p.patroniRest), proto: "tcp", source, comment: "Patroni REST API: HAProxy checks, members" });
                 break;
             }
             case "haproxy":

@@ -1,7 +1,7 @@
 /**
  * Renders HAProxy in front of a Patroni cluster: port 5000 goes to the one member whose
  * Patroni REST API answers 200 on /primary, port 5001 round-robins over the members that
- * answer 200 on /replica (within the lag limit), and a member marked down has its sessions
+ * answer 200 on /replica (within the lag limit), each checked over TLS (the member's certificate verified), and a member marked down has its sessions
  * cut so no client keeps writing to a demoted primary. Stats listen on the management
  * address only. Pure.
  */
@@ -9,6 +9,8 @@ import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf } from "../plan/
 import { RenderedHost } from "./rendered";
 
 export const HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
+/** The deployment CAs HAProxy's checks trust (Patroni's REST API certificates). */
+export const HAPROXY_CA = "/etc/haproxy/pki/ca.crt";
 /** The admin socket (root only) and the file a reload saves the servers' state to. */
 const ADMIN_SOCKET = "/run/haproxy-admin.sock";
 const SERVER_STATE = "/var/lib/haproxy/server-state";
@@ -19,7 +21,11 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
     const p = plan.ports;
     const servers = cluster.members
         .map((m) => hostByName(plan, m))
-        .map((m) => `    server ${m.name} ${m.address}:${p.postgres} maxconn 1000 check port ${p.patroniRest}`);
+        // The checks over TLS to Patroni's REST API: its certificate from a deployment CA, naming the member.
+        .map(
+            (m) =>
+                `    server ${m.name} ${m.address}:${p.postgres} maxconn 1000 check port ${p.patroniRest} check-ssl verify required ca-file ${HAPROXY_CA} verifyhost ${m.name}`,
+        );
     const checks = `    default-server inter ${hp.checkIntervalMs}ms fastinter ${hp.fastCheckIntervalMs}ms downinter ${hp.fastCheckIntervalMs}ms fall ${hp.fall} rise ${hp.rise} on-marked-down shutdown-sessions`;
     return [
         `# HAProxy ${host.name} (site ${host.site}) for Patroni cluster ${cluster.scope}; rendered by nextcloud-ha`,
@@ -72,9 +78,13 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
 }
 
 /** The files, service and packages of one HAProxy load balancer. */
-export function renderHaproxy(plan: DeploymentPlan, host: HostPlan): RenderedHost {
+export function renderHaproxy(plan: DeploymentPlan, host: HostPlan, caTrust: string): RenderedHost {
     return {
-        files: [{ path: HAPROXY_CONFIG, content: renderHaproxyConfig(plan, host), mode: "0644", owner: "root:root" }],
+        files: [
+            { path: HAPROXY_CONFIG, content: renderHaproxyConfig(plan, host), mode: "0644", owner: "root:root" },
+            // Read at start and at each reload (a CA rotation's new bundle).
+            { path: HAPROXY_CA, content: caTrust, mode: "0644", owner: "root:root" },
+        ],
         services: [
             {
                 name: "haproxy",

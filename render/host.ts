@@ -33,9 +33,9 @@ export function needsTls(host: HostPlan): boolean {
     return host.roles.includes("etcd") || host.roles.includes("patroni");
 }
 
-/** True when the host verifies servers by the deployment CA without an identity of its own: the app hosts (PostgreSQL's clients). */
+/** True when the host verifies servers by the deployment CA without an identity of its own: the app hosts (PostgreSQL's clients), HAProxy (Patroni's REST API). */
 export function needsTrust(host: HostPlan): boolean {
-    return host.roles.includes("nextcloud") && !needsTls(host);
+    return (host.roles.includes("nextcloud") || host.roles.includes("haproxy")) && !needsTls(host);
 }
 
 /** What a host's certificate names (its SANs): the one list the program's and the lab's CA sign. */
@@ -65,6 +65,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
         if (value === undefined) throw new Error(`rendering ${host.name} (${host.roles.join(", ")}) needs ${what}`);
         return value;
     };
+    const trust = () => inputs.tls?.caCert ?? need(inputs.caTrust, "the trusted CAs");
     // In ROLES' order, whatever order the stack file lists them in: a host's services start in it (etcd
     // before Patroni, which needs it) and leave in its reverse (Patroni hands over before etcd's member goes).
     return mergeRendered(
@@ -81,7 +82,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                         inputs.standbySource,
                     );
                 case "haproxy":
-                    return renderHaproxy(plan, host);
+                    return renderHaproxy(plan, host, trust());
                 case "nginx": {
                     const nginx = renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
                     return siteByName(plan, host.site).vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
@@ -90,12 +91,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                 case "gluster-arbiter":
                     return renderGlusterBrick(plan, host);
                 case "nextcloud":
-                    return renderNextcloudNode(
-                        plan,
-                        host,
-                        need(inputs.secrets, "the shared secrets").nextcloud,
-                        inputs.tls?.caCert ?? need(inputs.caTrust, "the trusted CAs"),
-                    );
+                    return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, trust());
                 default: {
                     const never: never = role;
                     throw new Error(`no renderer for role ${String(never)}`);

@@ -3,7 +3,8 @@
  * directory, Docker to run the pinned Nextcloud image, and the config fragment every node
  * shares (`instanceid`, `passwordsalt` and `secret` identical on every node of every site,
  * the database through HAProxy's read-write port, the site's Redis for locking and the
- * distributed cache, the site's load balancers as trusted proxies). Pure.
+ * distributed cache, the site's load balancers as trusted proxies); the site's Redis host also
+ * runs Redis (render/redis.ts). Pure.
  */
 import { AppPlan, DeploymentPlan, HostPlan, hostByName, hostsOf, siteByName } from "../plan/plan";
 import { formatEndpoint } from "../plan/addresses";
@@ -11,6 +12,7 @@ import { renderGlusterMount } from "./gluster";
 import { ApplyRule, mergeRendered, RenderedHost } from "./rendered";
 import { APP_DATABASE, PG_CLIENT_TLS } from "./patroni";
 import { bundleSecrets, generateSecrets, NextcloudSecrets } from "./secrets";
+import { renderRedis } from "./redis";
 
 export const NEXTCLOUD_CONFIG = "/etc/nextcloud-ha/nextcloud-ha.config.php";
 /** The deployment CAs an app host trusts (the database's certificates), on the host; mounted into the containers. */
@@ -66,7 +68,15 @@ export function renderNextcloudConfig(plan: DeploymentPlan, host: HostPlan, s: N
 }
 
 const HOOKS = "/etc/nextcloud-ha/hooks";
-const IN_CONTAINER = { config: "/run/nextcloud-ha/cluster.config.php", ca: "/run/nextcloud-ha/ca.crt", data: "/var/www/html/data", html: "/var/www/html" };
+/** The installer's one-time secrets, each in a file of its own (the image's `*_FILE` variables read them as root at install). */
+const INSTALL_SECRETS = "/etc/nextcloud-ha/install";
+const IN_CONTAINER = {
+    config: "/run/nextcloud-ha/cluster.config.php",
+    ca: "/run/nextcloud-ha/ca.crt",
+    install: "/run/nextcloud-ha/install",
+    data: "/var/www/html/data",
+    html: "/var/www/html",
+};
 
 /**
  * The entrypoint hook (pre-installation and before-starting): puts the shared config in
@@ -111,9 +121,7 @@ export interface ContainerSpec {
     secret: boolean;
 }
 
-export const REDIS_IMAGE = "redis:7.4.2-alpine";
-
-/** The containers of one app node: Nextcloud; Redis on the site's Redis host; cron on the cron host. */
+/** The containers of one app node: Nextcloud; cron on the cron host. */
 export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, s: NextcloudSecrets): ContainerSpec[] {
     const g = plan.gluster!;
     const app = appOf(plan);
@@ -128,31 +136,28 @@ export function renderNextcloudContainers(plan: DeploymentPlan, host: HostPlan, 
         { source: `${HOOKS}/before-starting`, target: "/docker-entrypoint-hooks.d/before-starting", readOnly: true },
     ];
     // NC_* variables beat every config file: the shared values hold from the first process on.
-    const env: Record<string, string> = { NC_instanceid: s.instanceId, NC_passwordsalt: s.passwordSalt, NC_secret: s.secret };
+    // PHP's upload limit (upload_max_filesize and post_max_size in the image) matches NGINX's client_max_body_size.
+    const env: Record<string, string> = {
+        NC_instanceid: s.instanceId,
+        NC_passwordsalt: s.passwordSalt,
+        NC_secret: s.secret,
+        PHP_UPLOAD_LIMIT: plan.nextcloud.maxUploadSize,
+    };
     if (installer) {
+        // The passwords by file, not in the container's lasting environment (`docker inspect` shows that).
+        mounts.push({ source: INSTALL_SECRETS, target: IN_CONTAINER.install, readOnly: true });
         Object.assign(env, {
             NEXTCLOUD_ADMIN_USER: "admin",
-            NEXTCLOUD_ADMIN_PASSWORD: s.adminPassword,
+            NEXTCLOUD_ADMIN_PASSWORD_FILE: `${IN_CONTAINER.install}/admin-password`,
             NEXTCLOUD_TRUSTED_DOMAINS: plan.nextcloud.trustedDomains.join(" "),
             POSTGRES_HOST: formatEndpoint(site.database!.readWrite),
             POSTGRES_DB: APP_DATABASE.name,
             POSTGRES_USER: APP_DATABASE.role,
-            POSTGRES_PASSWORD: s.databasePassword,
+            POSTGRES_PASSWORD_FILE: `${IN_CONTAINER.install}/database-password`,
         });
     }
-    // In start order: Redis (on the site's Redis host), Nextcloud, then cron (on the cron host).
+    // In start order: Nextcloud, then cron (on the cron host). Redis is Debian's package on the host (renderRedis).
     const specs: ContainerSpec[] = [];
-    if (site.redis === host.name) {
-        specs.push({
-            name: "redis",
-            image: REDIS_IMAGE,
-            env: {},
-            ports: [{ internal: plan.ports.redis, external: plan.ports.redis }],
-            mounts: [],
-            command: ["redis-server", "--requirepass", s.redisPassword, "--save", "", "--appendonly", "no"],
-            secret: true,
-        });
-    }
     specs.push({
         name: "nextcloud",
         image: plan.nextcloud.image,
@@ -204,9 +209,18 @@ function restartContainers(plan: DeploymentPlan): ApplyRule {
 }
 
 export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secrets: NextcloudSecrets, caTrust: string): RenderedHost {
-    const hook = renderHook(appOf(plan).installer === host.name);
+    const installer = appOf(plan).installer === host.name;
+    const hook = renderHook(installer);
+    // Read once, by the installer's entrypoint (as root, before it drops to www-data).
+    const installSecrets = installer
+        ? [
+              { path: `${INSTALL_SECRETS}/admin-password`, content: secrets.adminPassword, mode: "0600", owner: "root:root", noApply: true },
+              { path: `${INSTALL_SECRETS}/database-password`, content: secrets.databasePassword, mode: "0600", owner: "root:root", noApply: true },
+          ]
+        : [];
     return mergeRendered([
         renderGlusterMount(plan),
+        ...(siteByName(plan, host.site).redis === host.name ? [renderRedis(plan, host, secrets.redisPassword)] : []),
         {
             files: [
                 // www-data (uid 33 on Debian and in the image) reads it inside the container.
@@ -214,6 +228,7 @@ export function renderNextcloudNode(plan: DeploymentPlan, host: HostPlan, secret
                 { path: APP_CA_FILE, content: caTrust, mode: "0644", owner: "root:root" },
                 { path: `${HOOKS}/pre-installation/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
                 { path: `${HOOKS}/before-starting/10-nextcloud-ha.sh`, content: hook, mode: "0755", owner: "root:root" },
+                ...installSecrets,
             ],
             // The containers copy the shared config in place when they start (the before-starting hook):
             // a change reaches them by a restart, one host at a time (converge steps of a service run in turn).

@@ -1,6 +1,6 @@
 /**
  * Renders NGINX in front of a site's Nextcloud app nodes: TLS 1.2+ with the wildcard
- * certificate, HSTS, timeouts and body size for large uploads, an upstream over the site's
+ * certificate (Mozilla's intermediate profile, no session tickets, no version), HSTS, timeouts and body size for large uploads, an upstream over the site's
  * app nodes with passive health checks (a node that fails is skipped for a while), and
  * /status.php passed through for monitoring. Only the site's own app nodes: there is no
  * load balancing across datacenters. Pure.
@@ -16,6 +16,19 @@ export interface TlsCertificate {
     cert: string;
     key: string;
 }
+
+/** TLS 1.2's ciphers of Mozilla's intermediate profile; TLS 1.3's are OpenSSL's defaults. */
+export const INTERMEDIATE_CIPHERS = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+    "DHE-RSA-AES128-GCM-SHA256",
+    "DHE-RSA-AES256-GCM-SHA384",
+    "DHE-RSA-CHACHA20-POLY1305",
+].join(":");
 
 export function renderNginxSite(plan: DeploymentPlan, host: HostPlan): string {
     const apps = hostsOf(plan, { site: host.site, role: "nextcloud" });
@@ -41,13 +54,18 @@ export function renderNginxSite(plan: DeploymentPlan, host: HostPlan): string {
         `    server_name ${nc.trustedDomains.join(" ")};`,
         `    ssl_certificate ${TLS_DIR}/wildcard.crt;`,
         `    ssl_certificate_key ${TLS_DIR}/wildcard.key;`,
+        // Mozilla's "intermediate" profile (ssl-config.mozilla.org, guidelines 5.7).
         "    ssl_protocols TLSv1.2 TLSv1.3;",
+        `    ssl_ciphers ${INTERMEDIATE_CIPHERS};`,
         "    ssl_prefer_server_ciphers off;",
         "    ssl_session_cache shared:SSL:10m;",
         "    ssl_session_timeout 1d;",
+        "    ssl_session_tickets off;",
+        "    server_tokens off;",
+        // Nextcloud sets its own security headers (X-Content-Type-Options, Referrer-Policy, X-Frame-Options,
+        // X-Robots-Tag, ...): added here too they arrive twice and fail its setup check. HSTS is the proxy's.
         '    add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
-        '    add_header Referrer-Policy "no-referrer" always;',
-        '    add_header X-Content-Type-Options "nosniff" always;',
+        "    proxy_hide_header X-Powered-By;",
         `    client_max_body_size ${nc.maxUploadSize};`,
         "    client_body_buffer_size 512k;",
         "    proxy_request_buffering off;",

@@ -34,6 +34,9 @@ export const PG_CLIENT_TLS = { sslmode: "verify-full", sslrootcert: `${PKI}/ca.c
 const MEMBER_CERT = `${PKI}/member.crt`;
 const MEMBER_KEY = `${PKI}/member.key`;
 
+/** Patroni's REST API over TLS (`restapi` keys); the scripts beside this file read the same keys from the member's config. */
+const REST_TLS = { certfile: MEMBER_CERT, keyfile: MEMBER_KEY, cafile: `${PKI}/ca.crt`, verify_client: "optional" } as const;
+
 /** Makes a running PostgreSQL read its files again (the TLS certificate); nothing when it does not run. */
 const RELOAD_POSTGRES =
     "if runuser -u postgres -- pg_isready -q -h /var/run/postgresql; then runuser -u postgres -- psql -h /var/run/postgresql -XAtqc 'SELECT pg_reload_conf()' >/dev/null; fi";
@@ -79,11 +82,16 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
         namespace: "/service/",
         name: host.name,
         log: { level: "INFO" },
+        // HTTPS with the member's certificate; the unsafe methods (a switchover, PATCH /config) also
+        // need a client certificate from a deployment CA (`optional`: HAProxy's checks need none) and the password.
         restapi: {
             listen: `${host.address}:${plan.ports.patroniRest}`,
             connect_address: `${host.address}:${plan.ports.patroniRest}`,
             authentication: { username: DB_USERS.restApi, password: secrets.restApiPassword },
+            ...REST_TLS,
         },
+        // patronictl and Patroni's calls to the other members: verify them, present this member's certificate.
+        ctl: { certfile: MEMBER_CERT, keyfile: MEMBER_KEY, cacert: `${PKI}/ca.crt` },
         etcd3: {
             hosts: etcdClientUrls(plan, host.name).map((u) => u.replace(/^https:\/\//, "")),
             protocol: "https",

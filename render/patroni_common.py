@@ -4,6 +4,7 @@
 # host and what was already done.
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -19,7 +20,10 @@ if not os.path.exists(S["config"]):
 with open(S["config"]) as f:
     local = yaml.safe_load(f)
 HOST = local["name"]
-rest = f"http://{local['restapi']['connect_address']}"
+rest = f"https://{local['restapi']['connect_address']}"
+# The REST API over TLS: the server verified by the deployment CAs, this member's certificate presented.
+rest_tls = ssl.create_default_context(cafile=local["restapi"]["cafile"])
+rest_tls.load_cert_chain(local["ctl"]["certfile"], local["ctl"]["keyfile"])
 
 
 def say(message):
@@ -39,7 +43,7 @@ def ctl(*args, stdin=None):
 
 
 def members():
-    with urllib.request.urlopen(f"{rest}/cluster", timeout=5) as r:
+    with urllib.request.urlopen(f"{rest}/cluster", timeout=5, context=rest_tls) as r:
         return json.load(r)["members"]
 
 

@@ -15,6 +15,7 @@
 # a time, so never two members are down at once.
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -48,11 +49,14 @@ if subprocess.run(["systemctl", "is-active", "--quiet", "patroni.service"]).retu
 with open(CONFIG) as f:
     config = yaml.safe_load(f)
 name = config["name"]
-rest = f"http://{config['restapi']['connect_address']}"
+rest = f"https://{config['restapi']['connect_address']}"
+# The REST API over TLS: the server verified by the deployment CAs, this member's certificate presented.
+rest_tls = ssl.create_default_context(cafile=config["restapi"]["cafile"])
+rest_tls.load_cert_chain(config["ctl"]["certfile"], config["ctl"]["keyfile"])
 
 
 def members():
-    with urllib.request.urlopen(f"{rest}/cluster", timeout=5) as r:
+    with urllib.request.urlopen(f"{rest}/cluster", timeout=5, context=rest_tls) as r:
         return json.load(r)["members"]
 
 
@@ -73,7 +77,7 @@ def wait(what, check, seconds):
 
 
 def synchronous():
-    with urllib.request.urlopen(f"{rest}/config", timeout=5) as r:
+    with urllib.request.urlopen(f"{rest}/config", timeout=5, context=rest_tls) as r:
         return bool(json.load(r).get("synchronous_mode"))
 
 

@@ -1,8 +1,8 @@
 /**
  * `npm run promote -- <site>` and `npm run rejoin -- <site>`: moving the primary between the
  * sites of a two-site deployment (docs/runbooks/two-site.md). Against the VMs by default
- * (the plan from the stack files; run it from a machine inside the plan's networks with
- * NCHA_PATRONI_REST_PASSWORD set), or against the running lab with --lab.
+ * (the plan from the stack files; run it from a machine inside the plan's networks with SSH
+ * to the hosts), or against the running lab with --lab.
  */
 import { ConfigError } from "../plan/config";
 import { loadPlan } from "../plan/load";
@@ -11,7 +11,7 @@ import { listStacks, readStackConfig, StackFileError } from "../plan/stackFiles"
 import { promote } from "../ops/promote";
 import { rejoin } from "../ops/rejoin";
 import { checkTwoSite, PartialMoveError, SiteMoveError, SiteTransport } from "../ops/siteMove";
-import { remoteTransport, REST_PASSWORD_ENV } from "../ops/remote";
+import { remoteTransport } from "../ops/remote";
 import { DeploymentPlan } from "../plan/plan";
 
 const USAGE = `usage: npm run promote -- <site> [--confirm-fenced SITE] [--planned] [--dry-run] [--lab]
@@ -25,7 +25,7 @@ const USAGE = `usage: npm run promote -- <site> [--confirm-fenced SITE] [--plann
 Exit codes: 0 done; 2 refused, nothing changed; 3 failed after changing something (the
 message says what was done and how to finish or undo it); 1 a bug.`;
 
-async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: SiteTransport; password?: string }> {
+async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: SiteTransport }> {
     if (lab) {
         // Loaded only here: the lab needs root and its state; the VM path needs neither.
         const { requireState } = await import("../lab/state");
@@ -36,8 +36,7 @@ async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: 
     const stacks = listStacks();
     if (stacks.length === 0) throw new SiteMoveError("no Pulumi.<stack>.yaml here; run it from the project's directory");
     const { config, plan } = loadPlan(readStackConfig(stacks[0]));
-    const password = process.env[REST_PASSWORD_ENV] ?? "";
-    return { plan, transport: remoteTransport(plan, config.sshUser, password), password };
+    return { plan, transport: remoteTransport(plan, config.sshUser) };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -67,16 +66,11 @@ async function main(argv: string[]): Promise<void> {
     if (!site || rest.length > 0 || site.startsWith("--")) throw new SiteMoveError(`${rest[0] ? `unexpected argument ${rest[0]}` : "which site?"}\n${USAGE}`);
     if (command !== "promote" && command !== "rejoin") throw new SiteMoveError(USAGE);
     if (command === "rejoin" && opts.planned) throw new SiteMoveError("--planned belongs to promote");
-    const { plan, transport, password } = await target(lab);
+    const { plan, transport } = await target(lab);
     checkTwoSite(plan, site);
     for (const f of fenced)
         if (!plan.sites.some((s) => s.name === f))
             throw new SiteMoveError(`--confirm-fenced ${f}: no such site (sites: ${plan.sites.map((s) => s.name).join(", ")})`);
-    if (password === "" && !opts.dryRun) {
-        throw new SiteMoveError(
-            `set ${REST_PASSWORD_ENV} to Patroni's REST password first: export ${REST_PASSWORD_ENV}="$(pulumi stack output --stack <org>/nextcloud-ha/${plan.primarySite} --show-secrets --json sharedSecrets | jq -r .database.restApiPassword)"`,
-        );
-    }
     switch (command) {
         case "promote": {
             const r = await promote(plan, transport, site, opts);

@@ -113,6 +113,19 @@ test(
 );
 
 test(
+    "Patroni's REST API is HTTPS and verified: a plaintext request gets no answer, a client trusting another CA refuses it, a change needs a client certificate from a deployment CA and the password",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { checkRestTls } = await import("../../lab/drill");
+        const seen = (await checkRestTls(requireState())).join("\n");
+        expect(seen).toMatch(/^verified GET: HTTP 200/m);
+        expect(seen).toMatch(/^PATCH with the password, no client certificate: HTTP 403/m);
+        expect(seen).toMatch(/^PATCH with the member's certificate and the password: HTTP 200/m);
+    },
+    MINUTE,
+);
+
+test(
     "Gluster's volume takes only its bricks and the app hosts: an app host mounts it a second time, a database host is refused",
     async () => {
         const { requireState } = await import("../../lab/state");
@@ -141,6 +154,33 @@ test(
         expect(refused.stdout).toMatch(/authentication failed/i);
     },
     4 * MINUTE,
+);
+
+test(
+    "each site's Redis (Debian's redis-server) answers the site's app hosts with the password only",
+    () => {
+        const { requireState } = require("../../lab/state") as typeof import("../../lab/state");
+        const { execInHost } = require("../../lab/hosts") as typeof import("../../lab/hosts");
+        const { labSecrets } = require("../../lab/secrets") as typeof import("../../lab/secrets");
+        const state = requireState();
+        const password = labSecrets().nextcloud.redisPassword;
+        for (const site of state.plan.sites.filter((s) => s.redis)) {
+            const redis = state.plan.hosts.find((h) => h.name === site.redis)!;
+            const client = state.plan.hosts.find((h) => h.site === site.name && h.roles.includes("nextcloud") && h.name !== redis.name) ?? redis;
+            // The password by stdin into REDISCLI_AUTH, never on a command line.
+            const cli = `timeout 10 redis-cli -h ${redis.address} -p ${state.plan.ports.redis} ping 2>&1`;
+            const ping = (auth: string | undefined) =>
+                auth === undefined
+                    ? execInHost(state.holders[client.name], client.name, ["sh", "-c", cli], 20000)
+                    : execInHost(state.holders[client.name], client.name, ["sh", "-c", `read -r REDISCLI_AUTH; export REDISCLI_AUTH; ${cli}`], 20000, {
+                          input: `${auth}\n`,
+                      });
+            expect(ping(undefined).stdout).toMatch(/NOAUTH/);
+            expect(ping("not-the-password").stdout).toMatch(/WRONGPASS|invalid password/i);
+            expect(ping(password).stdout.trim()).toBe("PONG");
+        }
+    },
+    MINUTE,
 );
 
 test(

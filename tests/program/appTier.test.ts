@@ -34,8 +34,8 @@ beforeAll(async () => {
     dc1 = await runStack("dc1");
 }, 30000);
 
-test("dc1: Redis and the installer (with cron) on the first app node, a plain app node beside it", () => {
-    expect(containers(dc1.run, "dc1-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud", "nextcloud-cron"]);
+test("dc1: the installer (with cron) on the first app node, a plain app node beside it; Redis is a host service, not a container", () => {
+    expect(containers(dc1.run, "dc1-app1").map((c) => c.inputs.name)).toEqual(["nextcloud", "nextcloud-cron"]);
     expect(containers(dc1.run, "dc1-app2").map((c) => c.inputs.name)).toEqual(["nextcloud"]);
     const installer = containers(dc1.run, "dc1-app1").find((c) => c.inputs.name === "nextcloud")!;
     const keys = (c: any) =>
@@ -43,8 +43,19 @@ test("dc1: Redis and the installer (with cron) on the first app node, a plain ap
             .map((e) => e.split("=")[0])
             .sort();
     expect(keys(installer)).toEqual(
-        expect.arrayContaining(["NEXTCLOUD_ADMIN_USER", "NEXTCLOUD_ADMIN_PASSWORD", "POSTGRES_HOST", "NC_instanceid", "NC_secret"]),
+        expect.arrayContaining([
+            "NEXTCLOUD_ADMIN_USER",
+            "NEXTCLOUD_ADMIN_PASSWORD_FILE",
+            "POSTGRES_HOST",
+            "POSTGRES_PASSWORD_FILE",
+            "NC_instanceid",
+            "NC_secret",
+        ]),
     );
+    // The installer's passwords by file only: nothing in a container's lasting environment or command line.
+    expect(keys(installer)).not.toContain("NEXTCLOUD_ADMIN_PASSWORD");
+    expect(keys(installer)).not.toContain("POSTGRES_PASSWORD");
+    expect(envOf(installer)).toContain("PHP_UPLOAD_LIMIT=16G");
     expect(envOf(installer)).toContain("POSTGRES_HOST=10.10.1.31:5000");
     const other = containers(dc1.run, "dc1-app2")[0];
     expect(keys(other)).not.toContain("NEXTCLOUD_ADMIN_USER");
@@ -83,8 +94,8 @@ test("dc2 installs nothing and runs no cron; its config.php holds exactly dc1's 
     const hostIdentities = await valueOf(dc1.program.hostIdentities!);
     const dc2 = await runStack("dc2", { sharedSecrets: shared, etcdCaCertPem: caCert, hostIdentities });
     expect(hostFile(dc2.run, "dc2-app1", "/etc/nextcloud-ha/pki/ca.crt")).toBe(caCert);
-    expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud"]);
-    expect(envOf(containers(dc2.run, "dc2-app1")[1]).map((e) => e.split("=")[0])).not.toContain("NEXTCLOUD_ADMIN_USER");
+    expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["nextcloud"]);
+    expect(envOf(containers(dc2.run, "dc2-app1")[0]).map((e) => e.split("=")[0])).not.toContain("NEXTCLOUD_ADMIN_USER");
     const pick = (cfg: string) => ["instanceid", "passwordsalt", "secret"].map((k) => new RegExp(`'${k}' => '([^']*)'`).exec(cfg)![1]);
     const one = pick(nextcloudConfigOf(dc1.run, "dc1-app1"));
     expect(one[0]).toMatch(/^ocmockstr-/);
@@ -129,16 +140,18 @@ test("the database password wiring: the app role's password is the one Patroni c
     expect(created).toMatch(/^mockpw-shared-nextcloud-db-/);
     expect(/'dbpassword' => '([^']+)'/.exec(nextcloudConfigOf(dc1.run, "dc1-app2"))![1]).toBe(created);
     const installer = containers(dc1.run, "dc1-app1").find((c) => c.inputs.name === "nextcloud")!;
-    expect(envOf(installer)).toContain(`POSTGRES_PASSWORD=${created}`);
-    // The Redis password is another secret altogether.
+    expect(envOf(installer)).toContain("POSTGRES_PASSWORD_FILE=/run/nextcloud-ha/install/database-password");
+    expect(hostFile(dc1.run, "dc1-app1", "/etc/nextcloud-ha/install/database-password")).toBe(created);
+    // The Redis password is another secret altogether, the one the site's Redis requires.
     const redis = /'password' => '([^']+)'/.exec(nextcloudConfigOf(dc1.run, "dc1-app2"))![1];
     expect(redis).toMatch(/^mockpw-shared-redis-/);
+    expect(hostFile(dc1.run, "dc1-app1", "/etc/redis/redis.conf")).toContain(`requirepass ${redis}\n`);
     expect(redis).not.toBe(created);
 });
 
 test("deploy order: the installer's containers, then its wait for the installation, then every other app node; each Docker host after its VM", () => {
     const { waitsFor } = dc1;
-    expect(waitsFor("dc1-app1-wait-installed")).toEqual(expect.arrayContaining(["dc1-app1-redis", "dc1-app1-nextcloud", "dc1-app1-nextcloud-cron"]));
+    expect(waitsFor("dc1-app1-wait-installed")).toEqual(expect.arrayContaining(["dc1-app1-nextcloud", "dc1-app1-nextcloud-cron"]));
     expect(waitsFor("dc1-app2-nextcloud")).toContain("dc1-app1-wait-installed");
     expect(waitsFor("dc1-app1-nextcloud")).not.toContain("dc1-app1-wait-installed");
     // Remote steps wait for cloud-init to finish on the VM, not merely for the VM.
@@ -165,5 +178,5 @@ test("a host with roles [nginx, nextcloud] is placed by the load balancer, and i
     const vm = dc2.declared.find((d) => d.type === "nextcloud-ha:index:ProxmoxHost" && d.name === "dc2-app1")!;
     expect(vm.parent).toBe("dc2-lb");
     expect(dc2.waitsFor("dc2-app1-docker")).toContain("dc2-app1-ready");
-    expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["redis", "nextcloud"]);
+    expect(containers(dc2.run, "dc2-app1").map((c) => c.inputs.name)).toEqual(["nextcloud"]);
 });

@@ -97,11 +97,12 @@ test("an etcd member replaced in another site (dc2-etcd1 out, dc2-etcd2 in): her
 
 test("a CA rotation in three rounds: both CAs trusted (only ca.crt changes, on the hosts that hold one), then the new one signs, then only the new one is trusted", async () => {
     const trust = await changed((raw) => (raw.certificates = { caSigning: 0, caTrusted: [0, 1] }));
-    expect(Object.keys(trust).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd"]);
+    expect(Object.keys(trust).sort()).toEqual(["dc1-db1-converge-patroni", "dc1-etcd1-converge-etcd", "dc1-lb1-converge-haproxy"]);
     // Keys aside: the mock draws a key's value by creation order, and the new CA's key comes first.
     const files = (step: string) => trust[step].map((t) => t.split(" ")[0]).filter((f) => !f.endsWith(".key"));
     expect(files("dc1-etcd1-converge-etcd")).toEqual(["/etc/etcd/pki/ca.crt"]);
     expect(files("dc1-db1-converge-patroni")).toEqual(["/etc/patroni/pki/ca.crt"]);
+    expect(files("dc1-lb1-converge-haproxy")).toEqual(["/etc/haproxy/pki/ca.crt"]);
     const round = async (signing: number, trusted: number[]) => {
         const { run } = await runProgram("dc1", { certificates: { caSigning: signing, caTrusted: trusted } });
         const cas = run.byType("tls:index/selfSignedCert:SelfSignedCert").map((c) => c.name);

@@ -61,7 +61,8 @@ test("each host's converge steps carry the rendered files of its roles, in order
     const env = hostFile(run, "dc1-etcd1", "/etc/etcd/bootstrap.env");
     expect(env).toContain('ETCD_INITIAL_CLUSTER="dc1-etcd1=https://10.10.1.11:2380,dc2-etcd1=https://10.10.2.11:2380,dc3-etcd1=https://10.10.3.11:2380"');
     expect(hostFile(run, "dc1-etcd1", "/etc/etcd/pki/member.crt")).toContain("cert-dc1-etcd1-etcd-tls-cert");
-    expect(hostFiles(run, "dc1-lb1").map((f) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg"]);
+    // HAProxy checks Patroni's REST API over TLS: it trusts the deployment CAs, and holds no key.
+    expect(hostFiles(run, "dc1-lb1").map((f) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg", "/etc/haproxy/pki/ca.crt"]);
     // Each step sends its script on stdin, as a secret; it runs once cloud-init is done on the host.
     const step = run.byType("command:remote:Command").find((c) => c.name === "dc1-db1-converge-patroni")!;
     expect(step.inputs.create).toBe("sudo sh -s");

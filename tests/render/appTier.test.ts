@@ -6,7 +6,7 @@ import { placeholderHostKey } from "../../render/placeholders";
 import { renderGlusterBrick, renderGlusterMount, renderVolumeScript } from "../../render/gluster";
 import { renderNginxSite } from "../../render/nginx";
 import { renderNextcloudConfig } from "../../render/nextcloud";
-import { NextcloudSecrets } from "../../render/secrets";
+import { NextcloudSecrets, SecretsBundle } from "../../render/secrets";
 import { renderHost } from "../../render/host";
 
 import { hostByName } from "../../plan/plan";
@@ -93,6 +93,36 @@ test("NGINX: TLS 1.2+, HSTS, upload size, only the site's own app nodes with pas
     expect(site).not.toContain("10.10.2.51"); // no load balancing across datacenters
     expect(site).toContain("location = /status.php");
     expect(site).toContain("server_name cloud.example.org files.example.org;");
+});
+
+test("NGINX hardening: Mozilla intermediate ciphers, no session tickets, no version, no header Nextcloud sets itself", () => {
+    const site = renderNginxSite(plan, hostByName(plan, "dc1-lb1"));
+    expect(site).toContain("ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:");
+    expect(site).toContain("ssl_session_tickets off;");
+    expect(site).toContain("server_tokens off;");
+    // Nextcloud's own response carries these: a second copy fails its setup check.
+    for (const header of ["X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "X-Robots-Tag"]) expect(site).not.toContain(header);
+});
+
+test("Redis: Debian's package on the site's Redis host, its password only in the 0640 config file", () => {
+    const redisHost = renderHost(plan, hostByName(plan, "dc1-app1"), { secrets: { nextcloud: SECRETS } as SecretsBundle, caTrust: "ca" });
+    const other = renderHost(plan, hostByName(plan, "dc1-app2"), { secrets: { nextcloud: SECRETS } as SecretsBundle, caTrust: "ca" });
+    const redis = redisHost.services.find((s) => s.name === "redis")!;
+    expect(redis.unit).toBe("redis-server.service");
+    expect(redis.command.join(" ")).not.toContain("redispw");
+    expect(redisHost.packages).toContain("redis-server");
+    const conf = redisHost.files.find((f) => f.path === "/etc/redis/redis.conf")!;
+    expect(conf).toMatchObject({ mode: "0640", owner: "redis:redis", service: "redis" });
+    expect(conf.content).toContain("requirepass redispw\n");
+    expect(conf.content).toContain("bind 10.10.1.51 127.0.0.1\n");
+    expect(other.services.map((s) => s.name)).not.toContain("redis");
+    // The installer's passwords: files of their own, root only, read once at install.
+    const install = redisHost.files.filter((f) => f.path.startsWith("/etc/nextcloud-ha/install/"));
+    expect(install.map((f) => [f.path, f.mode, f.content])).toEqual([
+        ["/etc/nextcloud-ha/install/admin-password", "0600", "adminpw"],
+        ["/etc/nextcloud-ha/install/database-password", "0600", "dbpw"],
+    ]);
+    expect(other.files.some((f) => f.path.startsWith("/etc/nextcloud-ha/install/"))).toBe(false);
 });
 
 test("Nextcloud config: shared secrets, database through HAProxy with TLS verified, the site's Redis by address, the site's proxies", () => {

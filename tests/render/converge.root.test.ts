@@ -19,7 +19,7 @@ import { renderHost } from "../../render/host";
 import { placeholderSecrets } from "../../render/placeholders";
 import { renderClusterStep, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs } from "../../render/placeholders";
-import { labCertificate } from "../../lab/pki";
+import { createCa, labCertificate } from "../../lab/pki";
 import { appTierConfig } from "../helpers/configs";
 
 const layer = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-converge-"));
@@ -57,9 +57,12 @@ function unitOf(raw: Record<string, unknown>, hostName: string, service: string)
     const host = hostByName(plan, hostName);
     // A real wildcard certificate where NGINX runs: its check reads it.
     const certificate = host.roles.includes("nginx") ? labCertificate(layer, plan.nextcloud.domain) : undefined;
-    return renderConverge(host, renderHost(plan, host, { ...placeholderInputs(host), ...(certificate ? { certificate } : {}) })).find(
-        (u) => u.service === service,
-    )!;
+    // A real CA where HAProxy's checks trust one: its check reads the file.
+    const caTrust = host.roles.includes("haproxy") ? createCa(layer) : undefined;
+    return renderConverge(
+        host,
+        renderHost(plan, host, { ...placeholderInputs(host), ...(certificate ? { certificate } : {}), ...(caTrust ? { caTrust } : {}) }),
+    ).find((u) => u.service === service)!;
 }
 
 beforeAll(() => {

@@ -5,7 +5,7 @@ import { renderEtcdMember } from "../../render/etcd";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
-import { certificateNames, needsTls, renderHost } from "../../render/host";
+import { certificateNames, needsTls, needsTrust, renderHost } from "../../render/host";
 
 import { hostByName } from "../../plan/plan";
 import { placeholderHostKey, placeholderSecrets, placeholderTls } from "../../render/placeholders";
@@ -130,6 +130,7 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
                 const r = renderHost(plan, h, {
                     secrets: placeholderSecrets(),
                     tls: needsTls(h) ? tls(h.name) : undefined,
+                    caTrust: needsTrust(h) ? tls(h.name).caCert : undefined,
                 });
                 const files = r.files.map((f) => `--- ${f.path} ${f.mode} ${f.owner} (${f.service})\n${f.content}`).join("\n");
                 return { host: h.name, rendered: `${renderCloudInit(h, r, identity(h.name))}\n=== converged files\n${files}` };
@@ -188,18 +189,18 @@ test("firewall: a source too long for a Proxmox rule (512 characters) falls back
     expect(renderFirewall(plan, hostByName(plan, "dc1-lb1")).find((r) => r.dport === "5000:5001")!.source).toBe("10.10.1.31/32");
 });
 
-test("firewall, two-site: each site's HAProxy open to both clusters' members (the standby replicates through it, either way), the REST API to the management networks (the site commands), PostgreSQL to its own cluster", () => {
+test("firewall, two-site: each site's HAProxy open to both clusters' members (the standby replicates through it, either way), the REST API and PostgreSQL to their own cluster and its HAProxy hosts (the site commands ask the REST API over SSH)", () => {
     const { renderFirewall } = require("../../render/firewall") as typeof import("../../render/firewall");
     const two = loadPlan(twoSiteConfig()).plan;
     const rules = (h: string) => Object.fromEntries(renderFirewall(two, hostByName(two, h)).map((r) => [r.dport, r.source]));
     const members = two.patroniClusters.flatMap((c) => c.members).map((m) => `${hostByName(two, m).address}/32`);
     for (const lb of ["dc1-lb1", "dc2-lb1"]) expect(rules(lb)["5000:5001"].split(",")).toEqual(expect.arrayContaining(members));
     for (const db of ["dc1-db1", "dc2-db1"]) {
-        expect(rules(db)["8008"]).toContain("10.10.1.0/24,10.10.2.0/24");
-        expect(
-            rules(db)
-                ["5432"].split(",")
-                .every((c) => c.startsWith(`10.10.${db[2]}.`)),
-        ).toBe(true);
+        for (const port of ["8008", "5432"])
+            expect(
+                rules(db)
+                    [port].split(",")
+                    .every((c) => c.startsWith(`10.10.${db[2]}.`) && c.endsWith("/32")),
+            ).toBe(true);
     }
 });
