@@ -4,6 +4,7 @@
  * order, each with its slice of the plan, and returns the site's outputs. index.ts exports
  * them; the tests and `npm run check` call it under the mock runtime.
  */
+import * as proxmox from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -72,6 +73,15 @@ export function deploySite() {
                   parent,
               )
             : secrets.identityOf(host.name);
+    // Proxmox applies the VMs' firewall rules only while the datacenter's firewall is on, and it ships
+    // off. On, with the datacenter's own input policy ACCEPT: the Proxmox nodes (8006, 22) stay
+    // reachable as before, only the VMs' rules (policy DROP) take effect. Kept on when the stack goes:
+    // other stacks' VMs may share the Proxmox cluster.
+    new proxmox.cluster.FirewallLegacy(
+        `${site.name}-datacenter-firewall`,
+        { enabled: true, inputPolicy: "ACCEPT", outputPolicy: "ACCEPT" },
+        { retainOnDelete: true },
+    );
     // Every stack carries the plan's failure matrix: the policy pack refuses a plan with a gap.
     new FailureDomains(`${site.name}-failure-domains`, { matrix: failureMatrix(plan) });
     const hasNginx = hostsOf(plan, { site: site.name, role: "nginx" }).length > 0;

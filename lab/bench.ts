@@ -21,6 +21,7 @@ import { membersOf, pgClientEnv, runProbe, watchMember } from "./probe";
 import { inHost } from "./hosts";
 import { down, up } from "./lifecycle";
 import { assessTrial, TrialResult, WriteEvent } from "./recorder";
+import { APP_DATABASE } from "../render/patroni";
 import { labSecrets } from "./secrets";
 import { waitHealthy } from "./services";
 import { parseCommandLine, wholeNumber } from "../ops/args";
@@ -58,15 +59,15 @@ function pgbench(state: LabState, host: string, address: string, port: number, a
         "-p",
         String(port),
         "-U",
-        "postgres",
+        APP_DATABASE.role,
         ...args,
-        "postgres",
+        APP_DATABASE.name,
     ]);
     // The password travels in the environment, never on a command line (ps, error messages).
     const r = spawnSync(argv[0], argv.slice(1), {
         encoding: "utf8",
         timeout: 600000,
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.superuserPassword, ...pgClientEnv(state, host) },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.appPassword, ...pgClientEnv(state, host) },
     });
     if (r.status !== 0) throw new LabError(`pgbench ${args.join(" ")} failed: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`);
     return r.stdout;

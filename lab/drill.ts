@@ -172,8 +172,25 @@ interface Login {
 export async function checkPostgresTls(state: LabState): Promise<string[]> {
     const db = siteByName(state.plan, state.plan.primarySite).database!;
     const client = db.via;
-    const login = (host: string, port: number, extra: string[] = []) =>
-        probeOnce<Login>(state, client, ["login", "--host", host, "--port", String(port), "--user", DB_USERS.superuser, "--dbname", "postgres", ...extra]);
+    // As the app's role (pg_hba admits it from HAProxy's hosts, where `client` runs), with its password.
+    const login = (host: string, port: number, extra: string[] = [], user: string = APP_DATABASE.role) =>
+        probeOnce<Login>(
+            state,
+            client,
+            [
+                "login",
+                "--host",
+                host,
+                "--port",
+                String(port),
+                "--user",
+                user,
+                "--dbname",
+                user === APP_DATABASE.role ? APP_DATABASE.name : "postgres",
+                ...extra,
+            ],
+            user === APP_DATABASE.role ? labSecrets().database.appPassword : labSecrets().database.superuserPassword,
+        );
     const seen: string[] = [];
     const members = hostsOf(state.plan, { role: "patroni" });
     for (const [name, host, port] of [
@@ -187,9 +204,14 @@ export async function checkPostgresTls(state: LabState): Promise<string[]> {
     }
     const member = members[0];
     const plain = await login(member.address, state.plan.ports.postgres, ["--sslmode", "disable"]);
-    if (plain.ok || !/no pg_hba\.conf entry .*no encryption/.test(plain.err ?? ""))
+    if (plain.ok || !/(no pg_hba\.conf entry|pg_hba\.conf rejects connection) .*no encryption/.test(plain.err ?? ""))
         throw new LabError(`${member.name} did not refuse a plaintext connection by pg_hba: ${plain.ok ? "it logged in" : plain.err}`);
     seen.push(`${member.name}: plaintext refused (${plain.err})`);
+    // Per role: the superuser, with its password and TLS, only from the members (and the member itself).
+    const su = await login(member.address, state.plan.ports.postgres, [], DB_USERS.superuser);
+    if (su.ok || !/pg_hba\.conf rejects connection .*user "postgres"/.test(su.err ?? ""))
+        throw new LabError(`${member.name} did not refuse the superuser from ${client} by pg_hba: ${su.ok ? "it logged in" : su.err}`);
+    seen.push(`${member.name}: the superuser from ${client} refused (${su.err})`);
     // A CA no host trusts or is signed by: a client trusting it alone must refuse every server.
     const stranger = createCa(PKI_DIR, STRANGER_CA);
     const strangerFile = "/var/lib/nextcloud-ha-lab/stranger-ca.crt";
@@ -292,13 +314,15 @@ export async function checkRotated(
     const [old, now] = [db(before), db(after)];
     for (const user of Object.keys(now)) {
         if (old[user] === now[user]) throw new LabError(`the rotation left ${user}'s password as it was`);
+        // Each role where pg_hba admits it: the app's to its database, the replication role as a replication connection.
+        const where =
+            user === APP_DATABASE.role
+                ? ["--dbname", APP_DATABASE.name]
+                : user === DB_USERS.replication
+                  ? ["--dbname", "replication", "--replication", "true"]
+                  : ["--dbname", "postgres"];
         const login = (password: string) =>
-            probeOnce<{ ok: boolean; err?: string }>(
-                state,
-                leader,
-                ["login", "--port", String(state.plan.ports.postgres), "--user", user, "--dbname", "postgres"],
-                password,
-            );
+            probeOnce<{ ok: boolean; err?: string }>(state, leader, ["login", "--port", String(state.plan.ports.postgres), "--user", user, ...where], password);
         const [withNew, withOld] = [await login(now[user]), await login(old[user])];
         if (!withNew.ok) throw new LabError(`${user} cannot log in with its new password on the primary ${leader}: ${withNew.err}`);
         if (withOld.ok) throw new LabError(`${user} still logs in with its old password on the primary ${leader}`);
@@ -349,10 +373,11 @@ export async function checkReplicasReconnect(state: LabState, leader: string): P
                     String(state.plan.ports.postgres),
                     "-U",
                     DB_USERS.replication,
+                    // A replication connection, as a replica's stream is (pg_hba admits the replication role to nothing else).
                     "-d",
-                    "postgres",
+                    "dbname=replication replication=true",
                     "-Atc",
-                    "SELECT 1",
+                    "IDENTIFY_SYSTEM",
                 ],
                 30000,
                 { user: "postgres" },

@@ -8,17 +8,16 @@ import * as path from "node:path";
 import { ensureRoot, rootReady, ROOTFS } from "../debian/root";
 import { PASSWORD_ROLES, TOPOLOGIES } from "../plan/config";
 import { DeploymentPlan, HostPlan, hostsOf, siteByName } from "../plan/plan";
-import { DB_USERS, PG_CLIENT_TLS } from "../render/patroni";
-import { bootstrapFiles, firstBoot, makeKeys } from "./bootstrap";
+import { bootstrapFiles, firstBoot, makeKeys, sshOptions } from "./bootstrap";
 import { diffOf, labHost, pendingSteps, runSteps } from "./converge";
 import { bootHost, killHost, stageHost } from "./hosts";
 import { labPlan, labStack } from "./labPlan";
 import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, forgetNeighbour, removeHostNetwork, setWanDelay } from "./net";
-import { createCa, trustFile } from "./pki";
+import { createCa } from "./pki";
 import { rotateSecrets, writeSecrets } from "./secrets";
 import { startAll } from "./services";
 import { LabError, progress, requireRoot } from "./sh";
-import { hostDir, LAB_DIR, LabState, LeaveStep, loadState, PGPASS_FILE, PKI_DIR, removeState, requireState, ROUTER_NS, saveState } from "./state";
+import { hostDir, LAB_DIR, LabState, LeaveStep, loadState, PKI_DIR, removeState, requireState, ROUTER_NS, saveState } from "./state";
 
 /** What cloud-init gives a VM: the host's namespace on its site's bridge, its bootstrap files, sshd and the stacks' user. */
 async function bootOne(state: LabState, plan: DeploymentPlan, host: HostPlan): Promise<void> {
@@ -73,16 +72,15 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
         progress(`booted ${plan.hosts.map((h) => h.name).join(", ")}; sshd up on each, reached as ${sshUser} with the lab's key, host keys pinned`);
         const certificate = hostsOf(plan, { role: "nginx" }).length > 0;
         const leader = (await startAll(state, plan.hosts)) ?? "none";
-        const db = siteByName(plan, plan.primarySite).database!.readWrite;
         progress(
             `healthy: leader ${leader}; HAProxy on ${hostsOf(plan, { role: "haproxy" })
                 .map((h) => h.name)
                 .join(", ")} routes to it`,
         );
         console.log(`lab up: ${plan.hosts.length} hosts, leader ${leader}. Connect:`);
-        console.log(
-            `  PGPASSFILE=${PGPASS_FILE} PGSSLMODE=${PG_CLIENT_TLS.sslmode} PGSSLROOTCERT=${trustFile(PKI_DIR, plan.certificates)} psql -h ${db.host} -p ${db.port} -U ${DB_USERS.superuser} postgres`,
-        );
+        // pg_hba admits the superuser only on the members: over SSH, as on a VM.
+        const member = plan.hosts.find((h) => h.name === leader) ?? hostsOf(plan, { role: "patroni" })[0];
+        console.log(`  ssh -t ${sshOptions().join(" ")} ${state.sshUser}@${member.address} sudo -u postgres psql`);
         if (certificate)
             console.log(
                 `  curl --cacert ${path.join(PKI_DIR, "wildcard.crt")} --resolve ${plan.nextcloud.domain}:443:${siteByName(plan, plan.activeSite).publicAddresses[0]} https://${plan.nextcloud.domain}/status.php`,

@@ -5,7 +5,7 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PG_CLIENT_TLS } from "../render/patroni";
+import { APP_DATABASE, DB_USERS, PG_CLIENT_TLS } from "../render/patroni";
 import { execInHost, inHost } from "./hosts";
 import { trustBundle } from "./pki";
 import { labSecrets } from "./secrets";
@@ -52,8 +52,19 @@ export interface Probe<T> {
     stop(): Promise<void>;
 }
 
-/** A probe in a lab host; it logs in with `password` (default: the superuser's), given in its environment, never on its command line. */
-export function runProbe<T>(state: LabState, host: string, args: string[], password = labSecrets().database.superuserPassword): Probe<T> {
+/**
+ * The modes that write and read the drill table: as the app's role, in its database, through
+ * HAProxy (pg_hba admits the app's role from HAProxy's hosts, the superuser only from the
+ * members). The others (watch) log in as the superuser on the member itself.
+ */
+const APP_MODES = ["write", "setup", "count"];
+
+/** A probe in a lab host; it logs in with `password` (default: its role's), given in its environment, never on its command line. */
+export function runProbe<T>(state: LabState, host: string, args: string[], password?: string): Probe<T> {
+    const db = labSecrets().database;
+    const login = APP_MODES.includes(args[0])
+        ? { PGUSER: APP_DATABASE.role, PGDATABASE: APP_DATABASE.name, PGPASSWORD: password ?? db.appPassword }
+        : { PGUSER: DB_USERS.superuser, PGDATABASE: "postgres", PGPASSWORD: password ?? db.superuserPassword };
     const [cmd, ...argv] = inHost(state.holders[host], host, ["/usr/bin/python3", "-u", "-c", SCRIPT, ...args]);
     // A host not running (yet, or any more: a drill's fault) cannot take the CA file; its probe fails as it would without it.
     // Still verify-full, with a CA file that is not there: libpq's default (prefer) would not verify.
@@ -64,7 +75,7 @@ export function runProbe<T>(state: LabState, host: string, args: string[], passw
         /* the probe reports what it cannot reach */
     }
     const child: ChildProcess = spawn(cmd, argv, {
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: password, ...tls },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...login, ...tls },
         stdio: ["ignore", "pipe", "pipe"],
     });
     const events: T[] = [];

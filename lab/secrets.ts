@@ -8,9 +8,8 @@ import { randomInt } from "node:crypto";
 import * as fs from "node:fs";
 import { PASSWORD_ROLES, PasswordRole } from "../plan/config";
 import { DeploymentPlan } from "../plan/plan";
-import { DB_USERS } from "../render/patroni";
 import { bundleSecrets, generateSecrets, ROTATED_SECRET, SECRET_SPECS, SecretName, SecretSpec, SecretsBundle } from "../render/secrets";
-import { PGPASS_FILE, SECRETS_FILE } from "./state";
+import { SECRETS_FILE } from "./state";
 
 const ALPHABETS = { alnum: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", lower: "abcdefghijklmnopqrstuvwxyz0123456789" };
 
@@ -25,11 +24,10 @@ const make = (spec: SecretSpec) => Array.from({ length: spec.length }, () => ALP
 function store(stored: Stored): SecretsBundle {
     const bundle = bundleSecrets(stored.values);
     fs.writeFileSync(SECRETS_FILE, JSON.stringify(stored), { mode: 0o600 });
-    fs.writeFileSync(PGPASS_FILE, `*:*:*:${DB_USERS.superuser}:${bundle.database.superuserPassword}\n`, { mode: 0o600 });
     return bundle;
 }
 
-/** Makes a new bundle at the plan's generations, writes it and a pgpass file for the superuser. */
+/** Makes a new bundle at the plan's generations and writes it. */
 export function writeSecrets(plan: DeploymentPlan): SecretsBundle {
     return store({ values: generateSecrets((_, spec) => make(spec)), generations: { ...plan.passwords.rotation } });
 }

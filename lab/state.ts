@@ -65,7 +65,6 @@ export function removeState(): void {
 
 /** Secrets of the lab live in files of mode 0600 under the lab dir; never printed. */
 export const SECRETS_FILE = path.join(LAB_DIR, "secrets.json");
-export const PGPASS_FILE = path.join(LAB_DIR, "pgpass");
 export const PKI_DIR = path.join(LAB_DIR, "pki");
 
 export function requireState(): LabState {

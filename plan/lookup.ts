@@ -47,6 +47,11 @@ export function patroniClusterOf(plan: DeploymentPlan, host: string): PatroniClu
     return c;
 }
 
+/** The HAProxy hosts routing to the Patroni cluster of `scope`: what its members' certificates name and their pg_hba admits. */
+export function haproxiesOf(plan: DeploymentPlan, scope: string): HostPlan[] {
+    return hostsOf(plan, { role: "haproxy" }).filter((h) => patroniClusterOf(plan, h.name).scope === scope);
+}
+
 /** Where each member of a quorum runs: what the policy pack checks for spread. */
 export function memberPlacement(plan: DeploymentPlan, members: string[]): { name: string; site: string; proxmoxNode: string }[] {
     return members.map((m) => {

@@ -123,3 +123,13 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
     }
     return rules;
 }
+
+/**
+ * The addresses a VM may send from (Proxmox's `ipfilter`: the `ipfilter-net0` ipset): its own,
+ * its management address, and its site's virtual address where keepalived may move it onto the
+ * VM (NGINX hosts of a site with a VIP). Anything else it sends is dropped by the host.
+ */
+export function sourceAddresses(plan: DeploymentPlan, host: HostPlan): string[] {
+    const vip = host.roles.includes("nginx") ? siteByName(plan, host.site).vip : undefined;
+    return [...new Set([host.address, host.managementAddress, ...(vip ? [vip.address] : [])])];
+}

@@ -4,7 +4,7 @@
  */
 import { Endpoint } from "../plan/addresses";
 import { ROLES } from "../plan/config";
-import { DeploymentPlan, HostPlan, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
+import { DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } from "../plan/plan";
 import { renderEtcdMember } from "./etcd";
 import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
 import { SecretsBundle } from "./secrets";
@@ -52,11 +52,7 @@ export interface CertificateNames {
  * HAProxy's address, and `sslmode=verify-full` checks that address against it.
  */
 export function certificateNames(plan: DeploymentPlan, host: HostPlan): CertificateNames {
-    const via = host.roles.includes("patroni")
-        ? hostsOf(plan, { role: "haproxy" })
-              .filter((h) => patroniClusterOf(plan, h.name).scope === patroniClusterOf(plan, host.name).scope)
-              .map((h) => h.address)
-        : [];
+    const via = host.roles.includes("patroni") ? haproxiesOf(plan, patroniClusterOf(plan, host.name).scope).map((h) => h.address) : [];
     return { commonName: host.name, dnsNames: [host.name, "localhost"], ipAddresses: [...new Set([host.address, "127.0.0.1", ...via])] };
 }
 

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { Endpoint } from "../plan/addresses";
-import { DeploymentPlan, HostPlan, hostByName, PatroniClusterPlan, patroniClusterOf, siteByName } from "../plan/plan";
+import { DeploymentPlan, haproxiesOf, HostPlan, hostByName, PatroniClusterPlan, patroniClusterOf, siteByName } from "../plan/plan";
 import { etcdClientUrls } from "./etcd";
 import { RenderedHost, TlsIdentity } from "./rendered";
 import { DatabaseSecrets } from "./secrets";
@@ -45,16 +45,30 @@ const RELOAD_POSTGRES =
 export const DB_USERS = { superuser: "postgres", replication: "replicator", rewind: "rewind_user", restApi: "patroni" } as const;
 
 /**
- * pg_hba: peer for the local postgres OS user, scram-sha-256 for the rest, only the plan's
- * networks, and over TCP only with TLS (`hostssl`): a plaintext connection matches no line.
+ * pg_hba, per role and by /32 from the plan: peer for the local postgres OS user,
+ * scram-sha-256 for the rest, over TCP only with TLS (`hostssl`). The superuser, replication
+ * and pg_rewind from the cluster's members (and loopback on the member itself); the app's role
+ * to its database from the HAProxy hosts in front of the cluster (HAProxy passes TCP through,
+ * so PostgreSQL sees HAProxy's address; the firewall admits only the app hosts to HAProxy); in
+ * two-site also replication and pg_rewind from those HAProxy hosts (the other site's standby
+ * cluster follows, and rejoins, through them). Everything else is rejected.
  */
-export function renderPgHba(plan: DeploymentPlan): string[] {
-    const nets = ["127.0.0.1/32", ...plan.networks];
+export function renderPgHba(plan: DeploymentPlan, host: HostPlan): string[] {
+    const cluster = patroniClusterOf(plan, host.name);
+    const cidr = (names: string[]) => [...new Set(names.map((n) => `${hostByName(plan, n).address}/32`))];
+    const members = ["127.0.0.1/32", ...cidr(cluster.members)];
+    const lbs = cidr(haproxiesOf(plan, cluster.scope).map((h) => h.name));
+    const rule = (db: string, user: string, from: string[]) => from.map((a) => `hostssl ${db} ${user} ${a} scram-sha-256`);
+    const { superuser, replication, rewind } = DB_USERS;
     return [
         "local all postgres peer",
         "local all all scram-sha-256",
-        ...nets.map((n) => `hostssl replication ${DB_USERS.replication} ${n} scram-sha-256`),
-        ...nets.map((n) => `hostssl all all ${n} scram-sha-256`),
+        ...rule("replication", replication, members),
+        ...rule("all", superuser, members),
+        ...rule("all", rewind, members),
+        ...rule(APP_DATABASE.name, APP_DATABASE.role, [...members, ...lbs]),
+        ...(plan.topology === "two-site" ? [...rule("replication", replication, lbs), ...rule("all", rewind, lbs)] : []),
+        "host all all 0.0.0.0/0 reject",
     ];
 }
 
@@ -119,7 +133,7 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
             },
             // TLS settings take a reload (PostgreSQL reads the files again then too).
             parameters: { unix_socket_directories: "/var/run/postgresql", ssl: "on", ssl_cert_file: MEMBER_CERT, ssl_key_file: MEMBER_KEY },
-            pg_hba: renderPgHba(plan),
+            pg_hba: renderPgHba(plan, host),
             create_replica_methods: ["basebackup"],
             basebackup: [{ checkpoint: "fast" }],
         },

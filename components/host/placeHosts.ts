@@ -11,7 +11,7 @@ import { ProxmoxConfig } from "../../plan/config";
 import { DeploymentPlan, hostByName, HostPlan } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderConverge } from "../../render/converge";
-import { renderFirewall } from "../../render/firewall";
+import { renderFirewall, sourceAddresses } from "../../render/firewall";
 import { needsTls, needsTrust, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
@@ -112,6 +112,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
                 hostKey: hostKey.publicKeyOpenssh.apply((k) => k.trim()),
                 sshUser: placement.sshUser,
                 firewall: renderFirewall(plan, host),
+                sourceAddresses: sourceAddresses(plan, host),
                 networks: [...new Set([...plan.networks, ...plan.managementNetworks])],
                 converge,
             },

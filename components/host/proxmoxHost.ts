@@ -21,6 +21,8 @@ export interface ProxmoxHostArgs {
     proxmox: ProxmoxConfig;
     /** Inbound rules (policy DROP otherwise), from renderFirewall. */
     firewall: FirewallRule[];
+    /** The addresses the VM may send from (`ipfilter`), from sourceAddresses. */
+    sourceAddresses: string[];
     /** The plan's networks: the policy pack checks the protected ports against them. */
     networks: string[];
     /** The host's cloud-init user data (secret: it holds the SSH host key). */
@@ -177,10 +179,23 @@ export class ProxmoxHost extends pulumi.ComponentResource {
                 }
             }
         }
+        // ipfilter: the VM sends only from its own addresses (no spoofing another host's /32, which
+        // the firewall and pg_hba trust). The ipset first: ipfilter without it drops all of the VM's IPv4.
+        const ipfilter = new proxmox.firewall.IpsetLegacy(
+            `${name}-ipfilter`,
+            {
+                nodeName: host.proxmoxNode,
+                vmId: host.vmId,
+                name: "ipfilter-net0",
+                comment: "nextcloud-ha: the addresses this VM may send from",
+                cidrs: args.sourceAddresses.map((a) => ({ name: a })),
+            },
+            { parent: this, dependsOn: [this.vm] },
+        );
         new proxmox.firewall.OptionsLegacy(
             `${name}-firewall`,
-            { nodeName: host.proxmoxNode, vmId: host.vmId, enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT" },
-            { parent: this, dependsOn: [this.vm] },
+            { nodeName: host.proxmoxNode, vmId: host.vmId, enabled: true, inputPolicy: "DROP", outputPolicy: "ACCEPT", ipfilter: true },
+            { parent: this, dependsOn: [this.vm, ipfilter] },
         );
         new proxmox.firewall.RulesLegacy(
             `${name}-firewall-rules`,

@@ -1,10 +1,11 @@
 # Drill probes, run by the lab inside a lab host with the Debian 13 root's python3 and
 # psycopg2. Bounded: every mode stops by itself after --duration seconds (or on SIGTERM).
-# Prints one JSON event per line on stdout. The password comes from PGPASSWORD.
+# Prints one JSON event per line on stdout. The role, database and password come from PGUSER,
+# PGDATABASE and PGPASSWORD.
 #   write: --port P --conns N --duration S --trial T   INSERT through HAProxy, one event per try
 #   watch: --member NAME --duration S                  pg_is_in_recovery() of the local PostgreSQL
 #   setup / count: --port P [--trial T]                create the table / list a trial's ids
-#   login: --port P --user U --dbname D [--host H --sslmode M --sslrootcert F]
+#   login: --port P --user U --dbname D [--host H --sslmode M --sslrootcert F --replication true]
 #                                                      whether U logs in (PGPASSWORD) over TCP (to 127.0.0.1), and with TLS
 #   http-write: --address A --domain D --cafile F --conns N --duration S --trial T
 #               POST /write through NGINX (the probe app behind it writes a row and a file)
@@ -30,8 +31,8 @@ def emit(**event):
 
 
 def connect(port):
-    c = psycopg2.connect(host="127.0.0.1", port=int(port), user="postgres", dbname="postgres", connect_timeout=1,
-                         options="-c statement_timeout=5000")
+    # The role and database from the environment (PGUSER, PGDATABASE): the app's for the drill table, the superuser's to watch a member.
+    c = psycopg2.connect(host="127.0.0.1", port=int(port), connect_timeout=1, options="-c statement_timeout=5000")
     c.autocommit = True
     return c
 
@@ -128,12 +129,15 @@ elif mode == "watch":
         time.sleep(0.1)
 elif mode == "login":
     # TLS as the environment sets it (PGSSLMODE, PGSSLROOTCERT), unless --sslmode / --sslrootcert say otherwise.
-    tls = {k[2:]: v for k, v in args.items() if k in ("--sslmode", "--sslrootcert")}
+    # --replication true: a physical replication connection (SQL cannot run on it: its TLS is not asked).
+    tls = {k[2:]: v for k, v in args.items() if k in ("--sslmode", "--sslrootcert", "--replication")}
     try:
         c = psycopg2.connect(host=args.get("--host", "127.0.0.1"), port=int(args["--port"]), user=args["--user"], dbname=args["--dbname"], connect_timeout=5, **tls)
-        with c.cursor() as cur:
-            cur.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-            ssl = cur.fetchone()[0]
+        ssl = None
+        if "--replication" not in args:
+            with c.cursor() as cur:
+                cur.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                ssl = cur.fetchone()[0]
         c.close()
         emit(ok=True, ssl=ssl)
     except psycopg2.OperationalError as e:

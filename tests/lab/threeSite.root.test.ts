@@ -100,7 +100,7 @@ test(
 );
 
 test(
-    "PostgreSQL's links are TLS and verified: each member and HAProxy take verify-full, a plaintext connection is refused by pg_hba, a client trusting another CA refuses the server, every replica streams over TLS",
+    "PostgreSQL's links are TLS and verified: each member and HAProxy take verify-full, a plaintext connection is refused by pg_hba, a client trusting another CA refuses the server, the superuser is refused from HAProxy's host, every replica streams over TLS",
     async () => {
         const { requireState } = await import("../../lab/state");
         const { checkPostgresTls } = await import("../../lab/drill");
@@ -108,6 +108,8 @@ test(
         expect(seen.filter((l) => l.endsWith("verify-full, TLS"))).toHaveLength(3); // two members and HAProxy
         expect(seen.join("\n")).toMatch(/plaintext refused \(.*no encryption/);
         expect(seen.join("\n")).toMatch(/certificate verify failed/);
+        // pg_hba per role: the superuser, password and TLS right, is refused from HAProxy's host.
+        expect(seen.join("\n")).toMatch(/the superuser from \S+ refused \(.*pg_hba\.conf rejects connection/);
     },
     2 * MINUTE,
 );

@@ -165,3 +165,19 @@ test("every VM gets a DROP-by-default firewall with the rendered rules", () => {
     const db = rules.find((r) => r.inputs.vmId === 1102)!.inputs.rules as { dport: string; source?: string }[];
     expect(db.find((r) => r.dport === "5432")!.source).toBe("10.10.1.21/32,10.10.2.21/32,10.10.1.31/32,10.10.2.31/32");
 });
+
+test("the datacenter firewall is on (VM rules apply only then), without closing the Proxmox nodes, and stays on when the stack goes", () => {
+    const dc = run.byType("proxmoxve:cluster/firewallLegacy:FirewallLegacy");
+    expect(dc.map((r) => r.name)).toEqual(["dc1-datacenter-firewall"]);
+    expect(dc[0].inputs).toMatchObject({ enabled: true, inputPolicy: "ACCEPT" });
+});
+
+test("ipfilter: each VM sends only from its own addresses (its ipfilter-net0 ipset)", () => {
+    const options = run.byType("proxmoxve:firewall/optionsLegacy:OptionsLegacy");
+    expect(options.every((o) => o.inputs.ipfilter === true)).toBe(true);
+    const sets = run.byType("proxmoxve:firewall/ipsetLegacy:IpsetLegacy");
+    const db = sets.find((s) => s.inputs.vmId === 1102)!;
+    expect(db.inputs.name).toBe("ipfilter-net0");
+    expect(db.inputs.cidrs).toEqual([{ name: "10.10.1.21" }]);
+    expect(sets).toHaveLength(options.length);
+});

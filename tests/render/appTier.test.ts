@@ -158,6 +158,13 @@ test("keepalived: two NGINX nodes share the site's VIP over unicast VRRP, and DN
     expect(rendered.services.map((s) => s.name)).toEqual(["nginx", "keepalived"]);
 });
 
+test("ipfilter: an NGINX host of a site with a VIP may send from the VIP too (keepalived moves it onto the VM); others from their own address only", () => {
+    const { sourceAddresses } = require("../../render/firewall") as typeof import("../../render/firewall");
+    const p = loadPlan(twoNginxConfig(true)).plan;
+    expect(sourceAddresses(p, hostByName(p, "dc1-lb2"))).toEqual(["10.10.1.32", "10.10.1.30"]);
+    expect(sourceAddresses(p, hostByName(p, "dc1-app1"))).toEqual(["10.10.1.51"]);
+});
+
 test("two NGINX nodes without a VIP are refused", () => {
     expect(() => loadPlan(twoNginxConfig(false))).toThrow(/sites.dc1.vip: dc1 has 2 NGINX nodes; set a virtual address/);
 });

@@ -43,16 +43,30 @@ test("Patroni: REST auth, rewind, checksums, timings from the plan, sync mode in
     expect(c.postgresql.bin_dir).toBe("/usr/lib/postgresql/17/bin");
 });
 
-test("pg_hba: only the plan's networks, scram-sha-256, never trust, TCP only with TLS", () => {
-    const hba = renderPgHba(plan);
+test("pg_hba per role, by /32: the superuser, replication and pg_rewind from the members, the app's role from HAProxy's hosts, TCP only with TLS, the rest rejected", () => {
+    const hba = renderPgHba(plan, hostByName(plan, "dc1-db1"));
     expect(hba.join("\n")).not.toMatch(/\btrust\b/);
-    expect(hba.filter((l) => !l.startsWith("local")).length).toBeGreaterThan(0);
-    for (const line of hba.filter((l) => !l.startsWith("local"))) {
-        expect(line.startsWith("hostssl ")).toBe(true);
-        expect(line.endsWith("scram-sha-256")).toBe(true);
-        expect(["127.0.0.1/32", ...plan.networks]).toContain(line.split(/\s+/)[3]);
-    }
-    expect(hba).not.toContain("host all all 0.0.0.0/0 scram-sha-256");
+    const tcp = hba.filter((l) => !l.startsWith("local"));
+    expect(tcp.pop()).toBe("host all all 0.0.0.0/0 reject");
+    const from = (db: string, user: string) => tcp.filter((l) => l.split(/\s+/)[1] === db && l.split(/\s+/)[2] === user).map((l) => l.split(/\s+/)[3]);
+    for (const line of tcp) expect(line).toMatch(/^hostssl \S+ \S+ \d+\.\d+\.\d+\.\d+\/32 scram-sha-256$/);
+    const members = ["127.0.0.1/32", "10.10.1.21/32", "10.10.2.21/32"];
+    expect(from("replication", "replicator")).toEqual(members);
+    expect(from("all", "postgres")).toEqual(members);
+    expect(from("all", "rewind_user")).toEqual(members);
+    const lbs = plan.hosts.filter((h) => h.roles.includes("haproxy")).map((h) => `${h.address}/32`);
+    expect(from("nextcloud", "nextcloud")).toEqual([...members, ...lbs]);
+    expect(tcp).toHaveLength(members.length * 4 + lbs.length);
+});
+
+test("pg_hba, two-site: replication and pg_rewind also through the cluster's own HAProxy (the other site's standby follows and rejoins through it), not the other site's", () => {
+    const two = loadPlan(twoSiteConfig()).plan;
+    const hba = renderPgHba(two, hostByName(two, "dc2-db1"));
+    const lb = (site: string) => `${two.hosts.find((h) => h.site === site && h.roles.includes("haproxy"))!.address}/32`;
+    expect(hba).toContain(`hostssl replication replicator ${lb("dc2")} scram-sha-256`);
+    expect(hba).toContain(`hostssl all rewind_user ${lb("dc2")} scram-sha-256`);
+    expect(hba.join("\n")).not.toContain(lb("dc1"));
+    expect(hba.join("\n")).not.toMatch(/hostssl all postgres 10\.10\.1\./);
 });
 
 test("PostgreSQL: TLS with the member's certificate; Patroni's replication, rewind and superuser connections verify the server's name and CA", () => {
