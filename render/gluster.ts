@@ -5,7 +5,7 @@
  * backup volfile servers for the app hosts. Pure.
  */
 import { DeploymentPlan, GlusterPlan, HostPlan, hostByName } from "../plan/plan";
-import { ApplyRule, RenderedHost } from "./rendered";
+import { ApplyRule, RenderedHost, TlsIdentity } from "./rendered";
 
 /** Volume options: client and server quorum, then the metadata-cache/nl-cache small-file tuning. */
 export const VOLUME_OPTIONS: [string, string][] = [
@@ -29,13 +29,50 @@ export function brickSpecs(plan: DeploymentPlan): string[] {
 }
 
 /**
- * Who may connect to the volume's bricks (`auth.allow`): the brick hosts (their self-heal
- * daemons, `heal info`) and the app hosts that mount it, by address; no other VM of any site.
+ * Who may connect to the volume's bricks: the brick hosts (their self-heal daemons, `heal info`)
+ * and the app hosts that mount it; no other VM of any site. By address (`auth.allow`) and by
+ * their certificates' common names (`auth.ssl-allow`, the host names: render/host.ts
+ * certificateNames).
  */
-export function volumeClients(plan: DeploymentPlan): string[] {
+export function volumeClients(plan: DeploymentPlan): HostPlan[] {
     const g = requireGluster(plan);
-    const hosts = [...g.bricks.map((b) => b.host), ...plan.hosts.filter((h) => h.roles.includes("nextcloud")).map((h) => h.name)];
-    return [...new Set(hosts.map((h) => hostByName(plan, h).address))];
+    const names = [...g.bricks.map((b) => b.host), ...plan.hosts.filter((h) => h.roles.includes("nextcloud")).map((h) => h.name)];
+    return [...new Set(names)].map((n) => hostByName(plan, n));
+}
+
+/** True when the host speaks to the volume: a brick host or an app host (its TLS files, render/host.ts). */
+export function usesVolume(plan: DeploymentPlan, host: HostPlan): boolean {
+    return plan.gluster !== undefined && volumeClients(plan).some((h) => h.name === host.name);
+}
+
+/** Where GlusterFS 11 reads its TLS identity and trusted CAs (fixed paths), and the file that turns on TLS for glusterd's management port. */
+export const GLUSTER_TLS = {
+    cert: "/etc/ssl/glusterfs.pem",
+    key: "/etc/ssl/glusterfs.key",
+    ca: "/etc/ssl/glusterfs.ca",
+    secureAccess: "/var/lib/glusterd/secure-access",
+};
+
+/**
+ * The host's identity where GlusterFS looks for it, and management TLS on (`secure-access`,
+ * on servers and clients alike: a client fetches its volfile from glusterd). Read when a
+ * connection starts (I/O) and when glusterd or the mount starts (management): a renewed
+ * certificate is taken at the next reconnect, nothing restarts for it. The volume's I/O TLS is
+ * its options (the volume script).
+ */
+export function renderGlusterTls(plan: DeploymentPlan, host: HostPlan, tls: TlsIdentity): RenderedHost {
+    const service = requireGluster(plan).bricks.some((b) => b.host === host.name) ? "glusterd" : "gluster-mount";
+    return {
+        files: [
+            { path: GLUSTER_TLS.cert, content: tls.cert, mode: "0644", owner: "root:root", service },
+            { path: GLUSTER_TLS.key, content: tls.key, mode: "0600", owner: "root:root", service },
+            { path: GLUSTER_TLS.ca, content: tls.caCert, mode: "0644", owner: "root:root", service },
+            // The deployment CA signs each host's certificate directly: a chain of one.
+            { path: GLUSTER_TLS.secureAccess, content: "option transport.socket.ssl-cert-depth 1\n", mode: "0644", owner: "root:root", service },
+        ],
+        services: [],
+        packages: [],
+    };
 }
 
 /**
@@ -46,6 +83,7 @@ export function volumeClients(plan: DeploymentPlan): string[] {
 export function renderVolumeScript(plan: DeploymentPlan, runsOn: HostPlan): string {
     const g = requireGluster(plan);
     const peers = g.bricks.map((b) => hostByName(plan, b.host)).filter((h) => h.name !== runsOn.name);
+    const clients = volumeClients(plan);
     return [
         "#!/bin/sh",
         `# Creates GlusterFS volume ${g.volume} (replica 2 arbiter 1) once every peer is up; safe to re-run.`,
@@ -59,7 +97,14 @@ export function renderVolumeScript(plan: DeploymentPlan, runsOn: HostPlan): stri
         `if ! gluster volume info ${g.volume} >/dev/null 2>&1; then`,
         `  gluster --mode=script volume create ${g.volume} replica 2 arbiter 1 ${brickSpecs(plan).join(" ")}`,
         "fi",
-        ...[...VOLUME_OPTIONS, ["auth.allow", volumeClients(plan).join(",")]].map(([k, v]) => `gluster --mode=script volume set ${g.volume} ${k} ${v}`),
+        ...[
+            ...VOLUME_OPTIONS,
+            ["auth.allow", clients.map((h) => h.address).join(",")],
+            // I/O over TLS both ways, and only these hosts' certificates (their common names).
+            ["client.ssl", "on"],
+            ["server.ssl", "on"],
+            ["auth.ssl-allow", clients.map((h) => h.name).join(",")],
+        ].map(([k, v]) => `gluster --mode=script volume set ${g.volume} ${k} ${v}`),
         `gluster volume info ${g.volume} | grep -q '^Status: Started' || gluster --mode=script volume start ${g.volume}`,
         `gluster volume info ${g.volume}`,
         "",

@@ -8,7 +8,7 @@ import { DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } f
 import { renderEtcdMember } from "./etcd";
 import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
 import { SecretsBundle } from "./secrets";
-import { renderGlusterBrick } from "./gluster";
+import { renderGlusterBrick, renderGlusterTls, usesVolume } from "./gluster";
 import { renderHaproxy } from "./haproxy";
 import { renderKeepalived } from "./keepalived";
 import { renderNginx, TlsCertificate } from "./nginx";
@@ -28,9 +28,9 @@ export interface HostInputs {
     standbySource?: Endpoint;
 }
 
-/** True when the host needs a TLS identity (key and certificate) from the deployment CA: etcd's members and clients, PostgreSQL's servers. */
+/** True when the host needs a TLS identity (key and certificate) from the deployment CA: etcd's members and clients, PostgreSQL's servers, GlusterFS's servers and clients (bricks, app hosts). */
 export function needsTls(host: HostPlan): boolean {
-    return host.roles.includes("etcd") || host.roles.includes("patroni");
+    return (["etcd", "patroni", "gluster", "gluster-arbiter", "nextcloud"] as const).some((r) => host.roles.includes(r));
 }
 
 /** True when the host verifies servers by the deployment CA without an identity of its own: the app hosts (PostgreSQL's clients), HAProxy (Patroni's REST API). */
@@ -64,35 +64,35 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
     const trust = () => inputs.tls?.caCert ?? need(inputs.caTrust, "the trusted CAs");
     // In ROLES' order, whatever order the stack file lists them in: a host's services start in it (etcd
     // before Patroni, which needs it) and leave in its reverse (Patroni hands over before etcd's member goes).
-    return mergeRendered(
-        ROLES.filter((role) => host.roles.includes(role)).map((role) => {
-            switch (role) {
-                case "etcd":
-                    return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
-                case "patroni":
-                    return renderPatroniMember(
-                        plan,
-                        host,
-                        need(inputs.secrets, "the shared secrets").database,
-                        need(inputs.tls, "a TLS identity"),
-                        inputs.standbySource,
-                    );
-                case "haproxy":
-                    return renderHaproxy(plan, host, trust());
-                case "nginx": {
-                    const nginx = renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
-                    return siteByName(plan, host.site).vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
-                }
-                case "gluster":
-                case "gluster-arbiter":
-                    return renderGlusterBrick(plan, host);
-                case "nextcloud":
-                    return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, trust());
-                default: {
-                    const never: never = role;
-                    throw new Error(`no renderer for role ${String(never)}`);
-                }
+    const parts = ROLES.filter((role) => host.roles.includes(role)).map((role) => {
+        switch (role) {
+            case "etcd":
+                return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
+            case "patroni":
+                return renderPatroniMember(
+                    plan,
+                    host,
+                    need(inputs.secrets, "the shared secrets").database,
+                    need(inputs.tls, "a TLS identity"),
+                    inputs.standbySource,
+                );
+            case "haproxy":
+                return renderHaproxy(plan, host, trust());
+            case "nginx": {
+                const nginx = renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
+                return siteByName(plan, host.site).vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
             }
-        }),
-    );
+            case "gluster":
+            case "gluster-arbiter":
+                return renderGlusterBrick(plan, host);
+            case "nextcloud":
+                return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, trust());
+            default: {
+                const never: never = role;
+                throw new Error(`no renderer for role ${String(never)}`);
+            }
+        }
+    });
+    // GlusterFS's TLS identity once per host, whether it holds a brick, mounts the volume, or both.
+    return mergeRendered(usesVolume(plan, host) ? [...parts, renderGlusterTls(plan, host, need(inputs.tls, "a TLS identity"))] : parts);
 }

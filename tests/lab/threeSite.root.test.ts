@@ -128,31 +128,41 @@ test(
 );
 
 test(
-    "Gluster's volume takes only its bricks and the app hosts: an app host mounts it a second time, a database host is refused",
+    "Gluster's volume over TLS takes only its bricks and the app hosts: an app host mounts it a second time; a database host is refused without TLS, and refused with a certificate from the deployment CA that is not one of them",
     async () => {
         const { requireState } = await import("../../lab/state");
         const { execInHost } = await import("../../lab/hosts");
+        const { GLUSTER_TLS } = await import("../../render/gluster");
         const state = requireState();
         const g = state.plan.gluster!;
         const server = state.plan.hosts.find((h) => h.name === g.bricks[0].host)!.address;
-        // A second mount beside the service's, bounded, always unmounted.
-        const mount = (host: string) =>
+        // A second mount beside the service's, bounded, always unmounted; `setup` runs first, `undo` after.
+        const mount = (host: string, setup = "true", undo = "true") =>
             execInHost(
                 state.holders[host],
                 host,
                 [
                     "sh",
                     "-c",
-                    `mkdir -p /tmp/auth-probe && timeout 60 /usr/sbin/mount.glusterfs ${server}:/${g.volume} /tmp/auth-probe -o log-file=/tmp/auth-probe.log && mountpoint -q /tmp/auth-probe; rc=$?; umount /tmp/auth-probe 2>/dev/null; grep -hiE 'auth|denied|SETVOLUME' /tmp/auth-probe.log | head -50; rm -f /tmp/auth-probe.log; exit $rc`,
+                    `${setup} && mkdir -p /tmp/auth-probe && timeout 60 /usr/sbin/mount.glusterfs ${server}:/${g.volume} /tmp/auth-probe -o log-file=/tmp/auth-probe.log && mountpoint -q /tmp/auth-probe; rc=$?; umount /tmp/auth-probe 2>/dev/null; ${undo}; grep -hiE 'auth|denied|SETVOLUME|SSL' /tmp/auth-probe.log | head -50; rm -f /tmp/auth-probe.log; exit $rc`,
                 ],
                 90000,
             );
         const app = state.plan.hosts.find((h) => h.roles.includes("nextcloud"))!.name;
-        const db = state.plan.hosts.find((h) => h.roles.includes("patroni"))!.name;
+        const db = state.plan.hosts.find((h) => h.roles.includes("patroni") && !h.roles.includes("nextcloud"))!.name;
         expect(mount(app).status).toBe(0);
-        const refused = mount(db);
+        // No TLS identity at all: glusterd's management port speaks TLS only.
+        expect(mount(db).status).not.toBe(0);
+        // The database host's own certificate from the deployment CA, where GlusterFS looks: TLS works, the bricks refuse it (not a brick or app host).
+        const pki = "/etc/patroni/pki";
+        const files = [GLUSTER_TLS.cert, GLUSTER_TLS.key, GLUSTER_TLS.ca, GLUSTER_TLS.secureAccess];
+        const refused = mount(
+            db,
+            `mkdir -p /var/lib/glusterd && cp ${pki}/member.crt ${GLUSTER_TLS.cert} && cp ${pki}/member.key ${GLUSTER_TLS.key} && cp ${pki}/ca.crt ${GLUSTER_TLS.ca} && : > ${GLUSTER_TLS.secureAccess}`,
+            `rm -f ${files.join(" ")}`,
+        );
         expect(refused.status).not.toBe(0);
-        // Refused by auth.allow, not by anything else (the client's log).
+        // Refused by the volume's allow lists, not by anything else (the client's log).
         expect(refused.stdout).toMatch(/authentication failed/i);
     },
     4 * MINUTE,

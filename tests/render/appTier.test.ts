@@ -2,7 +2,7 @@
 import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
 import { renderCloudInit } from "../../render/cloudInit";
-import { placeholderHostKey } from "../../render/placeholders";
+import { placeholderHostKey, placeholderInputs, placeholderTls } from "../../render/placeholders";
 import { renderGlusterBrick, renderGlusterMount, renderVolumeScript } from "../../render/gluster";
 import { renderNginxSite } from "../../render/nginx";
 import { renderNextcloudConfig } from "../../render/nextcloud";
@@ -72,7 +72,13 @@ test("app hosts mount the volume with backup volfile servers", () => {
 
 test("brick hosts format and mount their data disk at first boot", () => {
     const host = hostByName(plan, "dc1-gfs1");
-    const doc = parse(renderCloudInit(host, renderHost(plan, host, {}), { sshAuthorizedKeys: [], sshUser: "debian", hostKey: placeholderHostKey(host.name) }));
+    const doc = parse(
+        renderCloudInit(host, renderHost(plan, host, { tls: placeholderTls(host.name) }), {
+            sshAuthorizedKeys: [],
+            sshUser: "debian",
+            hostKey: placeholderHostKey(host.name),
+        }),
+    );
     // By id: a second disk is not always /dev/sdb.
     expect(doc.fs_setup[0]).toMatchObject({
         label: "data",
@@ -104,9 +110,30 @@ test("NGINX hardening: Mozilla intermediate ciphers, no session tickets, no vers
     for (const header of ["X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "X-Robots-Tag"]) expect(site).not.toContain(header);
 });
 
+test("GlusterFS over TLS: every brick and app host gets its identity where Gluster reads it and management TLS on; the volume turns on I/O TLS for exactly those hosts' names", () => {
+    const script = renderVolumeScript(plan, hostByName(plan, "dc3-etcd1"));
+    expect(script).toContain("volume set nextcloud client.ssl on");
+    expect(script).toContain("volume set nextcloud server.ssl on");
+    expect(script).toContain("volume set nextcloud auth.ssl-allow dc1-gfs1,dc2-gfs1,dc3-etcd1,dc1-app1,dc1-app2,dc2-app1");
+    for (const name of ["dc1-gfs1", "dc3-etcd1", "dc1-app1"]) {
+        const files = renderHost(plan, hostByName(plan, name), { ...placeholderInputs(hostByName(plan, name)), tls: placeholderTls(name) }).files;
+        const tls = files.filter((f) => f.path.startsWith("/etc/ssl/glusterfs.") || f.path === "/var/lib/glusterd/secure-access");
+        expect(tls.map((f) => `${f.path} ${f.mode}`)).toEqual([
+            "/etc/ssl/glusterfs.pem 0644",
+            "/etc/ssl/glusterfs.key 0600",
+            "/etc/ssl/glusterfs.ca 0644",
+            "/var/lib/glusterd/secure-access 0644",
+        ]);
+        expect(tls[1].content).toContain(`private key of ${name}`);
+    }
+    // Not a client of the volume: no Gluster identity.
+    const db = hostByName(plan, "dc1-db1");
+    expect(renderHost(plan, db, placeholderInputs(db)).files.some((f) => f.path.startsWith("/etc/ssl/glusterfs"))).toBe(false);
+});
+
 test("Redis: Debian's package on the site's Redis host, its password only in the 0640 config file", () => {
-    const redisHost = renderHost(plan, hostByName(plan, "dc1-app1"), { secrets: { nextcloud: SECRETS } as SecretsBundle, caTrust: "ca" });
-    const other = renderHost(plan, hostByName(plan, "dc1-app2"), { secrets: { nextcloud: SECRETS } as SecretsBundle, caTrust: "ca" });
+    const redisHost = renderHost(plan, hostByName(plan, "dc1-app1"), { secrets: { nextcloud: SECRETS } as SecretsBundle, tls: placeholderTls("app") });
+    const other = renderHost(plan, hostByName(plan, "dc1-app2"), { secrets: { nextcloud: SECRETS } as SecretsBundle, tls: placeholderTls("app") });
     const redis = redisHost.services.find((s) => s.name === "redis")!;
     expect(redis.unit).toBe("redis-server.service");
     expect(redis.command.join(" ")).not.toContain("redispw");
