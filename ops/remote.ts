@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { PATRONI_CONFIG } from "../render/patroni";
-import { DeploymentPlan } from "../plan/plan";
+import { DeploymentPlan, HostPlan } from "../plan/plan";
 import { tcpOpen } from "./http";
 import { CommandResult, SiteTransport } from "./siteMove";
 
@@ -50,13 +50,39 @@ print(json.dumps({"status": status, "body": body}))
 
 /** `sshOptions`: more `ssh` arguments (the lab's key and known_hosts); the operator's own come from ~/.ssh/config. */
 export function remoteTransport(plan: DeploymentPlan, sshUser: string, sshOptions: string[] = []): SiteTransport {
+    /** A command on the host as root (or `user`) through sudo; `connectTimeoutS`: how long to wait for SSH to connect at all. */
+    const ssh = (host: HostPlan, argv: string[], opts: { user?: string; stdin?: string; timeoutMs?: number; connectTimeoutS?: number } = {}) => {
+        const sudo = ["sudo", "-n", ...(opts.user ? ["-u", opts.user] : []), "--", ...argv];
+        const args = [
+            ...sshOptions,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            `ConnectTimeout=${opts.connectTimeoutS ?? 10}`,
+            `${sshUser}@${host.address}`,
+            sudo.map(shellQuote).join(" "),
+        ];
+        return new Promise<CommandResult>((resolve) => {
+            const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+            let stdout = "";
+            let stderr = "";
+            const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60000);
+            child.stdout.on("data", (c) => (stdout += c));
+            child.stderr.on("data", (c) => (stderr += c));
+            child.on("error", (e) => (stderr += String(e)));
+            child.on("close", (code) => (clearTimeout(timer), resolve({ status: code ?? 255, stdout, stderr })));
+            child.stdin.end(opts.stdin ?? "");
+        });
+    };
     const transport: SiteTransport = {
         async patroni(host, method, path, body) {
             // The request on stdin (the script names no secret; the password stays in the member's config).
-            const r = await transport.run(host, ["python3", "-c", REST_CALL], {
+            // A host that does not answer within 5 s counts as not answering, as an HTTP timeout would.
+            const r = await ssh(host, ["python3", "-c", REST_CALL], {
                 user: "postgres",
                 stdin: JSON.stringify({ method, path, body }) + "\n",
                 timeoutMs: 15000,
+                connectTimeoutS: 5,
             });
             if (r.status !== 0) return undefined;
             try {
@@ -66,21 +92,7 @@ export function remoteTransport(plan: DeploymentPlan, sshUser: string, sshOption
             }
         },
         tcpOpen: (address, port) => tcpOpen(address, port),
-        run(host, argv, opts = {}) {
-            const sudo = ["sudo", "-n", ...(opts.user ? ["-u", opts.user] : []), "--", ...argv];
-            const args = [...sshOptions, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", `${sshUser}@${host.address}`, sudo.map(shellQuote).join(" ")];
-            return new Promise<CommandResult>((resolve) => {
-                const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
-                let stdout = "";
-                let stderr = "";
-                const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60000);
-                child.stdout.on("data", (c) => (stdout += c));
-                child.stderr.on("data", (c) => (stderr += c));
-                child.on("error", (e) => (stderr += String(e)));
-                child.on("close", (code) => (clearTimeout(timer), resolve({ status: code ?? 255, stdout, stderr })));
-                child.stdin.end(opts.stdin ?? "");
-            });
-        },
+        run: (host, argv, opts = {}) => ssh(host, argv, opts),
     };
     return transport;
 }
