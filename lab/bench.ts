@@ -51,7 +51,15 @@ interface PgbenchRun {
     tps: number;
 }
 
-function pgbench(state: LabState, host: string, address: string, port: number, args: string[]): string {
+/** pgbench in a lab host as the app's role; TLS as the lab's clients use it unless `tls` says otherwise (bench:tls's plaintext half). */
+export function pgbench(
+    state: LabState,
+    host: string,
+    address: string,
+    port: number,
+    args: string[],
+    tls: Record<string, string> = pgClientEnv(state, host),
+): string {
     const argv = inHost(state.holders[host], host, [
         "/usr/lib/postgresql/17/bin/pgbench",
         "-h",
@@ -67,7 +75,7 @@ function pgbench(state: LabState, host: string, address: string, port: number, a
     const r = spawnSync(argv[0], argv.slice(1), {
         encoding: "utf8",
         timeout: 600000,
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.appPassword, ...pgClientEnv(state, host) },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.appPassword, ...tls },
     });
     if (r.status !== 0) throw new LabError(`pgbench ${args.join(" ")} failed: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`);
     return r.stdout;

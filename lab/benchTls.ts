@@ -13,18 +13,16 @@
  * NCHA_STACK_DIR) and removes it; refuses to run beside one. Options: --trials N (5), --files N
  * (300), --seconds N (pgbench's duration, 15).
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { hostByName, hostsOf, patroniClusterOf } from "../plan/plan";
 import { REPO_ROOT, STACK_DIR } from "../plan/stackFiles";
 import { APP_DATABASE } from "../render/patroni";
 import { parseCommandLine, wholeNumber } from "../ops/args";
-import { machine } from "./bench";
-import { execInHost, inHost } from "./hosts";
+import { machine, pgbench } from "./bench";
+import { execInHost } from "./hosts";
 import { down, up } from "./lifecycle";
 import { pgClientEnv } from "./probe";
-import { labSecrets } from "./secrets";
 import { waitHealthy } from "./services";
 import { LabError, progress, run } from "./sh";
 import { LabState, loadState, requireState } from "./state";
@@ -85,29 +83,11 @@ function glusterWrite(state: LabState, app: string, files: number, trial: number
 
 /** pgbench -C through the HAProxy on `lb` as the app's role; tps. */
 function pgbenchConnect(state: LabState, lb: string, mode: Mode, seconds: number, init = false): number {
-    const tls = mode === "tls" ? pgClientEnv(state, lb) : { PGSSLMODE: "disable" };
     const args = init ? ["-i", "-q", "-s", "1"] : ["-n", "-C", "-S", "-c", "4", "-j", "2", "-T", String(seconds)];
-    const argv = inHost(state.holders[lb], lb, [
-        "/usr/lib/postgresql/17/bin/pgbench",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(state.plan.ports.haproxyPrimary),
-        "-U",
-        APP_DATABASE.role,
-        ...args,
-        APP_DATABASE.name,
-    ]);
-    // The password in the environment, never on a command line.
-    const r = spawnSync(argv[0], argv.slice(1), {
-        encoding: "utf8",
-        timeout: 600000,
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", PGPASSWORD: labSecrets().database.appPassword, ...tls },
-    });
-    if (r.status !== 0) throw new LabError(`pgbench (${mode}) failed: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`);
+    const out = pgbench(state, lb, "127.0.0.1", state.plan.ports.haproxyPrimary, args, mode === "tls" ? pgClientEnv(state, lb) : { PGSSLMODE: "disable" });
     if (init) return 0;
-    const tps = Number(/tps = ([\d.]+)/.exec(r.stdout)?.[1]);
-    if (!Number.isFinite(tps)) throw new LabError(`could not read pgbench's tps: ${r.stdout.slice(-300)}`);
+    const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
+    if (!Number.isFinite(tps)) throw new LabError(`could not read pgbench's tps: ${out.slice(-300)}`);
     return tps;
 }
 

@@ -798,7 +798,7 @@ const FAULT_JITTER_MS = 10000;
 
 /** Waits (bounded) until Gluster has healed every brick: `heal info` lists no entry anywhere. */
 /** storage-host-loss: how long the writer goes on once the brick host is back, before the drill waits for the heal. */
-const STORAGE_WRITE_INTO_HEAL_MS = 15000;
+const STORAGE_WRITE_INTO_HEAL_MS = 10000;
 
 async function waitGlusterHealed(state: LabState): Promise<void> {
     const g = state.plan.gluster!;
