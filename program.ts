@@ -94,7 +94,6 @@ export function deploySite() {
         writeKnownHosts,
         secrets: secrets.values,
         identity,
-        caTrust: secrets.caTrustPem,
         // loadDeployment has checked both are set where the site runs NGINX.
         certificate: hasNginx
             ? pulumi.secret(new pulumi.Config(PROJECT).requireSecret("tlsKey").apply((key): TlsCertificate => ({ cert: config.tlsCertificate!, key })))

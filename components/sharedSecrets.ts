@@ -32,6 +32,16 @@ export interface CaGenerations {
 }
 
 /**
+ * Why a stack cannot take the primary stack's bundle: it lacks a part this release renders (the
+ * primary's last `pulumi up` predates it; its next one makes it).
+ */
+export function bundleGap(primaryStack: string, exported: Partial<SecretsBundle>): string | undefined {
+    if (!exported.haproxy)
+        return `the primary stack ${primaryStack} exports no HAProxy stats password yet (its last \`pulumi up\` predates it); run \`pulumi up\` on ${primaryStack} first`;
+    return undefined;
+}
+
+/**
  * Why a stack must not take the primary stack's CAs: they are another round of a CA rotation
  * than its own plan's (the primary has not run this round yet, or has run the next one).
  * A primary stack from before rotation exports no generations: its one CA is generation 0.
@@ -96,10 +106,11 @@ export class SharedSecrets extends pulumi.ComponentResource {
             const primary = (this.primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent));
             // A primary from before the CA's key stayed home exports it in the bundle: only the bundle's parts are taken.
             this.values = pulumi.secret(
-                (primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SecretsBundle>).apply((v) => ({
-                    database: v.database,
-                    nextcloud: v.nextcloud,
-                })),
+                (primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SecretsBundle>).apply((v) => {
+                    const gap = bundleGap(args.primaryStack!, v);
+                    if (gap) throw new pulumi.ResourceError(gap, this);
+                    return { database: v.database, nextcloud: v.nextcloud, haproxy: v.haproxy };
+                }),
             );
             this.received = pulumi.secret(primary.getOutput(SHARED_OUTPUTS.hostIdentities).apply((v) => (v ?? {}) as Record<string, IssuedIdentity>));
             // Only CAs of the plan's round: a host signed by or trusting another round's would fail in the next.
@@ -126,6 +137,7 @@ export class SharedSecrets extends pulumi.ComponentResource {
                 secret: "nextcloud-secret",
                 redisPassword: "redis",
                 adminPassword: "nextcloud-admin",
+                statsPassword: "haproxy-stats",
             };
             const values = generateSecrets((key, spec) => {
                 // Generation 0 sets no keepers, so the passwords made before rotation existed stay.

@@ -10,6 +10,8 @@ import { trustBundle } from "./pki";
 import { PKI_DIR } from "./state";
 import { HttpAnswer, httpRequest, TlsClient } from "../ops/http";
 import { DB_USERS } from "../render/patroni";
+import { STATS_USER } from "../render/haproxy";
+import { labSecrets } from "./secrets";
 
 export interface PatroniMemberStatus {
     name: string;
@@ -27,7 +29,7 @@ export function httpGet(url: string, timeoutMs = 1500, tls?: TlsClient): Promise
 }
 
 /** The lab's client side of a member's TLS: the trusted CAs, and the member's own certificate to present (etcd's clients, Patroni's unsafe REST methods). */
-function memberTls(plan: DeploymentPlan, member: string): TlsClient {
+export function memberTls(plan: DeploymentPlan, member: string): TlsClient {
     return {
         ca: Buffer.from(trustBundle(PKI_DIR, plan.certificates)),
         cert: fs.readFileSync(path.join(PKI_DIR, `${member}.crt`)),
@@ -96,10 +98,13 @@ export async function etcdHealth(plan: DeploymentPlan, member: string): Promise<
     }
 }
 
-/** HAProxy's view: which backend servers are UP in each listener (stats CSV). */
+/** HAProxy's view: which backend servers are UP in each listener (its stats CSV, over verified TLS, with the stats password). */
 export async function haproxyServers(plan: DeploymentPlan, lb: string): Promise<Record<string, string[]> | undefined> {
     try {
-        const r = await httpGet(`http://${hostByName(plan, lb).managementAddress}:${plan.ports.haproxyStats}/;csv`);
+        const r = await httpRequest(`https://${hostByName(plan, lb).managementAddress}:${plan.ports.haproxyStats}/;csv`, {
+            tls: { ca: Buffer.from(trustBundle(PKI_DIR, plan.certificates)) },
+            auth: `${STATS_USER}:${labSecrets().haproxy.statsPassword}`,
+        });
         if (r.status !== 200) return undefined;
         const up: Record<string, string[]> = {};
         for (const line of r.body.split("\n").slice(1)) {

@@ -12,27 +12,26 @@ import { DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
 import { renderConverge } from "../render/converge";
 import { renderVolumeScript } from "../render/gluster";
 import { ClusterStep, renderClusterStep, renderRolesStep, ROLES_STEP } from "../render/patroniCluster";
-import { certificateNames, needsTls, needsTrust, renderHost } from "../render/host";
+import { certificateNames, needsTls, renderHost } from "../render/host";
 import { RenderedHost } from "../render/rendered";
 import { asLabHost, PHASES } from "./appTier";
 import { sshOptions } from "./bootstrap";
-import { issueIdentity, labCertificate, trustBundle } from "./pki";
+import { issueIdentity, labCertificate } from "./pki";
 import { labSecrets } from "./secrets";
 import { LabError, progress } from "./sh";
 import { LabState, PKI_DIR, saveState } from "./state";
 
 /** The site commands' transport (ops/remote.ts) with the lab's key and pinned host keys: Patroni's REST API, commands over SSH. */
 export function labTransport(state: LabState): SiteTransport {
-    return remoteTransport(state.plan, state.sshUser, sshOptions());
+    return remoteTransport(state.sshUser, sshOptions());
 }
 
 /** A host's files and services as the lab deploys them: the renderers' output with the lab's secrets and certificates. */
 export function labHost(plan: DeploymentPlan, host: HostPlan): RenderedHost {
     const secrets = labSecrets();
     const tls = needsTls(host) ? issueIdentity(PKI_DIR, certificateNames(plan, host), plan.certificates) : undefined;
-    const caTrust = needsTrust(host) ? trustBundle(PKI_DIR, plan.certificates) : undefined;
     const certificate = host.roles.includes("nginx") ? labCertificate(PKI_DIR, plan.nextcloud.domain) : undefined;
-    return asLabHost(plan, host, renderHost(plan, host, { secrets, tls, caTrust, certificate }), secrets.nextcloud);
+    return asLabHost(plan, host, renderHost(plan, host, { secrets, tls, certificate }), secrets.nextcloud);
 }
 
 /** One remote step: its key (`host/service`, or `volume`), where it runs, its script and its triggers. */

@@ -6,15 +6,15 @@
  * the lost writes, the moments with two writable primaries and the members never observed.
  * Each scenario is a row of SCENARIOS. It restores the cluster between trials.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
 import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { certificateNames, needsTls } from "../render/host";
-import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS } from "../render/patroni";
+import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS, PATRONI_PKI } from "../render/patroni";
+import { ETCD_PKI } from "../render/etcd";
+import { GLUSTER_TLS } from "../render/gluster";
 import { SecretsBundle } from "../render/secrets";
 import { httpRequest, TlsClient } from "../ops/http";
-import { etcdHealth, httpGet, leaderOf, patroniMembers, patroniRest, patroniSwitchover } from "./cluster";
+import { etcdHealth, httpGet, leaderOf, memberTls, patroniMembers, patroniRest, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
 import { membersOf, pgClientEnv, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
@@ -235,6 +235,16 @@ export async function checkPostgresTls(state: LabState): Promise<string[]> {
 /** A CA generation no plan uses: the lab's "other CA". */
 const STRANGER_CA = 999;
 
+/** A client's identity from the other CA, as the TLS checks present it. */
+function strangerClient(plan: DeploymentPlan): TlsClient {
+    const id = issueIdentity(
+        PKI_DIR,
+        { commonName: "stranger-client", dnsNames: ["stranger-client"], ipAddresses: [] },
+        { ...plan.certificates, caSigning: STRANGER_CA, caTrusted: [STRANGER_CA] },
+    );
+    return { ca: Buffer.from(id.caCert), cert: Buffer.from(id.cert), key: Buffer.from(id.key) };
+}
+
 /**
  * Patroni's REST API is HTTPS and verified: a member answers a client trusting the lab's CAs;
  * a plaintext request gets no answer; a client trusting another CA refuses the member; a change
@@ -248,15 +258,7 @@ export async function checkRestTls(state: LabState): Promise<string[]> {
     const url = (scheme: string, p: string) => `${scheme}://${member.address}:${plan.ports.patroniRest}${p}`;
     const trusted = Buffer.from(trustBundle(PKI_DIR, plan.certificates));
     const password = labSecrets().database.restApiPassword;
-    const stranger = issueIdentity(
-        PKI_DIR,
-        { commonName: "stranger-client", dnsNames: ["stranger-client"], ipAddresses: [] },
-        {
-            ...plan.certificates,
-            caSigning: STRANGER_CA,
-            caTrusted: [STRANGER_CA],
-        },
-    );
+    const stranger = strangerClient(plan);
     const outcome = (p: Promise<{ status: number; body: string }>) =>
         p.then(
             (r) => `HTTP ${r.status}${r.body ? ` ${r.body.trim().slice(0, 60)}` : ""}`,
@@ -271,25 +273,77 @@ export async function checkRestTls(state: LabState): Promise<string[]> {
     check("plaintext GET", await outcome(httpRequest(url("http", "/patroni"), { timeoutMs: 5000 })), /^error|^HTTP 400/);
     check(
         "a client trusting another CA",
-        await outcome(httpRequest(url("https", "/patroni"), { timeoutMs: 5000, tls: { ca: Buffer.from(stranger.caCert) } })),
+        await outcome(httpRequest(url("https", "/patroni"), { timeoutMs: 5000, tls: { ca: stranger.ca } })),
         /error: .*(self[- ]signed|unable to verify|certificate)/i,
     );
     const patch = (tls: TlsClient) => outcome(patroniRest(plan, member.name, "PATCH", "/config", { ttl: plan.patroni.ttl }, password, { tls }));
     check("PATCH with the password, no client certificate", await patch({ ca: trusted }), /^HTTP 403 .*client certificate required/);
-    check(
-        "PATCH with a client certificate from another CA",
-        await patch({ ca: trusted, cert: Buffer.from(stranger.cert), key: Buffer.from(stranger.key) }),
-        /^error/,
-    );
-    check(
-        "PATCH with the member's certificate and the password",
-        await patch({
-            ca: trusted,
-            cert: fs.readFileSync(path.join(PKI_DIR, `${member.name}.crt`)),
-            key: fs.readFileSync(path.join(PKI_DIR, `${member.name}.key`)),
-        }),
-        /^HTTP 200/,
-    );
+    check("PATCH with a client certificate from another CA", await patch({ ...stranger, ca: trusted }), /^error/);
+    check("PATCH with the member's certificate and the password", await patch(memberTls(plan, member.name)), /^HTTP 200/);
+    return seen;
+}
+
+/** A GET over verified TLS from inside a lab host, with that host's own certificate and key: prints "HTTP <status>" or "error: ...". */
+const HOST_HTTPS_GET = `
+import http.client, ssl, sys
+ca, cert, key, host, port, path = sys.argv[1:7]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+try:
+    c = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=5)
+    c.request("GET", path)
+    print("HTTP", c.getresponse().status)
+except Exception as e:
+    print("error:", e)
+`;
+
+/**
+ * etcd's TLS, seen against the first member: its own certificate gets an answer on the client
+ * port, another member's on the peer port (the positive controls; etcd also matches a peer's
+ * address against its certificate, so each host asks from inside itself); a plaintext request
+ * gets no answer; a client trusting another CA refuses the member; a certificate from another CA
+ * is refused on the client port; the peer port refuses certificates of the deployment CA that
+ * lack the cluster's peer name (render/etcd.ts `etcdPeerName`): a Patroni member's (etcd's
+ * client) and an app host's. Returns what it saw, one line per case.
+ */
+export async function checkEtcdTls(state: LabState): Promise<string[]> {
+    const plan = state.plan;
+    const [member, peer] = hostsOf(plan, { role: "etcd" });
+    const app = hostsOf(plan, { role: "nextcloud" }).find((h) => !h.roles.includes("etcd"));
+    const patroni = hostsOf(plan, { role: "patroni" }).find((h) => !h.roles.includes("etcd"));
+    if (!peer || !app || !patroni) throw new LabError("checkEtcdTls needs two etcd members, an app host and a Patroni member that is not an etcd member");
+    /** The peer port's answer to `from`, presenting the identity it holds in `files`. */
+    const fromHost = (from: string, files: { ca: string; cert: string; key: string }) => {
+        const r = execInHost(
+            state.holders[from],
+            from,
+            ["python3", "-c", HOST_HTTPS_GET, files.ca, files.cert, files.key, member.address, String(plan.ports.etcdPeer), "/version"],
+            30000,
+        );
+        return (r.stdout.trim() || `error: ${r.stderr.trim()}`).split("\n")[0];
+    };
+    const ca = Buffer.from(trustBundle(PKI_DIR, plan.certificates));
+    const own = memberTls(plan, member.name);
+    const stranger = strangerClient(plan);
+    const outcome = (scheme: string, port: number, p: string, tls?: TlsClient) =>
+        httpRequest(`${scheme}://${member.address}:${port}${p}`, { timeoutMs: 5000, tls }).then(
+            (r) => `HTTP ${r.status}`,
+            (e: Error) => `error: ${e.message}`,
+        );
+    const { etcdClient } = plan.ports;
+    const seen: string[] = [];
+    const check = (what: string, got: string, want: RegExp) => {
+        if (!want.test(got)) throw new LabError(`etcd on ${member.name}: ${what}: ${got} (wanted ${want})`);
+        seen.push(`${what}: ${got}`);
+    };
+    check("client port, the member's certificate", await outcome("https", etcdClient, "/health", own), /^HTTP 200/);
+    const pki = (dir: string) => ({ ca: `${dir}/ca.crt`, cert: `${dir}/member.crt`, key: `${dir}/member.key` });
+    check(`peer port, ${peer.name}'s certificate (a member)`, fromHost(peer.name, pki(ETCD_PKI)), /^HTTP 200/);
+    check("client port, plaintext", await outcome("http", etcdClient, "/health"), /^error|^HTTP 400/);
+    check("client port, trusting another CA", await outcome("https", etcdClient, "/health", { ...own, ca: stranger.ca }), /^error: .*certificate/i);
+    check("client port, another CA's certificate", await outcome("https", etcdClient, "/health", { ...stranger, ca }), /^error/);
+    check(`peer port, ${patroni.name}'s certificate (a client, not a peer)`, fromHost(patroni.name, pki(PATRONI_PKI)), /^error/);
+    check(`peer port, ${app.name}'s certificate`, fromHost(app.name, GLUSTER_TLS), /^error/);
     return seen;
 }
 

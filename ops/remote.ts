@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { PATRONI_CONFIG } from "../render/patroni";
-import { DeploymentPlan, HostPlan } from "../plan/plan";
+import { HostPlan } from "../plan/plan";
 import { tcpOpen } from "./http";
 import { CommandResult, SiteTransport } from "./siteMove";
 
@@ -49,7 +49,7 @@ print(json.dumps({"status": status, "body": body}))
 `;
 
 /** `sshOptions`: more `ssh` arguments (the lab's key and known_hosts); the operator's own come from ~/.ssh/config. */
-export function remoteTransport(plan: DeploymentPlan, sshUser: string, sshOptions: string[] = []): SiteTransport {
+export function remoteTransport(sshUser: string, sshOptions: string[] = []): SiteTransport {
     /** A command on the host as root (or `user`) through sudo; `connectTimeoutS`: how long to wait for SSH to connect at all. */
     const ssh = (host: HostPlan, argv: string[], opts: { user?: string; stdin?: string; timeoutMs?: number; connectTimeoutS?: number } = {}) => {
         const sudo = ["sudo", "-n", ...(opts.user ? ["-u", opts.user] : []), "--", ...argv];

@@ -139,6 +139,13 @@ export interface NextcloudConfig {
 export interface EtcdConfig {
     heartbeatMs: number;
     electionTimeoutMs: number;
+    /**
+     * Members take a peer only with the cluster's peer name in its certificate (render/etcd.ts
+     * `etcdPeerName`), not any certificate of the deployment CA. `false` for one round of
+     * `pulumi up` on every stack when upgrading a platform whose certificates predate the name
+     * (docs/design/security.md).
+     */
+    checkNames: boolean;
 }
 
 /**
@@ -241,7 +248,7 @@ export const DEFAULTS = {
     primarySite: "dc1",
     patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576, parameters: {} },
     haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
-    etcd: { heartbeatMs: 100, electionTimeoutMs: 1000 },
+    etcd: { heartbeatMs: 100, electionTimeoutMs: 1000, checkNames: true },
     certificates: { hostDays: 365, renewBeforeDays: 30, caSigning: 0, caTrusted: [0] },
     passwords: { rotation: { superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 } as Record<PasswordRole, number> },
     packages: { update: 0 },

@@ -351,10 +351,11 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
             `${show(haproxy.replicaMaxLag)} is not a size Patroni understands; write bytes or a number with kB, MB or GB, e.g. "100MB"`,
         );
     }
-    const ec = section("etcd", raw.etcd, ["heartbeatMs", "electionTimeoutMs"]);
+    const ec = section("etcd", raw.etcd, ["heartbeatMs", "electionTimeoutMs", "checkNames"]);
     const etcd: EtcdConfig = {
         heartbeatMs: int("etcd.heartbeatMs", ec.heartbeatMs, DEFAULTS.etcd.heartbeatMs, 10, 10000),
         electionTimeoutMs: int("etcd.electionTimeoutMs", ec.electionTimeoutMs, DEFAULTS.etcd.electionTimeoutMs, 50, 50000),
+        checkNames: bool("etcd.checkNames", ec.checkNames, DEFAULTS.etcd.checkNames),
     };
     if (etcd.electionTimeoutMs < 5 * etcd.heartbeatMs) {
         throw new ConfigError(

@@ -3,8 +3,8 @@
  * is configured through environment files: that one (what it runs with: a change restarts it),
  * and a drop-in's two read at its first start only (the cluster it bootstraps with, or the
  * running cluster it joins, render/etcd_member.py). Client and peer traffic use TLS from the
- * deployment CA, and both sides demand client certificates. Pure but for reading the script
- * beside it.
+ * deployment CA, both sides demand client certificates, and the peer port takes only the
+ * certificates of the cluster's members (`etcdPeerName`). Pure but for reading the script beside it.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -23,6 +23,22 @@ const DATA_DIR = "/var/lib/etcd/default";
 /** `https://address:2379` for every member of the cluster the host belongs to or uses. */
 export function etcdClientUrls(plan: DeploymentPlan, host: string): string[] {
     return etcdClusterOf(plan, host).members.map((m) => `https://${hostByName(plan, m).address}:${plan.ports.etcdClient}`);
+}
+
+/**
+ * The name an etcd cluster's members demand of a peer's certificate besides the deployment CA's
+ * signature (`etcd.checkNames`). Not a host name (`.invalid` never resolves): a role, carried in
+ * the SANs of the cluster's members' certificates only. (The client port cannot demand one:
+ * etcd 3.5's JSON gateway, which Patroni's etcd3 client talks to, dials its own member with the
+ * check in force and fails it: etcd issue 15755.)
+ */
+export function etcdPeerName(cluster: string): string {
+    return `etcd-peer.${cluster}.invalid`;
+}
+
+/** The etcd role names a host's certificate carries: a member's, its cluster's peer name; every other host's none, so no other host can pose as a peer. */
+export function etcdRoleNames(plan: DeploymentPlan, host: HostPlan): string[] {
+    return host.roles.includes("etcd") ? [etcdPeerName(etcdClusterOf(plan, host.name).name)] : [];
 }
 
 /** The files, service and packages of one etcd member. */
@@ -48,6 +64,7 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
         ["ETCD_PEER_KEY_FILE", `${ETCD_PKI}/member.key`],
         ["ETCD_PEER_TRUSTED_CA_FILE", `${ETCD_PKI}/ca.crt`],
         ["ETCD_PEER_CLIENT_CERT_AUTH", "true"],
+        ...(plan.etcd.checkNames ? ([["ETCD_PEER_CERT_ALLOWED_HOSTNAME", etcdPeerName(cluster.name)]] as [string, string][]) : []),
         ["ETCD_AUTO_COMPACTION_MODE", "periodic"],
         ["ETCD_AUTO_COMPACTION_RETENTION", "1h"],
     ];

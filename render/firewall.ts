@@ -4,6 +4,7 @@
  * two-site site commands' probe of HAProxy to the management networks (inbound policy DROP). Pure.
  */
 import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, namesOf, patroniClusterOf, siteByName } from "../plan/plan";
+import { haproxiesOf } from "../plan/lookup";
 
 export interface FirewallRule {
     /** Empty for protocols without ports (VRRP). */
@@ -51,7 +52,7 @@ export function renderFirewall(plan: DeploymentPlan, host: HostPlan): FirewallRu
             }
             case "patroni": {
                 const cluster = patroniClusterOf(plan, host.name);
-                const lbs = cluster.sites.flatMap((site) => namesOf(plan, { site, role: "haproxy" }));
+                const lbs = haproxiesOf(plan, cluster.scope).map((h) => h.name);
                 const source = addressesOf(plan, [...cluster.members, ...lbs]);
                 rules.push({ dport: String(p.postgres), proto: "tcp", source, comment: "PostgreSQL: HAProxy and replication" });
                 // The site commands (npm run promote/rejoin) ask the REST API on the member itself, over SSH.

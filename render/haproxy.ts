@@ -3,19 +3,25 @@
  * Patroni REST API answers 200 on /primary, port 5001 round-robins over the members that
  * answer 200 on /replica (within the lag limit), each checked over TLS (the member's certificate verified), and a member marked down has its sessions
  * cut so no client keeps writing to a demoted primary. Stats listen on the management
- * address only. Pure.
+ * address only, over TLS (the host's certificate from the deployment CA) and behind a
+ * password. Pure.
  */
 import { DeploymentPlan, HostPlan, hostByName, patroniClusterOf } from "../plan/plan";
-import { RenderedHost } from "./rendered";
+import { RenderedHost, TlsIdentity } from "./rendered";
+import { HaproxySecrets } from "./secrets";
 
 export const HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
 /** The deployment CAs HAProxy's checks trust (Patroni's REST API certificates). */
 export const HAPROXY_CA = "/etc/haproxy/pki/ca.crt";
 /** The admin socket (root only) and the file a reload saves the servers' state to. */
 const ADMIN_SOCKET = "/run/haproxy-admin.sock";
+/** The host's certificate and key in one file, as HAProxy's `crt` takes them (the stats page's TLS). */
+export const HAPROXY_CRT = "/etc/haproxy/pki/haproxy.pem";
+/** The stats page's user; its password is the bundle's `haproxy.statsPassword`. */
+export const STATS_USER = "stats";
 const SERVER_STATE = "/var/lib/haproxy/server-state";
 
-export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): string {
+export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan, secrets: HaproxySecrets): string {
     const cluster = patroniClusterOf(plan, host.name);
     const hp = plan.haproxy;
     const p = plan.ports;
@@ -53,8 +59,10 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
         "",
         "listen stats",
         "    mode http",
-        `    bind ${host.managementAddress}:${p.haproxyStats}`,
+        `    bind ${host.managementAddress}:${p.haproxyStats} ssl crt ${HAPROXY_CRT}`,
         "    stats enable",
+        `    stats auth ${STATS_USER}:${secrets.statsPassword}`,
+        '    stats realm "HAProxy stats"',
         "    stats uri /",
         "    stats refresh 5s",
         "    stats hide-version",
@@ -78,12 +86,14 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan): strin
 }
 
 /** The files, service and packages of one HAProxy load balancer. */
-export function renderHaproxy(plan: DeploymentPlan, host: HostPlan, caTrust: string): RenderedHost {
+export function renderHaproxy(plan: DeploymentPlan, host: HostPlan, tls: TlsIdentity, secrets: HaproxySecrets): RenderedHost {
     return {
         files: [
-            { path: HAPROXY_CONFIG, content: renderHaproxyConfig(plan, host), mode: "0644", owner: "root:root" },
-            // Read at start and at each reload (a CA rotation's new bundle).
-            { path: HAPROXY_CA, content: caTrust, mode: "0644", owner: "root:root" },
+            // It holds the stats password; HAProxy's master reads it as root.
+            { path: HAPROXY_CONFIG, content: renderHaproxyConfig(plan, host, secrets), mode: "0600", owner: "root:root" },
+            // Read at start and at each reload (a CA rotation's new bundle, a renewed certificate).
+            { path: HAPROXY_CA, content: tls.caCert, mode: "0644", owner: "root:root" },
+            { path: HAPROXY_CRT, content: tls.cert + tls.key, mode: "0600", owner: "root:root" },
         ],
         services: [
             {

@@ -5,7 +5,7 @@
 import { Endpoint } from "../plan/addresses";
 import { ROLES } from "../plan/config";
 import { DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } from "../plan/plan";
-import { renderEtcdMember } from "./etcd";
+import { etcdRoleNames, renderEtcdMember } from "./etcd";
 import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
 import { SecretsBundle } from "./secrets";
 import { renderGlusterBrick, renderGlusterTls, usesVolume } from "./gluster";
@@ -16,26 +16,23 @@ import { renderNextcloudNode } from "./nextcloud";
 import { renderPatroniMember } from "./patroni";
 
 export interface HostInputs {
-    /** The shared secrets; needed by hosts with the patroni or nextcloud role (each renderer takes its part). */
+    /** The shared secrets; needed by hosts with the patroni, haproxy or nextcloud role (each renderer takes its part). */
     secrets?: SecretsBundle;
-    /** The host's TLS identity; needed by hosts with the etcd or patroni role. */
+    /** The host's TLS identity (its certificate, key and the trusted CAs); needed by hosts that `needsTls`. */
     tls?: TlsIdentity;
-    /** The trusted CAs alone (one PEM after the other); needed by hosts that only verify servers (the nextcloud role). */
-    caTrust?: string;
     /** The site's wildcard certificate; needed by hosts with the nginx role. */
     certificate?: TlsCertificate;
     /** two-site standby: the endpoint to follow, as the primary stack exports it (default: the plan's). */
     standbySource?: Endpoint;
 }
 
-/** True when the host needs a TLS identity (key and certificate) from the deployment CA: etcd's members and clients, PostgreSQL's servers, GlusterFS's servers and clients (bricks, app hosts). */
+/**
+ * True when the host needs a TLS identity (key and certificate) from the deployment CA, and with
+ * it the trusted CAs: etcd's members and clients, PostgreSQL's servers, GlusterFS's servers and
+ * clients (bricks, app hosts), HAProxy (its stats page; its checks verify Patroni's REST API).
+ */
 export function needsTls(host: HostPlan): boolean {
-    return (["etcd", "patroni", "gluster", "gluster-arbiter", "nextcloud"] as const).some((r) => host.roles.includes(r));
-}
-
-/** True when the host verifies servers by the deployment CA without an identity of its own: the app hosts (PostgreSQL's clients), HAProxy (Patroni's REST API). */
-export function needsTrust(host: HostPlan): boolean {
-    return (host.roles.includes("nextcloud") || host.roles.includes("haproxy")) && !needsTls(host);
+    return (["etcd", "patroni", "haproxy", "gluster", "gluster-arbiter", "nextcloud"] as const).some((r) => host.roles.includes(r));
 }
 
 /** What a host's certificate names (its SANs): the one list the program's and the lab's CA sign. */
@@ -46,14 +43,19 @@ export interface CertificateNames {
 }
 
 /**
- * A host's name and address, and loopback (local clients verify the name they connect to). A
+ * A host's name and addresses (its management address: HAProxy's stats page listens there), and
+ * loopback (local clients verify the name they connect to). A
  * Patroni member's also names every HAProxy routing to its cluster: a client that connects
  * through one (the app, another site's standby cluster) sees the member's certificate under
  * HAProxy's address, and `sslmode=verify-full` checks that address against it.
  */
 export function certificateNames(plan: DeploymentPlan, host: HostPlan): CertificateNames {
     const via = host.roles.includes("patroni") ? haproxiesOf(plan, patroniClusterOf(plan, host.name).scope).map((h) => h.address) : [];
-    return { commonName: host.name, dnsNames: [host.name, "localhost"], ipAddresses: [...new Set([host.address, "127.0.0.1", ...via])] };
+    return {
+        commonName: host.name,
+        dnsNames: [host.name, "localhost", ...etcdRoleNames(plan, host)],
+        ipAddresses: [...new Set([host.address, host.managementAddress, "127.0.0.1", ...via])],
+    };
 }
 
 export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInputs): RenderedHost {
@@ -61,7 +63,6 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
         if (value === undefined) throw new Error(`rendering ${host.name} (${host.roles.join(", ")}) needs ${what}`);
         return value;
     };
-    const trust = () => inputs.tls?.caCert ?? need(inputs.caTrust, "the trusted CAs");
     // In ROLES' order, whatever order the stack file lists them in: a host's services start in it (etcd
     // before Patroni, which needs it) and leave in its reverse (Patroni hands over before etcd's member goes).
     const parts = ROLES.filter((role) => host.roles.includes(role)).map((role) => {
@@ -77,7 +78,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                     inputs.standbySource,
                 );
             case "haproxy":
-                return renderHaproxy(plan, host, trust());
+                return renderHaproxy(plan, host, need(inputs.tls, "a TLS identity"), need(inputs.secrets, "the shared secrets").haproxy);
             case "nginx": {
                 const nginx = renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
                 return siteByName(plan, host.site).vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
@@ -86,7 +87,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
             case "gluster-arbiter":
                 return renderGlusterBrick(plan, host);
             case "nextcloud":
-                return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, trust());
+                return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, need(inputs.tls, "a TLS identity").caCert);
             default: {
                 const never: never = role;
                 throw new Error(`no renderer for role ${String(never)}`);

@@ -23,19 +23,19 @@ const LEAVE_SCRIPT = "/usr/local/lib/nextcloud-ha/patroni-leave.py";
 export const PATRONI_PGPASS = "/var/lib/postgresql/.pgpass_patroni";
 /** The application's database and role, created once when the cluster bootstraps. */
 export const APP_DATABASE = { name: "nextcloud", role: "nextcloud" } as const;
-const PKI = "/etc/patroni/pki";
+export const PATRONI_PKI = "/etc/patroni/pki";
 /**
  * How every client of PostgreSQL connects over TCP (libpq's keywords): TLS, the server's
  * certificate from a trusted deployment CA and naming the address connected to (render/host.ts
  * `certificateNames`: a member's names every HAProxy in front of it).
  */
-export const PG_CLIENT_TLS = { sslmode: "verify-full", sslrootcert: `${PKI}/ca.crt` } as const;
+export const PG_CLIENT_TLS = { sslmode: "verify-full", sslrootcert: `${PATRONI_PKI}/ca.crt` } as const;
 /** This member's identity: PostgreSQL's server certificate and Patroni's etcd client certificate. */
-const MEMBER_CERT = `${PKI}/member.crt`;
-const MEMBER_KEY = `${PKI}/member.key`;
+const MEMBER_CERT = `${PATRONI_PKI}/member.crt`;
+const MEMBER_KEY = `${PATRONI_PKI}/member.key`;
 
 /** Patroni's REST API over TLS (`restapi` keys); the scripts beside this file read the same keys from the member's config. */
-const REST_TLS = { certfile: MEMBER_CERT, keyfile: MEMBER_KEY, cafile: `${PKI}/ca.crt`, verify_client: "optional" } as const;
+const REST_TLS = { certfile: MEMBER_CERT, keyfile: MEMBER_KEY, cafile: `${PATRONI_PKI}/ca.crt`, verify_client: "optional" } as const;
 
 /** Makes a running PostgreSQL read its files again (the TLS certificate); nothing when it does not run. */
 const RELOAD_POSTGRES =
@@ -105,11 +105,11 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
             ...REST_TLS,
         },
         // patronictl and Patroni's calls to the other members: verify them, present this member's certificate.
-        ctl: { certfile: MEMBER_CERT, keyfile: MEMBER_KEY, cacert: `${PKI}/ca.crt` },
+        ctl: { certfile: MEMBER_CERT, keyfile: MEMBER_KEY, cacert: `${PATRONI_PKI}/ca.crt` },
         etcd3: {
             hosts: etcdClientUrls(plan, host.name).map((u) => u.replace(/^https:\/\//, "")),
             protocol: "https",
-            cacert: `${PKI}/ca.crt`,
+            cacert: `${PATRONI_PKI}/ca.crt`,
             cert: MEMBER_CERT,
             key: MEMBER_KEY,
         },
@@ -229,7 +229,7 @@ export function renderPatroniMember(plan: DeploymentPlan, host: HostPlan, secret
                 mode: "0755",
                 owner: "root:root",
             },
-            { path: `${PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "postgres:postgres" },
+            { path: `${PATRONI_PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "postgres:postgres" },
             { path: MEMBER_CERT, content: tls.cert, mode: "0644", owner: "postgres:postgres" },
             { path: MEMBER_KEY, content: tls.key, mode: "0600", owner: "postgres:postgres" },
         ],

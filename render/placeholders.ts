@@ -4,7 +4,7 @@
  * from stack config), so rendered files can be read, diffed and validated without any secret.
  */
 import { HostPlan } from "../plan/plan";
-import { HostInputs, needsTls, needsTrust } from "./host";
+import { HostInputs, needsTls } from "./host";
 import { TlsCertificate } from "./nginx";
 import { TlsIdentity } from "./rendered";
 import { bundleSecrets, generateSecrets, SecretsBundle } from "./secrets";
@@ -47,7 +47,6 @@ export function placeholderInputs(host: HostPlan): HostInputs {
     return {
         secrets: placeholderSecrets(),
         tls: needsTls(host) ? placeholderTls(host.name) : undefined,
-        caTrust: needsTrust(host) ? placeholderTls(host.name).caCert : undefined,
         certificate: host.roles.includes("nginx") ? placeholderCertificate() : undefined,
     };
 }

@@ -1,6 +1,6 @@
 /**
- * The secrets the platform shares, as one shape: the Patroni cluster's passwords and what
- * every Nextcloud node must hold identically. Generated once (by the primary stack with
+ * The secrets the platform shares, as one shape: the Patroni cluster's passwords, what
+ * every Nextcloud node must hold identically, and HAProxy's stats password. Generated once (by the primary stack with
  * @pulumi/random, by the lab with the kernel's random source, as marked placeholders for
  * `npm run render`), always from SECRET_SPECS and assembled by `bundleSecrets`, so the lab
  * runs the shape that deploys. Pure.
@@ -29,9 +29,16 @@ export interface NextcloudSecrets {
     adminPassword: string;
 }
 
+/** What every HAProxy in front of the database holds. */
+export interface HaproxySecrets {
+    /** The stats page's password (user `STATS_USER`, render/haproxy.ts). */
+    statsPassword: string;
+}
+
 export interface SecretsBundle {
     database: DatabaseSecrets;
     nextcloud: NextcloudSecrets;
+    haproxy: HaproxySecrets;
 }
 
 /** How a secret is made: its length, its alphabet, a fixed prefix, and what it is for. */
@@ -55,6 +62,7 @@ export const SECRET_SPECS = {
     secret: { length: 48, alphabet: "alnum", what: "Nextcloud secret" },
     redisPassword: { length: 32, alphabet: "alnum", what: "Redis password" },
     adminPassword: { length: 24, alphabet: "alnum", what: "Nextcloud admin password" },
+    statsPassword: { length: 32, alphabet: "alnum", what: "HAProxy stats password" },
 } as const satisfies Record<string, SecretSpec>;
 
 export type SecretName = keyof typeof SECRET_SPECS;
@@ -93,6 +101,7 @@ export function bundleSecrets(v: Record<SecretName, string>): SecretsBundle {
             redisPassword: p("redisPassword"),
             adminPassword: p("adminPassword"),
         },
+        haproxy: { statsPassword: p("statsPassword") },
     };
 }
 

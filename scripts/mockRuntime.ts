@@ -45,6 +45,7 @@ export function primaryStackOutputs(sites: unknown = readStackConfig("dc1").site
                 redisPassword: "primary-redis-pw-6Yu0",
                 adminPassword: "primary-admin-pw-7Zv1",
             },
+            haproxy: { statsPassword: "primary-stats-pw-8Aw2" },
         },
         etcdCaCertPem: "-----BEGIN CERTIFICATE-----\nprimary-ca-cert\n-----END CERTIFICATE-----\n",
         primaryEndpoints: ["10.10.1.31:5000"],

@@ -36,7 +36,7 @@ async function target(lab: boolean): Promise<{ plan: DeploymentPlan; transport: 
     const stacks = listStacks();
     if (stacks.length === 0) throw new SiteMoveError("no Pulumi.<stack>.yaml here; run it from the project's directory");
     const { config, plan } = loadPlan(readStackConfig(stacks[0]));
-    return { plan, transport: remoteTransport(plan, config.sshUser) };
+    return { plan, transport: remoteTransport(config.sshUser) };
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -12,7 +12,7 @@ import { DeploymentPlan, hostByName, HostPlan } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderConverge } from "../../render/converge";
 import { renderFirewall, sourceAddresses } from "../../render/firewall";
-import { needsTls, needsTrust, renderHost } from "../../render/host";
+import { needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
@@ -37,8 +37,6 @@ export interface Placement {
      * deployment CA's key; the other stacks take the one the primary issued (the key stays there).
      */
     identity: (host: HostPlan, parent: pulumi.Resource) => pulumi.Output<TlsIdentity>;
-    /** Every trusted deployment CA's certificate: what a host that only verifies servers receives (render/host.ts `needsTrust`). */
-    caTrust: pulumi.Output<string>;
     /** The wildcard certificate and key (the key secret); required where a host has the nginx role. */
     certificate?: pulumi.Output<TlsCertificate>;
     /** two-site standby: the read-write endpoint the primary stack exports, that the standby cluster follows. */
@@ -56,19 +54,17 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
         const identity = needsTls(host) ? placement.identity(host, parent) : undefined;
-        const caTrust = needsTrust(host) ? placement.caTrust : undefined;
         // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
         const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });
         const rendered = pulumi
             .all([
                 secrets,
                 identity,
-                caTrust,
                 host.roles.includes("nginx") ? placement.certificate : undefined,
                 host.roles.includes("patroni") ? placement.replicationSource : undefined,
             ])
-            .apply(([values, tlsIdentity, trust, certificate, standbySource]) =>
-                renderHost(plan, host, { secrets: values, tls: tlsIdentity, caTrust: trust, certificate, standbySource }),
+            .apply(([values, tlsIdentity, certificate, standbySource]) =>
+                renderHost(plan, host, { secrets: values, tls: tlsIdentity, certificate, standbySource }),
             );
         const userData = pulumi.all([rendered, hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh]).apply(([r, privateKey, publicKey]) =>
             renderCloudInit(host, r, {

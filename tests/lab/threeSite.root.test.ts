@@ -129,6 +129,20 @@ test(
 );
 
 test(
+    "etcd's TLS: the member's own certificate on the client port, another member's on the peer port, no plaintext, no other CA either way, the peer port only certificates naming the cluster's peer (not a Patroni member's, not an app host's)",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { checkEtcdTls } = await import("../../lab/drill");
+        const seen = (await checkEtcdTls(requireState())).join("\n");
+        expect(seen).toMatch(/^client port, the member's certificate: HTTP 200/m);
+        expect(seen).toMatch(/^peer port, \S+'s certificate \(a member\): HTTP 200/m);
+        expect(seen).toMatch(/^client port, another CA's certificate: error/m);
+        expect(seen).toMatch(/^peer port, \S+'s certificate \(a client, not a peer\): error/m);
+    },
+    MINUTE,
+);
+
+test(
     "Gluster's volume over TLS takes only its bricks and the app hosts: an app host mounts it a second time; a database host is refused without TLS, and refused with a certificate from the deployment CA that is not one of them",
     async () => {
         const { requireState } = await import("../../lab/state");

@@ -71,7 +71,7 @@ test("the steps are the hosts' services, each triggered by its files, its script
 test("an HAProxy timing changes HAProxy's config on the load balancer, and nothing else", async () => {
     const diff = await changed((raw) => (raw.haproxy = { checkIntervalMs: 2000 }));
     expect(Object.keys(diff)).toEqual(["dc1-lb1-converge-haproxy"]);
-    expect(diff["dc1-lb1-converge-haproxy"]).toEqual([expect.stringMatching(/^\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:/)]);
+    expect(diff["dc1-lb1-converge-haproxy"]).toEqual([expect.stringMatching(/^\/etc\/haproxy\/haproxy.cfg 0600 root:root sha256:/)]);
 });
 
 test("an etcd timing changes the etcd member's environment file, and nothing else", async () => {

@@ -61,8 +61,8 @@ test("each host's converge steps carry the rendered files of its roles, in order
     const env = hostFile(run, "dc1-etcd1", "/etc/etcd/bootstrap.env");
     expect(env).toContain('ETCD_INITIAL_CLUSTER="dc1-etcd1=https://10.10.1.11:2380,dc2-etcd1=https://10.10.2.11:2380,dc3-etcd1=https://10.10.3.11:2380"');
     expect(hostFile(run, "dc1-etcd1", "/etc/etcd/pki/member.crt")).toContain("cert-dc1-etcd1-etcd-tls-cert");
-    // HAProxy checks Patroni's REST API over TLS: it trusts the deployment CAs, and holds no key.
-    expect(hostFiles(run, "dc1-lb1").map((f) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg", "/etc/haproxy/pki/ca.crt"]);
+    // HAProxy checks Patroni's REST API over TLS (it trusts the deployment CAs) and serves its stats page with its own certificate.
+    expect(hostFiles(run, "dc1-lb1").map((f) => f.path)).toEqual(["/etc/haproxy/haproxy.cfg", "/etc/haproxy/pki/ca.crt", "/etc/haproxy/pki/haproxy.pem"]);
     // Each step sends its script on stdin, as a secret; it runs once cloud-init is done on the host.
     const step = run.byType("command:remote:Command").find((c) => c.name === "dc1-db1-converge-patroni")!;
     expect(step.inputs.create).toBe("sudo sh -s");
@@ -83,10 +83,10 @@ test("component outputs resolve to the plan's endpoints and members", async () =
 });
 
 test("passwords and keys are secret in every input and output", async () => {
-    // dc1 makes them: 9 passwords (5 database, 4 Nextcloud), the Nextcloud instanceid, the CA key,
-    // a TLS key for each of its 2 etcd/Patroni hosts and for each of the 3 of dc2 and dc3 (it issues
+    // dc1 makes them: 10 passwords (5 database, 4 Nextcloud, HAProxy's stats), the Nextcloud instanceid,
+    // the CA key, a TLS key for each of its 3 hosts and for each of the 4 of dc2 and dc3 (it issues
     // theirs: the CA key stays here), and an SSH host key for each of its 3 hosts.
-    expect(run.generatedSecrets).toHaveLength(9 + 1 + 1 + 2 + 3 + 3);
+    expect(run.generatedSecrets).toHaveLength(10 + 1 + 1 + 3 + 4 + 3);
     const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
     for (const s of run.generatedSecrets) expect(plain).not.toContain(s);
     // The snippets carry the passwords, so the whole user data must be secret.
@@ -107,7 +107,8 @@ test("exports what the other sites' stacks read, under the names they read, with
     const shared = (await valueOf(exported[SHARED_OUTPUTS.secrets])) as Record<string, Record<string, string>>;
     // Every value of the bundle is one of the passwords this stack generated, under its own name.
     // The CA's key is not among them: it never leaves this stack.
-    expect(Object.keys(shared).sort()).toEqual(["database", "nextcloud"]);
+    expect(Object.keys(shared).sort()).toEqual(["database", "haproxy", "nextcloud"]);
+    expect(shared.haproxy.statsPassword).toMatch(/^mockpw-shared-haproxy-stats-/);
     expect(shared.database.replicationPassword).toMatch(/^mockpw-shared-replication-/);
     expect(shared.database.restApiPassword).toMatch(/^mockpw-shared-restapi-/);
     expect(shared.nextcloud.databasePassword).toBe(shared.database.appPassword);
@@ -115,7 +116,7 @@ test("exports what the other sites' stacks read, under the names they read, with
     // The other sites' hosts' identities, issued here (secret): every host of dc2 and dc3 that needs one, none of dc1's.
     expect(await pulumi.isSecret(exported[SHARED_OUTPUTS.hostIdentities])).toBe(true);
     const issued = (await valueOf(exported[SHARED_OUTPUTS.hostIdentities])) as Record<string, { cert: string; key: string }>;
-    expect(Object.keys(issued).sort()).toEqual(["dc2-db1", "dc2-etcd1", "dc3-etcd1"]);
+    expect(Object.keys(issued).sort()).toEqual(["dc2-db1", "dc2-etcd1", "dc2-lb1", "dc3-etcd1"]);
     expect(issued["dc3-etcd1"].key).toMatch(/^mockkey-dc3-etcd1-etcd-tls-key-/);
     expect(issued["dc3-etcd1"].cert).toContain("cert-dc3-etcd1-etcd-tls-cert");
     expect(await valueOf(exported[SHARED_OUTPUTS.caCert])).toBe("-----BEGIN CERTIFICATE-----\ncert-shared-etcd-ca\n-----END CERTIFICATE-----\n");

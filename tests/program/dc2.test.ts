@@ -1,6 +1,6 @@
 /** dc2 reads the shared secrets from dc1's stack instead of creating its own. */
 import { parse } from "yaml";
-import { caRoundMismatch, takeIdentity } from "../../components/sharedSecrets";
+import { bundleGap, caRoundMismatch, takeIdentity } from "../../components/sharedSecrets";
 import { hostFile, MockRun, plainParts, primaryStackOutputs, runProgram } from "../helpers/mocks";
 
 let run: MockRun;
@@ -65,4 +65,13 @@ test("a stack refuses the primary's CAs when they are another round of a CA rota
     );
     // Round 2 on dc2 while dc1 is still at round 1: the trusted lists agree, the signer does not.
     expect(caRoundMismatch(dc1, { signing: 0, trusted: [0, 1] }, { signing: 1, trusted: [0, 1] })).toMatch(/caSigning 1, .* last ran with caSigning 0,/);
+});
+
+test("a primary stack whose last run predates a secret of the bundle is named, with the fix, before anything renders", () => {
+    const exported = primaryStackOutputs().sharedSecrets as any;
+    expect(bundleGap("org/nextcloud-ha/dc1", exported)).toBeUndefined();
+    const older = { ...exported, haproxy: undefined };
+    expect(bundleGap("org/nextcloud-ha/dc1", older)).toBe(
+        "the primary stack org/nextcloud-ha/dc1 exports no HAProxy stats password yet (its last `pulumi up` predates it); run `pulumi up` on org/nextcloud-ha/dc1 first",
+    );
 });

@@ -15,11 +15,11 @@ import { loadPlan } from "../../plan/load";
 import { hostByName } from "../../plan/plan";
 import { readStackConfig } from "../../plan/stackFiles";
 import { ConvergeUnit, renderConverge } from "../../render/converge";
-import { renderHost } from "../../render/host";
+import { certificateNames, renderHost } from "../../render/host";
 import { placeholderSecrets } from "../../render/placeholders";
 import { renderClusterStep, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs } from "../../render/placeholders";
-import { createCa, labCertificate } from "../../lab/pki";
+import { issueIdentity, labCertificate } from "../../lab/pki";
 import { appTierConfig } from "../helpers/configs";
 
 const layer = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-converge-"));
@@ -57,12 +57,11 @@ function unitOf(raw: Record<string, unknown>, hostName: string, service: string)
     const host = hostByName(plan, hostName);
     // A real wildcard certificate where NGINX runs: its check reads it.
     const certificate = host.roles.includes("nginx") ? labCertificate(layer, plan.nextcloud.domain) : undefined;
-    // A real CA where HAProxy's checks trust one: its check reads the file.
-    const caTrust = host.roles.includes("haproxy") ? createCa(layer) : undefined;
-    return renderConverge(
-        host,
-        renderHost(plan, host, { ...placeholderInputs(host), ...(certificate ? { certificate } : {}), ...(caTrust ? { caTrust } : {}) }),
-    ).find((u) => u.service === service)!;
+    // A real identity where HAProxy's check reads its CA file and the stats page's certificate.
+    const tls = host.roles.includes("haproxy") ? issueIdentity(layer, certificateNames(plan, host), plan.certificates) : undefined;
+    return renderConverge(host, renderHost(plan, host, { ...placeholderInputs(host), ...(certificate ? { certificate } : {}), ...(tls ? { tls } : {}) })).find(
+        (u) => u.service === service,
+    )!;
 }
 
 beforeAll(() => {
@@ -88,7 +87,8 @@ test("the first run writes HAProxy's config and enables and starts it", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("changed /etc/haproxy/haproxy.cfg");
     expect(calls()).toEqual(["enable haproxy.service", "restart haproxy.service"]);
-    expect(fs.statSync(inLayer("etc/haproxy/haproxy.cfg")).mode & 0o777).toBe(0o644);
+    // It holds the stats password.
+    expect(fs.statSync(inLayer("etc/haproxy/haproxy.cfg")).mode & 0o777).toBe(0o600);
     expect(fs.existsSync(inLayer("var/lib/nextcloud-ha/converged/haproxy"))).toBe(true);
 });
 
@@ -105,7 +105,7 @@ test("a changed config is checked by HAProxy itself, its servers' state saved fo
     raw.haproxy = { checkIntervalMs: 2000 };
     const after = unitOf(raw, "dc1-lb1", "haproxy");
     expect(after.triggers.filter((t, i) => t !== before.triggers[i])).toEqual([after.triggers[0]]);
-    expect(after.triggers[0]).toMatch(/^\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/);
+    expect(after.triggers[0]).toMatch(/^\/etc\/haproxy\/haproxy.cfg 0600 root:root sha256:[0-9a-f]{16}$/);
     const r = run(after.script);
     expect(r.status).toBe(0);
     expect(calls().slice(2)).toEqual(["is-active --quiet haproxy.service", "try-reload-or-restart haproxy.service"]);

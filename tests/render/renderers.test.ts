@@ -1,11 +1,11 @@
 /** The pure renderers: what each host receives, deterministic and free of secrets' values. */
 import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
-import { renderEtcdMember } from "../../render/etcd";
+import { etcdPeerName, renderEtcdMember } from "../../render/etcd";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
-import { certificateNames, needsTls, needsTrust, renderHost } from "../../render/host";
+import { certificateNames, needsTls, renderHost } from "../../render/host";
 
 import { hostByName } from "../../plan/plan";
 import { placeholderHostKey, placeholderSecrets, placeholderTls } from "../../render/placeholders";
@@ -19,7 +19,7 @@ const plan = loadPlan(readStackConfig("dc1")).plan;
 const tls = (h: string) => placeholderTls(h);
 const identity = (h: string) => ({ sshAuthorizedKeys: ["ssh-ed25519 AAAAtest op@example"], sshUser: "debian", hostKey: placeholderHostKey(h) });
 
-test("etcd: TLS for clients and peers from the deployment CA, client certificates required", () => {
+test("etcd: TLS for clients and peers from the deployment CA, client certificates required, the peer port demands the members' peer name (off by etcd.checkNames: false)", () => {
     const r = renderEtcdMember(plan, hostByName(plan, "dc2-etcd1"), tls("dc2-etcd1"));
     const env = r.files.find((f) => f.path === "/etc/default/etcd")!.content;
     expect(env).toContain('ETCD_NAME="dc2-etcd1"');
@@ -27,8 +27,13 @@ test("etcd: TLS for clients and peers from the deployment CA, client certificate
     expect(env).toContain('ETCD_CLIENT_CERT_AUTH="true"');
     expect(env).toContain('ETCD_PEER_CLIENT_CERT_AUTH="true"');
     expect(env).toContain('ETCD_INITIAL_CLUSTER_TOKEN="nextcloud-etcd"');
+    expect(env).toContain('ETCD_PEER_CERT_ALLOWED_HOSTNAME="etcd-peer.nextcloud-etcd.invalid"');
+    expect(env).not.toContain("ETCD_CLIENT_CERT_ALLOWED_HOSTNAME"); // it breaks etcd's JSON gateway, Patroni's way in
     expect(env).not.toMatch(/http:\/\//);
     expect(r.files.find((f) => f.path.endsWith("member.key"))!.mode).toBe("0600");
+    const open = loadPlan({ ...readStackConfig("dc1"), etcd: { checkNames: false } }).plan;
+    const unchecked = renderEtcdMember(open, hostByName(open, "dc2-etcd1"), tls("dc2-etcd1")).files.find((f) => f.path === "/etc/default/etcd")!.content;
+    expect(unchecked).not.toMatch(/ALLOWED_HOSTNAME/);
 });
 
 test("Patroni: REST auth, rewind, checksums, timings from the plan, sync mode in three-site", () => {
@@ -77,13 +82,16 @@ test("PostgreSQL: TLS with the member's certificate; Patroni's replication, rewi
     expect(c.etcd3.cert).toBe(c.postgresql.parameters.ssl_cert_file);
 });
 
-test("certificates: a Patroni member's names every HAProxy in front of its cluster (clients verify HAProxy's address); others name only themselves", () => {
+test("certificates: a Patroni member's names every HAProxy in front of its cluster (clients verify HAProxy's address); others name only themselves, and etcd's role names where the host has one", () => {
     const db = certificateNames(plan, hostByName(plan, "dc1-db1"));
     const lbs = plan.hosts.filter((h) => h.roles.includes("haproxy")).map((h) => h.address);
     expect(lbs.length).toBeGreaterThan(1);
     expect(db.ipAddresses).toEqual(["10.10.1.21", "127.0.0.1", ...lbs]);
+    // etcd's peer name: an etcd member's certificate carries it, no other host's.
     expect(db.dnsNames).toEqual(["dc1-db1", "localhost"]);
     expect(certificateNames(plan, hostByName(plan, "dc1-etcd1")).ipAddresses).toEqual(["10.10.1.11", "127.0.0.1"]);
+    expect(certificateNames(plan, hostByName(plan, "dc1-etcd1")).dnsNames).toEqual(["dc1-etcd1", "localhost", etcdPeerName(plan.etcdClusters[0].name)]);
+    expect(certificateNames(plan, hostByName(plan, "dc1-lb1")).dnsNames).toEqual(["dc1-lb1", "localhost"]);
     // Two-site: each site's HAProxy routes to its own cluster, so a member names its site's HAProxy only.
     const two = loadPlan(twoSiteConfig()).plan;
     const lb = (site: string) => two.hosts.find((h) => h.site === site && h.roles.includes("haproxy"))!.address;
@@ -91,8 +99,8 @@ test("certificates: a Patroni member's names every HAProxy in front of its clust
     expect(certificateNames(two, hostByName(two, "dc2-db1")).ipAddresses).not.toContain(lb("dc1"));
 });
 
-test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, stats on the management address without the version", () => {
-    const cfg = renderHaproxyConfig(plan, hostByName(plan, "dc1-lb1"));
+test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, stats on the management address over TLS with a password, without the version", () => {
+    const cfg = renderHaproxyConfig(plan, hostByName(plan, "dc1-lb1"), { statsPassword: "stats-pw-1" });
     expect(cfg).toMatch(/listen stats\n(    .*\n)*    stats hide-version\n/);
     const section = (name: string) => cfg.split(/\n(?=listen )/).find((s) => s.startsWith(`listen ${name}`))!;
     expect(section("primary")).toContain("bind *:5000");
@@ -105,7 +113,15 @@ test("HAProxy: 5000 to /primary, 5001 round-robin over /replica, sessions cut, s
         expect(section(s)).toContain("server dc1-db1 10.10.1.21:5432 maxconn 1000 check port 8008");
         expect(section(s)).toContain("server dc2-db1 10.10.2.21:5432 maxconn 1000 check port 8008");
     }
-    expect(section("stats")).toContain("bind 10.10.1.31:7000");
+    expect(section("stats")).toContain("bind 10.10.1.31:7000 ssl crt /etc/haproxy/pki/haproxy.pem");
+    expect(section("stats")).toContain("stats auth stats:stats-pw-1");
+    expect(section("stats")).not.toMatch(/stats admin/);
+    const files = renderHost(plan, hostByName(plan, "dc1-lb1"), { secrets: placeholderSecrets(), tls: tls("dc1-lb1") }).files;
+    // The password and the key: root's only.
+    expect(files.filter((f) => /haproxy\.(cfg|pem)$/.test(f.path)).map((f) => `${f.path} ${f.mode}`)).toEqual([
+        "/etc/haproxy/haproxy.cfg 0600",
+        "/etc/haproxy/pki/haproxy.pem 0600",
+    ]);
     expect(cfg).not.toMatch(/bind (\*|0\.0\.0\.0):7000/);
 });
 
@@ -144,7 +160,6 @@ test("rendering is deterministic and every dc1 host's files match the reviewed s
                 const r = renderHost(plan, h, {
                     secrets: placeholderSecrets(),
                     tls: needsTls(h) ? tls(h.name) : undefined,
-                    caTrust: needsTrust(h) ? tls(h.name).caCert : undefined,
                 });
                 const files = r.files.map((f) => `--- ${f.path} ${f.mode} ${f.owner} (${f.service})\n${f.content}`).join("\n");
                 return { host: h.name, rendered: `${renderCloudInit(h, r, identity(h.name))}\n=== converged files\n${files}` };

@@ -43,8 +43,8 @@ test("a config change shows in two checks as the changed trigger of exactly its 
         const lines = (out: string) => out.split("\n");
         const removed = lines(before.out).filter((l) => !lines(after.out).includes(l));
         const added = lines(after.out).filter((l) => !lines(before.out).includes(l));
-        expect(removed).toEqual([expect.stringMatching(/^ {6}\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/)]);
-        expect(added).toEqual([expect.stringMatching(/^ {6}\/etc\/haproxy\/haproxy.cfg 0644 root:root sha256:[0-9a-f]{16}$/)]);
+        expect(removed).toEqual([expect.stringMatching(/^ {6}\/etc\/haproxy\/haproxy.cfg 0600 root:root sha256:[0-9a-f]{16}$/)]);
+        expect(added).toEqual([expect.stringMatching(/^ {6}\/etc\/haproxy\/haproxy.cfg 0600 root:root sha256:[0-9a-f]{16}$/)]);
         // ... under dc1-lb1's step.
         const after1 = lines(after.out);
         const at = after1.indexOf(added[0]);

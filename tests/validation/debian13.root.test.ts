@@ -9,10 +9,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createCa, labCertificate } from "../../lab/pki";
-import { HAPROXY_CA, renderHaproxyConfig } from "../../render/haproxy";
+import { issueIdentity, labCertificate } from "../../lab/pki";
+import { HAPROXY_CA, HAPROXY_CRT, renderHaproxyConfig } from "../../render/haproxy";
 import { renderNginxSite, TLS_DIR } from "../../render/nginx";
 import { renderPatroniConfig } from "../../render/patroni";
+import { certificateNames } from "../../render/host";
 
 import { DeploymentPlan, hostByName } from "../../plan/plan";
 import { placeholderSecrets } from "../../render/placeholders";
@@ -94,9 +95,14 @@ test.each([
     ["twoSite", "dc2-lb1"],
 ])("HAProxy 3.0 accepts the %s config of %s", (plan, host) => {
     const p = plans[plan];
-    // The checks' CA file is read at the check: a real CA certificate where the host would have its bundle.
-    const ca = writeInRoot("haproxy-ca.crt", createCa(fs.mkdtempSync(path.join(os.tmpdir(), "ncha-ca-"))));
-    const file = writeInRoot(`${plan}-${host}.cfg`, renderHaproxyConfig(p, hostByName(p, host)).replaceAll(HAPROXY_CA, ca));
+    // The checks' CA file and the stats page's certificate are read at the check: real ones where the host would have its own.
+    const identity = issueIdentity(fs.mkdtempSync(path.join(os.tmpdir(), "ncha-ca-")), certificateNames(p, hostByName(p, host)), p.certificates);
+    const ca = writeInRoot("haproxy-ca.crt", identity.caCert);
+    const crt = writeInRoot("haproxy.pem", identity.cert + identity.key);
+    const file = writeInRoot(
+        `${plan}-${host}.cfg`,
+        renderHaproxyConfig(p, hostByName(p, host), placeholderSecrets().haproxy).replaceAll(HAPROXY_CA, ca).replaceAll(HAPROXY_CRT, crt),
+    );
     const r = inRoot(["haproxy", "-c", "-V", "-f", file]);
     expect(r.output).toContain("Configuration file is valid");
     expect(r.status).toBe(0);
@@ -104,7 +110,10 @@ test.each([
 
 test("the HAProxy check does catch a broken config", () => {
     const p = plans.threeSite;
-    const file = writeInRoot("broken.cfg", renderHaproxyConfig(p, hostByName(p, "dc1-lb1")).replace("balance roundrobin", "balance sideways"));
+    const file = writeInRoot(
+        "broken.cfg",
+        renderHaproxyConfig(p, hostByName(p, "dc1-lb1"), placeholderSecrets().haproxy).replace("balance roundrobin", "balance sideways"),
+    );
     expect(inRoot(["haproxy", "-c", "-f", file]).status).not.toBe(0);
 });
 
