@@ -232,6 +232,19 @@ export async function checkPostgresTls(state: LabState): Promise<string[]> {
     return seen;
 }
 
+/** How long a drill waits for the old primary to stream again after the heal. */
+const OLD_PRIMARY_BACK_MS = 240000;
+
+/** Seconds from `since` (epoch seconds) until Patroni reports `member` streaming as a replica; undefined if not within OLD_PRIMARY_BACK_MS. */
+async function secondsUntilStreaming(plan: DeploymentPlan, member: string, since: number): Promise<number | undefined> {
+    while (Date.now() / 1000 - since < OLD_PRIMARY_BACK_MS / 1000) {
+        const m = (await patroniMembers(plan).catch(() => [])).find((x) => x.name === member);
+        if (m && m.role !== "leader" && m.state === "streaming") return Math.round((Date.now() / 1000 - since) * 100) / 100;
+        await sleep(250);
+    }
+    return undefined;
+}
+
 /** A CA generation no plan uses: the lab's "other CA". */
 const STRANGER_CA = 999;
 
@@ -885,7 +898,8 @@ function writerHost(state: LabState, scenario: Scenario, target: string): { host
     return { host: site.database.via, nginx: false };
 }
 
-async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise<TrialResult> {
+/** `faultHoldMs`: how long the fault stays after the cluster recovered from it, before the heal (default 5 s). */
+async function trial(name: keyof typeof SCENARIOS, n: number, say: Say, faultHoldMs = 5000): Promise<TrialResult> {
     const scenario: Scenario = SCENARIOS[name];
     let state = requireState();
     const leader = await waitHealthy(state, 180000, () => undefined);
@@ -924,10 +938,12 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise
                 if (latestOk < faultAt + 1) return undefined;
                 return scenario.changesLeader ? leaderMoved() : true;
             });
-            await sleep(5000);
+            await sleep(faultHoldMs);
         }
         if (scenario.healWhen !== "never") say(`trial ${n}: healing (${await heal()}), writing on through the heal`);
         const healedAt = Date.now() / 1000;
+        // A fault on the leader's own host: how long after the heal it streams from the new leader again.
+        const oldPrimaryBack = scenario.healWhen !== "never" && target === leader ? secondsUntilStreaming(plan, leader, healedAt) : undefined;
         state = requireState();
         // A killed host's watcher died with it: watch the rebooted host too, or a second
         // writable primary after the heal would go unseen.
@@ -966,7 +982,11 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise
             { from: healedAt, to: ended, what: "after the heal", members: members.filter((m) => membersOf(requireState()).includes(m)) },
         ];
         const findings = assessTrial({ faultAt, writes: writer.events, stored, watches: watchers.flatMap((w) => w.events), members, observeWindows: windows });
-        const result = trialResult({ scenario: name, trial: n, oldLeader: leader, newLeader, target }, findings, drillProblems);
+        const back = await oldPrimaryBack;
+        if (oldPrimaryBack && back === undefined)
+            drillProblems.push(`${leader} did not stream from the new leader within ${OLD_PRIMARY_BACK_MS / 1000} s of the heal`);
+        const extra = back === undefined ? undefined : { oldPrimaryBack: back };
+        const result = trialResult({ scenario: name, trial: n, oldLeader: leader, newLeader, target, extra }, findings, drillProblems);
         if (scenario.canary) {
             // The loss is the canary's point: it passes when the recorder reported it.
             result.problems = result.problems.filter((p) => !/acknowledged writes lost/.test(p));
@@ -988,7 +1008,8 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say): Promise
  * the scenario's finish (putting the stack files' plan back), for a caller whose next drill starts
  * where this one ends (add-replica, then remove-replica of the member it added).
  */
-export async function drill(name: string, opts: { trials: number; say?: Say; keep?: boolean }): Promise<DrillResult> {
+/** `faultHoldMs`: how long a fault stays after the cluster recovered (bench:isolation's longer cuts). */
+export async function drill(name: string, opts: { trials: number; say?: Say; keep?: boolean; faultHoldMs?: number }): Promise<DrillResult> {
     requireRoot();
     if (!(DRILLS as readonly string[]).includes(name)) throw new LabError(`unknown scenario ${name || "(none)"}; the scenarios are ${DRILLS.join(", ")}`);
     const state = requireState();
@@ -1006,7 +1027,7 @@ export async function drill(name: string, opts: { trials: number; say?: Say; kee
         for (let n = 1; n <= opts.trials; n++) {
             let finished = false;
             try {
-                trials.push(name === "dc-promotion" ? await promotionTrial(n, say) : await trial(name as keyof typeof SCENARIOS, n, say));
+                trials.push(name === "dc-promotion" ? await promotionTrial(n, say) : await trial(name as keyof typeof SCENARIOS, n, say, opts.faultHoldMs));
                 finished = true;
             } finally {
                 const s = requireState();

@@ -174,6 +174,11 @@ export function dynamicConfig(plan: DeploymentPlan, cluster: PatroniClusterPlan)
                 // rather than the primary's disk filling up.
                 max_slot_wal_keep_size: "20GB",
                 password_encryption: "scram-sha-256",
+                // A walsender drops a standby silent for one leader-key TTL (PostgreSQL's
+                // default is 60 s): a demoted primary cut off from its standbys stops (its
+                // walsenders wait for them to confirm the shutdown checkpoint) and rejoins that
+                // much sooner (docs/BENCHMARKS-isolation.md).
+                wal_sender_timeout: `${plan.patroni.ttl}s`,
                 ...plan.patroni.parameters,
             },
         },

@@ -41,6 +41,8 @@ test("Patroni: REST auth, rewind, checksums, timings from the plan, sync mode in
     expect(c.restapi.authentication.username).toBe("patroni");
     expect(c.restapi.connect_address).toBe("10.10.1.21:8008");
     expect(c.bootstrap.dcs).toMatchObject({ ttl: 20, loop_wait: 5, retry_timeout: 5, synchronous_mode: true });
+    // A standby silent for one TTL is dropped: a cut-off, demoted primary stops that soon.
+    expect(c.bootstrap.dcs.postgresql.parameters.wal_sender_timeout).toBe("20s");
     expect(c.bootstrap.dcs.postgresql.use_pg_rewind).toBe(true);
     expect(c.bootstrap.initdb).toContain("data-checksums");
     expect(Object.keys(c.postgresql.authentication)).toEqual(["superuser", "replication", "rewind"]);
