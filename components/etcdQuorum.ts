@@ -31,7 +31,7 @@ export class EtcdQuorum extends pulumi.ComponentResource {
         super(
             "nextcloud-ha:index:EtcdQuorum",
             name,
-            { site: component.site, cluster: { name: cluster.name, members: memberPlacement(placement.plan, cluster.members) } },
+            { site: component.site, cluster: { name: cluster.name, members: memberPlacement(placement.plan, cluster.members), leaders: cluster.leaders } },
             opts,
         );
         if (cluster.members.length === 0) throw new pulumi.ResourceError(`etcd cluster ${cluster.name} has no members`, this);

@@ -20,7 +20,8 @@ const PROBE_CONFIG = "/etc/nextcloud-ha/lab-probe.json";
 
 /** Start order: each phase waits for the one before (lab/services.ts). */
 export const PHASES: string[][] = [
-    ["etcd"],
+    // The leader keeper waits for every member itself (its hold-off).
+    ["etcd", "etcd-leader"],
     ["glusterd"],
     ["patroni", "haproxy"],
     ["gluster-mount"],

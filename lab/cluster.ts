@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeploymentPlan, hostByName } from "../plan/plan";
+import { DeploymentPlan, EtcdClusterPlan, hostByName } from "../plan/plan";
 import { trustBundle } from "./pki";
 import { PKI_DIR } from "./state";
 import { HttpAnswer, httpRequest, TlsClient } from "../ops/http";
@@ -87,6 +87,21 @@ export function healthy(members: PatroniMemberStatus[] | undefined, expected: nu
     if (!leaderOf(members) && !standbyLeader) return false;
     const replicas = members.filter((m) => m.role !== "leader" && m.role !== "standby_leader");
     return replicas.every((m) => m.state === "streaming") && (!synchronous || replicas.some((m) => m.role === "sync_standby"));
+}
+
+/** The member holding an etcd cluster's raft leadership, as the first member that answers sees it (the v3 JSON API: maintenance status and member list). */
+export async function etcdLeader(plan: DeploymentPlan, cluster: EtcdClusterPlan): Promise<string | undefined> {
+    for (const m of cluster.members) {
+        const url = (p: string) => `https://${hostByName(plan, m).address}:${plan.ports.etcdClient}/v3/${p}`;
+        const post = (p: string) => httpRequest(url(p), { method: "POST", body: {}, timeoutMs: 1500, tls: memberTls(plan, m) }).catch(() => undefined);
+        const status = await post("maintenance/status");
+        const list = status?.status === 200 ? await post("cluster/member/list") : undefined;
+        if (!status || !list || list.status !== 200) continue;
+        const leader = (JSON.parse(status.body) as { leader?: string }).leader;
+        const members = (JSON.parse(list.body) as { members?: { ID: string; name: string }[] }).members ?? [];
+        return members.find((x) => x.ID === leader)?.name;
+    }
+    return undefined;
 }
 
 export async function etcdHealth(plan: DeploymentPlan, member: string): Promise<boolean> {

@@ -4,7 +4,7 @@
  */
 import { bricksOnline } from "../ops/gluster";
 import { hostsOf } from "../plan/plan";
-import { etcdHealth, haproxyServers, leaderOf, patroniMembers, PatroniMemberStatus } from "./cluster";
+import { etcdHealth, etcdLeader, haproxyServers, leaderOf, patroniMembers, PatroniMemberStatus } from "./cluster";
 import { execInHost, unitState } from "./hosts";
 import { servicesOf } from "./services";
 import { LabState, pidAlive, requireState } from "./state";
@@ -21,6 +21,8 @@ export interface LabStatus {
     }[];
     patroni: { leader?: string; members: PatroniMemberStatus[] };
     etcd: Record<string, boolean>;
+    /** Each etcd cluster's raft leader (three-site: the keeper holds it on the witness). */
+    etcdLeaders: Record<string, string | undefined>;
     haproxy: Record<string, { primary: string; replicas: string; upPrimary: string[]; upReplicas: string[] } | undefined>;
     /** The Gluster volume's bricks online (`gluster volume status`), when the plan has one. */
     gluster?: { volume: string; bricksOnline: number; bricks: number };
@@ -35,6 +37,8 @@ export async function status(): Promise<LabStatus> {
     const members = await patroniMembers(plan);
     const etcd: Record<string, boolean> = {};
     for (const h of hostsOf(plan, { role: "etcd" })) etcd[h.name] = await etcdHealth(plan, h.name);
+    const etcdLeaders: LabStatus["etcdLeaders"] = {};
+    for (const c of plan.etcdClusters) etcdLeaders[c.name] = await etcdLeader(plan, c);
     const haproxy: LabStatus["haproxy"] = {};
     for (const h of hostsOf(plan, { role: "haproxy" })) {
         const up = await haproxyServers(plan, h.name);
@@ -58,6 +62,7 @@ export async function status(): Promise<LabStatus> {
         })),
         patroni: { leader: leaderOf(members), members },
         etcd,
+        etcdLeaders,
         haproxy,
         gluster: plan.gluster && glusterStatus(state),
         nginx:
@@ -99,6 +104,8 @@ export function formatStatus(s: LabStatus): string {
     lines.push(
         `etcd: ${Object.entries(s.etcd)
             .map(([k, v]) => `${k} ${v ? "healthy" : "UNHEALTHY"}`)
+            .join(", ")}; leader ${Object.entries(s.etcdLeaders)
+            .map(([c, l]) => (Object.keys(s.etcdLeaders).length > 1 ? `${c}: ${l ?? "NONE"}` : (l ?? "NONE")))
             .join(", ")}`,
     );
     for (const [lb, v] of Object.entries(s.haproxy)) {

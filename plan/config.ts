@@ -146,6 +146,16 @@ export interface EtcdConfig {
      * (docs/design/security.md).
      */
     checkNames: boolean;
+    /**
+     * three-site: a service on the witness's etcd member keeps the raft leadership there while
+     * every member is healthy (render/etcd_leader.py), so losing a data site never loses etcd's
+     * leader with the primary. `false` turns it off (the check warns).
+     */
+    keepLeader: boolean;
+    /** The members that may hold the leadership; default the one member outside the data sites (name them where there are more). */
+    leaders: string[];
+    /** How long the keeper waits after it starts, after any leader or health change, and after its own move, before it moves the leadership. */
+    leaderHoldOffS: number;
 }
 
 /**
@@ -248,7 +258,7 @@ export const DEFAULTS = {
     primarySite: "dc1",
     patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576, parameters: {} },
     haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
-    etcd: { heartbeatMs: 100, electionTimeoutMs: 1000, checkNames: true },
+    etcd: { heartbeatMs: 100, electionTimeoutMs: 1000, checkNames: true, keepLeader: true, leaders: [], leaderHoldOffS: 30 },
     certificates: { hostDays: 365, renewBeforeDays: 30, caSigning: 0, caTrusted: [0] },
     passwords: { rotation: { superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 } as Record<PasswordRole, number> },
     packages: { update: 0 },

@@ -82,7 +82,11 @@ function etcdOutcome(s: Scene): RoleOutcome {
     const up = c.members.filter(s.up);
     const need = Math.floor(c.members.length / 2) + 1;
     const note = `${up.length} of ${c.members.length} ${s.failure.kind === "link" ? `reachable in ${s.plan.activeSite}` : "up"} (${list(up)}), quorum ${need}`;
-    if (up.length >= need) return ok(note);
+    // Without the leader keeper etcd's leader may be any member: lost with the primary, the failover waits for another election and the leases it renews.
+    const withPrimary =
+        s.plan.topology === "three-site" && c.leaders.length === 0 && c.members.some((m) => !s.up(m)) && activeCluster(s.plan).members.some((m) => !s.up(m));
+    if (up.length >= need)
+        return ok(withPrimary ? `${note}; etcd's leader may go with the primary (no leader keeper: etcd.keepLeader): a slower failover` : note);
     const spread = s.plan.topology === "two-site" ? "Proxmox nodes of the site" : "sites and Proxmox nodes";
     return fail(`${note}: no quorum`, `spread ${c.name}'s members over the ${spread} so that no one of them holds half or more`);
 }

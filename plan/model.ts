@@ -84,6 +84,8 @@ export interface EtcdClusterPlan {
     /** etcd's `initial-cluster-token`, unique per cluster. */
     name: string;
     members: string[];
+    /** The members whose leader keeper holds the raft leadership on them (three-site: the witness's); empty: no keeper. */
+    leaders: string[];
 }
 
 export interface PatroniClusterPlan {

@@ -5,7 +5,7 @@
  * from the project-level config only, so every stack (and the lab) computes the same plan
  * and dc1 can name dc2's members without reading dc2.
  */
-import { ProjectConfig, Role, ROLES, Size } from "./config";
+import { ConfigError, ProjectConfig, Role, ROLES, Size, showValue } from "./config";
 import { PORTS, VERSIONS } from "./constants";
 import {
     AppPlan,
@@ -112,6 +112,31 @@ function deployOrderOf(plan: Omit<DeploymentPlan, "deployOrder">): StackOrder[] 
 }
 
 /** Builds the plan of all sites from validated project config; refuses a plan that breaks a cross-key rule. */
+/**
+ * three-site: the etcd members the leader keeper holds the leadership on: the plan's
+ * `etcd.leaders`, or else the one member outside the data sites. None when the keeper is off.
+ */
+function etcdLeaders(config: ProjectConfig, hosts: HostPlan[], sites: { name: string; witness: boolean }[]): string[] {
+    if (!config.etcd.keepLeader) return [];
+    const outside = hosts.filter((h) => h.roles.includes("etcd") && sites.find((s) => s.name === h.site)?.witness).map((h) => h.name);
+    if (config.etcd.leaders.length === 0) {
+        if (outside.length === 1) return outside;
+        throw new ConfigError(
+            "etcd.leaders",
+            outside.length === 0
+                ? "no etcd member is outside the data sites, so none can keep etcd's leadership away from the primary's site; put one in the witness site, or set etcd.keepLeader: false"
+                : `the etcd members outside the data sites are ${outside.join(", ")}; name those that may hold etcd's leadership, e.g. [${outside[0]}]`,
+        );
+    }
+    for (const name of config.etcd.leaders)
+        if (!outside.includes(name))
+            throw new ConfigError(
+                "etcd.leaders",
+                `${showValue(name)} is not an etcd member outside the data sites (${outside.join(", ") || "there is none"}); a leader in a data site can be lost with the primary`,
+            );
+    return [...new Set(config.etcd.leaders)];
+}
+
 export function buildPlan(config: ProjectConfig): DeploymentPlan {
     const hosts: HostPlan[] = [];
     const sites: Omit<SitePlan, "database" | "redis" | "publicAddresses" | "components">[] = [];
@@ -155,13 +180,14 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
     let patroniClusters: Omit<PatroniClusterPlan, "configuredBy">[];
     switch (config.topology) {
         case "three-site":
-            etcdClusters = [{ name: `${scope}-etcd`, members: names("etcd") }];
+            etcdClusters = [{ name: `${scope}-etcd`, members: names("etcd"), leaders: etcdLeaders(config, hosts, sites) }];
             patroniClusters = [
                 { scope, sites: sites.map((s) => s.name), members: names("patroni"), etcd: `${scope}-etcd`, synchronousMode: true, permanentSlots: [] },
             ];
             break;
         case "two-site": {
-            etcdClusters = sites.map((s) => ({ name: `${scope}-${s.name}-etcd`, members: names("etcd", s.name) }));
+            // Each site's own cluster: its leader is in its site whatever it does.
+            etcdClusters = sites.map((s) => ({ name: `${scope}-${s.name}-etcd`, members: names("etcd", s.name), leaders: [] }));
             const standbySites = sites.filter((s) => s.name !== config.activeSite);
             // Named by site, not by role: a promotion must never rename a running cluster.
             const scopeOf = (site: string) => (site === config.primarySite ? scope : `${scope}-${site}`);

@@ -105,6 +105,21 @@ export const RULES: PolicyRule[] = [
         },
     },
     {
+        name: "etcd-leader-kept",
+        description:
+            "An etcd cluster spread over sites keeps its raft leadership outside the data sites (the leader keeper, etcd.keepLeader): a warning when it does not.",
+        enforcement: "advisory",
+        types: [TYPES.etcd],
+        check: ({ props }) => {
+            const sites = new Set(((props.cluster?.members ?? []) as Member[]).map((m) => m.site));
+            return sites.size > 1 && !(props.cluster?.leaders ?? []).length
+                ? [
+                      `etcd cluster ${props.cluster?.name} has no leader keeper (etcd.keepLeader is false): when etcd's leader is lost with the primary's site, the failover waits for another etcd election and the leases it renews (docs/BENCHMARKS-sites.md); set etcd.keepLeader: true`,
+                  ]
+                : [];
+        },
+    },
+    {
         name: "patroni-timings",
         description: "Patroni's loop_wait + 2 * retry_timeout <= ttl.",
         types: [TYPES.patroni],

@@ -12,6 +12,11 @@ import { DeploymentPlan, HostPlan, etcdClusterOf, hostByName } from "../plan/pla
 import { RenderedHost, TlsIdentity } from "./rendered";
 
 export const ETCD_PKI = "/etc/etcd/pki";
+/** Keeps the raft leadership on a member the plan lets lead (render/etcd_leader.py). */
+export const ETCD_LEADER_SCRIPT = "/usr/local/lib/nextcloud-ha/etcd-leader-keeper.py";
+const ETCD_LEADER_UNIT = "nextcloud-ha-etcd-leader.service";
+/** Raft entries the keeper's member may be behind the leader and still take the leadership. */
+const LEADER_MAX_LAG = 1000;
 /** Joins a running cluster before the first start, leaves it before the VM goes (render/etcd_member.py). */
 export const ETCD_MEMBER_SCRIPT = "/usr/local/lib/nextcloud-ha/etcd-member.py";
 /** The cluster a member bootstraps with (the plan's: `new`): read at its first start only. */
@@ -19,6 +24,12 @@ const BOOTSTRAP_ENV = "/etc/etcd/bootstrap.env";
 /** Written by the join script when the member joins a running cluster (`existing`, the cluster's members); read after BOOTSTRAP_ENV. */
 const JOIN_ENV = "/var/lib/nextcloud-ha/etcd-join.env";
 const DATA_DIR = "/var/lib/etcd/default";
+
+/** One of the etcd scripts beside this file, after what they share (etcd_common.py: its settings, etcdctl with the member's certificate). */
+function etcdScript(file: string, settings: object): string {
+    const read = (f: string) => fs.readFileSync(path.join(__dirname, f), "utf8");
+    return read("etcd_common.py").replace("@SETTINGS@", JSON.stringify(settings)) + "\n\n" + read(file);
+}
 
 /** `https://address:2379` for every member of the cluster the host belongs to or uses. */
 export function etcdClientUrls(plan: DeploymentPlan, host: string): string[] {
@@ -102,14 +113,16 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
         `export ETCDCTL_CACERT=${ETCD_PKI}/ca.crt\n` +
         `export ETCDCTL_CERT=${ETCD_PKI}/member.crt\n` +
         `export ETCDCTL_KEY=${ETCD_PKI}/member.key\n`;
+    const keeper = cluster.leaders.includes(host.name) ? renderLeaderKeeper(plan, host, cluster.leaders, settings) : undefined;
     return {
         files: [
+            ...(keeper?.files ?? []),
             { path: "/etc/default/etcd", content: envFile, mode: "0644", owner: "root:root" },
             { path: BOOTSTRAP_ENV, content: bootstrap, mode: "0644", owner: "root:root", noApply: true },
             { path: "/etc/systemd/system/etcd.service.d/50-nextcloud-ha.conf", content: dropIn, mode: "0644", owner: "root:root" },
             {
                 path: ETCD_MEMBER_SCRIPT,
-                content: fs.readFileSync(path.join(__dirname, "etcd_member.py"), "utf8").replace("@SETTINGS@", JSON.stringify(settings)),
+                content: etcdScript("etcd_member.py", settings),
                 mode: "0755",
                 owner: "root:root",
                 noApply: true,
@@ -136,7 +149,62 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
                 apply: restart,
                 update: { generation: plan.packages.update, packages: ["etcd-server", "etcd-client"], then: restart },
             },
+            ...(keeper?.services ?? []),
         ],
         packages: ["etcd-server", "etcd-client"],
+    };
+}
+
+/**
+ * The leader keeper on a member the plan lets lead (`etcd.keepLeader`, `etcd.leaders`): a
+ * service beside etcd, after it, as etcd's user (it reads the member's certificate and key).
+ * Its files belong to it: a change restarts the keeper, never etcd.
+ */
+function renderLeaderKeeper(
+    plan: DeploymentPlan,
+    host: HostPlan,
+    leaders: string[],
+    member: { localUrl: string; caFile: string; certFile: string; keyFile: string },
+): Pick<RenderedHost, "files" | "services"> {
+    const settings = {
+        name: host.name,
+        leaders,
+        holdOffS: plan.etcd.leaderHoldOffS,
+        maxLag: LEADER_MAX_LAG,
+        intervalS: 2,
+        localUrl: member.localUrl,
+        caFile: member.caFile,
+        certFile: member.certFile,
+        keyFile: member.keyFile,
+    };
+    const command = ["/usr/bin/python3", ETCD_LEADER_SCRIPT];
+    const unit = [
+        "[Unit]",
+        "Description=etcd leader keeper: holds the raft leadership on this member (nextcloud-ha)",
+        "After=etcd.service",
+        "Wants=etcd.service",
+        "",
+        "[Service]",
+        "User=etcd",
+        `ExecStart=${command.join(" ")}`,
+        "Restart=always",
+        "RestartSec=5",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ].join("\n");
+    return {
+        files: [
+            {
+                path: ETCD_LEADER_SCRIPT,
+                content: etcdScript("etcd_leader.py", settings),
+                mode: "0755",
+                owner: "root:root",
+                service: "etcd-leader",
+            },
+            { path: `/etc/systemd/system/${ETCD_LEADER_UNIT}`, content: unit, mode: "0644", owner: "root:root", service: "etcd-leader" },
+        ],
+        services: [{ name: "etcd-leader", unit: ETCD_LEADER_UNIT, user: "etcd", command, apply: { kind: "restart" } }],
     };
 }

@@ -17,12 +17,12 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import time
 import urllib.request
 
-S = json.loads(r"""@SETTINGS@""")
+# S, etcdctl and why: render/etcd_common.py, put before this script.
+
 NAME, PEER = S["name"], S["peerUrl"]
 
 
@@ -33,28 +33,6 @@ def say(message):
 def fail(message):
     print(f"etcd {sys.argv[1]} on {NAME}: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
-
-
-def etcdctl(endpoints, *args, timeout="10s"):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
-    env.update(
-        ETCDCTL_API="3",
-        ETCDCTL_ENDPOINTS=",".join(endpoints),
-        ETCDCTL_CACERT=S["caFile"],
-        ETCDCTL_CERT=S["certFile"],
-        ETCDCTL_KEY=S["keyFile"],
-        ETCDCTL_DIAL_TIMEOUT="3s",
-        ETCDCTL_COMMAND_TIMEOUT=timeout,
-    )
-    try:
-        return subprocess.run(["etcdctl", *args], env=env, capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(args, 1, "", "etcdctl timed out")
-
-
-def why(r):
-    # etcdctl's last line says it; the lines before are its client's retry log.
-    return (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
 
 
 def healthy(url):

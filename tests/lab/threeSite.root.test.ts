@@ -101,6 +101,24 @@ test(
 );
 
 test(
+    "etcd's leadership sits on the witness's member: the leader keeper moves it there after the hold-off, and status shows it",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { etcdLeader } = await import("../../lab/cluster");
+        const { waitFor } = await import("../../lab/sh");
+        const plan = requireState().plan;
+        const cluster = plan.etcdClusters[0];
+        expect(cluster.leaders).toEqual(["dc3-etcd1"]);
+        // Healthy since boot: within the hold-off (30 s) and a few of the keeper's rounds.
+        await waitFor("the etcd leader on dc3-etcd1", (plan.etcd.leaderHoldOffS + 60) * 1000, async () =>
+            (await etcdLeader(plan, cluster)) === "dc3-etcd1" ? true : undefined,
+        );
+        expect((await status()).etcdLeaders).toEqual({ [cluster.name]: "dc3-etcd1" });
+    },
+    2 * MINUTE,
+);
+
+test(
     "PostgreSQL's links are TLS and verified: each member and HAProxy take verify-full, a plaintext connection is refused by pg_hba, a client trusting another CA refuses the server, the superuser is refused from HAProxy's host, every replica streams over TLS",
     async () => {
         const { requireState } = await import("../../lab/state");

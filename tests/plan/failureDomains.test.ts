@@ -50,6 +50,12 @@ describe("the committed three-site stacks", () => {
         const site = row(m, "site dc1");
         expect(site.drill).toBe("site-loss");
         expect(site.roles.etcd).toEqual({ survives: true, note: "2 of 3 up (dc2-etcd1, dc3-etcd1), quorum 2" });
+        // Without the leader keeper, the same loss may take etcd's leader with the primary: the slower path.
+        const off = failureMatrix(loadPlan({ ...readStackConfig("dc1"), etcd: { keepLeader: false } }).plan);
+        expect(row(off, "site dc1").roles.etcd?.note).toMatch(
+            /quorum 2; etcd's leader may go with the primary \(no leader keeper: etcd.keepLeader\): a slower failover$/,
+        );
+        expect(row(off, "host dc3-etcd1").roles.etcd?.note).toBe("2 of 3 up (dc1-etcd1, dc2-etcd1), quorum 2");
         expect(site.roles.patroni!.note).toMatch(/^dc2-db1 up/);
         expect(site.roles.haproxy!.note).toBe("dc2-lb1 routes to nextcloud's primary");
         expect(row(m, "host dc1-db1").drill).toBe("primary-host-loss");

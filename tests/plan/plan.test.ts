@@ -14,7 +14,8 @@ test("every stack computes the same plan of all sites", () => {
 
 test("three-site: one etcd cluster over all sites, one synchronous Patroni cluster over the data sites, dc3 a witness", () => {
     const p = planOf("dc1");
-    expect(p.etcdClusters).toEqual([{ name: "nextcloud-etcd", members: ["dc1-etcd1", "dc2-etcd1", "dc3-etcd1"] }]);
+    // The witness's member holds etcd's leadership (the keeper): a data site's loss never takes it.
+    expect(p.etcdClusters).toEqual([{ name: "nextcloud-etcd", members: ["dc1-etcd1", "dc2-etcd1", "dc3-etcd1"], leaders: ["dc3-etcd1"] }]);
     expect(p.patroniClusters).toHaveLength(1);
     expect(p.patroniClusters[0]).toMatchObject({ scope: "nextcloud", members: ["dc1-db1", "dc2-db1"], synchronousMode: true });
     expect(p.sites.map((s) => [s.name, s.witness])).toEqual([
@@ -58,4 +59,21 @@ test("the committed two-site example is the plan the lab and the runbook use", (
         ["dc2-db1", "dc2-db2"],
     ]);
     expect(dc1.gluster!.bricks.map((b) => `${b.host}${b.arbiter ? " (arbiter)" : ""}`)).toEqual(["dc1-gfs1", "dc2-gfs1", "dc1-etcd3 (arbiter)"]);
+});
+
+test("etcd's leader keeper: on the one member outside the data sites; named where there are more; off on request; two-site has none", () => {
+    const raw = () => JSON.parse(JSON.stringify(readStackConfig("dc1")));
+    expect(loadPlan({ ...raw(), etcd: { keepLeader: false } }).plan.etcdClusters[0].leaders).toEqual([]);
+    // A second member in the witness site: the plan must name who may lead.
+    const two = raw();
+    two.sites.dc3.hosts.push({ name: "dc3-etcd2", vmId: 1302, address: "10.10.3.12", roles: ["etcd"] });
+    two.sites.dc1.hosts.push({ name: "dc1-etcd2", vmId: 1109, address: "10.10.1.12", roles: ["etcd"] });
+    expect(() => loadPlan(two)).toThrow(
+        "nextcloud-ha:etcd.leaders: the etcd members outside the data sites are dc3-etcd1, dc3-etcd2; name those that may hold etcd's leadership, e.g. [dc3-etcd1]",
+    );
+    expect(loadPlan({ ...two, etcd: { leaders: ["dc3-etcd2"] } }).plan.etcdClusters[0].leaders).toEqual(["dc3-etcd2"]);
+    expect(() => loadPlan({ ...two, etcd: { leaders: ["dc1-etcd1"] } })).toThrow(
+        /^nextcloud-ha:etcd\.leaders: "dc1-etcd1" is not an etcd member outside the data sites/,
+    );
+    expect(loadPlan(twoSiteConfig()).plan.etcdClusters.every((c) => c.leaders.length === 0)).toBe(true);
 });

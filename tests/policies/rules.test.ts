@@ -6,7 +6,7 @@ const members = (...nodes: string[]) => nodes.map((n, i) => ({ name: `m${i}`, si
 const etcd = (n: number) => ({
     type: TYPES.etcd,
     name: "dc1-etcd",
-    props: { cluster: { name: "nextcloud-etcd", members: members(...Array.from({ length: n }, (_, i) => `pve${i}`)) } },
+    props: { cluster: { name: "nextcloud-etcd", members: members(...Array.from({ length: n }, (_, i) => `pve${i}`)), leaders: ["m2"] } },
 });
 const patroni = (over: Record<string, unknown> = {}) => ({
     type: TYPES.patroni,
@@ -23,6 +23,20 @@ test("etcd-quorum-odd", () => {
     expect(rule("etcd-quorum-odd").check(etcd(3))).toEqual([]);
     expect(rule("etcd-quorum-odd").check(etcd(4))[0]).toMatch(/has 4 members; use 3 or 5/);
     expect(rule("etcd-quorum-odd").check(etcd(1))[0]).toMatch(/has 1 members/);
+});
+
+test("etcd-leader-kept: a warning for an etcd cluster over sites without a leader keeper; none within one site", () => {
+    const r = rule("etcd-leader-kept");
+    expect(r.enforcement).toBe("advisory");
+    expect(r.check(etcd(3))).toEqual([]);
+    const off = etcd(3);
+    off.props.cluster.leaders = [];
+    expect(r.check(off)).toEqual([
+        expect.stringMatching(/^etcd cluster nextcloud-etcd has no leader keeper \(etcd.keepLeader is false\).*set etcd.keepLeader: true$/),
+    ]);
+    // two-site: each site's own cluster, its leader in its site whatever it does.
+    const oneSite = { ...off, props: { cluster: { ...off.props.cluster, members: off.props.cluster.members.map((m) => ({ ...m, site: "dc1" })) } } };
+    expect(r.check(oneSite)).toEqual([]);
 });
 
 test("patroni-timings", () => {

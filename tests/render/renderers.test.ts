@@ -1,4 +1,5 @@
 /** The pure renderers: what each host receives, deterministic and free of secrets' values. */
+import { spawnSync } from "node:child_process";
 import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
 import { etcdPeerName, renderEtcdMember } from "../../render/etcd";
@@ -34,6 +35,21 @@ test("etcd: TLS for clients and peers from the deployment CA, client certificate
     const open = loadPlan({ ...readStackConfig("dc1"), etcd: { checkNames: false } }).plan;
     const unchecked = renderEtcdMember(open, hostByName(open, "dc2-etcd1"), tls("dc2-etcd1")).files.find((f) => f.path === "/etc/default/etcd")!.content;
     expect(unchecked).not.toMatch(/ALLOWED_HOSTNAME/);
+});
+
+test("etcd's leader keeper runs on the witness's member only, beside etcd as its user, with the plan's hold-off; its files restart it, never etcd", () => {
+    const witness = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), tls("dc3-etcd1"));
+    expect(witness.services.map((s) => s.name)).toEqual(["etcd", "etcd-leader"]);
+    expect(witness.services[1]).toMatchObject({ user: "etcd", unit: "nextcloud-ha-etcd-leader.service", apply: { kind: "restart" } });
+    const script = witness.files.find((f) => f.path === "/usr/local/lib/nextcloud-ha/etcd-leader-keeper.py")!;
+    expect(script.service).toBe("etcd-leader");
+    const settings = JSON.parse(/S = json.loads\(r"""(.*)"""\)/.exec(script.content)![1]);
+    expect(settings).toMatchObject({ name: "dc3-etcd1", leaders: ["dc3-etcd1"], holdOffS: 30, certFile: "/etc/etcd/pki/member.crt" });
+    expect(renderEtcdMember(plan, hostByName(plan, "dc1-etcd1"), tls("dc1-etcd1")).services.map((s) => s.name)).toEqual(["etcd"]);
+    // Python parses the rendered script (a syntax error would only show on the witness).
+    const parsed = spawnSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { input: script.content, encoding: "utf8" });
+    expect(parsed.stderr).toBe("");
+    expect(parsed.status).toBe(0);
 });
 
 test("Patroni: REST auth, rewind, checksums, timings from the plan, sync mode in three-site", () => {
