@@ -7,7 +7,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DeploymentPlan, EtcdClusterPlan, hostByName } from "../plan/plan";
 import { trustBundle } from "./pki";
-import { PKI_DIR } from "./state";
+import { LabState, PKI_DIR } from "./state";
+import { execInHost } from "./hosts";
+import { LabError } from "./sh";
 import { HttpAnswer, httpRequest, TlsClient } from "../ops/http";
 import { DB_USERS } from "../render/patroni";
 import { STATS_USER } from "../render/haproxy";
@@ -102,6 +104,19 @@ export async function etcdLeader(plan: DeploymentPlan, cluster: EtcdClusterPlan)
         return members.find((x) => x.ID === leader)?.name;
     }
     return undefined;
+}
+
+/** Moves an etcd cluster's raft leadership to `to` as an operator would: `etcdctl move-leader` on that member, sent to the current leader. */
+export function etcdMoveLeader(state: LabState, to: string): void {
+    const script = [
+        ". /etc/etcd/etcdctl.env",
+        `mine=$(ETCDCTL_ENDPOINTS=https://127.0.0.1:${state.plan.ports.etcdClient} etcdctl endpoint status -w json | python3 -c 'import json, sys; print(format(json.load(sys.stdin)[0]["Status"]["header"]["member_id"], "x"))')`,
+        `leader=$(etcdctl endpoint status --cluster -w json | python3 -c 'import json, sys; print([s["Endpoint"] for s in json.load(sys.stdin) if s["Status"]["header"]["member_id"] == s["Status"].get("leader")][0])')`,
+        'ETCDCTL_ENDPOINTS="$leader" etcdctl move-leader "$mine"',
+    ].join(" && ");
+    const r = execInHost(state.holders[to], to, ["sh", "-c", script], 60000);
+    if (r.status !== 0 && !/already leader|not a leader/i.test(r.stderr))
+        throw new LabError(`etcd: could not move the leadership to ${to}: ${r.stderr.trim().split("\n").pop()}`);
 }
 
 export async function etcdHealth(plan: DeploymentPlan, member: string): Promise<boolean> {

@@ -111,13 +111,19 @@ function deployOrderOf(plan: Omit<DeploymentPlan, "deployOrder">): StackOrder[] 
     return [...first, ...again];
 }
 
-/** Builds the plan of all sites from validated project config; refuses a plan that breaks a cross-key rule. */
 /**
  * three-site: the etcd members the leader keeper holds the leadership on: the plan's
  * `etcd.leaders`, or else the one member outside the data sites. None when the keeper is off.
  */
 function etcdLeaders(config: ProjectConfig, hosts: HostPlan[], sites: { name: string; witness: boolean }[]): string[] {
-    if (!config.etcd.keepLeader) return [];
+    if (!config.etcd.keepLeader) {
+        if (config.etcd.leaders.length > 0)
+            throw new ConfigError(
+                "etcd.leaders",
+                `${showValue(config.etcd.leaders)} is set but etcd.keepLeader is false, so nobody keeps the leadership there; drop one of them`,
+            );
+        return [];
+    }
     const outside = hosts.filter((h) => h.roles.includes("etcd") && sites.find((s) => s.name === h.site)?.witness).map((h) => h.name);
     if (config.etcd.leaders.length === 0) {
         if (outside.length === 1) return outside;
@@ -137,6 +143,7 @@ function etcdLeaders(config: ProjectConfig, hosts: HostPlan[], sites: { name: st
     return [...new Set(config.etcd.leaders)];
 }
 
+/** Builds the plan of all sites from validated project config; refuses a plan that breaks a cross-key rule. */
 export function buildPlan(config: ProjectConfig): DeploymentPlan {
     const hosts: HostPlan[] = [];
     const sites: Omit<SitePlan, "database" | "redis" | "publicAddresses" | "components">[] = [];
@@ -187,6 +194,11 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
             break;
         case "two-site": {
             // Each site's own cluster: its leader is in its site whatever it does.
+            if (config.etcd.leaders.length > 0)
+                throw new ConfigError(
+                    "etcd.leaders",
+                    `${showValue(config.etcd.leaders)}: two-site keeps each site's etcd cluster within its site, where no member is outside it; drop etcd.leaders`,
+                );
             etcdClusters = sites.map((s) => ({ name: `${scope}-${s.name}-etcd`, members: names("etcd", s.name), leaders: [] }));
             const standbySites = sites.filter((s) => s.name !== config.activeSite);
             // Named by site, not by role: a promotion must never rename a running cluster.

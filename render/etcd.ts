@@ -181,8 +181,9 @@ function renderLeaderKeeper(
     const unit = [
         "[Unit]",
         "Description=etcd leader keeper: holds the raft leadership on this member (nextcloud-ha)",
+        // Never starts etcd (a member that left must not start again); stops and restarts with it.
         "After=etcd.service",
-        "Wants=etcd.service",
+        "PartOf=etcd.service",
         "",
         "[Service]",
         "User=etcd",
@@ -205,6 +206,16 @@ function renderLeaderKeeper(
             },
             { path: `/etc/systemd/system/${ETCD_LEADER_UNIT}`, content: unit, mode: "0644", owner: "root:root", service: "etcd-leader" },
         ],
-        services: [{ name: "etcd-leader", unit: ETCD_LEADER_UNIT, user: "etcd", command, apply: { kind: "restart" } }],
+        services: [
+            {
+                name: "etcd-leader",
+                unit: ETCD_LEADER_UNIT,
+                user: "etcd",
+                command,
+                apply: { kind: "restart" },
+                // When the plan drops it (etcd.keepLeader false, another leader named, the member going): stopped and off.
+                leave: ["systemctl", "disable", "--now", ETCD_LEADER_UNIT],
+            },
+        ],
     };
 }

@@ -24,7 +24,14 @@ def say(message):
 
 
 def look():
-    """(members by id, statuses by id, why not) from the cluster as it is now (its member list, not the plan's)."""
+    """(members by id, statuses by id, why not) from the cluster as it is now (its member list, not the plan's); never raises on what etcdctl prints."""
+    try:
+        return read_cluster()
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+        return None, None, f"etcdctl's answer unreadable ({type(e).__name__}: {e})"
+
+
+def read_cluster():
     r = etcdctl([S["localUrl"]], "member", "list", "-w", "json", timeout="3s", dial="2s")
     if r.returncode != 0:
         return None, None, f"no member list: {why(r)}"
@@ -46,7 +53,10 @@ def main():
     seen = None
     while True:
         members, statuses, problem = look()
-        leaders = {s["leader"] for s in (statuses or {}).values()}
+        # A member in an election, or cut off from the leader, reports none (etcd leaves out a 0).
+        leaders = {s.get("leader", 0) for s in (statuses or {}).values()}
+        if 0 in leaders and not problem:
+            problem = "a member knows no leader"
         leader = next(iter(leaders)) if len(leaders) == 1 else None
         name = lambda i: (members or {}).get(i, {}).get("name") or format(i, "x")  # noqa: E731
         now_seeing = (problem, leader, tuple(sorted(statuses or {})))
@@ -63,7 +73,7 @@ def main():
         if problem or leader is None or mine is None or name(leader) in LEADERS:
             time.sleep(INTERVAL)
             continue
-        lag = statuses[leader]["raftIndex"] - statuses[mine]["raftIndex"]
+        lag = statuses[leader].get("raftIndex", 0) - statuses.get(mine, {}).get("raftIndex", 0)
         if lag > MAX_LAG:
             if time.monotonic() - changed_at >= HOLD_OFF:
                 say(f"not moving the leadership: {NAME} is {lag} raft entries behind {name(leader)}")

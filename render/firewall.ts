@@ -3,8 +3,7 @@
  * use it, each by its /32 (the plan knows every address), and SSH, HAProxy's stats and the
  * two-site site commands' probe of HAProxy to the management networks (inbound policy DROP). Pure.
  */
-import { DeploymentPlan, etcdClusterOf, HostPlan, hostByName, hostsOf, namesOf, patroniClusterOf, siteByName } from "../plan/plan";
-import { haproxiesOf } from "../plan/lookup";
+import { DeploymentPlan, etcdClusterOf, haproxiesOf, HostPlan, hostByName, hostsOf, namesOf, patroniClusterOf, siteByName } from "../plan/plan";
 
 export interface FirewallRule {
     /** Empty for protocols without ports (VRRP). */

@@ -76,4 +76,11 @@ test("etcd's leader keeper: on the one member outside the data sites; named wher
         /^nextcloud-ha:etcd\.leaders: "dc1-etcd1" is not an etcd member outside the data sites/,
     );
     expect(loadPlan(twoSiteConfig()).plan.etcdClusters.every((c) => c.leaders.length === 0)).toBe(true);
+    // Names that nothing would use are refused, not ignored.
+    expect(() => loadPlan({ ...raw(), etcd: { keepLeader: false, leaders: ["dc3-etcd1"] } })).toThrow(
+        /^nextcloud-ha:etcd\.leaders: \["dc3-etcd1"\] is set but etcd\.keepLeader is false/,
+    );
+    expect(() => loadPlan({ ...twoSiteConfig(), etcd: { leaders: ["dc1-etcd1"] } })).toThrow(
+        /^nextcloud-ha:etcd\.leaders: .*two-site keeps each site's etcd cluster within its site/,
+    );
 });

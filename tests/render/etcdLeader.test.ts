@@ -1,0 +1,68 @@
+/**
+ * The etcd leader keeper's logic (render/etcd_leader.py, as rendered for the witness), run
+ * against a stand-in etcdctl that answers from files: it moves the leadership once the hold-off
+ * has passed, only to its own member and through the leader's endpoint, not again once it holds
+ * it, and it neither moves nor crashes when a member knows no leader.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadPlan } from "../../plan/load";
+import { hostByName } from "../../plan/plan";
+import { readStackConfig } from "../../plan/stackFiles";
+import { renderEtcdMember } from "../../render/etcd";
+import { placeholderTls } from "../../render/placeholders";
+
+const plan = loadPlan({ ...readStackConfig("dc1"), etcd: { leaderHoldOffS: 5 } }).plan;
+const script = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), placeholderTls("dc3-etcd1")).files.find((f) =>
+    f.path.endsWith("etcd-leader-keeper.py"),
+)!.content;
+
+const ids = { "dc1-etcd1": 1, "dc2-etcd1": 2, "dc3-etcd1": 3 };
+const url = (n: number) => `https://10.10.${n}.11:2379`;
+const members = { members: Object.entries(ids).map(([name, ID]) => ({ ID, name, clientURLs: [url(ID)] })) };
+const statuses = (leader: number | undefined) =>
+    Object.values(ids).map((id) => ({ Endpoint: url(id), Status: { header: { member_id: id }, ...(leader ? { leader } : {}), raftIndex: 100 } }));
+
+/** Runs the keeper for `seconds` against the stand-in; returns the etcdctl calls it made and what it printed. */
+function runKeeper(leader: number | undefined, seconds: number): { calls: string[]; out: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-keeper-"));
+    try {
+        fs.writeFileSync(path.join(dir, "members.json"), JSON.stringify(members));
+        fs.writeFileSync(path.join(dir, "status.json"), JSON.stringify(statuses(leader)));
+        // After a move the cluster reports the new leader, as etcd would.
+        fs.writeFileSync(path.join(dir, "moved.json"), JSON.stringify(statuses(3)));
+        fs.writeFileSync(
+            path.join(dir, "etcdctl"),
+            `#!/bin/sh\necho "$ETCDCTL_ENDPOINTS $*" >> ${dir}/calls\ncase "$1 $2" in\n"member list") cat ${dir}/members.json ;;\n"endpoint status") cat ${dir}/status.json ;;\n"move-leader "*) cp ${dir}/moved.json ${dir}/status.json ;;\nesac\n`,
+            { mode: 0o755 },
+        );
+        const r = spawnSync("python3", ["-u", "-"], {
+            input: script,
+            encoding: "utf8",
+            timeout: seconds * 1000,
+            env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+        });
+        const calls = fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : [];
+        return { calls, out: `${r.stdout}${r.stderr}` };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+test("a leader in a data site: one move to the witness's member after the hold-off, sent to the leader, then none", () => {
+    const { calls, out } = runKeeper(1, 12);
+    expect(calls.filter((c) => c.includes("move-leader"))).toEqual([`${url(1)} move-leader 3`]);
+    expect(out).toContain("etcd leader keeper (dc3-etcd1): leader dc1-etcd1, every member answers");
+    expect(out).toContain("moved the leadership from dc1-etcd1 to dc3-etcd1");
+    expect(out).toContain("leader dc3-etcd1, every member answers");
+    expect(out).not.toMatch(/Traceback/);
+}, 30000);
+
+test("a member that knows no leader (an election): no move, no crash", () => {
+    const { calls, out } = runKeeper(undefined, 9);
+    expect(calls.filter((c) => c.includes("move-leader"))).toEqual([]);
+    expect(out).toContain("a member knows no leader");
+    expect(out).not.toMatch(/Traceback/);
+}, 30000);
