@@ -5,9 +5,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeploymentPlan, EtcdClusterPlan, hostByName } from "../plan/plan";
+import { DeploymentPlan, EtcdClusterPlan, hostByName, patroniClusterOf } from "../plan/plan";
 import { trustBundle } from "./pki";
-import { LabState, PKI_DIR } from "./state";
+import { hostDir, LabState, PKI_DIR } from "./state";
 import { execInHost } from "./hosts";
 import { LabError } from "./sh";
 import { HttpAnswer, httpRequest, TlsClient } from "../ops/http";
@@ -104,6 +104,27 @@ export async function etcdLeader(plan: DeploymentPlan, cluster: EtcdClusterPlan)
         return members.find((x) => x.ID === leader)?.name;
     }
     return undefined;
+}
+
+/** The raft leader of the etcd cluster that a Patroni member's cluster keeps its keys in. */
+export async function etcdLeaderOf(plan: DeploymentPlan, member: string): Promise<string | undefined> {
+    const cluster = plan.etcdClusters.find((c) => c.name === patroniClusterOf(plan, member).etcd);
+    return cluster && etcdLeader(plan, cluster);
+}
+
+/** When (epoch seconds, from `since` on) a leader keeper's log says it moved the leadership: its "moved the leadership" lines, which it stamps in UTC. */
+export function keeperMovesIn(log: string, since: number): number[] {
+    return log
+        .split("\n")
+        .map((l) => /^(\S+Z) etcd leader keeper \([^)]*\): moved the leadership from /.exec(l))
+        .map((m) => (m ? Date.parse(m[1]) / 1000 : NaN))
+        .filter((t) => t >= since);
+}
+
+/** The moves of the leader keeper on `host` from `since` on. Its log lives in the host's directory, so it outlasts a kill of the host. */
+export function keeperMoves(host: string, since: number): number[] {
+    const file = path.join(hostDir(host), "log", "etcd-leader.log");
+    return fs.existsSync(file) ? keeperMovesIn(fs.readFileSync(file, "utf8"), since) : [];
 }
 
 /** Moves an etcd cluster's raft leadership to `to` as an operator would: `etcdctl move-leader` on that member, sent to the current leader. */

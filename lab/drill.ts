@@ -7,14 +7,14 @@
  * Each scenario is a row of SCENARIOS. It restores the cluster between trials.
  */
 import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
-import { DeploymentPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
+import { DeploymentPlan, EtcdClusterPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { certificateNames, needsTls } from "../render/host";
 import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS, PATRONI_PKI } from "../render/patroni";
 import { ETCD_PKI } from "../render/etcd";
 import { GLUSTER_TLS } from "../render/gluster";
 import { SecretsBundle } from "../render/secrets";
 import { httpRequest, TlsClient } from "../ops/http";
-import { etcdHealth, httpGet, leaderOf, memberTls, patroniMembers, patroniRest, patroniSwitchover } from "./cluster";
+import { etcdHealth, etcdLeader, etcdLeaderOf, httpGet, keeperMoves, leaderOf, memberTls, patroniMembers, patroniRest, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
 import { membersOf, pgClientEnv, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
@@ -37,7 +37,8 @@ type Say = (m: string) => void;
 interface Scenario {
     /** The host or site the fault hits, given the leader when the trial starts. */
     target(state: LabState, leader: string): Promise<string>;
-    inject(state: LabState, leader: string, target: string): Promise<void>;
+    /** Lands the fault; may report what it saw while the fault was in force. */
+    inject(state: LabState, leader: string, target: string): Promise<void | Observed>;
     /**
      * Where the writer writes: the primary site's HAProxy, a site that survives the target's
      * loss, NGINX in the primary site (a row and a file per write), or inside the target's site;
@@ -46,10 +47,14 @@ interface Scenario {
     writer: "primary-site" | "surviving-site" | "nginx" | "target-site" | "nginx-if-any";
     /** The leader must move to another member. */
     changesLeader: boolean;
+    /** The leader must stay where it was: the fault touches nothing the leader depends on. */
+    keepsLeader?: boolean;
     /** Heal once writes succeed again (default), once the leader moved (the writer is cut off with the target), or not at all. */
     healWhen?: "writes" | "leader-moved" | "never";
     /** How long to keep writing after the heal: where lost writes would show. */
     afterHealMs?: number;
+    /** Started at the heal, beside the writer's last seconds (epoch seconds); awaited before the trial's result. */
+    afterHeal?(state: LabState, target: string, healedAt: number, faultAt: number): Promise<Observed>;
     /** Run before the writer starts, and after the heal (before the cluster must be healthy again). */
     prepare?(state: LabState, say: Say): Promise<void>;
     restore?(state: LabState, say: Say): Promise<void>;
@@ -59,6 +64,12 @@ interface Scenario {
     requires?(state: LabState): string | undefined;
     /** Run once after the last trial, outside any measurement (a config drill puts the stack files' config back). */
     finish?(state: LabState, say: Say): Promise<void>;
+}
+
+/** What a scenario saw beyond the writes: figures for the trial's `extra`, and problems. */
+interface Observed {
+    extra?: Record<string, number>;
+    problems?: string[];
 }
 
 const killHost = (_: LabState, __: string, target: string) => fault("kill-host", target).then(() => undefined);
@@ -560,6 +571,88 @@ async function waitGone(state: LabState, name: string): Promise<void> {
 const primaryHost = async (_: LabState, leader: string) => leader;
 const primarySite = async (state: LabState, leader: string) => hostByName(state.plan, leader).site;
 
+/** The witness site's etcd member: the witness drills' target, where the leader keeper holds etcd's leadership. */
+async function witnessEtcd(state: LabState): Promise<string> {
+    const witness = state.plan.sites.find((s) => s.witness);
+    const etcd = witness && hostsOf(state.plan, { site: witness.name, role: "etcd" })[0];
+    if (!etcd) throw new LabError("this topology has no witness site");
+    return etcd.name;
+}
+
+const needsWitness = (name: string) => (s: LabState) =>
+    s.plan.sites.some((x) => x.witness) ? undefined : `${name} needs a topology with a witness site (three-site)`;
+
+/** The etcd cluster whose leadership a keeper holds on `member`, if the plan has it kept there. */
+function keptOn(plan: DeploymentPlan, member: string): EtcdClusterPlan | undefined {
+    return plan.etcdClusters.find((c) => c.leaders.includes(member));
+}
+
+const since = (t: number) => Math.round((Date.now() / 1000 - t) * 100) / 100;
+
+/** Before the writer starts: the keeper holds the leadership on `member` (after a trial, once its hold-off has passed). */
+async function leadershipKept(state: LabState, member: string): Promise<void> {
+    const cluster = keptOn(state.plan, member);
+    if (!cluster) return;
+    const limitS = state.plan.etcd.leaderHoldOffS + 90;
+    await waitFor(`the etcd leader keeper to hold the leadership on ${member} (${limitS} s)`, limitS * 1000, async () =>
+        (await etcdLeader(state.plan, cluster)) === member ? true : undefined,
+    );
+}
+
+/** While `member` is lost: another member leads etcd (figure: seconds from the fault). */
+async function leadershipAway(state: LabState, member: string, faultAt: number): Promise<Observed> {
+    const cluster = keptOn(state.plan, member);
+    if (!cluster) return {};
+    try {
+        await waitFor(
+            `an etcd leader other than ${member}`,
+            30000,
+            async () => ((await etcdLeader(state.plan, cluster)) ?? member) !== member || undefined,
+            200,
+        );
+    } catch {
+        return { problems: [`no other etcd member took the leadership within 30 s of losing ${member}`] };
+    }
+    return { extra: { etcdLeaderAway: since(faultAt) } };
+}
+
+/**
+ * After `member` is back: its keeper brings the leadership back (figure: seconds from the heal),
+ * not sooner than its hold-off, and never moves it twice within one hold-off. The moves come from
+ * the keeper's own log; a leadership back with no move logged means the count cannot be trusted.
+ */
+async function leadershipBack(state: LabState, member: string, healedAt: number, faultAt: number): Promise<Observed> {
+    const cluster = keptOn(state.plan, member);
+    if (!cluster) return {};
+    const holdOff = state.plan.etcd.leaderHoldOffS;
+    const limitS = holdOff + 120;
+    const problems: string[] = [];
+    let back: number | undefined;
+    try {
+        await waitFor(`the etcd leadership back on ${member}`, limitS * 1000, async () =>
+            (await etcdLeader(state.plan, cluster)) === member ? true : undefined,
+        );
+        back = since(healedAt);
+    } catch {
+        problems.push(`the etcd leadership was not back on ${member} within ${limitS} s of the heal`);
+    }
+    const moves = keeperMoves(member, faultAt);
+    if (back !== undefined && moves.length === 0)
+        problems.push(`the leadership is back on ${member} but its keeper logged no move: the drill cannot count the keeper's moves`);
+    for (const [i, t] of moves.entries()) {
+        if (i > 0 && t - moves[i - 1] < holdOff - 1)
+            problems.push(`the keeper moved the leadership twice within ${(t - moves[i - 1]).toFixed(1)} s (hold-off ${holdOff} s)`);
+        if (t >= healedAt && t - healedAt < holdOff - 1)
+            problems.push(`the keeper moved the leadership ${(t - healedAt).toFixed(1)} s after the heal, within its hold-off`);
+    }
+    return { extra: { ...(back === undefined ? {} : { etcdLeaderBack: back }), keeperMoves: moves.length }, problems };
+}
+
+/** witness-flap: cuts after the first, each held this long, with this long connected between them. */
+const WITNESS_FLAPS = 3;
+const FLAP_CUT_MS = 4000;
+const FLAP_UP_MS = 6000;
+
 export const SCENARIOS = {
     "primary-postgres-crash": {
         target: primaryHost,
@@ -780,17 +873,51 @@ export const SCENARIOS = {
         finish: backToStackFiles,
     },
     "replica-loss": { target: (s, l) => replicaOf(s, l), inject: killHost, writer: "primary-site", changesLeader: false },
+    /**
+     * The witness's host lost, where the keeper holds etcd's leadership: another member takes it,
+     * nothing else happens (no outage, the Patroni leader stays); back from the reboot, its keeper
+     * moves the leadership home after its hold-off (figures: etcdLeaderAway, etcdLeaderBack).
+     */
     "witness-loss": {
-        async target(state) {
-            const witness = state.plan.sites.find((s) => s.witness);
-            const etcd = witness && hostsOf(state.plan, { site: witness.name, role: "etcd" })[0];
-            if (!etcd) throw new LabError("this topology has no witness site");
-            return etcd.name;
+        target: witnessEtcd,
+        prepare: async (state) => leadershipKept(state, await witnessEtcd(state)),
+        async inject(state, leader, target) {
+            const at = Date.now() / 1000;
+            await killHost(state, leader, target);
+            return leadershipAway(state, target, at);
         },
-        inject: killHost,
+        afterHeal: (state, target, healedAt, faultAt) => leadershipBack(state, target, healedAt, faultAt),
         writer: "primary-site",
         changesLeader: false,
-        requires: (s) => (s.plan.sites.some((x) => x.witness) ? undefined : "witness-loss needs a topology with a witness site (three-site)"),
+        keepsLeader: true,
+        requires: needsWitness("witness-loss"),
+    },
+    /**
+     * A flapping witness: its host cut off until another member leads etcd, then connected and cut
+     * again WITNESS_FLAPS times, the last cut healed by the trial. Its keeper must not chase the
+     * leadership: no two moves within a hold-off, the one move home at least a hold-off after the
+     * last heal; no outage, the Patroni leader stays.
+     */
+    "witness-flap": {
+        target: witnessEtcd,
+        prepare: async (state) => leadershipKept(state, await witnessEtcd(state)),
+        async inject(state, _leader, target) {
+            const at = Date.now() / 1000;
+            await fault("isolate-host", target);
+            const away = await leadershipAway(state, target, at);
+            for (let i = 0; i < WITNESS_FLAPS; i++) {
+                if (i > 0) await sleep(FLAP_CUT_MS);
+                await heal();
+                await sleep(FLAP_UP_MS);
+                await fault("isolate-host", target);
+            }
+            return away;
+        },
+        afterHeal: (state, target, healedAt, faultAt) => leadershipBack(state, target, healedAt, faultAt),
+        writer: "primary-site",
+        changesLeader: false,
+        keepsLeader: true,
+        requires: needsWitness("witness-flap"),
     },
     // Through NGINX and the app hosts; need the files and app tier in the plan.
     "storage-host-loss": {
@@ -930,7 +1057,8 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say, faultHol
         await sleep(2000 + Math.random() * FAULT_JITTER_MS);
         const faultAt = Date.now() / 1000;
         say(`trial ${n}: ${name} on ${target} (leader ${leader}), writing through ${via.host}:${http ? `${plan.ports.https} (NGINX)` : port}`);
-        await scenario.inject(state, leader, target);
+        const etcdAtFault = await etcdLeaderOf(plan, leader);
+        const seen = (await scenario.inject(state, leader, target)) ?? {};
         const leaderMoved = async () => {
             const now = leaderOf(await patroniMembers(plan));
             return now && now !== leader ? true : undefined;
@@ -949,6 +1077,7 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say, faultHol
         const healedAt = Date.now() / 1000;
         // A fault on the leader's own host: how long after the heal it streams from the new leader again.
         const oldPrimaryBack = scenario.healWhen !== "never" && target === leader ? secondsUntilStreaming(plan, leader, healedAt) : undefined;
+        const afterHeal = scenario.afterHeal?.(state, target, healedAt, faultAt);
         state = requireState();
         // A killed host's watcher died with it: watch the rebooted host too, or a second
         // writable primary after the heal would go unseen.
@@ -981,6 +1110,8 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say, faultHol
             stored = (await probeOnce<{ ids: string[] }>(state, via.host, ["count", "--port", port, "--trial", trialId])).ids;
         }
         if (scenario.changesLeader && newLeader === leader) drillProblems.push(`the leader did not move from ${leader}`);
+        if (scenario.keepsLeader && newLeader !== leader)
+            drillProblems.push(`the leader moved from ${leader} to ${newLeader ?? "none"}: the fault should not have touched it`);
         const windows: ObserveWindow[] = [
             { from: started, to: faultAt, what: "before the fault" },
             // Every member the plan still has (a member the drill removed is gone on purpose).
@@ -990,8 +1121,14 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say, faultHol
         const back = await oldPrimaryBack;
         if (oldPrimaryBack && back === undefined)
             drillProblems.push(`${leader} did not stream from the new leader within ${OLD_PRIMARY_BACK_MS / 1000} s of the heal`);
-        const extra = back === undefined ? undefined : { oldPrimaryBack: back };
-        const result = trialResult({ scenario: name, trial: n, oldLeader: leader, newLeader, target, extra }, findings, drillProblems);
+        const healSeen = (await afterHeal) ?? {};
+        drillProblems.push(...(seen.problems ?? []), ...(healSeen.problems ?? []));
+        const extra = { ...(back === undefined ? {} : { oldPrimaryBack: back }), ...seen.extra, ...healSeen.extra };
+        const result = trialResult(
+            { scenario: name, trial: n, oldLeader: leader, newLeader, target, etcdLeader: etcdAtFault, extra: Object.keys(extra).length ? extra : undefined },
+            findings,
+            drillProblems,
+        );
         if (scenario.canary) {
             // The loss is the canary's point: it passes when the recorder reported it.
             result.problems = result.problems.filter((p) => !/acknowledged writes lost/.test(p));

@@ -17,7 +17,7 @@ import { hostByName, hostsOf, siteByName } from "../plan/plan";
 import { fault, heal } from "./faults";
 import { membersOf, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
 import { assessTrial, TrialResult, trialResult, WriteEvent } from "./recorder";
-import { startHeld, waitHealthy } from "./services";
+import { controlService, waitHealthy } from "./services";
 import { LabError, sleep, waitFor } from "./sh";
 import { labTransport } from "./converge";
 import { requireState } from "./state";
@@ -106,7 +106,7 @@ export async function promotionTrial(n: number, say: (m: string) => void): Promi
         const back = labTransport(state);
         const r = await rejoin(plan, back, lost, { say: (l) => say(`trial ${n}: rejoin: ${l}`) });
         if (r.via !== "patronictl") problems.push(`rejoin reached ${lost} through ${r.via}, though its Patroni was held`);
-        startHeld(state, hostsOf(plan, { site: lost, role: "patroni" }), "patroni");
+        controlService(state, hostsOf(plan, { site: lost, role: "patroni" }), "patroni", "start");
         members.forEach((m, i) => {
             if (watchers[i].exited()) watchers.push(watchMember(state, m));
         });
@@ -186,10 +186,11 @@ export async function recoverTwoSite(say: (m: string) => void): Promise<string> 
             if (!(e instanceof SiteMoveError)) throw e;
             say(`${site} was not replaced (${e.message}); it starts as it was`);
         }
-        startHeld(
+        controlService(
             state,
             hostsOf(plan, { site, role: "patroni" }).filter((h) => killed.includes(h.name)),
             "patroni",
+            "start",
         );
     }
     return `${healed}; Patroni started on ${sites.join(", ")}`;

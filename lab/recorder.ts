@@ -140,6 +140,8 @@ export interface TrialResult {
     newLeader?: string;
     /** The host or site the fault hit. */
     target: string;
+    /** etcd's raft leader (of the leader's Patroni cluster) when the fault landed. */
+    etcdLeader?: string;
     /** Seconds without a successful write. */
     outage: number;
     acknowledged: number;
@@ -152,7 +154,7 @@ export interface TrialResult {
 
 /** A trial's result from the recorder's findings and what the drill itself checked. */
 export function trialResult(
-    base: Pick<TrialResult, "scenario" | "trial" | "oldLeader" | "newLeader" | "target" | "extra">,
+    base: Pick<TrialResult, "scenario" | "trial" | "oldLeader" | "newLeader" | "target" | "etcdLeader" | "extra">,
     findings: TrialFindings,
     drillProblems: string[] = [],
 ): TrialResult {

@@ -143,10 +143,13 @@ export async function restartServices(state: LabState, hosts: HostPlan[], hold: 
     }
 }
 
-/** Starts one service the hosts' roles give them (after `restartServices` held it back). */
-export function startHeld(state: LabState, hosts: HostPlan[], service: string): void {
+/**
+ * Starts or stops one service the hosts' roles give them, as an operator's `systemctl` does:
+ * a service `restartServices` held back, the leader keeper a benchmark turns off for a trial.
+ */
+export function controlService(state: LabState, hosts: HostPlan[], service: string, action: "start" | "stop"): void {
     for (const h of hosts) {
         const spec = servicesOf(state.plan, h).find((s) => s.name === service);
-        if (spec) systemctl(state, h, ["start", spec.unit]);
+        if (spec) systemctl(state, h, [action, spec.unit]);
     }
 }
