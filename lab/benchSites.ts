@@ -29,6 +29,7 @@ import { summarize } from "./stats";
 const DOCS = path.join(REPO_ROOT, "docs");
 
 function row(label: string, values: number[], unit: string, note = ""): string {
+    if (values.length === 0) return `| ${label} | 0 | | | | | ${unit} | not run |`;
     const s = summarize(values);
     return `| ${label} | ${s.n} | ${fmt(s)} | ${unit} | ${note} |`;
 }
@@ -207,7 +208,8 @@ async function main(): Promise<void> {
     };
     const one = async (series: string, n: number, of: number) => {
         const scenario = series.startsWith("site-loss") ? "site-loss" : series;
-        if (scenario === "site-loss") await placeEtcdLeader(series === KEEPER_ON);
+        // Host loss beside site loss with the keeper on, as the platform runs by default.
+        if (scenario === "site-loss" || scenario === "primary-host-loss") await placeEtcdLeader(series !== KEEPER_OFF);
         const t = (await drill(scenario, { trials: 1, say: () => undefined })).trials[0];
         r.series[series].push({ ...t, scenario: series, trial: n });
         progress(

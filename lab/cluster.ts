@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeploymentPlan, EtcdClusterPlan, hostByName, patroniClusterOf } from "../plan/plan";
+import { DeploymentPlan, EtcdClusterPlan, hostByName } from "../plan/plan";
 import { trustBundle } from "./pki";
 import { hostDir, LabState, PKI_DIR } from "./state";
 import { execInHost } from "./hosts";
@@ -104,12 +104,6 @@ export async function etcdLeader(plan: DeploymentPlan, cluster: EtcdClusterPlan)
         return members.find((x) => x.ID === leader)?.name;
     }
     return undefined;
-}
-
-/** The raft leader of the etcd cluster that a Patroni member's cluster keeps its keys in. */
-export async function etcdLeaderOf(plan: DeploymentPlan, member: string): Promise<string | undefined> {
-    const cluster = plan.etcdClusters.find((c) => c.name === patroniClusterOf(plan, member).etcd);
-    return cluster && etcdLeader(plan, cluster);
 }
 
 /** When (epoch seconds, from `since` on) a leader keeper's log says it moved the leadership: its "moved the leadership" lines, which it stamps in UTC. */

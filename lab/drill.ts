@@ -7,14 +7,14 @@
  * Each scenario is a row of SCENARIOS. It restores the cluster between trials.
  */
 import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
-import { DeploymentPlan, EtcdClusterPlan, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
+import { DeploymentPlan, EtcdClusterPlan, etcdClusterOf, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { certificateNames, needsTls } from "../render/host";
 import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS, PATRONI_PKI } from "../render/patroni";
 import { ETCD_PKI } from "../render/etcd";
 import { GLUSTER_TLS } from "../render/gluster";
 import { SecretsBundle } from "../render/secrets";
 import { httpRequest, TlsClient } from "../ops/http";
-import { etcdHealth, etcdLeader, etcdLeaderOf, httpGet, keeperMoves, leaderOf, memberTls, patroniMembers, patroniRest, patroniSwitchover } from "./cluster";
+import { etcdHealth, etcdLeader, httpGet, keeperMoves, leaderOf, memberTls, patroniMembers, patroniRest, patroniSwitchover } from "./cluster";
 import { fault, heal } from "./faults";
 import { execInHost } from "./hosts";
 import { membersOf, pgClientEnv, probeOnce, PROBE_SECONDS, runProbe, watchMember, WRITER_CONNECTIONS } from "./probe";
@@ -53,8 +53,11 @@ interface Scenario {
     healWhen?: "writes" | "leader-moved" | "never";
     /** How long to keep writing after the heal: where lost writes would show. */
     afterHealMs?: number;
-    /** Started at the heal, beside the writer's last seconds (epoch seconds); awaited before the trial's result. */
-    afterHeal?(state: LabState, target: string, healedAt: number, faultAt: number): Promise<Observed>;
+    /**
+     * Started at the heal, beside the writer's last seconds; awaited before the trial's result.
+     * `heals`: every heal of the trial (epoch seconds, each taken as it began), the trial's own last.
+     */
+    afterHeal?(state: LabState, target: string, heals: number[], faultAt: number): Promise<Observed>;
     /** Run before the writer starts, and after the heal (before the cluster must be healthy again). */
     prepare?(state: LabState, say: Say): Promise<void>;
     restore?(state: LabState, say: Say): Promise<void>;
@@ -70,6 +73,8 @@ interface Scenario {
 interface Observed {
     extra?: Record<string, number>;
     problems?: string[];
+    /** When (epoch seconds) the scenario itself healed a fault it made, before the trial's own heal (witness-flap's reconnections). */
+    heals?: number[];
 }
 
 const killHost = (_: LabState, __: string, target: string) => fault("kill-host", target).then(() => undefined);
@@ -571,12 +576,12 @@ async function waitGone(state: LabState, name: string): Promise<void> {
 const primaryHost = async (_: LabState, leader: string) => leader;
 const primarySite = async (state: LabState, leader: string) => hostByName(state.plan, leader).site;
 
-/** The witness site's etcd member: the witness drills' target, where the leader keeper holds etcd's leadership. */
+/** The witness drills' target: the etcd member the keeper holds the leadership on, else the witness site's etcd member. */
 async function witnessEtcd(state: LabState): Promise<string> {
     const witness = state.plan.sites.find((s) => s.witness);
-    const etcd = witness && hostsOf(state.plan, { site: witness.name, role: "etcd" })[0];
-    if (!etcd) throw new LabError("this topology has no witness site");
-    return etcd.name;
+    const etcd = witness && hostsOf(state.plan, { site: witness.name, role: "etcd" });
+    if (!etcd?.length) throw new LabError("this topology has no witness site");
+    return etcd.find((h) => keptOn(state.plan, h.name))?.name ?? etcd[0].name;
 }
 
 const needsWitness = (name: string) => (s: LabState) =>
@@ -617,14 +622,16 @@ async function leadershipAway(state: LabState, member: string, faultAt: number):
 }
 
 /**
- * After `member` is back: its keeper brings the leadership back (figure: seconds from the heal),
- * not sooner than its hold-off, and never moves it twice within one hold-off. The moves come from
- * the keeper's own log; a leadership back with no move logged means the count cannot be trusted.
+ * After `member` is back: its keeper brings the leadership back (figure: seconds from the last
+ * heal), and no move of its comes within its hold-off of any heal (it would have chased a
+ * flapping witness) or of its previous move. The moves come from the keeper's own log; a
+ * leadership back with no move logged means the count cannot be trusted.
  */
-async function leadershipBack(state: LabState, member: string, healedAt: number, faultAt: number): Promise<Observed> {
+async function leadershipBack(state: LabState, member: string, heals: number[], faultAt: number): Promise<Observed> {
     const cluster = keptOn(state.plan, member);
     if (!cluster) return {};
     const holdOff = state.plan.etcd.leaderHoldOffS;
+    const last = heals[heals.length - 1];
     const limitS = holdOff + 120;
     const problems: string[] = [];
     let back: number | undefined;
@@ -632,18 +639,24 @@ async function leadershipBack(state: LabState, member: string, healedAt: number,
         await waitFor(`the etcd leadership back on ${member}`, limitS * 1000, async () =>
             (await etcdLeader(state.plan, cluster)) === member ? true : undefined,
         );
-        back = since(healedAt);
+        back = since(last);
     } catch {
         problems.push(`the etcd leadership was not back on ${member} within ${limitS} s of the heal`);
     }
-    const moves = keeperMoves(member, faultAt);
+    // The keeper logs its move once etcdctl returns, which may be after the leadership shows.
+    const logged = () => {
+        const m = keeperMoves(member, faultAt);
+        return m.length > 0 ? m : undefined;
+    };
+    const moves = back === undefined ? keeperMoves(member, faultAt) : await waitFor("the keeper's move in its log", 10000, logged).catch(() => [] as number[]);
     if (back !== undefined && moves.length === 0)
         problems.push(`the leadership is back on ${member} but its keeper logged no move: the drill cannot count the keeper's moves`);
     for (const [i, t] of moves.entries()) {
         if (i > 0 && t - moves[i - 1] < holdOff - 1)
             problems.push(`the keeper moved the leadership twice within ${(t - moves[i - 1]).toFixed(1)} s (hold-off ${holdOff} s)`);
-        if (t >= healedAt && t - healedAt < holdOff - 1)
-            problems.push(`the keeper moved the leadership ${(t - healedAt).toFixed(1)} s after the heal, within its hold-off`);
+        const heal = heals.filter((h) => h <= t).at(-1);
+        if (heal !== undefined && t - heal < holdOff - 1)
+            problems.push(`the keeper moved the leadership ${(t - heal).toFixed(1)} s after a heal, within its hold-off`);
     }
     return { extra: { ...(back === undefined ? {} : { etcdLeaderBack: back }), keeperMoves: moves.length }, problems };
 }
@@ -886,7 +899,7 @@ export const SCENARIOS = {
             await killHost(state, leader, target);
             return leadershipAway(state, target, at);
         },
-        afterHeal: (state, target, healedAt, faultAt) => leadershipBack(state, target, healedAt, faultAt),
+        afterHeal: (state, target, heals, faultAt) => leadershipBack(state, target, heals, faultAt),
         writer: "primary-site",
         changesLeader: false,
         keepsLeader: true,
@@ -905,19 +918,26 @@ export const SCENARIOS = {
             const at = Date.now() / 1000;
             await fault("isolate-host", target);
             const away = await leadershipAway(state, target, at);
+            const heals: number[] = [];
             for (let i = 0; i < WITNESS_FLAPS; i++) {
                 if (i > 0) await sleep(FLAP_CUT_MS);
+                heals.push(Date.now() / 1000);
                 await heal();
                 await sleep(FLAP_UP_MS);
                 await fault("isolate-host", target);
             }
-            return away;
+            return { ...away, heals };
         },
-        afterHeal: (state, target, healedAt, faultAt) => leadershipBack(state, target, healedAt, faultAt),
+        afterHeal: (state, target, heals, faultAt) => leadershipBack(state, target, heals, faultAt),
         writer: "primary-site",
         changesLeader: false,
         keepsLeader: true,
-        requires: needsWitness("witness-flap"),
+        // Without the keeper it would check nothing but the writes (witness-loss does that).
+        requires: (s) =>
+            needsWitness("witness-flap")(s) ??
+            (s.plan.etcdClusters.some((c) => c.leaders.length > 0)
+                ? undefined
+                : "witness-flap drills etcd's leader keeper, which this plan turns off (etcd.keepLeader)"),
     },
     // Through NGINX and the app hosts; need the files and app tier in the plan.
     "storage-host-loss": {
@@ -1055,9 +1075,9 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say, faultHol
         // since the last renewal: a random delay makes the fault land anywhere in that loop
         // (a config change wakes Patroni at once and would otherwise fix the phase).
         await sleep(2000 + Math.random() * FAULT_JITTER_MS);
+        const etcdAtFault = await etcdLeader(plan, etcdClusterOf(plan, leader));
         const faultAt = Date.now() / 1000;
         say(`trial ${n}: ${name} on ${target} (leader ${leader}), writing through ${via.host}:${http ? `${plan.ports.https} (NGINX)` : port}`);
-        const etcdAtFault = await etcdLeaderOf(plan, leader);
         const seen = (await scenario.inject(state, leader, target)) ?? {};
         const leaderMoved = async () => {
             const now = leaderOf(await patroniMembers(plan));
@@ -1073,11 +1093,13 @@ async function trial(name: keyof typeof SCENARIOS, n: number, say: Say, faultHol
             });
             await sleep(faultHoldMs);
         }
+        // As the heal begins: a rebooted host's services start during it.
+        const healingAt = Date.now() / 1000;
         if (scenario.healWhen !== "never") say(`trial ${n}: healing (${await heal()}), writing on through the heal`);
         const healedAt = Date.now() / 1000;
         // A fault on the leader's own host: how long after the heal it streams from the new leader again.
         const oldPrimaryBack = scenario.healWhen !== "never" && target === leader ? secondsUntilStreaming(plan, leader, healedAt) : undefined;
-        const afterHeal = scenario.afterHeal?.(state, target, healedAt, faultAt);
+        const afterHeal = scenario.afterHeal?.(state, target, [...(seen.heals ?? []), healingAt], faultAt);
         state = requireState();
         // A killed host's watcher died with it: watch the rebooted host too, or a second
         // writable primary after the heal would go unseen.

@@ -13,6 +13,7 @@
 # It logs each move and each change it sees, one line each, stamped in UTC (the lab's drills
 # count its moves from the log; journald adds its own stamp too). Holds no secret: the member's
 # certificate and key are files. Runs until stopped; every etcdctl call is bounded.
+import http.client
 import json
 import re
 import ssl
@@ -56,19 +57,23 @@ def read_cluster():
     return members, statuses, None
 
 
+def parse_metrics(text):
+    """(leader changes seen, has a leader) from etcd's /metrics text, or None if either is missing."""
+    m = dict(re.findall(r"^etcd_server_(leader_changes_seen_total|has_leader) (\S+)$", text, re.M))
+    if len(m) < 2:
+        return None
+    return int(float(m["leader_changes_seen_total"])), m["has_leader"] == "1"
+
+
 def member_metrics():
     """(leader changes its own member has seen, whether it has a leader now) from its /metrics, or None."""
     try:
         ctx = ssl.create_default_context(cafile=S["caFile"])
         ctx.load_cert_chain(S["certFile"], S["keyFile"])
         with urllib.request.urlopen(S["localUrl"] + "/metrics", context=ctx, timeout=3) as r:
-            text = r.read().decode()
-    except (OSError, ValueError):
+            return parse_metrics(r.read().decode())
+    except (OSError, ValueError, http.client.HTTPException):
         return None
-    m = dict(re.findall(r"^etcd_server_(leader_changes_seen_total|has_leader) (\S+)$", text, re.M))
-    if len(m) < 2:
-        return None
-    return int(float(m["leader_changes_seen_total"])), m["has_leader"] == "1"
 
 
 def main():

@@ -5,7 +5,7 @@
  * it, and it neither moves nor crashes when a member knows no leader. The lab's drills count its
  * moves from what it prints (keeperMovesIn): checked against its real output here.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -91,7 +91,7 @@ test("a member that knows no leader (an election): no move, no crash", async () 
 
 test("its own member losing and finding the leader (a cut etcdctl's calls waited out) restarts the hold-off: the move comes a hold-off after the last", async () => {
     const started = Date.now() / 1000;
-    const { out } = await runKeeper(1, 14, [3, 6]);
+    const { out } = await runKeeper(1, 20, [3, 6]);
     expect(out).toContain("dc3-etcd1 lost the leader and found it again (3 leader changes seen)");
     const moves = keeperMovesIn(out, started - 1);
     expect(moves).toHaveLength(1);
@@ -99,3 +99,22 @@ test("its own member losing and finding the leader (a cut etcdctl's calls waited
     expect(moves[0] - started).toBeGreaterThanOrEqual(10);
     expect(out).not.toMatch(/Traceback/);
 }, 30000);
+
+test("its member's metrics as etcd prints them: the leader changes seen and whether it has a leader; None when either is missing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-keeper-"));
+    try {
+        const file = path.join(dir, "keeper.py");
+        fs.writeFileSync(file, script);
+        const texts = [
+            "# HELP etcd_server_has_leader ...\n# TYPE etcd_server_has_leader gauge\netcd_server_has_leader 1\netcd_server_is_leader 0\netcd_server_leader_changes_seen_total 14\n",
+            "etcd_server_has_leader 0\netcd_server_leader_changes_seen_total 9\n",
+            "etcd_server_is_leader 1\netcd_server_leader_changes_seen_total 9\n",
+        ];
+        const code = `import json, runpy, sys; g = runpy.run_path(sys.argv[1], run_name="keeper"); print(json.dumps([g["parse_metrics"](t) for t in json.loads(sys.argv[2])]))`;
+        const r = spawnSync("python3", ["-c", code, file, JSON.stringify(texts)], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(JSON.parse(r.stdout)).toEqual([[14, true], [9, false], null]);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
