@@ -622,6 +622,23 @@ async function leadershipAway(state: LabState, member: string, faultAt: number):
 }
 
 /**
+ * What is wrong with a leader keeper's moves (epoch seconds) given the heals of its member's
+ * faults: two moves within a hold-off, or a move within a hold-off of the heal before it (the
+ * keeper chased a member that had just come back). A second of slack for the log's stamps.
+ */
+export function keeperMoveProblems(moves: number[], heals: number[], holdOff: number): string[] {
+    const problems: string[] = [];
+    for (const [i, t] of moves.entries()) {
+        if (i > 0 && t - moves[i - 1] < holdOff - 1)
+            problems.push(`the keeper moved the leadership twice within ${(t - moves[i - 1]).toFixed(1)} s (hold-off ${holdOff} s)`);
+        const heal = heals.filter((h) => h <= t).at(-1);
+        if (heal !== undefined && t - heal < holdOff - 1)
+            problems.push(`the keeper moved the leadership ${(t - heal).toFixed(1)} s after a heal, within its hold-off`);
+    }
+    return problems;
+}
+
+/**
  * After `member` is back: its keeper brings the leadership back (figure: seconds from the last
  * heal), and no move of its comes within its hold-off of any heal (it would have chased a
  * flapping witness) or of its previous move. The moves come from the keeper's own log; a
@@ -651,13 +668,7 @@ async function leadershipBack(state: LabState, member: string, heals: number[], 
     const moves = back === undefined ? keeperMoves(member, faultAt) : await waitFor("the keeper's move in its log", 10000, logged).catch(() => [] as number[]);
     if (back !== undefined && moves.length === 0)
         problems.push(`the leadership is back on ${member} but its keeper logged no move: the drill cannot count the keeper's moves`);
-    for (const [i, t] of moves.entries()) {
-        if (i > 0 && t - moves[i - 1] < holdOff - 1)
-            problems.push(`the keeper moved the leadership twice within ${(t - moves[i - 1]).toFixed(1)} s (hold-off ${holdOff} s)`);
-        const heal = heals.filter((h) => h <= t).at(-1);
-        if (heal !== undefined && t - heal < holdOff - 1)
-            problems.push(`the keeper moved the leadership ${(t - heal).toFixed(1)} s after a heal, within its hold-off`);
-    }
+    problems.push(...keeperMoveProblems(moves, heals, holdOff));
     return { extra: { ...(back === undefined ? {} : { etcdLeaderBack: back }), keeperMoves: moves.length }, problems };
 }
 
