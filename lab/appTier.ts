@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { RenderedFile, RenderedHost, ServiceSpec } from "../render/rendered";
 import { APP_DATABASE, PG_CLIENT_TLS } from "../render/patroni";
 import { APP_CA_FILE } from "../render/nextcloud";
+import { ETCD_LEADER_SERVICE } from "../render/etcd";
 import { NextcloudSecrets } from "../render/secrets";
 import { DeploymentPlan, HostPlan, siteByName } from "../plan/plan";
 import { unitFile } from "./bootstrap";
@@ -21,7 +22,7 @@ const PROBE_CONFIG = "/etc/nextcloud-ha/lab-probe.json";
 /** Start order: each phase waits for the one before (lab/services.ts). */
 export const PHASES: string[][] = [
     // The leader keeper waits for every member itself (its hold-off).
-    ["etcd", "etcd-leader"],
+    ["etcd", ETCD_LEADER_SERVICE],
     ["glusterd"],
     ["patroni", "haproxy"],
     ["gluster-mount"],

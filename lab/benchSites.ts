@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { REPO_ROOT } from "../plan/stackFiles";
 import { chartSvg, fmt, machine, SeriesRun } from "./bench";
 import { hostByName } from "../plan/plan";
+import { ETCD_LEADER_SERVICE } from "../render/etcd";
 import { etcdLeader, etcdMoveLeader, leaderOf, patroniMembers } from "./cluster";
 import { drill } from "./drill";
 import { down, up } from "./lifecycle";
@@ -38,7 +39,8 @@ function row(label: string, values: number[], unit: string, note = ""): string {
 const KEEPER_ON = "site-loss, keeper on";
 const KEEPER_OFF = "site-loss, keeper off";
 
-function report(r: SeriesRun): void {
+/** `siteOf`: each three-site host's site, from the lab's plan. */
+function report(r: SeriesRun, siteOf: Record<string, string>): void {
     const sum = (ts: TrialResult[], f: (t: TrialResult) => number) => ts.reduce((a, t) => a + f(t), 0);
     const tally = (ts: TrialResult[]) => `${sum(ts, (t) => t.missing)} / ${sum(ts, (t) => t.splitBrainMoments)} / ${ts.filter((t) => !t.ok).length}`;
     const hostLoss = r.series["primary-host-loss"] ?? [];
@@ -46,7 +48,7 @@ function report(r: SeriesRun): void {
     const off = r.series[KEEPER_OFF] ?? [];
     const promo = r.series["dc-promotion"] ?? [];
     const x = (ts: TrialResult[], k: string) => ts.map((t) => t.extra?.[k] ?? NaN).filter(Number.isFinite);
-    const inLostSite = (t: TrialResult) => t.etcdLeader?.startsWith(`${t.target}-`) ?? false;
+    const inLostSite = (t: TrialResult) => t.etcdLeader !== undefined && siteOf[t.etcdLeader] === t.target;
     const [pOn, pHost] = [summarize(on.map((t) => t.outage)), summarize(hostLoss.map((t) => t.outage))];
     const goal =
         on.length && hostLoss.length
@@ -62,7 +64,7 @@ function report(r: SeriesRun): void {
         "",
         "## Three-site: automatic failover (project timings ttl 20, loop_wait 5, retry_timeout 5)",
         "",
-        "Site loss kills every host of the primary's site at once (its Patroni member, its etcd member, its HAProxy); the writer runs through the other data site's HAProxy. With the keeper on, etcd's raft leadership is on the witness (dc3) when the site goes. With the keeper off (its service stopped for the trial), the leadership is moved into the primary's site first (`etcdctl move-leader`): the case the keeper prevents, where the new etcd leader renews every lease, Patroni's leader key included, and the failover waits for it. Host loss kills the primary's host alone (keeper on). Trials alternate.",
+        "Site loss kills every host of the primary's site at once (its Patroni member, its etcd member, its HAProxy); the writer runs through the other data site's HAProxy. With the keeper on, etcd's raft leadership is on the witness when the site goes. With the keeper off (its service stopped for the trial), the leadership is moved into the primary's site first (`etcdctl move-leader`): the case the keeper prevents, where the new etcd leader renews every lease, Patroni's leader key included, and the failover waits for it. Host loss kills the primary's host alone (keeper on). Trials alternate.",
         "",
         "| scenario | trials | min | median | p95 | max | unit | lost / split-brain / failed trials |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -176,7 +178,7 @@ async function placeEtcdLeader(keeper: boolean): Promise<void> {
     const cluster = plan.etcdClusters[0];
     const home = cluster.leaders[0];
     if (!home) throw new LabError("the lab's plan keeps no etcd leader (etcd.keepLeader is off): the keeper-on trials need it");
-    controlService(state, [hostByName(plan, home)], "etcd-leader", keeper ? "start" : "stop");
+    controlService(state, [hostByName(plan, home)], ETCD_LEADER_SERVICE, keeper ? "start" : "stop");
     const leader = leaderOf(await patroniMembers(plan));
     if (!leader) throw new LabError("no Patroni leader to place etcd's leadership beside");
     const to = keeper ? home : cluster.members.find((m) => hostByName(plan, m).site === hostByName(plan, leader).site);
@@ -206,6 +208,7 @@ async function main(): Promise<void> {
         series: { [KEEPER_ON]: [], [KEEPER_OFF]: [], "primary-host-loss": [], "witness-loss": [], "witness-flap": [], "dc-promotion": [] },
         finished: false,
     };
+    let siteOf: Record<string, string> = {};
     const one = async (series: string, n: number, of: number) => {
         const scenario = series.startsWith("site-loss") ? "site-loss" : series;
         // Host loss beside site loss with the keeper on, as the platform runs by default.
@@ -215,10 +218,11 @@ async function main(): Promise<void> {
         progress(
             `${series} ${n}/${of}: ${t.outage.toFixed(2)} s, lost ${t.missing}, etcd leader ${t.etcdLeader ?? "?"}${t.extra ? `, ${JSON.stringify(t.extra)}` : ""}${t.ok ? "" : ` FAIL ${t.problems.join("; ")}`}`,
         );
-        report(r);
+        report(r, siteOf);
     };
     try {
         await up({});
+        siteOf = Object.fromEntries(requireState().plan.hosts.map((h) => [h.name, h.site]));
         const order = [KEEPER_ON, KEEPER_OFF, "primary-host-loss"];
         for (let n = 1; n <= trials; n++) for (const s of n % 2 ? order : [...order].reverse()) await one(s, n, trials);
         await placeEtcdLeader(true);
@@ -227,7 +231,7 @@ async function main(): Promise<void> {
         await up({ topology: "two-site" });
         for (let n = 1; n <= trials; n++) await one("dc-promotion", n, trials);
         r.finished = true;
-        report(r);
+        report(r, siteOf);
         progress(`wrote ${path.join(DOCS, "BENCHMARKS-sites.md")} and sites-chart.svg`);
     } finally {
         await down({ quiet: true });

@@ -13,6 +13,7 @@ import { LabError } from "./sh";
 import { HttpAnswer, httpRequest, TlsClient } from "../ops/http";
 import { DB_USERS } from "../render/patroni";
 import { STATS_USER } from "../render/haproxy";
+import { ETCD_LEADER_SERVICE } from "../render/etcd";
 import { labSecrets } from "./secrets";
 
 export interface PatroniMemberStatus {
@@ -117,7 +118,7 @@ export function keeperMovesIn(log: string, since: number): number[] {
 
 /** The moves of the leader keeper on `host` from `since` on. Its log lives in the host's directory, so it outlasts a kill of the host. */
 export function keeperMoves(host: string, since: number): number[] {
-    const file = path.join(hostDir(host), "log", "etcd-leader.log");
+    const file = path.join(hostDir(host), "log", `${ETCD_LEADER_SERVICE}.log`);
     return fs.existsSync(file) ? keeperMovesIn(fs.readFileSync(file, "utf8"), since) : [];
 }
 

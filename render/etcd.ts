@@ -15,6 +15,8 @@ export const ETCD_PKI = "/etc/etcd/pki";
 /** Keeps the raft leadership on a member the plan lets lead (render/etcd_leader.py). */
 export const ETCD_LEADER_SCRIPT = "/usr/local/lib/nextcloud-ha/etcd-leader-keeper.py";
 const ETCD_LEADER_UNIT = "nextcloud-ha-etcd-leader.service";
+/** The leader keeper's service name (its files' and the lab's log's). */
+export const ETCD_LEADER_SERVICE = "etcd-leader";
 /** Raft entries the keeper's member may be behind the leader and still take the leadership. */
 const LEADER_MAX_LAG = 1000;
 /** Joins a running cluster before the first start, leaves it before the VM goes (render/etcd_member.py). */
@@ -202,13 +204,13 @@ function renderLeaderKeeper(
                 content: etcdScript("etcd_leader.py", settings),
                 mode: "0755",
                 owner: "root:root",
-                service: "etcd-leader",
+                service: ETCD_LEADER_SERVICE,
             },
-            { path: `/etc/systemd/system/${ETCD_LEADER_UNIT}`, content: unit, mode: "0644", owner: "root:root", service: "etcd-leader" },
+            { path: `/etc/systemd/system/${ETCD_LEADER_UNIT}`, content: unit, mode: "0644", owner: "root:root", service: ETCD_LEADER_SERVICE },
         ],
         services: [
             {
-                name: "etcd-leader",
+                name: ETCD_LEADER_SERVICE,
                 unit: ETCD_LEADER_UNIT,
                 user: "etcd",
                 command,
