@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
     EtcdQuorum,
+    everySiteSealed,
     FailureDomains,
     GlusterVolume,
     LoadBalancer,
@@ -18,6 +19,7 @@ import {
     PatroniCluster,
     Placement,
     ProxmoxHost,
+    sealTargets,
     SharedSecrets,
     SHARED_OUTPUTS,
 } from "./components";
@@ -26,7 +28,7 @@ import { CONFIG_KEYS, ConfigKey, PROJECT, RawConfig } from "./plan/config";
 import { failureMatrix } from "./plan/failureDomains";
 import { loadDeployment } from "./plan/load";
 import { ComponentKind, HostPlan, hostsOf, siteByName } from "./plan/plan";
-import { certificateNames, needsTls } from "./render/host";
+import { certificateNames, needsSecrets, needsTls } from "./render/host";
 import { issueTlsIdentity } from "./components/host/tlsIdentity";
 import { TlsCertificate } from "./render/nginx";
 
@@ -55,13 +57,24 @@ export function deploySite() {
     const site = siteByName(plan, config.site);
     // The primary stack issues the TLS identities of the other sites' hosts too: the CA's key stays in its stack.
     const elsewhere = plan.hosts.filter((h) => h.site !== site.name && needsTls(h));
+    // With a seal key in the plan, the site reads only its own part, sealed to that key (docs/design/security.md).
     const secrets = new SharedSecrets("shared", {
         primaryStack: config.primaryStack,
         rotation: plan.passwords.rotation,
         ca: { signing: plan.certificates.caSigning, trusted: plan.certificates.caTrusted },
         ...(config.primaryStack
-            ? {}
-            : { issueFor: { hosts: elsewhere.map((h) => ({ name: h.name, names: certificateNames(plan, h) })), lifetime: plan.certificates } }),
+            ? site.sealKey
+                ? {
+                      sealedPart: {
+                          target: { site: site.name, sealKey: site.sealKey, needsSecrets: hostsOf(plan, { site: site.name }).some(needsSecrets) },
+                          privateKeyPem: new pulumi.Config(PROJECT).requireSecret("sealPrivateKey"),
+                      },
+                  }
+                : {}
+            : {
+                  issueFor: { hosts: elsewhere.map((h) => ({ name: h.name, names: certificateNames(plan, h) })), lifetime: plan.certificates },
+                  sealFor: sealTargets(plan),
+              }),
     });
     const identity = (host: HostPlan, parent: pulumi.Resource) =>
         secrets.caKeyPem
@@ -160,7 +173,9 @@ export function deploySite() {
     const patroniMembers = patroni?.members;
     const primaryEndpoints = lb?.primaryEndpoints;
     const replicaEndpoints = lb?.replicaEndpoints;
-    const replicationCredentials = patroni?.replicationCredentials;
+    // A primary whose every other site reads its part sealed exports no secret: a StackReference reads every output.
+    const sealsAll = !config.primaryStack && everySiteSealed(plan);
+    const replicationCredentials = sealsAll ? undefined : patroni?.replicationCredentials;
     const glusterVolume = gluster?.volumeName;
     const glusterMountServers = gluster?.mountServers;
     const nextcloudAppEndpoints = app?.appEndpoints;
@@ -183,12 +198,15 @@ export function deploySite() {
                           : `publish these instead of ${plan.activeSite}'s only when ${site.name} takes over (npm run promote -- ${site.name})`,
               }))
             : undefined;
-    // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them.
-    const sharedSecrets = config.primaryStack ? undefined : secrets.values;
+    // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them; the
+    // passwords and host keys in the clear only while a site reads them so (one without a seal key in the plan).
+    const clear = !config.primaryStack && !sealsAll;
+    const sharedSecrets = clear ? secrets.values : undefined;
+    const sealedForSites = secrets.sealed;
     const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;
     const caTrustPem = config.primaryStack ? undefined : secrets.caTrustPem;
     const caGenerations = config.primaryStack ? undefined : { signing: plan.certificates.caSigning, trusted: plan.certificates.caTrusted };
-    const hostIdentities = config.primaryStack ? undefined : secrets.issued;
+    const hostIdentities = clear ? secrets.issued : undefined;
     return {
         topology,
         siteName,
@@ -209,5 +227,6 @@ export function deploySite() {
         caTrustPem,
         caGenerations,
         hostIdentities,
+        sealedForSites,
     };
 }

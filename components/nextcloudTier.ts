@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppPlan, ComponentPlan, hostByName, namesOf, SitePlan } from "../plan/plan";
 import { containerShapes, ContainerSpec, renderNextcloudContainers, renderWaitInstalled } from "../render/nextcloud";
 import { knownHostsLine, pinnedSshOptions } from "../render/ssh";
-import { Placement, placeHosts } from "./host/placeHosts";
+import { passwordsOf, Placement, placeHosts } from "./host/placeHosts";
 import { ProxmoxHost } from "./host/proxmoxHost";
 
 export interface NextcloudTierArgs {
@@ -47,7 +47,7 @@ export class NextcloudTier extends pulumi.ComponentResource {
         );
         this.hosts = placeHosts(this, placement, component.builds);
         const vms = { ...args.usedHosts, ...this.hosts };
-        const nextcloud = placement.secrets.apply((v) => v.nextcloud);
+        const nextcloud = passwordsOf(placement, this, `the app tier of ${site.name}`).apply((v) => v.nextcloud);
         let installed: pulumi.Resource | undefined;
         // The installer first, so the others can wait for it.
         for (const host of [...apps].sort((a, b) => Number(b.name === app.installer) - Number(a.name === app.installer))) {

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ComponentPlan, hostByName, memberPlacement, PatroniClusterPlan } from "../plan/plan";
 import { DB_USERS } from "../render/patroni";
 import { renderClusterStep } from "../render/patroniCluster";
-import { Placement, placeHosts } from "./host/placeHosts";
+import { passwordsOf, Placement, placeHosts } from "./host/placeHosts";
 import { ProxmoxHost } from "./host/proxmoxHost";
 
 export interface PatroniMember {
@@ -74,7 +74,10 @@ export class PatroniCluster extends pulumi.ComponentResource {
             }),
         );
         this.replicationCredentials = pulumi.secret(
-            placement.secrets.apply((v) => ({ username: DB_USERS.replication, password: v.database.replicationPassword })),
+            passwordsOf(placement, this, `Patroni cluster ${cluster.scope}`).apply((v) => ({
+                username: DB_USERS.replication,
+                password: v.database.replicationPassword,
+            })),
         );
         this.registerOutputs({ scope: this.scope, members: this.members, replicationCredentials: this.replicationCredentials });
     }

@@ -5,12 +5,21 @@
  * and issues the TLS identities of the other sites' hosts too: the CA's key never leaves its
  * stack. The other stacks read the bundle and their hosts' identities from its outputs. They
  * stay secret end to end.
+ *
+ * A site with a seal key in the plan (`sites.<site>.sealKey`) reads its part sealed instead:
+ * the primary seals, to that key, the passwords where the site's hosts need them and its own
+ * hosts' identities (render/seal.ts), and exports the sealed texts as a plain output; the site's
+ * stack opens its own with its `sealPrivateKey`. Once every other site has a key, the primary
+ * exports no secret at all, and no stack's state holds another site's keys or, on the witness,
+ * any password.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { CertificatesConfig, PasswordRole } from "../plan/config";
-import { CertificateNames } from "../render/host";
+import { DeploymentPlan, hostsOf } from "../plan/plan";
+import { CertificateNames, needsSecrets } from "../render/host";
+import { openSealed, seal, sealedTo, sealKeyFingerprint, sealPublicKeyOf } from "../render/seal";
 import { TlsIdentity } from "../render/rendered";
 import { issueTlsIdentity } from "./host/tlsIdentity";
 import { bundleSecrets, generateSecrets, generationOf, SecretName, SecretsBundle } from "../render/secrets";
@@ -22,8 +31,91 @@ export const SHARED_OUTPUTS = {
     caTrust: "caTrustPem",
     caGenerations: "caGenerations",
     hostIdentities: "hostIdentities",
+    sealed: "sealedForSites",
     replication: "primaryEndpoints",
 } as const;
+
+/** A site the primary seals for: its key (plan), its hosts with a TLS identity, whether they take the passwords. */
+export interface SealTarget {
+    site: string;
+    sealKey: string;
+    hosts: string[];
+    needsSecrets: boolean;
+}
+
+/** What one site opens: its passwords (where its hosts take them) and its hosts' identities. */
+export interface SitePart {
+    site: string;
+    secrets?: SecretsBundle;
+    identities: Record<string, IssuedIdentity>;
+}
+
+/** The sites the primary seals for: every other site with a seal key in the plan. */
+export function sealTargets(plan: DeploymentPlan): SealTarget[] {
+    return plan.sites
+        .filter((s) => s.name !== plan.primarySite && s.sealKey)
+        .map((s) => {
+            const hosts = hostsOf(plan, { site: s.name });
+            return { site: s.name, sealKey: s.sealKey!, hosts: hosts.map((h) => h.name), needsSecrets: hosts.some(needsSecrets) };
+        });
+}
+
+/** Whether every site but the primary reads its part sealed: then the primary exports no secret in the clear. */
+export function everySiteSealed(plan: DeploymentPlan): boolean {
+    return plan.sites.every((s) => s.name === plan.primarySite || s.sealKey !== undefined);
+}
+
+/** Each target's part, sealed to its key (`sealedForSites`): deterministic in the seed and the content. */
+export function sealParts(targets: SealTarget[], bundle: SecretsBundle, issued: Record<string, IssuedIdentity>, seed: string): Record<string, string> {
+    return Object.fromEntries(
+        targets.map((t) => {
+            const part: SitePart = {
+                site: t.site,
+                ...(t.needsSecrets ? { secrets: bundle } : {}),
+                identities: Object.fromEntries(t.hosts.filter((h) => issued[h]).map((h) => [h, issued[h]])),
+            };
+            return [t.site, seal(JSON.stringify(part), t.site, t.sealKey, seed)];
+        }),
+    );
+}
+
+/**
+ * A site's part from the primary's `sealedForSites`, opened with the site's private key; one
+ * line naming what to do when the primary has not sealed it (yet, or to the plan's key) or the
+ * private key is not the plan's key's.
+ */
+export function openPart(primaryStack: string, target: Pick<SealTarget, "site" | "sealKey">, exported: unknown, privateKeyPem: string): SitePart {
+    const { site, sealKey } = target;
+    let own: string;
+    try {
+        own = sealPublicKeyOf(privateKeyPem);
+    } catch (e) {
+        throw new Error(`sealPrivateKey ${(e as Error).message}`);
+    }
+    const planned = sealKeyFingerprint(sealKey);
+    if (own !== sealKey)
+        throw new Error(
+            `sealPrivateKey is the private half of key ${sealKeyFingerprint(own)}, but the plan's sites.${site}.sealKey is key ${planned}; set this stack's sealPrivateKey to the plan key's private half, or sealKey to this key's public half`,
+        );
+    const text = (exported as Record<string, unknown> | undefined)?.[site];
+    if (typeof text !== "string")
+        throw new Error(
+            `the primary stack ${primaryStack} exports nothing sealed for ${site} (output ${SHARED_OUTPUTS.sealed}); run \`pulumi up\` on ${primaryStack} first: it seals ${site}'s part to sites.${site}.sealKey`,
+        );
+    const to = sealedTo(text);
+    if (to !== planned)
+        throw new Error(
+            `the primary stack ${primaryStack} sealed ${site}'s part to key ${to ?? "(unknown)"}, not to the plan's sites.${site}.sealKey (key ${planned}); run \`pulumi up\` on ${primaryStack} first: it seals again to the plan's key`,
+        );
+    let part: SitePart;
+    try {
+        part = JSON.parse(openSealed(text, site, privateKeyPem)) as SitePart;
+    } catch (e) {
+        throw new Error(`the primary stack ${primaryStack}'s ${SHARED_OUTPUTS.sealed}.${site} ${(e as Error).message}`);
+    }
+    if (part.site !== site) throw new Error(`the primary stack ${primaryStack}'s ${SHARED_OUTPUTS.sealed}.${site} holds ${part.site}'s part`);
+    return part;
+}
 
 /** The deployment CA's generations as the plan names them (plan `certificates`): the one that signs, the ones trusted. */
 export interface CaGenerations {
@@ -71,6 +163,10 @@ export interface SharedSecretsArgs {
     ca: CaGenerations;
     /** The primary stack: the other sites' hosts it issues TLS identities for, and their lifetime. */
     issueFor?: { hosts: { name: string; names: CertificateNames }[]; lifetime: CertificatesConfig };
+    /** The primary stack: the sites whose parts it seals (`sealTargets`), exported as `sealedForSites`. */
+    sealFor?: SealTarget[];
+    /** The other stacks, where the plan gives their site a seal key: the site, its key, and the key's private half (stack secret `sealPrivateKey`). */
+    sealedPart?: { target: Omit<SealTarget, "hosts">; privateKeyPem: pulumi.Output<string> };
 }
 
 /** A host's identity from what the primary issued, with the trusted CAs; one line with the fix when the primary has not issued it (yet). */
@@ -84,8 +180,10 @@ export function takeIdentity(issued: Record<string, IssuedIdentity>, host: strin
 }
 
 export class SharedSecrets extends pulumi.ComponentResource {
-    /** The passwords; secret. */
-    readonly values: pulumi.Output<SecretsBundle>;
+    /** The passwords; secret. Absent on a site that reads its part sealed and whose hosts take none (the witness). */
+    readonly values?: pulumi.Output<SecretsBundle>;
+    /** The primary stack: each sealed site's part, sealed to its key (public: ciphertext): exported as `sealedForSites`. */
+    readonly sealed?: pulumi.Output<Record<string, string>>;
     /** The primary stack: the signing CA's key (secret), which signs its own hosts' identities. Never exported. */
     readonly caKeyPem?: pulumi.Output<string>;
     /** The primary stack: the identities it issued for the other sites' hosts (secret), by host name: exported as `hostIdentities`. */
@@ -104,15 +202,40 @@ export class SharedSecrets extends pulumi.ComponentResource {
         const parent = { parent: this };
         if (args.primaryStack) {
             const primary = (this.primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent));
-            // A primary from before the CA's key stayed home exports it in the bundle: only the bundle's parts are taken.
-            this.values = pulumi.secret(
-                (primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SecretsBundle>).apply((v) => {
-                    const gap = bundleGap(args.primaryStack!, v);
-                    if (gap) throw new pulumi.ResourceError(gap, this);
-                    return { database: v.database, nextcloud: v.nextcloud, haproxy: v.haproxy };
-                }),
-            );
-            this.received = pulumi.secret(primary.getOutput(SHARED_OUTPUTS.hostIdentities).apply((v) => (v ?? {}) as Record<string, IssuedIdentity>));
+            const sealedPart = args.sealedPart;
+            if (sealedPart) {
+                // The site's own part, opened here: the other sites' parts stay sealed to their keys.
+                const part = pulumi.secret(
+                    pulumi.all([primary.getOutput(SHARED_OUTPUTS.sealed), sealedPart.privateKeyPem]).apply(([exported, key]) => {
+                        try {
+                            return openPart(args.primaryStack!, sealedPart.target, exported, key);
+                        } catch (e) {
+                            throw new pulumi.ResourceError((e as Error).message, this);
+                        }
+                    }),
+                );
+                this.values = sealedPart.target.needsSecrets
+                    ? part.apply((p) => {
+                          if (!p.secrets)
+                              throw new pulumi.ResourceError(
+                                  `the primary stack ${args.primaryStack} sealed no passwords for ${p.site}, whose hosts take them; run \`pulumi up\` on ${args.primaryStack} first`,
+                                  this,
+                              );
+                          return p.secrets;
+                      })
+                    : undefined;
+                this.received = part.apply((p) => p.identities);
+            } else {
+                // A primary from before the CA's key stayed home exports it in the bundle: only the bundle's parts are taken.
+                this.values = pulumi.secret(
+                    (primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SecretsBundle>).apply((v) => {
+                        const gap = bundleGap(args.primaryStack!, v);
+                        if (gap) throw new pulumi.ResourceError(gap, this);
+                        return { database: v.database, nextcloud: v.nextcloud, haproxy: v.haproxy };
+                    }),
+                );
+                this.received = pulumi.secret(primary.getOutput(SHARED_OUTPUTS.hostIdentities).apply((v) => (v ?? {}) as Record<string, IssuedIdentity>));
+            }
             // Only CAs of the plan's round: a host signed by or trusting another round's would fail in the next.
             const sameRound = primary.getOutput(SHARED_OUTPUTS.caGenerations).apply((exported) => {
                 const mismatch = caRoundMismatch(args.primaryStack!, exported, args.ca);
@@ -179,6 +302,13 @@ export class SharedSecrets extends pulumi.ComponentResource {
                 ),
             );
             this.issued = pulumi.secret(pulumi.all(issued).apply((pairs) => Object.fromEntries(pairs) as Record<string, IssuedIdentity>));
+            if (args.sealFor && args.sealFor.length > 0) {
+                // The seed of the sealing's ephemeral keys: a sealed text changes only when its content or its key does.
+                const seed = new random.RandomPassword(`${name}-seal-seed`, { length: 64, special: false }, parent).result;
+                const targets = args.sealFor;
+                // Ciphertext, exported in the clear: only each site's private key opens its part.
+                this.sealed = pulumi.unsecret(pulumi.all([this.values, this.issued, seed]).apply(([v, i, s]) => sealParts(targets, v, i, s)));
+            }
         }
         this.registerOutputs({ caCertPem: this.caCertPem, caTrustPem: this.caTrustPem, values: this.values });
     }

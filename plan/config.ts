@@ -56,6 +56,13 @@ export interface SiteConfig {
     vip?: string;
     /** The VMs' interface carrying the VIP: Proxmox's cloud-init names the first NIC eth0. */
     vipInterface: string;
+    /**
+     * The public half of the site's seal key (`npm run -s seal-key -- SITE`), not on the primary
+     * site: the primary stack seals the site's part of the shared secrets to it and exports only
+     * that; the private half is the site stack's secret `sealPrivateKey`. Once every other site
+     * has one, the primary exports no secret in the clear (docs/design/security.md).
+     */
+    sealKey?: string;
 }
 
 /** Patroni's HA timings, in seconds (Patroni's dynamic configuration). */
@@ -277,6 +284,9 @@ export const DEFAULTS = {
     dns: ["1.1.1.1", "9.9.9.9"],
 };
 
+/** A seal key as the plan holds it: an X25519 public key's SPKI DER (12 fixed bytes, 32 of key) in base64, the body of `openssl pkey -pubout`. */
+export const SEAL_KEY_RE = /^MCowBQYDK2VuAyEA[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
 /** Every config key the project reads, and the JSON kind of its value. */
 export const CONFIG_KEYS = {
     topology: "string",
@@ -301,6 +311,8 @@ export const CONFIG_KEYS = {
     // The wildcard certificate and its key. The key is secret: the loaders only learn whether it is set.
     tlsCertificate: "string",
     tlsKey: "secret",
+    // The private half of the site's seal key (plan sites.<site>.sealKey), on every site but the primary.
+    sealPrivateKey: "secret",
 } as const;
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 export type RawConfig = Partial<Record<ConfigKey, unknown>>;

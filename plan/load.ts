@@ -21,6 +21,7 @@ import {
     PasswordsConfig,
     PatroniConfig,
     PROJECT,
+    SEAL_KEY_RE,
     ProjectConfig,
     ProxmoxConfig,
     RawConfig,
@@ -205,7 +206,7 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
                 `VM ids are no longer derived from a host's position (inserting a host would renumber the others, and Proxmox would replace those VMs with their disks); remove vmIdBase and give every host its current id as vmId`,
             );
         }
-        rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "hosts", "vip", "vipInterface", "fenced"]);
+        rejectUnknown(key, v, ["cidr", "gateway", "dns", "proxmoxNode", "hosts", "vip", "vipInterface", "fenced", "sealKey"]);
         const cidr = str(`${key}.cidr`, v.cidr);
         const parsed = parseCidr(cidr);
         if (parsed === undefined) throw new ConfigError(`${key}.cidr`, `${show(cidr)} is not an IPv4 CIDR; write it as "10.10.1.0/24"`);
@@ -238,6 +239,15 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
             if (vip === gateway || sites[siteName].hosts.some((h) => h.address === vip))
                 throw new ConfigError(`${key}.vip`, `${vip} is already the gateway's or a host's address; give the VIP an unused address`);
             sites[siteName].vip = vip;
+        }
+        if (v.sealKey !== undefined) {
+            const sealKey = str(`${key}.sealKey`, v.sealKey).trim();
+            if (!SEAL_KEY_RE.test(sealKey))
+                throw new ConfigError(
+                    `${key}.sealKey`,
+                    `${show(sealKey.slice(0, 60))} is not an X25519 public key line; set it to the line \`npm run -s seal-key -- ${siteName}\` prints`,
+                );
+            sites[siteName].sealKey = sealKey;
         }
     }
     checkUnique(sites);
@@ -461,6 +471,11 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         nextcloud,
         sizes,
     };
+    if (project.sites[primarySite]?.sealKey !== undefined)
+        throw new ConfigError(
+            `sites.${primarySite}.sealKey`,
+            `${primarySite} is the primary site: its stack seals the other sites' secrets and receives none; remove sealKey from it`,
+        );
     return project;
 }
 
@@ -548,5 +563,18 @@ export function loadDeployment(raw: RawConfig): { config: StackConfig; plan: Dep
             );
         }
     }
+    const sealKey = config.sites[config.site].sealKey;
+    if (sealKey !== undefined && raw.sealPrivateKey === undefined)
+        throw new ConfigError(
+            "sealPrivateKey",
+            `missing; the plan seals ${config.site}'s secrets to sites.${config.site}.sealKey: set its private half as this stack's secret (\`npm run -s seal-key -- ${config.site}\` says how)`,
+        );
+    if (sealKey === undefined && raw.sealPrivateKey !== undefined)
+        throw new ConfigError(
+            "sealPrivateKey",
+            config.site === config.primarySite
+                ? `${config.site} is the primary site and opens nothing sealed; remove sealPrivateKey from this stack's config`
+                : `set, but the plan has no sites.${config.site}.sealKey; add its public half there (\`npm run -s seal-key -- ${config.site}\` says how) or remove sealPrivateKey`,
+        );
     return { config, plan };
 }

@@ -66,6 +66,8 @@ export interface SitePlan {
     hosts: string[];
     /** The witness site holds etcd (and the Gluster arbiter) but no database. */
     witness: boolean;
+    /** The public key the primary stack seals the site's part of the shared secrets to (config `sites.<site>.sealKey`). */
+    sealKey?: string;
     /** The etcd cluster with members in the site (plan `etcdClusters[].name`). */
     etcdCluster?: string;
     /** The Patroni cluster with members in the site (plan `patroniClusters[].scope`). */

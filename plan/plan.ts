@@ -177,6 +177,7 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
             ...(site.vip ? { vip: { address: site.vip, interface: site.vipInterface } } : {}),
             hosts: site.hosts.map((h) => h.name),
             witness: !site.hosts.some((h) => h.roles.includes("patroni")),
+            ...(site.sealKey ? { sealKey: site.sealKey } : {}),
         });
     }
     const names = (role: Role, site?: string) => namesOf({ hosts }, { role, site });

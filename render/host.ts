@@ -16,7 +16,7 @@ import { renderNextcloudNode } from "./nextcloud";
 import { renderPatroniMember } from "./patroni";
 
 export interface HostInputs {
-    /** The shared secrets; needed by hosts with the patroni, haproxy or nextcloud role (each renderer takes its part). */
+    /** The shared secrets; needed by hosts with the patroni, haproxy or nextcloud role (`needsSecrets`; each renderer takes its part). */
     secrets?: SecretsBundle;
     /** The host's TLS identity (its certificate, key and the trusted CAs); needed by hosts that `needsTls`. */
     tls?: TlsIdentity;
@@ -33,6 +33,11 @@ export interface HostInputs {
  */
 export function needsTls(host: HostPlan): boolean {
     return (["etcd", "patroni", "haproxy", "gluster", "gluster-arbiter", "nextcloud"] as const).some((r) => host.roles.includes(r));
+}
+
+/** Whether a host's renderers take the shared secrets (passwords): the database, its HAProxy, the app nodes. */
+export function needsSecrets(host: Pick<HostPlan, "roles">): boolean {
+    return (["patroni", "haproxy", "nextcloud"] as const).some((r) => host.roles.includes(r));
 }
 
 /** What a host's certificate names (its SANs): the one list the program's and the lab's CA sign. */

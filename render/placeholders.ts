@@ -7,6 +7,7 @@ import { HostPlan } from "../plan/plan";
 import { HostInputs, needsTls } from "./host";
 import { TlsCertificate } from "./nginx";
 import { TlsIdentity } from "./rendered";
+import { SealKeyPair, sealKeyPairFrom } from "./seal";
 import { bundleSecrets, generateSecrets, SecretsBundle } from "./secrets";
 
 export function placeholder(what: string): string {
@@ -36,6 +37,14 @@ export function placeholderHostKey(host: string): { privateKey: string; publicKe
         privateKey: pem("OPENSSH PRIVATE KEY", `SSH host key of ${host}`),
         publicKey: `ssh-ed25519 <public SSH host key of ${host}, made at deploy time>`,
     };
+}
+
+/**
+ * A site's seal key pair for the offline check, which cannot read the stack's encrypted
+ * `sealPrivateKey`: a fixed, public pair (32 bytes of 0x5e), never a deployment's.
+ */
+export function placeholderSealKey(): SealKeyPair {
+    return sealKeyPairFrom(Buffer.alloc(32, 0x5e));
 }
 
 export function placeholderCertificate(): TlsCertificate {

@@ -8,11 +8,13 @@
  */
 import { DATA_ROLES, failureGaps, failureMatrix, FailureMatrix, formatMatrix, SERVICE_ROLES } from "../plan/failureDomains";
 import { loadDeployment } from "../plan/load";
-import { DeploymentPlan } from "../plan/plan";
+import { DeploymentPlan, siteByName } from "../plan/plan";
 import { listStacks, readStackConfig, STACK_DIR } from "../plan/stackFiles";
 import { review, Violation } from "../policies/rules";
 import { renderMermaid } from "../render/diagram";
-import { placeholderCertificate } from "../render/placeholders";
+import { placeholderCertificate, placeholderSealKey } from "../render/placeholders";
+import { sealKeyFingerprint } from "../render/seal";
+import { RawConfig } from "../plan/config";
 import { parseCommandLine } from "../ops/args";
 import { reviewed, runInStack, settled, setupMocks } from "./mockRuntime";
 
@@ -45,8 +47,16 @@ async function checkStack(stack: string): Promise<{ report: StackReport; plan: D
     // Secrets the stack holds encrypted (the wildcard certificate's key) are placeholders here.
     // The certificate is public and checked as pulumi up checks it; the key is encrypted in the stack file, so only whether it is set counts.
     const raw = readStackConfig(stack);
-    const overrides = raw.tlsKey === undefined ? {} : { tlsKey: placeholderCertificate().key };
+    const overrides: RawConfig = raw.tlsKey === undefined ? {} : { tlsKey: placeholderCertificate().key };
     const { config, plan } = loadDeployment({ ...raw, ...overrides }); // bad config: its one-line error, before anything else
+    // Likewise the private half of the site's seal key: the mocked primary seals the site's part to a placeholder pair's public half.
+    const sealKey = siteByName(plan, config.site).sealKey;
+    if (sealKey) {
+        const sites = raw.sites as Record<string, Record<string, unknown>>;
+        const pair = placeholderSealKey();
+        overrides.sealPrivateKey = pair.privateKeyPem;
+        overrides.sites = { ...sites, [config.site]: { ...sites[config.site], sealKey: pair.publicKey } };
+    }
     const run = setupMocks(stack, overrides);
     // Loaded here, after the mocks: it imports the Pulumi SDK's runtime.
     const { deploySite } = await import("../program");
@@ -98,6 +108,22 @@ function formatStack(r: StackReport, topology: string): string {
     ].join("\n");
 }
 
+/** How each other site reads its part of the shared secrets: sealed to its key, or in the clear from the primary's outputs. */
+function sharedSecretsLine(plan: DeploymentPlan): string {
+    const others = plan.sites.filter((s) => s.name !== plan.primarySite);
+    const clear = others.filter((s) => !s.sealKey).map((s) => s.name);
+    const sealed = others.filter((s) => s.sealKey).map((s) => `${s.name} sealed to key ${sealKeyFingerprint(s.sealKey!)}`);
+    return (
+        `Shared secrets (${plan.primarySite}'s outputs): ` +
+        [
+            ...sealed,
+            ...(clear.length
+                ? [`${clear.join(", ")} in the clear, every secret in every stack's state (give each a seal key: npm run -s seal-key -- --help)`]
+                : []),
+        ].join("; ")
+    );
+}
+
 function formatPlan(plan: DeploymentPlan, matrix: FailureMatrix): string {
     const data = failureGaps(matrix, DATA_ROLES);
     const service = failureGaps(matrix, SERVICE_ROLES);
@@ -111,6 +137,8 @@ function formatPlan(plan: DeploymentPlan, matrix: FailureMatrix): string {
                         `${s.site}${s.pass === 2 ? " again" : ""}${s.after.length ? ` (after ${s.after.map((a) => `${a.site}: ${a.why}`).join("; ")})` : ""}`,
                 )
                 .join(", then "),
+        "",
+        sharedSecretsLine(plan),
         "",
         "```mermaid",
         renderMermaid(plan),

@@ -6,7 +6,10 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ReviewedResource, SECRET_PLACEHOLDER } from "../policies/rules";
-import { PROJECT } from "../plan/config";
+import { everySiteSealed, IssuedIdentity, sealParts, sealTargets, SHARED_OUTPUTS } from "../components/sharedSecrets";
+import { PROJECT, RawConfig } from "../plan/config";
+import { loadPlan } from "../plan/load";
+import { SecretsBundle } from "../render/secrets";
 import { readStackConfig } from "../plan/stackFiles";
 
 export interface Captured {
@@ -95,14 +98,17 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                         // By default the primary has run the stack's own round of a CA rotation (what `pulumi up` there does first).
                         // The primary has issued every other site's host its identity (`hostIdentities`).
                         const outputs = primaryOutputs ?? { ...primaryStackOutputs(raw.sites), caGenerations: caGenerationsOf(raw.certificates) };
-                        const shared = outputs.sharedSecrets as { database: Record<string, string>; nextcloud: Record<string, string> };
+                        const shared = outputs.sharedSecrets as { database: Record<string, string>; nextcloud: Record<string, string> } | undefined;
                         const issued = (outputs.hostIdentities ?? {}) as Record<string, { key: string }>;
                         run.generatedSecrets.push(
-                            ...Object.values(shared.database),
-                            ...Object.values(shared.nextcloud),
+                            ...Object.values(shared?.database ?? {}),
+                            ...Object.values(shared?.nextcloud ?? {}),
                             ...Object.values(issued).map((i) => i.key.split("\n")[1]),
                         );
-                        return { id: args.name, state: { outputs, secretOutputNames: ["sharedSecrets", "hostIdentities"] } };
+                        return {
+                            id: args.name,
+                            state: { outputs: primaryOutputs ?? sealedAsThePrimary(outputs, raw), secretOutputNames: ["sharedSecrets", "hostIdentities"] },
+                        };
                     }
                     default:
                         return { id: `${args.name}-id`, state: args.inputs };
@@ -137,6 +143,19 @@ function identitiesOf(sites: unknown): Record<string, { cert: string; key: strin
             },
         ]),
     );
+}
+
+/**
+ * The mocked primary's outputs as the real primary exports them for a plan with seal keys: each
+ * keyed site's part sealed to its key (with a fixed seed), nothing in the clear once every site has one.
+ */
+function sealedAsThePrimary(outputs: Record<string, unknown>, raw: Record<string, unknown>): Record<string, unknown> {
+    const { plan } = loadPlan(raw as RawConfig);
+    const targets = sealTargets(plan);
+    if (targets.length === 0) return outputs;
+    const sealed = sealParts(targets, outputs.sharedSecrets as SecretsBundle, outputs.hostIdentities as Record<string, IssuedIdentity>, "mock-seal-seed");
+    const { sharedSecrets, hostIdentities, ...rest } = outputs;
+    return { ...(everySiteSealed(plan) ? rest : { ...rest, sharedSecrets, hostIdentities }), [SHARED_OUTPUTS.sealed]: sealed };
 }
 
 /** The stack config's `certificates` as the primary stack exports them (`caGenerations`), their defaults filled in. */

@@ -12,7 +12,7 @@ import { DeploymentPlan, hostByName, HostPlan } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderConverge } from "../../render/converge";
 import { renderFirewall, sourceAddresses } from "../../render/firewall";
-import { needsTls, renderHost } from "../../render/host";
+import { needsSecrets, needsTls, renderHost } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
@@ -30,8 +30,8 @@ export interface Placement {
     sshAuthorizedKeys: string[];
     /** The image's user that remote commands log in as, with the operator's SSH agent (stack config `sshUser`). */
     sshUser: string;
-    /** The shared secrets (passwords; secret), from the SharedSecrets component. */
-    secrets: pulumi.Output<SecretsBundle>;
+    /** The shared secrets (passwords; secret), from the SharedSecrets component; absent where no host of the site takes them (a sealed witness). */
+    secrets?: pulumi.Output<SecretsBundle>;
     /**
      * A host's TLS identity (render/host.ts `needsTls`): the primary stack issues it with the
      * deployment CA's key; the other stacks take the one the primary issued (the key stays there).
@@ -45,15 +45,26 @@ export interface Placement {
     writeKnownHosts: (name: string, content: string) => string;
 }
 
+/** The shared passwords, for a host or component that takes them (render/host.ts `needsSecrets`); one line when the stack has none. */
+export function passwordsOf(placement: Placement, parent: pulumi.Resource, who: string): pulumi.Output<SecretsBundle> {
+    if (!placement.secrets)
+        throw new pulumi.ResourceError(
+            `${who} takes the shared passwords, but this stack received none (its site reads its part sealed, and the primary sealed none for it)`,
+            parent,
+        );
+    return placement.secrets;
+}
+
 /** Builds the VMs of the named hosts as children of `parent`; returns them by host name. */
 export function placeHosts(parent: pulumi.ComponentResource, placement: Placement, names: string[]): Record<string, ProxmoxHost> {
-    const { plan, secrets } = placement;
+    const { plan } = placement;
     const placed: Record<string, ProxmoxHost> = {};
     const previous: Record<string, pulumi.Resource> = {};
     for (const host of names.map((n) => hostByName(plan, n))) {
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
         const identity = needsTls(host) ? placement.identity(host, parent) : undefined;
+        const secrets = needsSecrets(host) ? passwordsOf(placement, parent, host.name) : undefined;
         // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
         const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });
         const rendered = pulumi
@@ -95,7 +106,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
             converge.splice(services.indexOf("patroni"), 0, {
                 service: ROLES_STEP,
                 command: shape.command,
-                script: pulumi.secret(secrets.apply((v) => renderRolesStep(plan, owned, v.database).script)),
+                script: pulumi.secret(passwordsOf(placement, parent, host.name).apply((v) => renderRolesStep(plan, owned, v.database).script)),
                 triggers: shape.triggers,
             });
         }

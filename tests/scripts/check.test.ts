@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { twoSiteConfig } from "../helpers/configs";
+import { sealKeyFingerprint, sealKeyPairFrom } from "../../render/seal";
 
 const ROOT = path.join(__dirname, "..", "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -54,6 +55,34 @@ test("a config change shows in two checks as the changed trigger of exactly its 
                 .reverse()
                 .find((l) => /^ {2}\S/.test(l)),
         ).toBe("  dc1-lb1-converge-haproxy");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}, 120000);
+
+test("sealed parts: the check passes stacks whose plan gives each site a seal key (their private halves encrypted), names each key, and no host receives anything else", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ncha-check-sealed-"));
+    try {
+        for (const f of fs.readdirSync(ROOT).filter((x) => /^Pulumi\..*yaml$/.test(x))) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+        const before = check(["dc2", "dc3"], dir);
+        const project = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"));
+        project.config.sites.value.dc2.sealKey = sealKeyPairFrom(Buffer.alloc(32, 2)).publicKey;
+        project.config.sites.value.dc3.sealKey = sealKeyPairFrom(Buffer.alloc(32, 3)).publicKey;
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify(project));
+        for (const stack of ["dc2", "dc3"]) {
+            const file = path.join(dir, `Pulumi.${stack}.yaml`);
+            const config = parse(fs.readFileSync(file, "utf8"));
+            config.config["nextcloud-ha:sealPrivateKey"] = { secure: "v1:bm90IGEga2V5" };
+            fs.writeFileSync(file, stringify(config));
+        }
+        const after = check(["dc2", "dc3"], dir);
+        expect(before.status).toBe(0);
+        expect(after.status).toBe(0);
+        expect(before.out).toContain("Shared secrets (dc1's outputs): dc2, dc3 in the clear");
+        const fp = (n: number) => sealKeyFingerprint(sealKeyPairFrom(Buffer.alloc(32, n)).publicKey);
+        expect(after.out).toContain(`Shared secrets (dc1's outputs): dc2 sealed to key ${fp(2)}; dc3 sealed to key ${fp(3)}`);
+        const rest = (out: string) => out.split("\n").filter((l) => !l.startsWith("Shared secrets"));
+        expect(rest(after.out)).toEqual(rest(before.out));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }

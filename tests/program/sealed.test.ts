@@ -1,0 +1,150 @@
+/**
+ * Sealed per-site parts (docs/design/security.md, "Stacks read only the secrets they need"):
+ * with a seal key in the plan for every other site, the primary stack exports no secret, each
+ * site's part sealed to its key; each site's stack opens its own part and deploys from it; the
+ * witness's part holds no password. The primary's real exports are fed to the other stacks.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { openPart, SHARED_OUTPUTS, SitePart } from "../../components/sharedSecrets";
+import { loadDeployment } from "../../plan/load";
+import { readStackConfig } from "../../plan/stackFiles";
+import { sealKeyFingerprint, sealKeyPairFrom } from "../../render/seal";
+import { hostFile, MockRun, plainParts, primaryStackOutputs, runProgram, valueOf } from "../helpers/mocks";
+
+const keys = { dc2: sealKeyPairFrom(Buffer.alloc(32, 2)), dc3: sealKeyPairFrom(Buffer.alloc(32, 3)) };
+type Keyed = keyof typeof keys;
+const primaryStack = readStackConfig("dc2").primaryStack as string;
+
+function sitesWith(keyed: Keyed[], publicKeys: Record<string, string> = {}): Record<string, Record<string, unknown>> {
+    const sites = structuredClone(readStackConfig("dc1").sites) as Record<string, Record<string, unknown>>;
+    for (const s of keyed) sites[s].sealKey = publicKeys[s] ?? keys[s].publicKey;
+    return sites;
+}
+
+/** Every output of a stack's program with its value, as a StackReference reads them. */
+async function exportsOf(program: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(program)) if (v !== undefined) out[k] = pulumi.Output.isInstance(v) ? await valueOf(v as pulumi.Output<unknown>) : v;
+    return out;
+}
+
+const partOf = (exported: Record<string, unknown>, site: Keyed, sites = sitesWith(["dc2", "dc3"])): SitePart =>
+    openPart(primaryStack, { site, sealKey: sites[site].sealKey as string }, exported[SHARED_OUTPUTS.sealed], keys[site].privateKeyPem);
+
+let dc1: { run: MockRun; program: Record<string, unknown> };
+let exported: Record<string, unknown>;
+
+beforeAll(async () => {
+    dc1 = await runProgram("dc1", { sites: sitesWith(["dc2", "dc3"]) });
+    exported = await exportsOf(dc1.program);
+});
+
+test("with a seal key for every other site, the primary exports no secret: each site's part sealed to its key, in the clear", async () => {
+    const sealed = dc1.program[SHARED_OUTPUTS.sealed] as pulumi.Output<Record<string, string>>;
+    expect(await pulumi.isSecret(sealed)).toBe(false);
+    expect(Object.keys(exported[SHARED_OUTPUTS.sealed] as object).sort()).toEqual(["dc2", "dc3"]);
+    for (const name of [SHARED_OUTPUTS.secrets, SHARED_OUTPUTS.hostIdentities, "replicationCredentials"]) expect(exported[name]).toBeUndefined();
+    // Nothing any other stack's StackReference reads is secret, and no password or key is in it in the clear.
+    for (const [name, value] of Object.entries(dc1.program))
+        if (pulumi.Output.isInstance(value)) expect([name, await pulumi.isSecret(value as pulumi.Output<unknown>)]).toEqual([name, false]);
+    const text = JSON.stringify(exported);
+    expect(dc1.run.generatedSecrets.length).toBeGreaterThan(20);
+    for (const s of dc1.run.generatedSecrets) expect(text).not.toContain(s);
+});
+
+test("each site opens its own part and nothing more: dc2 the passwords and its hosts' identities, the witness its host's identity alone", () => {
+    const dc2 = partOf(exported, "dc2");
+    expect(dc2.secrets!.database.superuserPassword).toMatch(/^mockpw-shared-superuser-/);
+    expect(dc2.secrets!.haproxy.statsPassword).toMatch(/^mockpw-shared-haproxy-stats-/);
+    expect(Object.keys(dc2.identities).sort()).toEqual(["dc2-db1", "dc2-etcd1", "dc2-lb1"]);
+    expect(dc2.identities["dc2-db1"].key).toMatch(/^mockkey-dc2-db1-etcd-tls-key-/);
+    const dc3 = partOf(exported, "dc3");
+    expect(dc3.secrets).toBeUndefined();
+    expect(Object.keys(dc3.identities)).toEqual(["dc3-etcd1"]);
+    // The witness's key does not open dc2's part.
+    const sealed = exported[SHARED_OUTPUTS.sealed] as Record<string, string>;
+    expect(() => openPart(primaryStack, { site: "dc3", sealKey: keys.dc3.publicKey }, { dc3: sealed.dc2 }, keys.dc3.privateKeyPem)).toThrow(
+        /sealed dc3's part to key [0-9a-f]{16}, not to the plan's sites.dc3.sealKey/,
+    );
+});
+
+test("the same plan seals to the same texts at every run (a quiet preview); a rotated password changes the data site's text, not the witness's", async () => {
+    const again = await runProgram("dc1", { sites: sitesWith(["dc2", "dc3"]) });
+    expect(await valueOf(again.program[SHARED_OUTPUTS.sealed] as pulumi.Output<unknown>)).toEqual(exported[SHARED_OUTPUTS.sealed]);
+    const rotated = await runProgram("dc1", { sites: sitesWith(["dc2", "dc3"]), passwords: { rotation: { app: 1 } } });
+    const before = exported[SHARED_OUTPUTS.sealed] as Record<string, string>;
+    const after = (await valueOf(rotated.program[SHARED_OUTPUTS.sealed] as pulumi.Output<unknown>)) as Record<string, string>;
+    expect(after.dc2).not.toBe(before.dc2);
+    expect(after.dc3).toBe(before.dc3);
+});
+
+test("dc2 and the witness deploy from their sealed parts, from the primary's real exports, holding no password in the clear", async () => {
+    const sites = sitesWith(["dc2", "dc3"]);
+    const dc2 = await runProgram("dc2", { sites, sealPrivateKey: keys.dc2.privateKeyPem }, exported);
+    const part = partOf(exported, "dc2");
+    const patroni = parse(hostFile(dc2.run, "dc2-db1", "/etc/patroni/config.yml"));
+    expect(patroni.postgresql.authentication.superuser.password).toBe(part.secrets!.database.superuserPassword);
+    expect(hostFile(dc2.run, "dc2-db1", "/etc/patroni/pki/member.key")).toBe(part.identities["dc2-db1"].key);
+    const plain = JSON.stringify(dc2.run.resources.map((r) => plainParts(r.inputs)));
+    for (const secret of [part.secrets!.database.superuserPassword, part.secrets!.nextcloud.secret, part.identities["dc2-db1"].key])
+        expect(plain).not.toContain(secret);
+    const dc3 = await runProgram("dc3", { sites, sealPrivateKey: keys.dc3.privateKeyPem }, exported);
+    expect(hostFile(dc3.run, "dc3-etcd1", "/etc/etcd/pki/member.key")).toBe(partOf(exported, "dc3").identities["dc3-etcd1"].key);
+});
+
+test("partly sealed: the primary still exports the bundle (secret) for the site without a key, and seals for the one with", async () => {
+    const sites = sitesWith(["dc3"]);
+    const partial = await runProgram("dc1", { sites });
+    const out = await exportsOf(partial.program);
+    expect(await pulumi.isSecret(partial.program[SHARED_OUTPUTS.secrets] as pulumi.Output<unknown>)).toBe(true);
+    expect(Object.keys(out[SHARED_OUTPUTS.sealed] as object)).toEqual(["dc3"]);
+    const dc2 = await runProgram("dc2", { sites }, out);
+    expect(parse(hostFile(dc2.run, "dc2-db1", "/etc/patroni/config.yml")).postgresql.authentication.superuser.password).toBe(
+        (out[SHARED_OUTPUTS.secrets] as any).database.superuserPassword,
+    );
+    const dc3 = await runProgram("dc3", { sites, sealPrivateKey: keys.dc3.privateKeyPem }, out);
+    expect(hostFile(dc3.run, "dc3-etcd1", "/etc/etcd/pki/member.crt")).toContain("cert-dc3-etcd1-etcd-tls-cert");
+});
+
+test("a site cannot open its part: the wrong private key, a primary that has not sealed for it (yet, or to the plan's key), each named with the fix", () => {
+    const sealed = exported[SHARED_OUTPUTS.sealed];
+    const fp = (k: Keyed) => sealKeyFingerprint(keys[k].publicKey);
+    expect(() => openPart(primaryStack, { site: "dc2", sealKey: keys.dc2.publicKey }, sealed, keys.dc3.privateKeyPem)).toThrow(
+        `sealPrivateKey is the private half of key ${fp("dc3")}, but the plan's sites.dc2.sealKey is key ${fp("dc2")}; set this stack's sealPrivateKey to the plan key's private half, or sealKey to this key's public half`,
+    );
+    expect(() => openPart(primaryStack, { site: "dc2", sealKey: keys.dc2.publicKey }, undefined, keys.dc2.privateKeyPem)).toThrow(
+        `the primary stack ${primaryStack} exports nothing sealed for dc2 (output sealedForSites); run \`pulumi up\` on ${primaryStack} first: it seals dc2's part to sites.dc2.sealKey`,
+    );
+    // The site's key changed in the plan (and its stack's private key with it); the primary has not run since.
+    const next = sealKeyPairFrom(Buffer.alloc(32, 9));
+    expect(() => openPart(primaryStack, { site: "dc2", sealKey: next.publicKey }, sealed, next.privateKeyPem)).toThrow(
+        `the primary stack ${primaryStack} sealed dc2's part to key ${fp("dc2")}, not to the plan's sites.dc2.sealKey (key ${sealKeyFingerprint(next.publicKey)}); run \`pulumi up\` on ${primaryStack} first: it seals again to the plan's key`,
+    );
+    expect(() =>
+        openPart(primaryStack, { site: "dc2", sealKey: keys.dc2.publicKey }, sealed, "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"),
+    ).toThrow("sealPrivateKey is not a PEM private key");
+});
+
+test("bad seal config is refused in one line naming the key, before any resource", () => {
+    const load = (stack: string, overrides: Record<string, unknown>) => () => loadDeployment({ ...readStackConfig(stack), ...overrides });
+    const withKey = sitesWith(["dc2"]);
+    expect(load("dc2", { sites: withKey })).toThrow(
+        "nextcloud-ha:sealPrivateKey: missing; the plan seals dc2's secrets to sites.dc2.sealKey: set its private half as this stack's secret (`npm run -s seal-key -- dc2` says how)",
+    );
+    expect(load("dc2", { sealPrivateKey: "[secret]" })).toThrow(
+        "nextcloud-ha:sealPrivateKey: set, but the plan has no sites.dc2.sealKey; add its public half there (`npm run -s seal-key -- dc2` says how) or remove sealPrivateKey",
+    );
+    expect(load("dc1", { sealPrivateKey: "[secret]" })).toThrow("nextcloud-ha:sealPrivateKey: dc1 is the primary site and opens nothing sealed");
+    const onPrimary = sitesWith([]);
+    onPrimary.dc1.sealKey = keys.dc2.publicKey;
+    expect(load("dc2", { sites: onPrimary })).toThrow(
+        "nextcloud-ha:sites.dc1.sealKey: dc1 is the primary site: its stack seals the other sites' secrets and receives none",
+    );
+    expect(load("dc2", { sites: sitesWith(["dc2"], { dc2: "ssh-ed25519 AAAA" }), sealPrivateKey: "[secret]" })).toThrow(
+        'nextcloud-ha:sites.dc2.sealKey: "ssh-ed25519 AAAA" is not an X25519 public key line; set it to the line `npm run -s seal-key -- dc2` prints',
+    );
+    expect(load("dc2", { sites: withKey, sealPrivateKey: "[secret]" })).not.toThrow();
+    // The primary's own mock outputs, untouched: a plan without keys reads as before.
+    expect(primaryStackOutputs()[SHARED_OUTPUTS.sealed]).toBeUndefined();
+});
