@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import {
     EtcdQuorum,
-    everySiteSealed,
+    exportsInTheClear,
     FailureDomains,
     GlusterVolume,
     LoadBalancer,
@@ -19,6 +19,7 @@ import {
     PatroniCluster,
     Placement,
     ProxmoxHost,
+    sealTargetOf,
     sealTargets,
     SharedSecrets,
     SHARED_OUTPUTS,
@@ -28,7 +29,7 @@ import { CONFIG_KEYS, ConfigKey, PROJECT, RawConfig } from "./plan/config";
 import { failureMatrix } from "./plan/failureDomains";
 import { loadDeployment } from "./plan/load";
 import { ComponentKind, HostPlan, hostsOf, siteByName } from "./plan/plan";
-import { certificateNames, needsSecrets, needsTls } from "./render/host";
+import { certificateNames, needsTls } from "./render/host";
 import { issueTlsIdentity } from "./components/host/tlsIdentity";
 import { TlsCertificate } from "./render/nginx";
 
@@ -58,18 +59,14 @@ export function deploySite() {
     // The primary stack issues the TLS identities of the other sites' hosts too: the CA's key stays in its stack.
     const elsewhere = plan.hosts.filter((h) => h.site !== site.name && needsTls(h));
     // With a seal key in the plan, the site reads only its own part, sealed to that key (docs/design/security.md).
+    const sealTarget = sealTargetOf(plan, site.name);
     const secrets = new SharedSecrets("shared", {
         primaryStack: config.primaryStack,
         rotation: plan.passwords.rotation,
         ca: { signing: plan.certificates.caSigning, trusted: plan.certificates.caTrusted },
         ...(config.primaryStack
-            ? site.sealKey
-                ? {
-                      sealedPart: {
-                          target: { site: site.name, sealKey: site.sealKey, needsSecrets: hostsOf(plan, { site: site.name }).some(needsSecrets) },
-                          privateKeyPem: new pulumi.Config(PROJECT).requireSecret("sealPrivateKey"),
-                      },
-                  }
+            ? sealTarget
+                ? { sealedPart: { target: sealTarget, privateKeyPem: new pulumi.Config(PROJECT).requireSecret("sealPrivateKey") } }
                 : {}
             : {
                   issueFor: { hosts: elsewhere.map((h) => ({ name: h.name, names: certificateNames(plan, h) })), lifetime: plan.certificates },
@@ -174,8 +171,8 @@ export function deploySite() {
     const primaryEndpoints = lb?.primaryEndpoints;
     const replicaEndpoints = lb?.replicaEndpoints;
     // A primary whose every other site reads its part sealed exports no secret: a StackReference reads every output.
-    const sealsAll = !config.primaryStack && everySiteSealed(plan);
-    const replicationCredentials = sealsAll ? undefined : patroni?.replicationCredentials;
+    const clear = !config.primaryStack && exportsInTheClear(plan);
+    const replicationCredentials = config.primaryStack || clear ? patroni?.replicationCredentials : undefined;
     const glusterVolume = gluster?.volumeName;
     const glusterMountServers = gluster?.mountServers;
     const nextcloudAppEndpoints = app?.appEndpoints;
@@ -200,7 +197,6 @@ export function deploySite() {
             : undefined;
     // Read by the other sites' stacks (SharedSecrets; names in SHARED_OUTPUTS). Only the primary exports them; the
     // passwords and host keys in the clear only while a site reads them so (one without a seal key in the plan).
-    const clear = !config.primaryStack && !sealsAll;
     const sharedSecrets = clear ? secrets.values : undefined;
     const sealedForSites = secrets.sealed;
     const etcdCaCertPem = config.primaryStack ? undefined : secrets.caCertPem;

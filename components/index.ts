@@ -6,4 +6,4 @@ export { NextcloudTier, NextcloudTierArgs } from "./nextcloudTier";
 export { FailureDomains, FailureDomainsArgs } from "./failureDomains";
 export { ProxmoxHost, ProxmoxHostArgs } from "./host/proxmoxHost";
 export { Placement } from "./host/placeHosts";
-export { everySiteSealed, IssuedIdentity, sealTargets, SharedSecrets, SharedSecretsArgs, SHARED_OUTPUTS } from "./sharedSecrets";
+export { exportsInTheClear, IssuedIdentity, sealTargetOf, sealTargets, SharedSecrets, SharedSecretsArgs, SHARED_OUTPUTS } from "./sharedSecrets";

@@ -47,7 +47,7 @@ export class NextcloudTier extends pulumi.ComponentResource {
         );
         this.hosts = placeHosts(this, placement, component.builds);
         const vms = { ...args.usedHosts, ...this.hosts };
-        const nextcloud = passwordsOf(placement, this, `the app tier of ${site.name}`).apply((v) => v.nextcloud);
+        const nextcloud = passwordsOf(placement, this, `the app tier of ${site.name}`, "nextcloud");
         let installed: pulumi.Resource | undefined;
         // The installer first, so the others can wait for it.
         for (const host of [...apps].sort((a, b) => Number(b.name === app.installer) - Number(a.name === app.installer))) {

@@ -74,9 +74,9 @@ export class PatroniCluster extends pulumi.ComponentResource {
             }),
         );
         this.replicationCredentials = pulumi.secret(
-            passwordsOf(placement, this, `Patroni cluster ${cluster.scope}`).apply((v) => ({
+            passwordsOf(placement, this, `Patroni cluster ${cluster.scope}`, "database").apply((v) => ({
                 username: DB_USERS.replication,
-                password: v.database.replicationPassword,
+                password: v.replicationPassword,
             })),
         );
         this.registerOutputs({ scope: this.scope, members: this.members, replicationCredentials: this.replicationCredentials });

@@ -17,8 +17,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { CertificatesConfig, PasswordRole } from "../plan/config";
-import { DeploymentPlan, hostsOf } from "../plan/plan";
-import { CertificateNames, needsSecrets } from "../render/host";
+import { DeploymentPlan, hostsOf, siteByName } from "../plan/plan";
+import { CertificateNames, secretPartsOf } from "../render/host";
 import { openSealed, seal, sealedTo, sealKeyFingerprint, sealPublicKeyOf } from "../render/seal";
 import { TlsIdentity } from "../render/rendered";
 import { issueTlsIdentity } from "./host/tlsIdentity";
@@ -35,48 +35,48 @@ export const SHARED_OUTPUTS = {
     replication: "primaryEndpoints",
 } as const;
 
-/** A site the primary seals for: its key (plan), its hosts with a TLS identity, whether they take the passwords. */
+/** A site the primary seals for: its key (plan), its hosts, the parts of the shared secrets they take. */
 export interface SealTarget {
     site: string;
     sealKey: string;
     hosts: string[];
-    needsSecrets: boolean;
+    parts: (keyof SecretsBundle)[];
 }
 
-/** What one site opens: its passwords (where its hosts take them) and its hosts' identities. */
+/** What one site opens: the parts of the passwords its hosts take, and its hosts' identities. */
 export interface SitePart {
     site: string;
-    secrets?: SecretsBundle;
+    secrets?: Partial<SecretsBundle>;
     identities: Record<string, IssuedIdentity>;
+}
+
+/** What the primary seals for a site with a seal key in the plan: its key, its hosts, the parts their roles take (render/host.ts `secretPartsOf`). */
+export function sealTargetOf(plan: DeploymentPlan, site: string): SealTarget | undefined {
+    const s = siteByName(plan, site);
+    if (site === plan.primarySite || !s.sealKey) return undefined;
+    const hosts = hostsOf(plan, { site });
+    return { site, sealKey: s.sealKey, hosts: hosts.map((h) => h.name), parts: [...new Set(hosts.flatMap(secretPartsOf))] };
 }
 
 /** The sites the primary seals for: every other site with a seal key in the plan. */
 export function sealTargets(plan: DeploymentPlan): SealTarget[] {
-    return plan.sites
-        .filter((s) => s.name !== plan.primarySite && s.sealKey)
-        .map((s) => {
-            const hosts = hostsOf(plan, { site: s.name });
-            return { site: s.name, sealKey: s.sealKey!, hosts: hosts.map((h) => h.name), needsSecrets: hosts.some(needsSecrets) };
-        });
+    return plan.sites.flatMap((s) => sealTargetOf(plan, s.name) ?? []);
 }
 
-/** Whether every site but the primary reads its part sealed: then the primary exports no secret in the clear. */
-export function everySiteSealed(plan: DeploymentPlan): boolean {
-    return plan.sites.every((s) => s.name === plan.primarySite || s.sealKey !== undefined);
+/** Whether the primary exports the passwords and the issued identities in the clear: while a site reads them so (one without a seal key). */
+export function exportsInTheClear(plan: DeploymentPlan): boolean {
+    return plan.sites.some((s) => s.name !== plan.primarySite && s.sealKey === undefined);
 }
 
-/** Each target's part, sealed to its key (`sealedForSites`): deterministic in the seed and the content. */
-export function sealParts(targets: SealTarget[], bundle: SecretsBundle, issued: Record<string, IssuedIdentity>, seed: string): Record<string, string> {
-    return Object.fromEntries(
-        targets.map((t) => {
-            const part: SitePart = {
-                site: t.site,
-                ...(t.needsSecrets ? { secrets: bundle } : {}),
-                identities: Object.fromEntries(t.hosts.filter((h) => issued[h]).map((h) => [h, issued[h]])),
-            };
-            return [t.site, seal(JSON.stringify(part), t.site, t.sealKey, seed)];
-        }),
-    );
+/** A site's part sealed to its key (`sealedForSites.<site>`): the bundle's parts it takes, its hosts' identities; deterministic in the seed and the content. */
+export function sealPart(target: SealTarget, bundle: SecretsBundle, issued: Record<string, IssuedIdentity>, seed: string): string {
+    const secrets = Object.fromEntries(target.parts.map((p) => [p, bundle[p]])) as Partial<SecretsBundle>;
+    const part: SitePart = {
+        site: target.site,
+        ...(target.parts.length > 0 ? { secrets } : {}),
+        identities: Object.fromEntries(target.hosts.filter((h) => issued[h]).map((h) => [h, issued[h]])),
+    };
+    return seal(JSON.stringify(part), target.site, target.sealKey, seed);
 }
 
 /**
@@ -107,11 +107,18 @@ export function openPart(primaryStack: string, target: Pick<SealTarget, "site" |
         throw new Error(
             `the primary stack ${primaryStack} sealed ${site}'s part to key ${to ?? "(unknown)"}, not to the plan's sites.${site}.sealKey (key ${planned}); run \`pulumi up\` on ${primaryStack} first: it seals again to the plan's key`,
         );
-    let part: SitePart;
+    let opened: string;
     try {
-        part = JSON.parse(openSealed(text, site, privateKeyPem)) as SitePart;
+        opened = openSealed(text, site, privateKeyPem);
     } catch (e) {
         throw new Error(`the primary stack ${primaryStack}'s ${SHARED_OUTPUTS.sealed}.${site} ${(e as Error).message}`);
+    }
+    let part: SitePart;
+    try {
+        part = JSON.parse(opened) as SitePart;
+    } catch {
+        // Not the parser's message: it would quote what was sealed.
+        throw new Error(`the primary stack ${primaryStack}'s ${SHARED_OUTPUTS.sealed}.${site} opens to something that is not a site's part`);
     }
     if (part.site !== site) throw new Error(`the primary stack ${primaryStack}'s ${SHARED_OUTPUTS.sealed}.${site} holds ${part.site}'s part`);
     return part;
@@ -165,8 +172,8 @@ export interface SharedSecretsArgs {
     issueFor?: { hosts: { name: string; names: CertificateNames }[]; lifetime: CertificatesConfig };
     /** The primary stack: the sites whose parts it seals (`sealTargets`), exported as `sealedForSites`. */
     sealFor?: SealTarget[];
-    /** The other stacks, where the plan gives their site a seal key: the site, its key, and the key's private half (stack secret `sealPrivateKey`). */
-    sealedPart?: { target: Omit<SealTarget, "hosts">; privateKeyPem: pulumi.Output<string> };
+    /** The other stacks, where the plan gives their site a seal key: what the primary seals for it (`sealTargetOf`), and the key's private half (stack secret `sealPrivateKey`). */
+    sealedPart?: { target: SealTarget; privateKeyPem: pulumi.Output<string> };
 }
 
 /** A host's identity from what the primary issued, with the trusted CAs; one line with the fix when the primary has not issued it (yet). */
@@ -180,10 +187,10 @@ export function takeIdentity(issued: Record<string, IssuedIdentity>, host: strin
 }
 
 export class SharedSecrets extends pulumi.ComponentResource {
-    /** The passwords; secret. Absent on a site that reads its part sealed and whose hosts take none (the witness). */
-    readonly values?: pulumi.Output<SecretsBundle>;
-    /** The primary stack: each sealed site's part, sealed to its key (public: ciphertext): exported as `sealedForSites`. */
-    readonly sealed?: pulumi.Output<Record<string, string>>;
+    /** The passwords; secret. A site that reads its part sealed: the parts its hosts take; none on the witness. */
+    readonly values?: pulumi.Output<Partial<SecretsBundle>>;
+    /** The primary stack: each sealed site's part, sealed to its key (public: ciphertext), one output a site: exported as `sealedForSites`. */
+    readonly sealed?: Record<string, pulumi.Output<string>>;
     /** The primary stack: the signing CA's key (secret), which signs its own hosts' identities. Never exported. */
     readonly caKeyPem?: pulumi.Output<string>;
     /** The primary stack: the identities it issued for the other sites' hosts (secret), by host name: exported as `hostIdentities`. */
@@ -204,26 +211,40 @@ export class SharedSecrets extends pulumi.ComponentResource {
             const primary = (this.primary = new pulumi.StackReference(`${name}-primary`, { name: args.primaryStack }, parent));
             const sealedPart = args.sealedPart;
             if (sealedPart) {
+                const { site, parts } = sealedPart.target;
                 // The site's own part, opened here: the other sites' parts stay sealed to their keys.
                 const part = pulumi.secret(
-                    pulumi.all([primary.getOutput(SHARED_OUTPUTS.sealed), sealedPart.privateKeyPem]).apply(([exported, key]) => {
-                        try {
-                            return openPart(args.primaryStack!, sealedPart.target, exported, key);
-                        } catch (e) {
-                            throw new pulumi.ResourceError((e as Error).message, this);
-                        }
-                    }),
+                    pulumi
+                        .all([
+                            primary.getOutput(SHARED_OUTPUTS.sealed),
+                            primary.getOutput(SHARED_OUTPUTS.secrets),
+                            primary.getOutput(SHARED_OUTPUTS.hostIdentities),
+                            sealedPart.privateKeyPem,
+                        ])
+                        .apply(([exported, clearBundle, clearIdentities, key]): SitePart => {
+                            const text = (exported as Record<string, unknown> | undefined)?.[site];
+                            // A preview before the primary's first run with the site's key (a pull request turning sealing on):
+                            // from the bundle it still exports in the clear, said as a warning; `pulumi up` refuses.
+                            if (text === undefined && clearBundle && pulumi.runtime.isDryRun()) {
+                                void pulumi.log.warn(
+                                    `the primary stack ${args.primaryStack} exports nothing sealed for ${site} yet: previewed from its outputs in the clear; run \`pulumi up\` on it before this stack's`,
+                                    this,
+                                );
+                                const bundle = clearBundle as SecretsBundle;
+                                return {
+                                    site,
+                                    secrets: Object.fromEntries(parts.map((p) => [p, bundle[p]])),
+                                    identities: (clearIdentities ?? {}) as Record<string, IssuedIdentity>,
+                                };
+                            }
+                            try {
+                                return openPart(args.primaryStack!, sealedPart.target, exported, key);
+                            } catch (e) {
+                                throw new pulumi.ResourceError((e as Error).message, this);
+                            }
+                        }),
                 );
-                this.values = sealedPart.target.needsSecrets
-                    ? part.apply((p) => {
-                          if (!p.secrets)
-                              throw new pulumi.ResourceError(
-                                  `the primary stack ${args.primaryStack} sealed no passwords for ${p.site}, whose hosts take them; run \`pulumi up\` on ${args.primaryStack} first`,
-                                  this,
-                              );
-                          return p.secrets;
-                      })
-                    : undefined;
+                this.values = parts.length > 0 ? part.apply((p) => p.secrets ?? {}) : undefined;
                 this.received = part.apply((p) => p.identities);
             } else {
                 // A primary from before the CA's key stayed home exports it in the bundle: only the bundle's parts are taken.
@@ -296,18 +317,29 @@ export class SharedSecrets extends pulumi.ComponentResource {
             this.values = pulumi.secret((pulumi.all(values) as pulumi.Output<Record<SecretName, string>>).apply((v) => bundleSecrets(v)));
             this.caKeyPem = pulumi.secret(signing.key.privateKeyPem);
             const ca = { certPem: this.caCertPem, keyPem: this.caKeyPem, trustPem: this.caTrustPem };
-            const issued = (args.issueFor?.hosts ?? []).map((h) =>
-                issueTlsIdentity(`${h.name}-etcd-tls`, h.names, ca, args.issueFor!.lifetime, this).apply(
-                    (t) => [h.name, { cert: t.cert, key: t.key }] as const,
-                ),
+            const issuedBy = Object.fromEntries(
+                (args.issueFor?.hosts ?? []).map((h) => [
+                    h.name,
+                    issueTlsIdentity(`${h.name}-etcd-tls`, h.names, ca, args.issueFor!.lifetime, this).apply((t): IssuedIdentity => ({
+                        cert: t.cert,
+                        key: t.key,
+                    })),
+                ]),
             );
-            this.issued = pulumi.secret(pulumi.all(issued).apply((pairs) => Object.fromEntries(pairs) as Record<string, IssuedIdentity>));
+            this.issued = pulumi.secret(pulumi.all(issuedBy));
             if (args.sealFor && args.sealFor.length > 0) {
                 // The seed of the sealing's ephemeral keys: a sealed text changes only when its content or its key does.
                 const seed = new random.RandomPassword(`${name}-seal-seed`, { length: 64, special: false }, parent).result;
-                const targets = args.sealFor;
+                const bundle = this.values;
+                // One output a site, from what that site's part holds only: a change elsewhere leaves its text (and its preview) alone.
                 // Ciphertext, exported in the clear: only each site's private key opens its part.
-                this.sealed = pulumi.unsecret(pulumi.all([this.values, this.issued, seed]).apply(([v, i, s]) => sealParts(targets, v, i, s)));
+                this.sealed = Object.fromEntries(
+                    args.sealFor.map((t) => {
+                        const identities = pulumi.all(Object.fromEntries(t.hosts.filter((h) => issuedBy[h]).map((h) => [h, issuedBy[h]])));
+                        const content = pulumi.all([t.parts.length > 0 ? bundle : undefined, identities, seed]);
+                        return [t.site, pulumi.unsecret(content.apply(([b, i, sd]) => sealPart(t, b as SecretsBundle, i, sd)))];
+                    }),
+                );
             }
         }
         this.registerOutputs({ caCertPem: this.caCertPem, caTrustPem: this.caTrustPem, values: this.values });

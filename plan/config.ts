@@ -284,9 +284,6 @@ export const DEFAULTS = {
     dns: ["1.1.1.1", "9.9.9.9"],
 };
 
-/** A seal key as the plan holds it: an X25519 public key's SPKI DER (12 fixed bytes, 32 of key) in base64, the body of `openssl pkey -pubout`. */
-export const SEAL_KEY_RE = /^MCowBQYDK2VuAyEA[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-
 /** Every config key the project reads, and the JSON kind of its value. */
 export const CONFIG_KEYS = {
     topology: "string",

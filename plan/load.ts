@@ -21,7 +21,6 @@ import {
     PasswordsConfig,
     PatroniConfig,
     PROJECT,
-    SEAL_KEY_RE,
     ProjectConfig,
     ProxmoxConfig,
     RawConfig,
@@ -35,6 +34,7 @@ import {
     TOPOLOGIES,
 } from "./config";
 import { buildPlan, DeploymentPlan, hostsOf } from "./plan";
+import { looksPrivate, sealKeyProblem } from "./sealKey";
 
 const NAME_RE = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** The widest network a site may have: pg_hba and the firewall open to whole site networks. */
@@ -242,10 +242,16 @@ function loadSites(raw: unknown): Record<string, SiteConfig> {
         }
         if (v.sealKey !== undefined) {
             const sealKey = str(`${key}.sealKey`, v.sealKey).trim();
-            if (!SEAL_KEY_RE.test(sealKey))
+            const problem = sealKeyProblem(sealKey);
+            // The value shown by its start only, and not at all when it is a private key.
+            const shown = looksPrivate(sealKey) ? "" : `${show(sealKey.length > 24 ? `${sealKey.slice(0, 24)}...` : sealKey)} `;
+            if (problem)
+                throw new ConfigError(`${key}.sealKey`, `${shown}${problem}; set it to the public key line \`npm run -s seal-key -- ${siteName}\` prints`);
+            const twin = Object.entries(sites).find(([, other]) => other.sealKey === sealKey);
+            if (twin)
                 throw new ConfigError(
                     `${key}.sealKey`,
-                    `${show(sealKey.slice(0, 60))} is not an X25519 public key line; set it to the line \`npm run -s seal-key -- ${siteName}\` prints`,
+                    `is also sites.${twin[0]}.sealKey: each site's stack would open the other's part; give each site its own pair (\`npm run -s seal-key -- ${siteName}\`)`,
                 );
             sites[siteName].sealKey = sealKey;
         }
@@ -567,14 +573,14 @@ export function loadDeployment(raw: RawConfig): { config: StackConfig; plan: Dep
     if (sealKey !== undefined && raw.sealPrivateKey === undefined)
         throw new ConfigError(
             "sealPrivateKey",
-            `missing; the plan seals ${config.site}'s secrets to sites.${config.site}.sealKey: set its private half as this stack's secret (\`npm run -s seal-key -- ${config.site}\` says how)`,
+            `missing; the plan seals ${config.site}'s part of the shared secrets to sites.${config.site}.sealKey: set that key's private half as this stack's secret (\`npm run -s seal-key -- --help\` says how)`,
         );
     if (sealKey === undefined && raw.sealPrivateKey !== undefined)
         throw new ConfigError(
             "sealPrivateKey",
             config.site === config.primarySite
                 ? `${config.site} is the primary site and opens nothing sealed; remove sealPrivateKey from this stack's config`
-                : `set, but the plan has no sites.${config.site}.sealKey; add its public half there (\`npm run -s seal-key -- ${config.site}\` says how) or remove sealPrivateKey`,
+                : `set, but the plan has no sites.${config.site}.sealKey; add its public half there (\`pulumi config get ${PROJECT}:sealPrivateKey | npm run -s seal-key -- --public\` prints it) or remove sealPrivateKey`,
         );
     return { config, plan };
 }

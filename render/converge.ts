@@ -8,7 +8,7 @@
  * enables and starts the service: it is up when the step ends, unless it waits for what
  * another step brings (`startsWithoutWaiting`: an etcd member waits for its peers). Pure.
  */
-import { createHash } from "node:crypto";
+import { shortHash } from "./hash";
 import { HostPlan } from "../plan/plan";
 import { ApplyRule, RenderedFile, RenderedHost, ServiceSpec } from "./rendered";
 
@@ -28,8 +28,6 @@ export interface ConvergeUnit {
      */
     triggers: string[];
 }
-
-const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
 
 /** Bounded wait until a command succeeds: 60 tries 2 s apart. */
 function waitUntil(what: string, command: string): string[] {
@@ -227,10 +225,10 @@ export function renderConverge(host: HostPlan, rendered: RenderedHost): Converge
             files.map((f) => ({ ...f, content: "" })),
         );
         const triggers = [
-            ...files.map((f) => `${f.path} ${f.mode} ${f.owner} sha256:${sha(f.content)}`),
+            ...files.map((f) => `${f.path} ${f.mode} ${f.owner} sha256:${shortHash(f.content)}`),
             // Named in the preview: which packages a step updates, and to which generation.
             ...(service.update?.generation ? [`packages ${service.update.packages.join(",")} update ${service.update.generation}`] : []),
-            `script sha256:${sha(rest)}`,
+            `script sha256:${shortHash(rest)}`,
         ];
         return { host: host.name, service: service.name, script, triggers };
     });

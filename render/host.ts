@@ -3,7 +3,7 @@
  * Pulumi components, the render CLI and the lab all call. Pure.
  */
 import { Endpoint } from "../plan/addresses";
-import { ROLES } from "../plan/config";
+import { Role, ROLES } from "../plan/config";
 import { DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } from "../plan/plan";
 import { etcdRoleNames, renderEtcdMember } from "./etcd";
 import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
@@ -16,8 +16,8 @@ import { renderNextcloudNode } from "./nextcloud";
 import { renderPatroniMember } from "./patroni";
 
 export interface HostInputs {
-    /** The shared secrets; needed by hosts with the patroni, haproxy or nextcloud role (`needsSecrets`; each renderer takes its part). */
-    secrets?: SecretsBundle;
+    /** The shared secrets; the parts its roles take (`secretPartsOf`), each renderer its own. */
+    secrets?: Partial<SecretsBundle>;
     /** The host's TLS identity (its certificate, key and the trusted CAs); needed by hosts that `needsTls`. */
     tls?: TlsIdentity;
     /** The site's wildcard certificate; needed by hosts with the nginx role. */
@@ -35,9 +35,12 @@ export function needsTls(host: HostPlan): boolean {
     return (["etcd", "patroni", "haproxy", "gluster", "gluster-arbiter", "nextcloud"] as const).some((r) => host.roles.includes(r));
 }
 
-/** Whether a host's renderers take the shared secrets (passwords): the database, its HAProxy, the app nodes. */
-export function needsSecrets(host: Pick<HostPlan, "roles">): boolean {
-    return (["patroni", "haproxy", "nextcloud"] as const).some((r) => host.roles.includes(r));
+/** The parts of the shared secrets each role's renderers take. */
+const SECRET_PARTS: Partial<Record<Role, keyof SecretsBundle>> = { patroni: "database", haproxy: "haproxy", nextcloud: "nextcloud" };
+
+/** The parts of the shared secrets a host's renderers take (the database's, HAProxy's, the app's); none for the others. */
+export function secretPartsOf(host: Pick<HostPlan, "roles">): (keyof SecretsBundle)[] {
+    return [...new Set(host.roles.flatMap((r) => SECRET_PARTS[r] ?? []))];
 }
 
 /** What a host's certificate names (its SANs): the one list the program's and the lab's CA sign. */
@@ -78,12 +81,12 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
                 return renderPatroniMember(
                     plan,
                     host,
-                    need(inputs.secrets, "the shared secrets").database,
+                    need(inputs.secrets?.database, "the database's passwords"),
                     need(inputs.tls, "a TLS identity"),
                     inputs.standbySource,
                 );
             case "haproxy":
-                return renderHaproxy(plan, host, need(inputs.tls, "a TLS identity"), need(inputs.secrets, "the shared secrets").haproxy);
+                return renderHaproxy(plan, host, need(inputs.tls, "a TLS identity"), need(inputs.secrets?.haproxy, "HAProxy's stats password"));
             case "nginx": {
                 const nginx = renderNginx(plan, host, need(inputs.certificate, "the wildcard certificate"));
                 return siteByName(plan, host.site).vip ? mergeRendered([nginx, renderKeepalived(plan, host)]) : nginx;
@@ -92,7 +95,7 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
             case "gluster-arbiter":
                 return renderGlusterBrick(plan, host);
             case "nextcloud":
-                return renderNextcloudNode(plan, host, need(inputs.secrets, "the shared secrets").nextcloud, need(inputs.tls, "a TLS identity").caCert);
+                return renderNextcloudNode(plan, host, need(inputs.secrets?.nextcloud, "the app's secrets"), need(inputs.tls, "a TLS identity").caCert);
             default: {
                 const never: never = role;
                 throw new Error(`no renderer for role ${String(never)}`);

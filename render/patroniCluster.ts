@@ -7,7 +7,7 @@
  * so a preview shows `postgresql.parameters.max_connections: 200` changing, on which member.
  * Pure but for reading the script beside it.
  */
-import { createHash } from "node:crypto";
+import { shortHash } from "./hash";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PasswordRole } from "../plan/config";
@@ -43,8 +43,6 @@ function pythonScript(settings: Record<string, unknown>, part: string): string {
     return `import json\nSETTINGS = json.loads(${JSON.stringify(JSON.stringify(settings))})\n` + read("patroni_common.py") + read(part);
 }
 
-const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
-
 export function renderClusterStep(plan: DeploymentPlan, cluster: PatroniClusterPlan): ClusterStep {
     const dynamic = dynamicConfig(plan, cluster);
     const settings = {
@@ -62,7 +60,7 @@ export function renderClusterStep(plan: DeploymentPlan, cluster: PatroniClusterP
         host: hostByName(plan, cluster.configuredBy),
         command: "sudo -u postgres python3 -",
         script,
-        triggers: [...flatten(dynamic), `rolling: ${JSON.stringify(ROLLING)}`, `script sha256:${sha(script)}`],
+        triggers: [...flatten(dynamic), `rolling: ${JSON.stringify(ROLLING)}`, `script sha256:${shortHash(script)}`],
     };
 }
 
@@ -106,7 +104,7 @@ export function renderRolesStep(plan: DeploymentPlan, cluster: PatroniClusterPla
         triggers: [
             ...roles.map((r) => `passwords.rotation.${r.name}: ${plan.passwords.rotation[r.name]}`),
             // The code's hash, without the passwords.
-            `script sha256:${sha(
+            `script sha256:${shortHash(
                 pythonScript(
                     settingsWith(() => ""),
                     "patroni_roles.py",

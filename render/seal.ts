@@ -12,8 +12,9 @@
  * is inside changes; it says no more than that (equal texts, equal contents), and a new seed,
  * key or content gives a fresh ephemeral key, so no AES key ever seals two texts.
  */
-import { SEAL_KEY_RE } from "../plan/config";
-import { createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, createCipheriv, createDecipheriv, KeyObject } from "node:crypto";
+import { sealKeyProblem } from "../plan/sealKey";
+import { shortHash } from "./hash";
+import { createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, createCipheriv, createDecipheriv, KeyObject } from "node:crypto";
 
 /** DER prefixes that wrap 32 raw bytes as an X25519 private key (PKCS#8) or public key (SPKI). */
 const PKCS8_X25519 = Buffer.from("302e020100300506032b656e04220420", "hex");
@@ -32,13 +33,14 @@ function publicLine(key: KeyObject): string {
 }
 
 function publicKeyOf(line: string): KeyObject {
-    if (!SEAL_KEY_RE.test(line)) throw new Error(`the seal key ${JSON.stringify(line.slice(0, 60))} is not an X25519 public key line`);
+    const problem = sealKeyProblem(line);
+    if (problem) throw new Error(`the seal key ${problem}`);
     return createPublicKey({ key: Buffer.from(line, "base64"), format: "der", type: "spki" });
 }
 
 /** A short, public name for a seal key: the first 8 bytes of its SHA-256, in hex. */
 export function sealKeyFingerprint(publicKey: string): string {
-    return createHash("sha256").update(Buffer.from(publicKey, "base64")).digest("hex").slice(0, 16);
+    return shortHash(Buffer.from(publicKey, "base64"));
 }
 
 /** A key pair from 32 bytes of seed (`npm run seal-key` draws them from the kernel; the offline check's placeholder is fixed). */
@@ -103,8 +105,14 @@ export function openSealed(text: string, site: string, privateKeyPem: string): s
     const ephemeralPublic = Buffer.from(ephemeralB64, "base64url");
     const sealed = Buffer.from(sealedB64, "base64url");
     if (ephemeralPublic.length !== 32 || sealed.length < 16) throw new Error("is truncated");
-    const ephemeral = createPublicKey({ key: Buffer.concat([SPKI_X25519, ephemeralPublic]), format: "der", type: "spki" });
-    const { key, nonce } = keyAndNonce(diffieHellman({ privateKey: createPrivateKey(privateKeyPem), publicKey: ephemeral }), ephemeralPublic, recipient, site);
+    let shared: Buffer;
+    try {
+        const ephemeral = createPublicKey({ key: Buffer.concat([SPKI_X25519, ephemeralPublic]), format: "der", type: "spki" });
+        shared = diffieHellman({ privateKey: createPrivateKey(privateKeyPem), publicKey: ephemeral });
+    } catch {
+        throw new Error("is altered: its ephemeral key is not a usable X25519 key");
+    }
+    const { key, nonce } = keyAndNonce(shared, ephemeralPublic, recipient, site);
     const decipher = createDecipheriv("aes-256-gcm", key, nonce);
     decipher.setAAD(Buffer.from(site));
     decipher.setAuthTag(sealed.subarray(sealed.length - 16));

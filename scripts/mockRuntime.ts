@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { ReviewedResource, SECRET_PLACEHOLDER } from "../policies/rules";
-import { everySiteSealed, IssuedIdentity, sealParts, sealTargets, SHARED_OUTPUTS } from "../components/sharedSecrets";
+import { exportsInTheClear, IssuedIdentity, sealPart, sealTargets, SHARED_OUTPUTS } from "../components/sharedSecrets";
 import { PROJECT, RawConfig } from "../plan/config";
 import { loadPlan } from "../plan/load";
 import { SecretsBundle } from "../render/secrets";
@@ -57,9 +57,10 @@ export function primaryStackOutputs(sites: unknown = readStackConfig("dc1").site
 
 /**
  * Sets the mock runtime up for a stack. `overrides` replace config keys; `primaryOutputs`
- * replaces what the mocked primary stack exports (to feed one stack's real exports to another).
+ * replaces what the mocked primary stack exports (to feed one stack's real exports to another);
+ * `preview` runs it as `pulumi preview` would (`pulumi.runtime.isDryRun()`).
  */
-export function setupMocks(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>): MockRun {
+export function setupMocks(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>, preview = false): MockRun {
     const run: MockRun = { resources: [], generatedSecrets: [], byType: (type) => run.resources.filter((r) => r.type === type) };
     // Its body runs synchronously: the mocks are in place when it returns.
     void pulumi.runtime.setMocks(
@@ -120,7 +121,7 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
         },
         PROJECT,
         stack,
-        false,
+        preview,
     );
     const raw = { ...readStackConfig(stack), ...overrides };
     const all: Record<string, string> = {};
@@ -153,9 +154,11 @@ function sealedAsThePrimary(outputs: Record<string, unknown>, raw: Record<string
     const { plan } = loadPlan(raw as RawConfig);
     const targets = sealTargets(plan);
     if (targets.length === 0) return outputs;
-    const sealed = sealParts(targets, outputs.sharedSecrets as SecretsBundle, outputs.hostIdentities as Record<string, IssuedIdentity>, "mock-seal-seed");
+    const bundle = outputs.sharedSecrets as SecretsBundle;
+    const issued = outputs.hostIdentities as Record<string, IssuedIdentity>;
+    const sealed = Object.fromEntries(targets.map((t) => [t.site, sealPart(t, bundle, issued, "mock-seal-seed")]));
     const { sharedSecrets, hostIdentities, ...rest } = outputs;
-    return { ...(everySiteSealed(plan) ? rest : { ...rest, sharedSecrets, hostIdentities }), [SHARED_OUTPUTS.sealed]: sealed };
+    return { ...(exportsInTheClear(plan) ? { ...rest, sharedSecrets, hostIdentities } : rest), [SHARED_OUTPUTS.sealed]: sealed };
 }
 
 /** The stack config's `certificates` as the primary stack exports them (`caGenerations`), their defaults filled in. */

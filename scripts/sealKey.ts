@@ -7,9 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { parseCommandLine } from "../ops/args";
 import { PROJECT } from "../plan/config";
-import { sealKeyFingerprint, sealKeyPairFrom } from "../render/seal";
+import { sealKeyFingerprint, sealKeyPairFrom, sealPublicKeyOf } from "../render/seal";
+import * as fs from "node:fs";
 
 const USAGE = `usage: npm run -s seal-key -- SITE [--force]
+       pulumi config get ${PROJECT}:sealPrivateKey --stack STACK | npm run -s seal-key -- --public
   makes SITE's seal key pair: the primary stack seals SITE's part of the shared secrets
   (passwords, its hosts' TLS identities) to the public half and exports only that; SITE's
   stack opens it with the private half. Pipe the private half into the site stack's config:
@@ -17,10 +19,31 @@ const USAGE = `usage: npm run -s seal-key -- SITE [--force]
   then put the public half it prints on standard error into Pulumi.yaml as sites.SITE.sealKey
   (reviewed in the pull request), and run pulumi up on the primary stack, then on SITE's.
   The private half is never printed on a terminal.
-  --force  print the private half even where standard output is a terminal`;
+  --force   print the private half even where standard output is a terminal
+  --public  read a private half (PEM) on standard input, print its public half and fingerprint:
+            what sites.SITE.sealKey must be for that stack`;
 
 function main(argv: string[]): number {
-    const { values, positionals } = parseCommandLine("seal-key", USAGE, argv, { force: { type: "boolean" } }, { min: 1, max: 1 });
+    const { values, positionals } = parseCommandLine("seal-key", USAGE, argv, { force: { type: "boolean" }, public: { type: "boolean" } }, { min: 0, max: 1 });
+    if (values.public) {
+        if (positionals.length > 0 || values.force) {
+            console.error("seal-key: --public takes no site and no --force: it reads a private key on standard input; see --help");
+            return 2;
+        }
+        let publicKey: string;
+        try {
+            publicKey = sealPublicKeyOf(fs.readFileSync(0, "utf8"));
+        } catch (e) {
+            console.error(`seal-key: standard input ${(e as Error).message}; see --help`);
+            return 2;
+        }
+        console.log(`${publicKey}\n(fingerprint ${sealKeyFingerprint(publicKey)})`);
+        return 0;
+    }
+    if (positionals.length === 0) {
+        console.error("seal-key: missing argument (SITE, or --public); see --help");
+        return 2;
+    }
     const site = positionals[0];
     if (!/^[a-z][a-z0-9-]*$/.test(site)) {
         console.error(`seal-key: ${JSON.stringify(site)} is not a site name (lower-case letters, digits, dashes); see --help`);

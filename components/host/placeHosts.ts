@@ -12,7 +12,7 @@ import { DeploymentPlan, hostByName, HostPlan } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderConverge } from "../../render/converge";
 import { renderFirewall, sourceAddresses } from "../../render/firewall";
-import { needsSecrets, needsTls, renderHost } from "../../render/host";
+import { needsTls, renderHost, secretPartsOf } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
 import { placeholderInputs, placeholderSecrets } from "../../render/placeholders";
@@ -30,8 +30,8 @@ export interface Placement {
     sshAuthorizedKeys: string[];
     /** The image's user that remote commands log in as, with the operator's SSH agent (stack config `sshUser`). */
     sshUser: string;
-    /** The shared secrets (passwords; secret), from the SharedSecrets component; absent where no host of the site takes them (a sealed witness). */
-    secrets?: pulumi.Output<SecretsBundle>;
+    /** The shared secrets (passwords; secret), from the SharedSecrets component: every part, or a sealed site's parts (its roles'), none on a sealed witness. */
+    secrets?: pulumi.Output<Partial<SecretsBundle>>;
     /**
      * A host's TLS identity (render/host.ts `needsTls`): the primary stack issues it with the
      * deployment CA's key; the other stacks take the one the primary issued (the key stays there).
@@ -45,14 +45,23 @@ export interface Placement {
     writeKnownHosts: (name: string, content: string) => string;
 }
 
-/** The shared passwords, for a host or component that takes them (render/host.ts `needsSecrets`); one line when the stack has none. */
-export function passwordsOf(placement: Placement, parent: pulumi.Resource, who: string): pulumi.Output<SecretsBundle> {
-    if (!placement.secrets)
-        throw new pulumi.ResourceError(
-            `${who} takes the shared passwords, but this stack received none (its site reads its part sealed, and the primary sealed none for it)`,
+/** A part of the shared secrets, for a host or component that takes it (render/host.ts `secretPartsOf`); one line when the stack has none. */
+export function passwordsOf<K extends keyof SecretsBundle>(
+    placement: Placement,
+    parent: pulumi.Resource,
+    who: string,
+    part: K,
+): pulumi.Output<SecretsBundle[K]> {
+    const missing = () =>
+        new pulumi.ResourceError(
+            `${who} takes the shared ${part} secrets, but this stack received none (its site reads its part sealed, and the primary sealed none for it)`,
             parent,
         );
-    return placement.secrets;
+    if (!placement.secrets) throw missing();
+    return placement.secrets.apply((v) => {
+        if (!v[part]) throw missing();
+        return v[part];
+    });
 }
 
 /** Builds the VMs of the named hosts as children of `parent`; returns them by host name. */
@@ -64,7 +73,11 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
         const identity = needsTls(host) ? placement.identity(host, parent) : undefined;
-        const secrets = needsSecrets(host) ? passwordsOf(placement, parent, host.name) : undefined;
+        const parts = secretPartsOf(host);
+        const secrets =
+            parts.length > 0
+                ? pulumi.all(parts.map((p) => passwordsOf(placement, parent, host.name, p))).apply((v) => Object.fromEntries(parts.map((p, i) => [p, v[i]])))
+                : undefined;
         // The host's SSH identity, made here: every remote step pins it, nothing trusts a first connection.
         const hostKey = new tls.PrivateKey(`${host.name}-ssh-host-key`, { algorithm: "ED25519" }, { parent });
         const rendered = pulumi
@@ -106,7 +119,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
             converge.splice(services.indexOf("patroni"), 0, {
                 service: ROLES_STEP,
                 command: shape.command,
-                script: pulumi.secret(passwordsOf(placement, parent, host.name).apply((v) => renderRolesStep(plan, owned, v.database).script)),
+                script: pulumi.secret(passwordsOf(placement, parent, host.name, "database").apply((v) => renderRolesStep(plan, owned, v).script)),
                 triggers: shape.triggers,
             });
         }

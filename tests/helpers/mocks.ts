@@ -8,8 +8,8 @@ export * from "../../scripts/mockRuntime";
  * with the stack's config and `overrides`; records every resource's parent and `dependsOn`
  * through a stack transformation (the mock engine does not see them); waits for every resource.
  */
-export async function runProgram(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>) {
-    const run = setupMocks(stack, overrides, primaryOutputs);
+export async function runProgram(stack: string, overrides: Record<string, unknown> = {}, primaryOutputs?: Record<string, unknown>, preview = false) {
+    const run = setupMocks(stack, overrides, primaryOutputs, preview);
     const { result: program, declared } = await runInStack(deploySite);
     await settled(run, 300);
     /** The names `name` waits for: its dependsOn and its ancestors', and theirs in turn. */

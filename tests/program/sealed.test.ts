@@ -25,7 +25,7 @@ function sitesWith(keyed: Keyed[], publicKeys: Record<string, string> = {}): Rec
 /** Every output of a stack's program with its value, as a StackReference reads them. */
 async function exportsOf(program: Record<string, unknown>): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(program)) if (v !== undefined) out[k] = pulumi.Output.isInstance(v) ? await valueOf(v as pulumi.Output<unknown>) : v;
+    for (const [k, v] of Object.entries(program)) if (v !== undefined) out[k] = await valueOf(pulumi.output(v));
     return out;
 }
 
@@ -41,8 +41,9 @@ beforeAll(async () => {
 });
 
 test("with a seal key for every other site, the primary exports no secret: each site's part sealed to its key, in the clear", async () => {
-    const sealed = dc1.program[SHARED_OUTPUTS.sealed] as pulumi.Output<Record<string, string>>;
-    expect(await pulumi.isSecret(sealed)).toBe(false);
+    // One output a site: a change to one site's part leaves the others' texts (and their previews) alone.
+    const sealed = dc1.program[SHARED_OUTPUTS.sealed] as Record<string, pulumi.Output<string>>;
+    for (const text of Object.values(sealed)) expect(await pulumi.isSecret(text)).toBe(false);
     expect(Object.keys(exported[SHARED_OUTPUTS.sealed] as object).sort()).toEqual(["dc2", "dc3"]);
     for (const name of [SHARED_OUTPUTS.secrets, SHARED_OUTPUTS.hostIdentities, "replicationCredentials"]) expect(exported[name]).toBeUndefined();
     // Nothing any other stack's StackReference reads is secret, and no password or key is in it in the clear.
@@ -53,10 +54,12 @@ test("with a seal key for every other site, the primary exports no secret: each 
     for (const s of dc1.run.generatedSecrets) expect(text).not.toContain(s);
 });
 
-test("each site opens its own part and nothing more: dc2 the passwords and its hosts' identities, the witness its host's identity alone", () => {
+test("each site opens its own part and nothing more: dc2 the passwords its roles take and its hosts' identities, the witness its host's identity alone", () => {
     const dc2 = partOf(exported, "dc2");
-    expect(dc2.secrets!.database.superuserPassword).toMatch(/^mockpw-shared-superuser-/);
-    expect(dc2.secrets!.haproxy.statsPassword).toMatch(/^mockpw-shared-haproxy-stats-/);
+    // dc2 runs Patroni and HAProxy, no app node: the database's and HAProxy's parts, not the app's.
+    expect(Object.keys(dc2.secrets!).sort()).toEqual(["database", "haproxy"]);
+    expect(dc2.secrets!.database!.superuserPassword).toMatch(/^mockpw-shared-superuser-/);
+    expect(dc2.secrets!.haproxy!.statsPassword).toMatch(/^mockpw-shared-haproxy-stats-/);
     expect(Object.keys(dc2.identities).sort()).toEqual(["dc2-db1", "dc2-etcd1", "dc2-lb1"]);
     expect(dc2.identities["dc2-db1"].key).toMatch(/^mockkey-dc2-db1-etcd-tls-key-/);
     const dc3 = partOf(exported, "dc3");
@@ -71,10 +74,10 @@ test("each site opens its own part and nothing more: dc2 the passwords and its h
 
 test("the same plan seals to the same texts at every run (a quiet preview); a rotated password changes the data site's text, not the witness's", async () => {
     const again = await runProgram("dc1", { sites: sitesWith(["dc2", "dc3"]) });
-    expect(await valueOf(again.program[SHARED_OUTPUTS.sealed] as pulumi.Output<unknown>)).toEqual(exported[SHARED_OUTPUTS.sealed]);
+    expect(await valueOf(pulumi.output(again.program[SHARED_OUTPUTS.sealed]))).toEqual(exported[SHARED_OUTPUTS.sealed]);
     const rotated = await runProgram("dc1", { sites: sitesWith(["dc2", "dc3"]), passwords: { rotation: { app: 1 } } });
     const before = exported[SHARED_OUTPUTS.sealed] as Record<string, string>;
-    const after = (await valueOf(rotated.program[SHARED_OUTPUTS.sealed] as pulumi.Output<unknown>)) as Record<string, string>;
+    const after = (await valueOf(pulumi.output(rotated.program[SHARED_OUTPUTS.sealed]))) as Record<string, string>;
     expect(after.dc2).not.toBe(before.dc2);
     expect(after.dc3).toBe(before.dc3);
 });
@@ -84,10 +87,10 @@ test("dc2 and the witness deploy from their sealed parts, from the primary's rea
     const dc2 = await runProgram("dc2", { sites, sealPrivateKey: keys.dc2.privateKeyPem }, exported);
     const part = partOf(exported, "dc2");
     const patroni = parse(hostFile(dc2.run, "dc2-db1", "/etc/patroni/config.yml"));
-    expect(patroni.postgresql.authentication.superuser.password).toBe(part.secrets!.database.superuserPassword);
+    expect(patroni.postgresql.authentication.superuser.password).toBe(part.secrets!.database!.superuserPassword);
     expect(hostFile(dc2.run, "dc2-db1", "/etc/patroni/pki/member.key")).toBe(part.identities["dc2-db1"].key);
     const plain = JSON.stringify(dc2.run.resources.map((r) => plainParts(r.inputs)));
-    for (const secret of [part.secrets!.database.superuserPassword, part.secrets!.nextcloud.secret, part.identities["dc2-db1"].key])
+    for (const secret of [part.secrets!.database!.superuserPassword, part.secrets!.haproxy!.statsPassword, part.identities["dc2-db1"].key])
         expect(plain).not.toContain(secret);
     const dc3 = await runProgram("dc3", { sites, sealPrivateKey: keys.dc3.privateKeyPem }, exported);
     expect(hostFile(dc3.run, "dc3-etcd1", "/etc/etcd/pki/member.key")).toBe(partOf(exported, "dc3").identities["dc3-etcd1"].key);
@@ -105,6 +108,20 @@ test("partly sealed: the primary still exports the bundle (secret) for the site 
     );
     const dc3 = await runProgram("dc3", { sites, sealPrivateKey: keys.dc3.privateKeyPem }, out);
     expect(hostFile(dc3.run, "dc3-etcd1", "/etc/etcd/pki/member.crt")).toContain("cert-dc3-etcd1-etcd-tls-cert");
+});
+
+test("a preview of a site before the primary has sealed for it (the pull request turning sealing on) previews from the bundle in the clear, with a warning", async () => {
+    const sites = sitesWith(["dc2"]);
+    const before = primaryStackOutputs();
+    const warn = jest.spyOn(pulumi.log, "warn");
+    const preview = await runProgram("dc2", { sites, sealPrivateKey: keys.dc2.privateKeyPem }, before, true);
+    expect(preview.run.byType("proxmoxve:index/vmLegacy:VmLegacy")).toHaveLength(3);
+    expect(warn).toHaveBeenCalledWith(
+        expect.stringContaining(`the primary stack ${primaryStack} exports nothing sealed for dc2 yet: previewed from its outputs in the clear`),
+        expect.anything(),
+    );
+    warn.mockRestore();
+    // `pulumi up` (no preview) refuses with openPart's line, tested below: an error inside an apply fails the whole run.
 });
 
 test("a site cannot open its part: the wrong private key, a primary that has not sealed for it (yet, or to the plan's key), each named with the fix", () => {
@@ -130,10 +147,10 @@ test("bad seal config is refused in one line naming the key, before any resource
     const load = (stack: string, overrides: Record<string, unknown>) => () => loadDeployment({ ...readStackConfig(stack), ...overrides });
     const withKey = sitesWith(["dc2"]);
     expect(load("dc2", { sites: withKey })).toThrow(
-        "nextcloud-ha:sealPrivateKey: missing; the plan seals dc2's secrets to sites.dc2.sealKey: set its private half as this stack's secret (`npm run -s seal-key -- dc2` says how)",
+        "nextcloud-ha:sealPrivateKey: missing; the plan seals dc2's part of the shared secrets to sites.dc2.sealKey: set that key's private half as this stack's secret (`npm run -s seal-key -- --help` says how)",
     );
     expect(load("dc2", { sealPrivateKey: "[secret]" })).toThrow(
-        "nextcloud-ha:sealPrivateKey: set, but the plan has no sites.dc2.sealKey; add its public half there (`npm run -s seal-key -- dc2` says how) or remove sealPrivateKey",
+        "nextcloud-ha:sealPrivateKey: set, but the plan has no sites.dc2.sealKey; add its public half there (`pulumi config get nextcloud-ha:sealPrivateKey | npm run -s seal-key -- --public` prints it) or remove sealPrivateKey",
     );
     expect(load("dc1", { sealPrivateKey: "[secret]" })).toThrow("nextcloud-ha:sealPrivateKey: dc1 is the primary site and opens nothing sealed");
     const onPrimary = sitesWith([]);
@@ -142,9 +159,30 @@ test("bad seal config is refused in one line naming the key, before any resource
         "nextcloud-ha:sites.dc1.sealKey: dc1 is the primary site: its stack seals the other sites' secrets and receives none",
     );
     expect(load("dc2", { sites: sitesWith(["dc2"], { dc2: "ssh-ed25519 AAAA" }), sealPrivateKey: "[secret]" })).toThrow(
-        'nextcloud-ha:sites.dc2.sealKey: "ssh-ed25519 AAAA" is not an X25519 public key line; set it to the line `npm run -s seal-key -- dc2` prints',
+        'nextcloud-ha:sites.dc2.sealKey: "ssh-ed25519 AAAA" is not an X25519 public key line; set it to the public key line `npm run -s seal-key -- dc2` prints',
     );
     expect(load("dc2", { sites: withKey, sealPrivateKey: "[secret]" })).not.toThrow();
+    // One key for two sites: each site's stack would open the other's part.
+    const twins = sitesWith(["dc2", "dc3"], { dc3: keys.dc2.publicKey });
+    expect(load("dc2", { sites: twins, sealPrivateKey: "[secret]" })).toThrow(
+        "nextcloud-ha:sites.dc3.sealKey: is also sites.dc2.sealKey: each site's stack would open the other's part; give each site its own pair (`npm run -s seal-key -- dc3`)",
+    );
+    // A low-order point (all zeros) would make every sealed text readable; a private key pasted there is named, not repeated.
+    const zero = "MCowBQYDK2VuAyEA" + "A".repeat(42) + "A=";
+    expect(load("dc2", { sites: sitesWith(["dc2"], { dc2: zero }), sealPrivateKey: "[secret]" })).toThrow(
+        'nextcloud-ha:sites.dc2.sealKey: "MCowBQYDK2VuAyEAAAAAAAAA..." is not a usable X25519 key (a low-order point: nothing sealed to it would be secret)',
+    );
+    const pasted = keys.dc2.privateKeyPem.split("\n")[1];
+    const refused = (() => {
+        try {
+            load("dc2", { sites: sitesWith(["dc2"], { dc2: pasted }), sealPrivateKey: "[secret]" })();
+        } catch (e) {
+            return (e as Error).message;
+        }
+        return "";
+    })();
+    expect(refused).toMatch(/^nextcloud-ha:sites.dc2.sealKey: is a private key: the plan holds the public half only/);
+    expect(refused).not.toContain(pasted.slice(16));
     // The primary's own mock outputs, untouched: a plan without keys reads as before.
     expect(primaryStackOutputs()[SHARED_OUTPUTS.sealed]).toBeUndefined();
 });

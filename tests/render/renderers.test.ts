@@ -6,7 +6,7 @@ import { etcdPeerName, renderEtcdMember } from "../../render/etcd";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
-import { certificateNames, needsTls, renderHost } from "../../render/host";
+import { certificateNames, needsTls, renderHost, secretPartsOf } from "../../render/host";
 
 import { hostByName } from "../../plan/plan";
 import { placeholderHostKey, placeholderSecrets, placeholderTls } from "../../render/placeholders";
@@ -201,8 +201,15 @@ test("a host's services come in one order whatever order its roles are listed in
     expect(services(["etcd", "patroni"])).toEqual(["etcd", "patroni"]);
 });
 
-test("a host whose role needs a secret refuses to render without it", () => {
-    expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1") })).toThrow(/dc1-db1 \(patroni\) needs the shared secrets/);
+test("a host whose role needs a secret refuses to render without it, or with another role's part only (a sealed site's)", () => {
+    expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1") })).toThrow(/dc1-db1 \(patroni\) needs the database's passwords/);
+    const { haproxy } = placeholderSecrets();
+    expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1"), secrets: { haproxy } })).toThrow(
+        /dc1-db1 \(patroni\) needs the database's passwords/,
+    );
+    expect(secretPartsOf(hostByName(plan, "dc1-db1"))).toEqual(["database"]);
+    expect(secretPartsOf(hostByName(plan, "dc1-etcd1"))).toEqual([]);
+    expect(secretPartsOf({ roles: ["patroni", "haproxy", "nextcloud"] })).toEqual(["database", "haproxy", "nextcloud"]);
 });
 
 test("firewall: each role's ports open only to the hosts that use them, each by its /32; SSH and HAProxy's stats to the management networks", () => {

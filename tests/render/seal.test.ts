@@ -1,6 +1,6 @@
 /** render/seal.ts: a site's part sealed to its key opens only with that key, for that site, unaltered; the same content seals to the same text. */
 import { openSealed, seal, sealedTo, sealKeyFingerprint, sealKeyPairFrom, sealPublicKeyOf } from "../../render/seal";
-import { SEAL_KEY_RE } from "../../plan/config";
+import { SEAL_KEY_RE } from "../../plan/sealKey";
 import { execFileSync } from "node:child_process";
 
 const dc2 = sealKeyPairFrom(Buffer.alloc(32, 2));

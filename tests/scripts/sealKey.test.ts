@@ -1,12 +1,12 @@
 /** `npm run -s seal-key -- SITE`: the private half to a pipe only, the public half (the plan's form) on standard error. */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { SEAL_KEY_RE } from "../../plan/config";
+import { SEAL_KEY_RE } from "../../plan/sealKey";
 import { sealPublicKeyOf } from "../../render/seal";
 
 const ROOT = path.join(__dirname, "..", "..");
-const run = (args: string[]) =>
-    spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "scripts", "sealKey.ts"), ...args], { encoding: "utf8" });
+const run = (args: string[], input?: string) =>
+    spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), [path.join(ROOT, "scripts", "sealKey.ts"), ...args], { encoding: "utf8", input });
 
 test("a key pair: the private half (PEM) on a pipe, its public half for sites.SITE.sealKey on standard error; a new pair every time", () => {
     const a = run(["dc2"]);
@@ -17,6 +17,15 @@ test("a key pair: the private half (PEM) on a pipe, its public half for sites.SI
     expect(sealPublicKeyOf(a.stdout)).toBe(line);
     expect(a.stderr).not.toContain(a.stdout.split("\n")[1]);
     expect(run(["dc2"]).stdout).not.toBe(a.stdout);
+    // --public gives back the plan's line from the private half, to check a stack's key against the plan.
+    const pub = run(["--public"], a.stdout);
+    expect([pub.status, pub.stdout.split("\n")[0]]).toEqual([0, line]);
+    const bad = run(["--public"], "not a key");
+    expect([bad.status, bad.stdout, bad.stderr.trim()]).toEqual([
+        2,
+        "",
+        "seal-key: standard input is not a PEM private key (make one with `npm run -s seal-key -- SITE`); see --help",
+    ]);
 }, 30000);
 
 test("--help, a bad site name and a missing one: the usage, or one line and exit 2, nothing on standard output", () => {
