@@ -55,7 +55,7 @@ export function sealTargetOf(plan: DeploymentPlan, site: string): SealTarget | u
     const s = siteByName(plan, site);
     if (site === plan.primarySite || !s.sealKey) return undefined;
     const hosts = hostsOf(plan, { site });
-    return { site, sealKey: s.sealKey, hosts: hosts.map((h) => h.name), parts: [...new Set(hosts.flatMap(secretPartsOf))] };
+    return { site, sealKey: s.sealKey, hosts: hosts.map((h) => h.name), parts: [...new Set(hosts.flatMap((h) => secretPartsOf(plan, h)))] };
 }
 
 /** The sites the primary seals for: every other site with a seal key in the plan. */
@@ -137,6 +137,8 @@ export interface CaGenerations {
 export function bundleGap(primaryStack: string, exported: Partial<SecretsBundle>): string | undefined {
     if (!exported.haproxy)
         return `the primary stack ${primaryStack} exports no HAProxy stats password yet (its last \`pulumi up\` predates it); run \`pulumi up\` on ${primaryStack} first`;
+    if (!exported.etcd || !exported.database?.etcdPassword)
+        return `the primary stack ${primaryStack} exports no etcd passwords yet (its last \`pulumi up\` predates etcd.auth); run \`pulumi up\` on ${primaryStack} first`;
     return undefined;
 }
 
@@ -252,7 +254,7 @@ export class SharedSecrets extends pulumi.ComponentResource {
                     (primary.requireOutput(SHARED_OUTPUTS.secrets) as pulumi.Output<SecretsBundle>).apply((v) => {
                         const gap = bundleGap(args.primaryStack!, v);
                         if (gap) throw new pulumi.ResourceError(gap, this);
-                        return { database: v.database, nextcloud: v.nextcloud, haproxy: v.haproxy };
+                        return { database: v.database, nextcloud: v.nextcloud, haproxy: v.haproxy, etcd: v.etcd };
                     }),
                 );
                 this.received = pulumi.secret(primary.getOutput(SHARED_OUTPUTS.hostIdentities).apply((v) => (v ?? {}) as Record<string, IssuedIdentity>));
@@ -282,6 +284,8 @@ export class SharedSecrets extends pulumi.ComponentResource {
                 redisPassword: "redis",
                 adminPassword: "nextcloud-admin",
                 statsPassword: "haproxy-stats",
+                etcdRootPassword: "etcd-root",
+                etcdPatroniPassword: "etcd-patroni",
             };
             const values = generateSecrets((key, spec) => {
                 // Generation 0 sets no keepers, so the passwords made before rotation existed stay.

@@ -5,11 +5,12 @@
  * Pulumi keeps them in its state, so `lab apply` runs only the steps whose triggers changed and
  * `lab apply --dry-run` shows them as a preview does: the host, the step, the file.
  */
-import { createHash } from "node:crypto";
+import { shortHash } from "../render/hash";
 import { remoteTransport } from "../ops/remote";
 import { SiteTransport } from "../ops/siteMove";
 import { DeploymentPlan, hostByName, HostPlan } from "../plan/plan";
 import { renderConverge } from "../render/converge";
+import { ETCD_AUTH_STEP, renderEtcdAuthStep } from "../render/etcd";
 import { renderVolumeScript } from "../render/gluster";
 import { ClusterStep, renderClusterStep, renderRolesStep, ROLES_STEP } from "../render/patroniCluster";
 import { certificateNames, needsTls, renderHost } from "../render/host";
@@ -49,13 +50,11 @@ export interface Step {
 /** The pseudo-service of a Patroni cluster's step (render/patroniCluster.ts). */
 export const CLUSTER_STEP = "patroni-cluster";
 
-const sha = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
-
 /** The Gluster volume step: its script on the creator, run again when the script changes (it sets the options idempotently). */
 function volumeStep(plan: DeploymentPlan): Step {
     const creator = hostByName(plan, plan.gluster!.creator);
     const script = renderVolumeScript(plan, creator);
-    return { key: "volume", host: creator, service: "volume", script, triggers: [`script sha256:${sha(script)}`] };
+    return { key: "volume", host: creator, service: "volume", script, triggers: [`script sha256:${shortHash(script)}`] };
 }
 
 /** A Patroni cluster's step (`sudo -u postgres python3 -`, as the program runs it). */
@@ -76,6 +75,19 @@ export function stepsOf(plan: DeploymentPlan, hosts: HostPlan[] = plan.hosts, se
             if (!services || services.includes(service))
                 for (const u of units.filter((x) => x.service === service))
                     steps.push({ key: `${u.host.name}/${service}`, host: u.host, service, script: u.script, triggers: u.triggers });
+            // etcd's users and auth (etcd.auth), after its members, before any Patroni member.
+            if (service === "etcd" && plan.etcd.auth && (!services || services.includes(ETCD_AUTH_STEP)))
+                for (const c of plan.etcdClusters.filter((x) => hosts.some((h) => h.name === x.configuredBy))) {
+                    const s = renderEtcdAuthStep(plan, c, { root: labSecrets().etcd, database: labSecrets().database });
+                    steps.push({
+                        key: `${ETCD_AUTH_STEP}/${c.name}`,
+                        host: s.host,
+                        service: ETCD_AUTH_STEP,
+                        script: s.script,
+                        triggers: s.triggers,
+                        argv: ["python3", "-"],
+                    });
+                }
             if (service === "glusterd" && plan.gluster && (!services || services.includes("volume"))) steps.push(volumeStep(plan));
             if (service === "patroni" && (!services || services.includes(CLUSTER_STEP)))
                 for (const c of plan.patroniClusters.filter((x) => hosts.some((h) => h.name === x.configuredBy)))

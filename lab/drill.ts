@@ -10,7 +10,7 @@ import { PASSWORD_ROLES, PasswordRole, StackConfig } from "../plan/config";
 import { DeploymentPlan, EtcdClusterPlan, etcdClusterOf, hostByName, hostsOf, patroniClusterOf, siteByName } from "../plan/plan";
 import { certificateNames, needsTls } from "../render/host";
 import { APP_DATABASE, DB_USERS, dynamicConfig, PATRONI_PGPASS, PATRONI_PKI } from "../render/patroni";
-import { ETCD_PKI } from "../render/etcd";
+import { ETCD_PKI, etcdUserOf, PATRONI_NAMESPACE } from "../render/etcd";
 import { GLUSTER_TLS } from "../render/gluster";
 import { SecretsBundle } from "../render/secrets";
 import { httpRequest, TlsClient } from "../ops/http";
@@ -378,6 +378,54 @@ export async function checkEtcdTls(state: LabState): Promise<string[]> {
     // Refused in the TLS handshake (etcd: "client certificate authentication failed"), not for want of a file.
     check(`peer port, ${patroni.name}'s certificate (a client, not a peer)`, fromHost(patroni.name, pki(PATRONI_PKI)), /^error: .*(bad certificate|alert)/i);
     check(`peer port, ${app.name}'s certificate`, fromHost(app.name, GLUSTER_TLS), /^error: .*(bad certificate|alert)/i);
+    return seen;
+}
+
+/**
+ * etcd's authentication (`etcd.auth`), seen with etcdctl on a cluster's configuring member (the
+ * member's certificate, passwords on etcdctl's standard input): without a user a Patroni cluster's
+ * keys are refused; the cluster's user reads its leader key, and is refused a write under another
+ * cluster's prefix (`/service/<scope>-other/`) and a read outside the namespace; a wrong password
+ * fails the login; root reads everything. Returns what it saw, one line per case.
+ */
+export function checkEtcdAuth(state: LabState): string[] {
+    const plan = state.plan;
+    if (!plan.etcd.auth) throw new LabError("checkEtcdAuth: the lab's plan has etcd.auth off");
+    const seen: string[] = [];
+    for (const cluster of plan.etcdClusters) {
+        const member = hostByName(plan, cluster.configuredBy);
+        const secrets = labSecrets();
+        /** etcdctl on the member as `user` (none: the member's certificate alone); the first line it printed, or its error. */
+        const as = (user: string | undefined, password: string, args: string[]) => {
+            const login = user ? `export ETCDCTL_USER=${user} ETCDCTL_PASSWORD="$(cat)"; ` : "";
+            const r = execInHost(
+                state.holders[member.name],
+                member.name,
+                ["sh", "-c", `. /etc/etcd/etcdctl.env; export ETCDCTL_ENDPOINTS=https://127.0.0.1:${plan.ports.etcdClient}; ${login}etcdctl ${args.join(" ")}`],
+                30000,
+                { input: password },
+            );
+            return r.status === 0 ? `ok: ${r.stdout.trim().split("\n")[0] ?? ""}` : `error: ${r.stderr.trim().split("\n").slice(-1)[0]}`;
+        };
+        const check = (what: string, got: string, want: RegExp) => {
+            if (!want.test(got)) throw new LabError(`etcd auth on ${member.name}: ${what}: ${got} (wanted ${want})`);
+            seen.push(`${what}: ${got}`);
+        };
+        for (const c of plan.patroniClusters.filter((x) => x.etcd === cluster.name)) {
+            const user = etcdUserOf(c.scope);
+            const leaderKey = `${PATRONI_NAMESPACE}${c.scope}/leader`;
+            check(`no user, ${leaderKey}`, as(undefined, "", ["get", leaderKey]), /^error: .*(permission denied|user name is empty)/);
+            check(`${user}, ${leaderKey}`, as(user, secrets.database.etcdPassword, ["get", "--print-value-only", leaderKey]), /^ok: \S+/);
+            check(
+                `${user}, a write under another cluster's prefix`,
+                as(user, secrets.database.etcdPassword, ["put", `${PATRONI_NAMESPACE}${c.scope}-other/x`, "1"]),
+                /^error: .*permission denied/,
+            );
+            check(`${user}, a read outside the namespace`, as(user, secrets.database.etcdPassword, ["get", "/x"]), /^error: .*permission denied/);
+            check(`${user}, a wrong password`, as(user, "not-the-password", ["get", leaderKey]), /^error: .*authentication failed/);
+        }
+        check("root, every key", as("root", secrets.etcd.rootPassword, ["get", "--prefix", "--keys-only", "--limit=1", "/"]), /^ok: \S+/);
+    }
     return seen;
 }
 

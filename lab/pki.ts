@@ -63,11 +63,12 @@ export function labCertificate(dir: string, domain: string): TlsCertificate {
  * then read back (a lab `apply` renders what `up` issued).
  */
 export function issueIdentity(dir: string, names: CertificateNames, certs: CertificatesConfig): TlsIdentity {
-    const base = path.join(dir, names.commonName);
+    const base = path.join(dir, names.commonName ?? names.dnsNames[0]);
+    const subject = names.commonName ? `/CN=${names.commonName}` : "/O=nextcloud-ha";
     const ca = caName(certs.caSigning);
     createCa(dir, certs.caSigning);
     const ext =
-        `# signed by the lab's CA ${certs.caSigning}\n` +
+        `# signed by the lab's CA ${certs.caSigning}, subject ${subject}\n` +
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n" +
         `subjectAltName=${[...names.ipAddresses.map((a) => `IP:${a}`), ...names.dnsNames.map((d) => `DNS:${d}`)].join(",")}\n`;
     const caCert = trustBundle(dir, certs);
@@ -77,7 +78,7 @@ export function issueIdentity(dir: string, names: CertificateNames, certs: Certi
         const read = (f: string) => fs.readFileSync(f, "utf8");
         return { caCert, cert: read(`${base}.crt`), key: read(`${base}.key`) };
     }
-    run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${names.commonName}`]);
+    run("openssl", ["req", "-new", ...NEW_KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", subject]);
     fs.writeFileSync(`${base}.ext`, ext);
     run("openssl", [
         "x509",

@@ -6,6 +6,7 @@
  */
 import { tcpOpen } from "../ops/http";
 import { DeploymentPlan, HostPlan, hostsOf, patroniClusterOf } from "../plan/plan";
+import { ETCD_AUTH_STEP } from "../render/etcd";
 import { renderHost } from "../render/host";
 import { placeholderInputs, placeholderSecrets } from "../render/placeholders";
 import { ServiceSpec } from "../render/rendered";
@@ -52,6 +53,7 @@ export async function startAll(state: LabState, hosts: HostPlan[], say = progres
                     (await Promise.all(etcd.map((h) => etcdHealth(plan, h.name)))).every(Boolean) ? true : undefined,
                 );
                 say(`etcd: ${etcd.length} members healthy`);
+                if (plan.etcd.auth) await converge(state, targets, [ETCD_AUTH_STEP], say);
                 break;
             }
             case "glusterd":

@@ -163,6 +163,13 @@ export interface EtcdConfig {
     leaders: string[];
     /** How long the keeper waits after it starts, after any leader or health change, and after its own move, before it moves the leadership. */
     leaderHoldOffS: number;
+    /**
+     * etcd's authentication (RBAC): each Patroni cluster logs in as its own user, whose role
+     * reads and writes its cluster's keys only (`/service/<scope>/`); member changes take the
+     * root user. Turning it on in a running platform takes `patronictl pause` first
+     * (docs/design/security.md, "etcd's clients").
+     */
+    auth: boolean;
 }
 
 /**
@@ -265,7 +272,7 @@ export const DEFAULTS = {
     primarySite: "dc1",
     patroni: { scope: "nextcloud", ttl: 20, loopWait: 5, retryTimeout: 5, maximumLagOnFailover: 1048576, parameters: {} },
     haproxy: { checkIntervalMs: 1000, fastCheckIntervalMs: 250, fall: 2, rise: 2, replicaMaxLag: "100MB" },
-    etcd: { heartbeatMs: 100, electionTimeoutMs: 1000, checkNames: true, keepLeader: true, leaders: [], leaderHoldOffS: 30 },
+    etcd: { heartbeatMs: 100, electionTimeoutMs: 1000, checkNames: true, keepLeader: true, leaders: [], leaderHoldOffS: 30, auth: true },
     certificates: { hostDays: 365, renewBeforeDays: 30, caSigning: 0, caTrusted: [0] },
     passwords: { rotation: { superuser: 0, replication: 0, rewind: 0, restApi: 0, app: 0 } as Record<PasswordRole, number> },
     packages: { update: 0 },

@@ -367,7 +367,7 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
             `${show(haproxy.replicaMaxLag)} is not a size Patroni understands; write bytes or a number with kB, MB or GB, e.g. "100MB"`,
         );
     }
-    const ec = section("etcd", raw.etcd, ["heartbeatMs", "electionTimeoutMs", "checkNames", "keepLeader", "leaders", "leaderHoldOffS"]);
+    const ec = section("etcd", raw.etcd, ["heartbeatMs", "electionTimeoutMs", "checkNames", "keepLeader", "leaders", "leaderHoldOffS", "auth"]);
     const etcd: EtcdConfig = {
         heartbeatMs: int("etcd.heartbeatMs", ec.heartbeatMs, DEFAULTS.etcd.heartbeatMs, 10, 10000),
         electionTimeoutMs: int("etcd.electionTimeoutMs", ec.electionTimeoutMs, DEFAULTS.etcd.electionTimeoutMs, 50, 50000),
@@ -375,6 +375,7 @@ export function loadProjectConfig(raw: RawConfig): ProjectConfig {
         keepLeader: bool("etcd.keepLeader", ec.keepLeader, DEFAULTS.etcd.keepLeader),
         leaders: stringList("etcd.leaders", ec.leaders, DEFAULTS.etcd.leaders),
         leaderHoldOffS: int("etcd.leaderHoldOffS", ec.leaderHoldOffS, DEFAULTS.etcd.leaderHoldOffS, 5, 3600),
+        auth: bool("etcd.auth", ec.auth, DEFAULTS.etcd.auth),
     };
     if (etcd.electionTimeoutMs < 5 * etcd.heartbeatMs) {
         throw new ConfigError(

@@ -88,6 +88,8 @@ export interface EtcdClusterPlan {
     members: string[];
     /** The members whose leader keeper holds the raft leadership on them (three-site: the witness's); empty: no keeper. */
     leaders: string[];
+    /** The member whose stack runs the cluster's auth step (`etcd.auth`): in the primary site where the cluster has a member there. */
+    configuredBy: string;
 }
 
 export interface PatroniClusterPlan {

@@ -45,6 +45,9 @@ const STATEFUL: readonly Role[] = ["etcd", "patroni", "gluster", "gluster-arbite
 const DATA_DISK = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
 
 /** The order in which a stack creates its components. */
+/** The roles whose certificates GlusterFS admits by common name (render/gluster.ts `volumeClients`): only they carry one where etcd.auth is on. */
+export const COMMON_NAME_ROLES: readonly Role[] = ["gluster", "gluster-arbiter", "nextcloud"];
+
 export const COMPONENTS: readonly ComponentKind[] = ["etcd", "patroni", "loadBalancer", "gluster", "nextcloud"];
 
 /** Why a component waits for another of the same stack. */
@@ -182,9 +185,16 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
     }
     const names = (role: Role, site?: string) => namesOf({ hosts }, { role, site });
     checkPlan(config, { hosts, sites });
+    // With etcd's auth on, etcd's JSON gateway refuses a client certificate with a common name, and GlusterFS admits hosts by theirs.
+    const named = config.etcd.auth && hosts.find((h) => h.roles.includes("patroni") && h.roles.some((r) => COMMON_NAME_ROLES.includes(r)));
+    if (named)
+        throw new ConfigError(
+            `sites.${named.site}.hosts`,
+            `${named.name} is a Patroni member and a ${named.roles.filter((r) => COMMON_NAME_ROLES.includes(r)).join(" and ")} host: with etcd.auth its certificate must carry no common name (etcd's gateway refuses one) and GlusterFS admits hosts by theirs; give it its own VM, or set etcd.auth: false`,
+        );
 
     const scope = config.patroni.scope;
-    let etcdClusters: EtcdClusterPlan[];
+    let etcdClusters: Omit<EtcdClusterPlan, "configuredBy">[];
     let patroniClusters: Omit<PatroniClusterPlan, "configuredBy">[];
     switch (config.topology) {
         case "three-site":
@@ -280,7 +290,10 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
         hosts,
         networks: sites.map((s) => s.cidr),
         managementNetworks: config.managementNetworks ?? sites.map((s) => s.cidr),
-        etcdClusters,
+        etcdClusters: etcdClusters.map((c) => ({
+            ...c,
+            configuredBy: c.members.find((m) => hosts.find((h) => h.name === m)?.site === config.primarySite) ?? c.members[0],
+        })),
         // In the primary site's stack where the cluster has a member there: that stack draws new passwords, and its
         // roles step must change them before any of its hosts gets them.
         patroniClusters: patroniClusters.map((c) => ({

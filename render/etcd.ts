@@ -8,8 +8,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DeploymentPlan, HostPlan, etcdClusterOf, hostByName } from "../plan/plan";
+import { DeploymentPlan, EtcdClusterPlan, HostPlan, etcdClusterOf, hostByName } from "../plan/plan";
+import { shortHash } from "./hash";
 import { RenderedHost, TlsIdentity } from "./rendered";
+import { DatabaseSecrets, EtcdSecrets } from "./secrets";
 
 export const ETCD_PKI = "/etc/etcd/pki";
 /** Keeps the raft leadership on a member the plan lets lead (render/etcd_leader.py). */
@@ -54,8 +56,64 @@ export function etcdRoleNames(plan: DeploymentPlan, host: HostPlan): string[] {
     return host.roles.includes("etcd") ? [etcdPeerName(etcdClusterOf(plan, host.name).name)] : [];
 }
 
-/** The files, service and packages of one etcd member. */
-export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsIdentity): RenderedHost {
+/** Where Patroni keeps its clusters' keys (Patroni's `namespace`): a cluster's are under `<namespace><scope>/`. */
+export const PATRONI_NAMESPACE = "/service/";
+
+/** A Patroni cluster's etcd user and role (`etcd.auth`): they read and write that cluster's keys only. */
+export function etcdUserOf(scope: string): string {
+    return `patroni-${scope}`;
+}
+
+/** etcd's root password on a member (`etcd.auth`): root-only; the member's scripts give it to etcdctl in its environment. */
+const ROOT_PASSWORD_FILE = "/etc/etcd/root.password";
+
+/** The step's name among a host's steps (`<host>-converge-etcd-auth`), and in the lab's. */
+export const ETCD_AUTH_STEP = "etcd-auth";
+
+/**
+ * An etcd cluster's auth step (`etcd.auth`; render/etcd_auth.py): what `pulumi up` runs on the
+ * cluster's `configuredBy` member after its members converged and before any Patroni member's
+ * step: the root user, a user and role per Patroni cluster using this etcd (its keys only), auth
+ * on. Only where `etcd.auth` is on (turning it off is by hand: docs/design/security.md). The
+ * passwords are in the script (its stdin, secret).
+ */
+export function renderEtcdAuthStep(plan: DeploymentPlan, cluster: EtcdClusterPlan, secrets: { root: EtcdSecrets; database: DatabaseSecrets }) {
+    const host = hostByName(plan, cluster.configuredBy);
+    const clusters = plan.patroniClusters
+        .filter((c) => c.etcd === cluster.name)
+        .map((c) => ({ scope: c.scope, user: etcdUserOf(c.scope), role: etcdUserOf(c.scope), prefix: `${PATRONI_NAMESPACE}${c.scope}/` }));
+    const settings = {
+        ...memberSettings(plan, host),
+        cluster: cluster.name,
+        namespace: PATRONI_NAMESPACE,
+        rootPassword: secrets.root.rootPassword,
+        clusters: clusters.map((c) => ({ ...c, password: secrets.database.etcdPassword })),
+    };
+    const script = etcdScript("etcd_auth.py", settings);
+    return {
+        host,
+        command: "sudo python3 -",
+        script,
+        // What it sets, then the script's hash (its passwords among it: a rotation reruns it).
+        triggers: [...clusters.map((c) => `user ${c.user}: readwrite ${c.prefix}`), `script sha256:${shortHash(script)}`],
+    };
+}
+
+/** What the etcd scripts know of the member they run on: its URLs, its certificate, etcd's root password file where auth is on. */
+function memberSettings(plan: DeploymentPlan, host: HostPlan) {
+    return {
+        name: host.name,
+        localUrl: `https://127.0.0.1:${plan.ports.etcdClient}`,
+        caFile: `${ETCD_PKI}/ca.crt`,
+        certFile: `${ETCD_PKI}/member.crt`,
+        keyFile: `${ETCD_PKI}/member.key`,
+        ...(plan.etcd.auth ? { rootPasswordFile: ROOT_PASSWORD_FILE } : {}),
+    };
+}
+
+/** The files, service and packages of one etcd member; `secrets` where etcd's auth is on (its root password). */
+export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsIdentity, secrets?: EtcdSecrets): RenderedHost {
+    if (plan.etcd.auth && !secrets) throw new Error(`rendering ${host.name} (etcd) needs etcd's root password (etcd.auth)`);
     const cluster = etcdClusterOf(plan, host.name);
     if (!cluster.members.includes(host.name)) throw new Error(`${host.name} is not a member of an etcd cluster`);
     const peer = (name: string) => `https://${hostByName(plan, name).address}:${plan.ports.etcdPeer}`;
@@ -90,17 +148,13 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
     const dropIn = `[Service]\n# nextcloud-ha: the cluster a new member starts with\nEnvironmentFile=-${BOOTSTRAP_ENV}\nEnvironmentFile=-${JOIN_ENV}\n`;
     const clientUrls = etcdClientUrls(plan, host.name);
     const settings = {
-        name: host.name,
+        ...memberSettings(plan, host),
         peerUrl: peer(host.name),
         peerUrls: Object.fromEntries(cluster.members.map((m) => [m, peer(m)])),
         clientUrls: Object.fromEntries(cluster.members.map((m, i) => [m, clientUrls[i]])),
-        localUrl: `https://127.0.0.1:${plan.ports.etcdClient}`,
         dataDir: DATA_DIR,
         joinEnv: JOIN_ENV,
         unit: "etcd.service",
-        caFile: `${ETCD_PKI}/ca.crt`,
-        certFile: `${ETCD_PKI}/member.crt`,
-        keyFile: `${ETCD_PKI}/member.key`,
     };
     const member = `python3 ${ETCD_MEMBER_SCRIPT}`;
     // etcdctl refuses a flag beside its environment variable (ETCDCTL_ENDPOINTS in the env file): override the variable.
@@ -134,6 +188,7 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
             { path: `${ETCD_PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "etcd:etcd" },
             { path: `${ETCD_PKI}/member.crt`, content: tls.cert, mode: "0644", owner: "etcd:etcd" },
             { path: `${ETCD_PKI}/member.key`, content: tls.key, mode: "0600", owner: "etcd:etcd" },
+            ...(secrets ? [{ path: ROOT_PASSWORD_FILE, content: `${secrets.rootPassword}\n`, mode: "0600", owner: "root:root", noApply: true }] : []),
         ],
         services: [
             {

@@ -7,7 +7,11 @@ import subprocess
 S = json.loads(r"""@SETTINGS@""")
 
 
-def etcdctl(endpoints, *args, timeout="10s", dial="3s"):
+# What etcd answers a call that needs a user while its auth is on (etcd.auth).
+AUTH_NEEDED = ("user name is empty", "permission denied", "invalid auth token")
+
+
+def etcdctl(endpoints, *args, timeout="10s", dial="3s", input=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     env.update(
         ETCDCTL_API="3",
@@ -18,10 +22,22 @@ def etcdctl(endpoints, *args, timeout="10s", dial="3s"):
         ETCDCTL_DIAL_TIMEOUT=dial,
         ETCDCTL_COMMAND_TIMEOUT=timeout,
     )
-    try:
-        return subprocess.run(["etcdctl", *args], env=env, capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        return subprocess.CompletedProcess(args, 1, "", "etcdctl timed out")
+
+    def run():
+        try:
+            return subprocess.run(["etcdctl", *args], env=env, input=input, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(args, 1, "", "etcdctl timed out")
+
+    r = run()
+    # With etcd's auth on, a call that needs a user goes again as root, the password from the
+    # member's root-only file into etcdctl's environment (never its command line).
+    password_file = S.get("rootPasswordFile")
+    if r.returncode != 0 and any(a in r.stderr for a in AUTH_NEEDED) and password_file and os.access(password_file, os.R_OK):
+        with open(password_file) as f:
+            env.update(ETCDCTL_USER="root", ETCDCTL_PASSWORD=f.read().strip())
+        r = run()
+    return r
 
 
 def why(r):

@@ -4,7 +4,7 @@
  */
 import { Endpoint } from "../plan/addresses";
 import { Role, ROLES } from "../plan/config";
-import { DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } from "../plan/plan";
+import { COMMON_NAME_ROLES, DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } from "../plan/plan";
 import { etcdRoleNames, renderEtcdMember } from "./etcd";
 import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
 import { SecretsBundle } from "./secrets";
@@ -38,14 +38,23 @@ export function needsTls(host: HostPlan): boolean {
 /** The parts of the shared secrets each role's renderers take. */
 const SECRET_PARTS: Partial<Record<Role, keyof SecretsBundle>> = { patroni: "database", haproxy: "haproxy", nextcloud: "nextcloud" };
 
-/** The parts of the shared secrets a host's renderers take (the database's, HAProxy's, the app's); none for the others. */
-export function secretPartsOf(host: Pick<HostPlan, "roles">): (keyof SecretsBundle)[] {
-    return [...new Set(host.roles.flatMap((r) => SECRET_PARTS[r] ?? []))];
+/**
+ * The parts of the shared secrets a host's renderers take: the database's (Patroni), HAProxy's,
+ * the app's; with `etcd.auth` an etcd member etcd's root password, and the member that runs its
+ * cluster's auth step the database's too (it sets the Patroni clusters' etcd passwords).
+ */
+export function secretPartsOf(plan: DeploymentPlan, host: Pick<HostPlan, "name" | "roles">): (keyof SecretsBundle)[] {
+    const auth = plan.etcd.auth && host.roles.includes("etcd");
+    const configures = auth && plan.etcdClusters.some((c) => c.configuredBy === host.name);
+    return [
+        ...new Set([...host.roles.flatMap((r) => SECRET_PARTS[r] ?? []), ...(auth ? (["etcd"] as const) : []), ...(configures ? (["database"] as const) : [])]),
+    ];
 }
 
 /** What a host's certificate names (its SANs): the one list the program's and the lab's CA sign. */
 export interface CertificateNames {
-    commonName: string;
+    /** Its subject's common name, where one is carried (`certificateNames`); without, the subject is `O=nextcloud-ha`. */
+    commonName?: string;
     dnsNames: string[];
     ipAddresses: string[];
 }
@@ -60,7 +69,8 @@ export interface CertificateNames {
 export function certificateNames(plan: DeploymentPlan, host: HostPlan): CertificateNames {
     const via = host.roles.includes("patroni") ? haproxiesOf(plan, patroniClusterOf(plan, host.name).scope).map((h) => h.address) : [];
     return {
-        commonName: host.name,
+        // With etcd.auth, etcd's JSON gateway refuses a client certificate with a common name: only the hosts GlusterFS admits by theirs carry one.
+        ...(!plan.etcd.auth || host.roles.some((r) => COMMON_NAME_ROLES.includes(r)) ? { commonName: host.name } : {}),
         dnsNames: [host.name, "localhost", ...etcdRoleNames(plan, host)],
         ipAddresses: [...new Set([host.address, host.managementAddress, "127.0.0.1", ...via])],
     };
@@ -76,7 +86,12 @@ export function renderHost(plan: DeploymentPlan, host: HostPlan, inputs: HostInp
     const parts = ROLES.filter((role) => host.roles.includes(role)).map((role) => {
         switch (role) {
             case "etcd":
-                return renderEtcdMember(plan, host, need(inputs.tls, "a TLS identity"));
+                return renderEtcdMember(
+                    plan,
+                    host,
+                    need(inputs.tls, "a TLS identity"),
+                    plan.etcd.auth ? need(inputs.secrets?.etcd, "etcd's root password") : undefined,
+                );
             case "patroni":
                 return renderPatroniMember(
                     plan,

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { stringify } from "yaml";
 import { Endpoint } from "../plan/addresses";
 import { DeploymentPlan, haproxiesOf, HostPlan, hostByName, PatroniClusterPlan, patroniClusterOf, siteByName } from "../plan/plan";
-import { etcdClientUrls } from "./etcd";
+import { etcdClientUrls, etcdUserOf, PATRONI_NAMESPACE } from "./etcd";
 import { RenderedHost, TlsIdentity } from "./rendered";
 import { DatabaseSecrets } from "./secrets";
 
@@ -93,7 +93,7 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
     }
     const config = {
         scope: cluster.scope,
-        namespace: "/service/",
+        namespace: PATRONI_NAMESPACE,
         name: host.name,
         log: { level: "INFO" },
         // HTTPS with the member's certificate; the unsafe methods (a switchover, PATCH /config) also
@@ -112,6 +112,8 @@ export function renderPatroniConfig(plan: DeploymentPlan, host: HostPlan, secret
             cacert: `${PATRONI_PKI}/ca.crt`,
             cert: MEMBER_CERT,
             key: MEMBER_KEY,
+            // etcd.auth: the cluster's own user, whose role reaches its keys only (render/etcd.ts `renderEtcdAuthStep`).
+            ...(plan.etcd.auth ? { username: etcdUserOf(cluster.scope), password: secrets.etcdPassword } : {}),
         },
         bootstrap: {
             dcs,

@@ -15,6 +15,14 @@ export interface DatabaseSecrets {
     restApiPassword: string;
     /** The application's database role (Nextcloud), created when the cluster bootstraps. */
     appPassword: string;
+    /** The cluster's etcd user (`etcd.auth`): Patroni logs in with it, its role reads and writes the cluster's keys only. */
+    etcdPassword: string;
+}
+
+/** What every etcd member holds (`etcd.auth`). */
+export interface EtcdSecrets {
+    /** etcd's root user: member changes (render/etcd_member.py) and the auth step log in with it. */
+    rootPassword: string;
 }
 
 /** Values every Nextcloud node of every site must share. */
@@ -39,6 +47,7 @@ export interface SecretsBundle {
     database: DatabaseSecrets;
     nextcloud: NextcloudSecrets;
     haproxy: HaproxySecrets;
+    etcd: EtcdSecrets;
 }
 
 /** How a secret is made: its length, its alphabet, a fixed prefix, and what it is for. */
@@ -63,6 +72,8 @@ export const SECRET_SPECS = {
     redisPassword: { length: 32, alphabet: "alnum", what: "Redis password" },
     adminPassword: { length: 24, alphabet: "alnum", what: "Nextcloud admin password" },
     statsPassword: { length: 32, alphabet: "alnum", what: "HAProxy stats password" },
+    etcdRootPassword: { length: 32, alphabet: "alnum", what: "etcd root password" },
+    etcdPatroniPassword: { length: 32, alphabet: "alnum", what: "etcd password of the Patroni clusters' users" },
 } as const satisfies Record<string, SecretSpec>;
 
 export type SecretName = keyof typeof SECRET_SPECS;
@@ -92,6 +103,7 @@ export function bundleSecrets(v: Record<SecretName, string>): SecretsBundle {
             rewindPassword: p("rewindPassword"),
             restApiPassword: p("restApiPassword"),
             appPassword: p("appPassword"),
+            etcdPassword: p("etcdPatroniPassword"),
         },
         nextcloud: {
             instanceId: p("instanceId"),
@@ -102,6 +114,7 @@ export function bundleSecrets(v: Record<SecretName, string>): SecretsBundle {
             adminPassword: p("adminPassword"),
         },
         haproxy: { statsPassword: p("statsPassword") },
+        etcd: { rootPassword: p("etcdRootPassword") },
     };
 }
 

@@ -39,6 +39,7 @@ export function primaryStackOutputs(sites: unknown = readStackConfig("dc1").site
                 rewindPassword: "primary-rewind-pw-9So4",
                 restApiPassword: "primary-restapi-pw-1Tp5",
                 appPassword: "primary-app-pw-3Vr7",
+                etcdPassword: "primary-etcd-patroni-pw-2Bx3",
             },
             nextcloud: {
                 instanceId: "ocprimary123",
@@ -49,6 +50,7 @@ export function primaryStackOutputs(sites: unknown = readStackConfig("dc1").site
                 adminPassword: "primary-admin-pw-7Zv1",
             },
             haproxy: { statsPassword: "primary-stats-pw-8Aw2" },
+            etcd: { rootPassword: "primary-etcd-root-pw-4Cy5" },
         },
         etcdCaCertPem: "-----BEGIN CERTIFICATE-----\nprimary-ca-cert\n-----END CERTIFICATE-----\n",
         primaryEndpoints: ["10.10.1.31:5000"],
@@ -99,11 +101,13 @@ export function setupMocks(stack: string, overrides: Record<string, unknown> = {
                         // By default the primary has run the stack's own round of a CA rotation (what `pulumi up` there does first).
                         // The primary has issued every other site's host its identity (`hostIdentities`).
                         const outputs = primaryOutputs ?? { ...primaryStackOutputs(raw.sites), caGenerations: caGenerationsOf(raw.certificates) };
-                        const shared = outputs.sharedSecrets as { database: Record<string, string>; nextcloud: Record<string, string> } | undefined;
+                        const shared = outputs.sharedSecrets as
+                            { database: Record<string, string>; nextcloud: Record<string, string>; etcd?: Record<string, string> } | undefined;
                         const issued = (outputs.hostIdentities ?? {}) as Record<string, { key: string }>;
                         run.generatedSecrets.push(
                             ...Object.values(shared?.database ?? {}),
                             ...Object.values(shared?.nextcloud ?? {}),
+                            ...Object.values(shared?.etcd ?? {}),
                             ...Object.values(issued).map((i) => i.key.split("\n")[1]),
                         );
                         return {

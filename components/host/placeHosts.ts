@@ -73,7 +73,7 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
         if (host.roles.includes("nginx") && !placement.certificate)
             throw new pulumi.ResourceError(`${host.name} runs NGINX but the stack has no wildcard certificate`, parent);
         const identity = needsTls(host) ? placement.identity(host, parent) : undefined;
-        const parts = secretPartsOf(host);
+        const parts = secretPartsOf(plan, host);
         const secrets =
             parts.length > 0
                 ? pulumi.all(parts.map((p) => passwordsOf(placement, parent, host.name, p))).apply((v) => Object.fromEntries(parts.map((p, i) => [p, v[i]])))

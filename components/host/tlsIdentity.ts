@@ -21,7 +21,7 @@ export function issueTlsIdentity(
         `${name}-csr`,
         {
             privateKeyPem: key.privateKeyPem,
-            subject: { commonName: names.commonName },
+            subject: names.commonName ? { commonName: names.commonName } : { organization: "nextcloud-ha" },
             dnsNames: names.dnsNames,
             ipAddresses: names.ipAddresses,
         },

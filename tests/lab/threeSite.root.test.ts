@@ -166,6 +166,20 @@ test(
 );
 
 test(
+    "etcd's auth: without a user a Patroni cluster's keys are refused; its own user reads them and nothing else (another cluster's prefix, outside the namespace); a wrong password fails; root reads all",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { checkEtcdAuth } = await import("../../lab/drill");
+        const seen = checkEtcdAuth(requireState()).join("\n");
+        expect(seen).toMatch(/^no user, \/service\/nextcloud\/leader: error: .*permission denied/m);
+        expect(seen).toMatch(/^patroni-nextcloud, \/service\/nextcloud\/leader: ok: dc\d-db\d/m);
+        expect(seen).toMatch(/^patroni-nextcloud, a write under another cluster's prefix: error: .*permission denied/m);
+        expect(seen).toMatch(/^patroni-nextcloud, a wrong password: error: .*authentication failed/m);
+    },
+    MINUTE,
+);
+
+test(
     "Gluster's volume over TLS takes only its bricks and the app hosts: an app host mounts it a second time; a database host is refused without TLS, and refused with a certificate from the deployment CA that is not one of them",
     async () => {
         const { requireState } = await import("../../lab/state");

@@ -53,6 +53,19 @@ test(
 );
 
 test(
+    "etcd's auth in each site's etcd: each Patroni cluster's user reads its own keys, not the other cluster's",
+    async () => {
+        const { requireState } = await import("../../lab/state");
+        const { checkEtcdAuth } = await import("../../lab/drill");
+        const seen = checkEtcdAuth(requireState()).join("\n");
+        expect(seen).toMatch(/^patroni-nextcloud, \/service\/nextcloud\/leader: ok: dc1-db\d/m);
+        expect(seen).toMatch(/^patroni-nextcloud-dc2, \/service\/nextcloud-dc2\/leader: ok: dc2-db\d/m);
+        expect(seen).toMatch(/^patroni-nextcloud-dc2, a write under another cluster's prefix: error: .*permission denied/m);
+    },
+    MINUTE,
+);
+
+test(
     "promote refuses while dc1 answers, with one line and exit 2, and changes nothing",
     async () => {
         const r = site("promote", "dc2", "--lab");

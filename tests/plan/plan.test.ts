@@ -2,7 +2,8 @@
 import { loadPlan } from "../../plan/load";
 
 import { readStackConfig } from "../../plan/stackFiles";
-import { twoSiteConfig } from "../helpers/configs";
+import { appTierConfig, twoSiteConfig } from "../helpers/configs";
+import { certificateNames } from "../../render/host";
 
 const planOf = (stack: string) => loadPlan(readStackConfig(stack)).plan;
 
@@ -15,7 +16,10 @@ test("every stack computes the same plan of all sites", () => {
 test("three-site: one etcd cluster over all sites, one synchronous Patroni cluster over the data sites, dc3 a witness", () => {
     const p = planOf("dc1");
     // The witness's member holds etcd's leadership (the keeper): a data site's loss never takes it.
-    expect(p.etcdClusters).toEqual([{ name: "nextcloud-etcd", members: ["dc1-etcd1", "dc2-etcd1", "dc3-etcd1"], leaders: ["dc3-etcd1"] }]);
+    // Its auth step (etcd.auth) runs in the primary site's stack.
+    expect(p.etcdClusters).toEqual([
+        { name: "nextcloud-etcd", members: ["dc1-etcd1", "dc2-etcd1", "dc3-etcd1"], leaders: ["dc3-etcd1"], configuredBy: "dc1-etcd1" },
+    ]);
     expect(p.patroniClusters).toHaveLength(1);
     expect(p.patroniClusters[0]).toMatchObject({ scope: "nextcloud", members: ["dc1-db1", "dc2-db1"], synchronousMode: true });
     expect(p.sites.map((s) => [s.name, s.witness])).toEqual([
@@ -83,4 +87,25 @@ test("etcd's leader keeper: on the one member outside the data sites; named wher
     expect(() => loadPlan({ ...twoSiteConfig(), etcd: { leaders: ["dc1-etcd1"] } })).toThrow(
         /^nextcloud-ha:etcd\.leaders: .*two-site keeps each site's etcd cluster within its site/,
     );
+});
+
+test("etcd.auth: a Patroni member that is also a Gluster or app host is refused (its certificate would need a common name for GlusterFS and none for etcd's gateway); with auth off it is taken", () => {
+    const raw: any = appTierConfig();
+    raw.sites.dc1.hosts = raw.sites.dc1.hosts.filter((h: any) => h.name !== "dc1-app2");
+    raw.sites.dc1.hosts.find((h: any) => h.name === "dc1-db1").roles = ["patroni", "nextcloud"];
+    raw.nextcloud = { ...raw.nextcloud };
+    expect(() => loadPlan(raw)).toThrow(
+        "nextcloud-ha:sites.dc1.hosts: dc1-db1 is a Patroni member and a nextcloud host: with etcd.auth its certificate must carry no common name (etcd's gateway refuses one) and GlusterFS admits hosts by theirs; give it its own VM, or set etcd.auth: false",
+    );
+    expect(() => loadPlan({ ...raw, etcd: { auth: false } })).not.toThrow();
+    // Where auth is on, the hosts GlusterFS admits keep their common name; the others carry none.
+    const { plan } = loadPlan(appTierConfig());
+    expect(plan.hosts.filter((h) => certificateNames(plan, h).commonName).map((h) => h.name)).toEqual([
+        "dc1-gfs1",
+        "dc1-app1",
+        "dc1-app2",
+        "dc2-gfs1",
+        "dc2-app1",
+        "dc3-etcd1",
+    ]);
 });

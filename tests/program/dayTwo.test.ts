@@ -63,6 +63,7 @@ test("the steps are the hosts' services, each triggered by its files, its script
         "/etc/etcd/pki/ca.crt",
         "/etc/etcd/pki/member.crt",
         "/etc/etcd/pki/member.key",
+        "/etc/etcd/root.password",
         "script",
         "vm",
     ]);

@@ -83,10 +83,10 @@ test("component outputs resolve to the plan's endpoints and members", async () =
 });
 
 test("passwords and keys are secret in every input and output", async () => {
-    // dc1 makes them: 10 passwords (5 database, 4 Nextcloud, HAProxy's stats), the Nextcloud instanceid,
+    // dc1 makes them: 12 passwords (5 database, 4 Nextcloud, HAProxy's stats, etcd's root and its Patroni user's), the Nextcloud instanceid,
     // the CA key, a TLS key for each of its 3 hosts and for each of the 4 of dc2 and dc3 (it issues
     // theirs: the CA key stays here), and an SSH host key for each of its 3 hosts.
-    expect(run.generatedSecrets).toHaveLength(10 + 1 + 1 + 3 + 4 + 3);
+    expect(run.generatedSecrets).toHaveLength(12 + 1 + 1 + 3 + 4 + 3);
     const plain = JSON.stringify(run.resources.map((r) => plainParts(r.inputs)));
     for (const s of run.generatedSecrets) expect(plain).not.toContain(s);
     // The snippets carry the passwords, so the whole user data must be secret.
@@ -107,7 +107,7 @@ test("exports what the other sites' stacks read, under the names they read, with
     const shared = (await valueOf(exported[SHARED_OUTPUTS.secrets])) as Record<string, Record<string, string>>;
     // Every value of the bundle is one of the passwords this stack generated, under its own name.
     // The CA's key is not among them: it never leaves this stack.
-    expect(Object.keys(shared).sort()).toEqual(["database", "haproxy", "nextcloud"]);
+    expect(Object.keys(shared).sort()).toEqual(["database", "etcd", "haproxy", "nextcloud"]);
     expect(shared.haproxy.statsPassword).toMatch(/^mockpw-shared-haproxy-stats-/);
     expect(shared.database.replicationPassword).toMatch(/^mockpw-shared-replication-/);
     expect(shared.database.restApiPassword).toMatch(/^mockpw-shared-restapi-/);

@@ -2,7 +2,8 @@
  * Sealed per-site parts (docs/design/security.md, "Stacks read only the secrets they need"):
  * with a seal key in the plan for every other site, the primary stack exports no secret, each
  * site's part sealed to its key; each site's stack opens its own part and deploys from it; the
- * witness's part holds no password. The primary's real exports are fed to the other stacks.
+ * witness's part holds etcd's root password alone (its member's changes take it) and its host's
+ * identity. The primary's real exports are fed to the other stacks.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
@@ -54,16 +55,16 @@ test("with a seal key for every other site, the primary exports no secret: each 
     for (const s of dc1.run.generatedSecrets) expect(text).not.toContain(s);
 });
 
-test("each site opens its own part and nothing more: dc2 the passwords its roles take and its hosts' identities, the witness its host's identity alone", () => {
+test("each site opens its own part and nothing more: dc2 the passwords its roles take and its hosts' identities, the witness etcd's root password and its host's identity alone", () => {
     const dc2 = partOf(exported, "dc2");
-    // dc2 runs Patroni and HAProxy, no app node: the database's and HAProxy's parts, not the app's.
-    expect(Object.keys(dc2.secrets!).sort()).toEqual(["database", "haproxy"]);
+    // dc2 runs Patroni, HAProxy and an etcd member, no app node: the database's, HAProxy's and etcd's root password, not the app's.
+    expect(Object.keys(dc2.secrets!).sort()).toEqual(["database", "etcd", "haproxy"]);
     expect(dc2.secrets!.database!.superuserPassword).toMatch(/^mockpw-shared-superuser-/);
     expect(dc2.secrets!.haproxy!.statsPassword).toMatch(/^mockpw-shared-haproxy-stats-/);
     expect(Object.keys(dc2.identities).sort()).toEqual(["dc2-db1", "dc2-etcd1", "dc2-lb1"]);
     expect(dc2.identities["dc2-db1"].key).toMatch(/^mockkey-dc2-db1-etcd-tls-key-/);
     const dc3 = partOf(exported, "dc3");
-    expect(dc3.secrets).toBeUndefined();
+    expect(dc3.secrets).toEqual({ etcd: { rootPassword: expect.stringMatching(/^mockpw-shared-etcd-root-/) } });
     expect(Object.keys(dc3.identities)).toEqual(["dc3-etcd1"]);
     // The witness's key does not open dc2's part.
     const sealed = exported[SHARED_OUTPUTS.sealed] as Record<string, string>;

@@ -14,10 +14,10 @@ import { loadPlan } from "../../plan/load";
 import { hostByName } from "../../plan/plan";
 import { readStackConfig } from "../../plan/stackFiles";
 import { renderEtcdMember } from "../../render/etcd";
-import { placeholderTls } from "../../render/placeholders";
+import { placeholderSecrets, placeholderTls } from "../../render/placeholders";
 
 const plan = loadPlan({ ...readStackConfig("dc1"), etcd: { leaderHoldOffS: 5 } }).plan;
-const script = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), placeholderTls("dc3-etcd1")).files.find((f) =>
+const script = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), placeholderTls("dc3-etcd1"), placeholderSecrets().etcd).files.find((f) =>
     f.path.endsWith("etcd-leader-keeper.py"),
 )!.content;
 

@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { loadPlan } from "../../plan/load";
 import { parse } from "yaml";
-import { etcdPeerName, renderEtcdMember } from "../../render/etcd";
+import { etcdPeerName, renderEtcdAuthStep, renderEtcdMember } from "../../render/etcd";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderHaproxyConfig } from "../../render/haproxy";
 import { renderPatroniConfig, renderPgHba } from "../../render/patroni";
@@ -18,10 +18,11 @@ const PLACEHOLDER_DATABASE = placeholderSecrets().database;
 
 const plan = loadPlan(readStackConfig("dc1")).plan;
 const tls = (h: string) => placeholderTls(h);
+const ROOT = placeholderSecrets().etcd;
 const identity = (h: string) => ({ sshAuthorizedKeys: ["ssh-ed25519 AAAAtest op@example"], sshUser: "debian", hostKey: placeholderHostKey(h) });
 
 test("etcd: TLS for clients and peers from the deployment CA, client certificates required, the peer port demands the members' peer name (off by etcd.checkNames: false)", () => {
-    const r = renderEtcdMember(plan, hostByName(plan, "dc2-etcd1"), tls("dc2-etcd1"));
+    const r = renderEtcdMember(plan, hostByName(plan, "dc2-etcd1"), tls("dc2-etcd1"), ROOT);
     const env = r.files.find((f) => f.path === "/etc/default/etcd")!.content;
     expect(env).toContain('ETCD_NAME="dc2-etcd1"');
     expect(env).toContain('ETCD_LISTEN_CLIENT_URLS="https://10.10.2.11:2379,https://127.0.0.1:2379"');
@@ -33,19 +34,44 @@ test("etcd: TLS for clients and peers from the deployment CA, client certificate
     expect(env).not.toMatch(/http:\/\//);
     expect(r.files.find((f) => f.path.endsWith("member.key"))!.mode).toBe("0600");
     const open = loadPlan({ ...readStackConfig("dc1"), etcd: { checkNames: false } }).plan;
-    const unchecked = renderEtcdMember(open, hostByName(open, "dc2-etcd1"), tls("dc2-etcd1")).files.find((f) => f.path === "/etc/default/etcd")!.content;
+    const unchecked = renderEtcdMember(open, hostByName(open, "dc2-etcd1"), tls("dc2-etcd1"), ROOT).files.find((f) => f.path === "/etc/default/etcd")!.content;
     expect(unchecked).not.toMatch(/ALLOWED_HOSTNAME/);
 });
 
+test("etcd's auth (etcd.auth): the root password on every member (root-only), a step on the primary site's member making each Patroni cluster's user for its prefix, Patroni logging in as it, and no common name where etcd's gateway would refuse it", () => {
+    const member = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), tls("dc3-etcd1"), { rootPassword: "root-pw-1" });
+    expect(member.files.find((f) => f.path === "/etc/etcd/root.password")).toMatchObject({ content: "root-pw-1\n", mode: "0600", owner: "root:root" });
+    expect(() => renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), tls("dc3-etcd1"))).toThrow("needs etcd's root password (etcd.auth)");
+    const cluster = plan.etcdClusters[0];
+    expect(cluster.configuredBy).toBe("dc1-etcd1");
+    const database = { ...placeholderSecrets().database, etcdPassword: "patroni-etcd-pw-2" };
+    const step = renderEtcdAuthStep(plan, cluster, { root: { rootPassword: "root-pw-1" }, database });
+    expect(step.host.name).toBe("dc1-etcd1");
+    expect(step.command).toBe("sudo python3 -");
+    expect(step.triggers.slice(0, -1)).toEqual(["user patroni-nextcloud: readwrite /service/nextcloud/"]);
+    // The passwords ride in the script (secret stdin), never in its triggers or a command line.
+    expect(step.script).toContain("patroni-etcd-pw-2");
+    expect(step.triggers.join("\n")).not.toContain("pw");
+    const parsed = spawnSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { input: step.script, encoding: "utf8" });
+    expect([parsed.status, parsed.stderr]).toEqual([0, ""]);
+    const patroni = parse(renderPatroniConfig(plan, hostByName(plan, "dc1-db1"), database));
+    expect(patroni.etcd3).toMatchObject({ username: "patroni-nextcloud", password: "patroni-etcd-pw-2", cert: "/etc/patroni/pki/member.crt" });
+    expect(certificateNames(plan, hostByName(plan, "dc1-db1")).commonName).toBeUndefined();
+    const off = loadPlan({ ...readStackConfig("dc1"), etcd: { auth: false } }).plan;
+    expect(parse(renderPatroniConfig(off, hostByName(off, "dc1-db1"), database)).etcd3.username).toBeUndefined();
+    expect(certificateNames(off, hostByName(off, "dc1-db1")).commonName).toBe("dc1-db1");
+    expect(renderEtcdMember(off, hostByName(off, "dc3-etcd1"), tls("dc3-etcd1")).files.map((f) => f.path)).not.toContain("/etc/etcd/root.password");
+});
+
 test("etcd's leader keeper runs on the witness's member only, beside etcd as its user, with the plan's hold-off; its files restart it, never etcd", () => {
-    const witness = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), tls("dc3-etcd1"));
+    const witness = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), tls("dc3-etcd1"), ROOT);
     expect(witness.services.map((s) => s.name)).toEqual(["etcd", "etcd-leader"]);
     expect(witness.services[1]).toMatchObject({ user: "etcd", unit: "nextcloud-ha-etcd-leader.service", apply: { kind: "restart" } });
     const script = witness.files.find((f) => f.path === "/usr/local/lib/nextcloud-ha/etcd-leader-keeper.py")!;
     expect(script.service).toBe("etcd-leader");
     const settings = JSON.parse(/S = json.loads\(r"""(.*)"""\)/.exec(script.content)![1]);
     expect(settings).toMatchObject({ name: "dc3-etcd1", leaders: ["dc3-etcd1"], holdOffS: 30, certFile: "/etc/etcd/pki/member.crt" });
-    expect(renderEtcdMember(plan, hostByName(plan, "dc1-etcd1"), tls("dc1-etcd1")).services.map((s) => s.name)).toEqual(["etcd"]);
+    expect(renderEtcdMember(plan, hostByName(plan, "dc1-etcd1"), tls("dc1-etcd1"), ROOT).services.map((s) => s.name)).toEqual(["etcd"]);
     // Python parses the rendered script (a syntax error would only show on the witness).
     const parsed = spawnSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { input: script.content, encoding: "utf8" });
     expect(parsed.stderr).toBe("");
@@ -207,9 +233,13 @@ test("a host whose role needs a secret refuses to render without it, or with ano
     expect(() => renderHost(plan, hostByName(plan, "dc1-db1"), { tls: tls("dc1-db1"), secrets: { haproxy } })).toThrow(
         /dc1-db1 \(patroni\) needs the database's passwords/,
     );
-    expect(secretPartsOf(hostByName(plan, "dc1-db1"))).toEqual(["database"]);
-    expect(secretPartsOf(hostByName(plan, "dc1-etcd1"))).toEqual([]);
-    expect(secretPartsOf({ roles: ["patroni", "haproxy", "nextcloud"] })).toEqual(["database", "haproxy", "nextcloud"]);
+    expect(secretPartsOf(plan, hostByName(plan, "dc1-db1"))).toEqual(["database"]);
+    // etcd's root password on every member; the member running the auth step also sets the Patroni clusters' passwords.
+    expect(secretPartsOf(plan, hostByName(plan, "dc1-etcd1"))).toEqual(["etcd", "database"]);
+    expect(secretPartsOf(plan, hostByName(plan, "dc3-etcd1"))).toEqual(["etcd"]);
+    const open = loadPlan({ ...readStackConfig("dc1"), etcd: { auth: false } }).plan;
+    expect(secretPartsOf(open, hostByName(open, "dc3-etcd1"))).toEqual([]);
+    expect(secretPartsOf(plan, { name: "x", roles: ["patroni", "haproxy", "nextcloud"] })).toEqual(["database", "haproxy", "nextcloud"]);
 });
 
 test("firewall: each role's ports open only to the hosts that use them, each by its /32; SSH and HAProxy's stats to the management networks", () => {
