@@ -122,6 +122,12 @@ export function readStackConfig(stack: string, dir = STACK_DIR): RawConfig {
                     own,
                     `set in ${file}, but it is part of the plan every stack shares: move it to Pulumi.yaml's config (a stack's own value would make its plan differ from the other stacks')`,
                 );
+            // A secret in plain text in a stack file is readable by anyone who reads the repository; its value is never shown.
+            if (CONFIG_KEYS[own as ConfigKey] === "secret" && !(typeof entry === "object" && entry !== null && "secure" in entry))
+                throw new ConfigError(
+                    own,
+                    `is in plain text in ${file}, where anyone who reads it reads the secret: remove it, set it with \`pulumi config set --secret ${PROJECT}:${own}\`, and replace the secret (it has been exposed)`,
+                );
             raw[own] = isProject ? projectValue(entry) : entry;
         }
     }

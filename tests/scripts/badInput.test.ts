@@ -79,6 +79,17 @@ test("a key under a misspelt namespace is refused (Pulumi would ignore it); othe
     expect(readStackConfig("dc1", fine).site).toBe("dc1");
 });
 
+test("a secret written in plain text in a stack file is refused without showing it; one set with --secret is taken", () => {
+    const dir = stackDir((d) => append(d, "Pulumi.dc2.yaml", "  nextcloud-ha:sealPrivateKey: plain-private-key-Qz81\n"));
+    const e = failure(dir, "dc2");
+    expect(e.message).toBe(
+        "nextcloud-ha:sealPrivateKey: is in plain text in Pulumi.dc2.yaml, where anyone who reads it reads the secret: remove it, set it with `pulumi config set --secret nextcloud-ha:sealPrivateKey`, and replace the secret (it has been exposed)",
+    );
+    expect(e.message).not.toContain("Qz81");
+    const secure = stackDir((d) => append(d, "Pulumi.dc2.yaml", "  nextcloud-ha:tlsKey:\n    secure: v1:bm90IGEga2V5\n"));
+    expect(readStackConfig("dc2", secure).tlsKey).toEqual({ secure: "v1:bm90IGEga2V5" });
+});
+
 test("a stack claiming a site another stack owns is refused, naming both", () => {
     const dir = stackDir((d) => replace(d, "Pulumi.dc3.yaml", /nextcloud-ha:site: dc3/, "nextcloud-ha:site: dc2"));
     const e = failure(dir, "dc3");
