@@ -2,12 +2,10 @@
  * EtcdQuorum: this site's members of the etcd cluster (three-site: one cluster spread over
  * all sites; two-site: one cluster per site), with TLS for clients and peers.
  */
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ComponentPlan, EtcdClusterPlan, hostByName, memberPlacement } from "../plan/plan";
-import { ETCD_AUTH_STEP, etcdClientUrls, renderEtcdAuthStep } from "../render/etcd";
-import { placeholderSecrets } from "../render/placeholders";
-import { passwordsOf, Placement, placeHosts } from "./host/placeHosts";
+import { ComponentPlan, EtcdClusterPlan, memberPlacement } from "../plan/plan";
+import { etcdClientUrls } from "../render/etcd";
+import { Placement, placeHosts } from "./host/placeHosts";
 import { ProxmoxHost } from "./host/proxmoxHost";
 
 export interface EtcdQuorumArgs {
@@ -38,23 +36,6 @@ export class EtcdQuorum extends pulumi.ComponentResource {
         );
         if (cluster.members.length === 0) throw new pulumi.ResourceError(`etcd cluster ${cluster.name} has no members`, this);
         this.hosts = placeHosts(this, placement, component.builds);
-        const owner = this.hosts[cluster.configuredBy];
-        if (placement.plan.etcd.auth && owner && !hostByName(placement.plan, cluster.configuredBy).fenced) {
-            // The users, roles and auth (etcd.auth): in the configuring member's stack, after this stack's members converged,
-            // before any Patroni step (the Patroni component waits for this one).
-            const secrets = pulumi.all([passwordsOf(placement, this, ETCD_AUTH_STEP, "etcd"), passwordsOf(placement, this, ETCD_AUTH_STEP, "database")]);
-            const shape = renderEtcdAuthStep(placement.plan, cluster, { root: { rootPassword: "" }, database: placeholderSecrets().database });
-            new command.remote.Command(
-                `${cluster.name}-${ETCD_AUTH_STEP}`,
-                {
-                    connection: owner.connection,
-                    create: shape.command,
-                    stdin: pulumi.secret(secrets.apply(([root, database]) => renderEtcdAuthStep(placement.plan, cluster, { root, database }).script)),
-                    triggers: pulumi.unsecret(secrets.apply(([root, database]) => renderEtcdAuthStep(placement.plan, cluster, { root, database }).triggers)),
-                },
-                { parent: this, dependsOn: Object.values(this.hosts).flatMap((h) => h.converged.etcd ?? []) },
-            );
-        }
         this.clientEndpoints = pulumi.output(etcdClientUrls(placement.plan, cluster.members[0]));
         this.members = pulumi.output(cluster.members);
         this.registerOutputs({ clientEndpoints: this.clientEndpoints, members: this.members });

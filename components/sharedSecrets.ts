@@ -7,11 +7,11 @@
  * stay secret end to end.
  *
  * A site with a seal key in the plan (`sites.<site>.sealKey`) reads its part sealed instead:
- * the primary seals, to that key, the passwords where the site's hosts need them and its own
+ * the primary seals, to that key, the parts of the passwords the site's hosts take and its own
  * hosts' identities (render/seal.ts), and exports the sealed texts as a plain output; the site's
  * stack opens its own with its `sealPrivateKey`. Once every other site has a key, the primary
  * exports no secret at all, and no stack's state holds another site's keys or, on the witness,
- * any password.
+ * any password but etcd's root one.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -84,7 +84,12 @@ export function sealPart(target: SealTarget, bundle: SecretsBundle, issued: Reco
  * line naming what to do when the primary has not sealed it (yet, or to the plan's key) or the
  * private key is not the plan's key's.
  */
-export function openPart(primaryStack: string, target: Pick<SealTarget, "site" | "sealKey">, exported: unknown, privateKeyPem: string): SitePart {
+export function openPart(
+    primaryStack: string,
+    target: Pick<SealTarget, "site" | "sealKey"> & Partial<Pick<SealTarget, "parts">>,
+    exported: unknown,
+    privateKeyPem: string,
+): SitePart {
     const { site, sealKey } = target;
     let own: string;
     try {
@@ -121,6 +126,11 @@ export function openPart(primaryStack: string, target: Pick<SealTarget, "site" |
         throw new Error(`the primary stack ${primaryStack}'s ${SHARED_OUTPUTS.sealed}.${site} opens to something that is not a site's part`);
     }
     if (part.site !== site) throw new Error(`the primary stack ${primaryStack}'s ${SHARED_OUTPUTS.sealed}.${site} holds ${part.site}'s part`);
+    const missing = (target.parts ?? []).filter((p) => !part.secrets?.[p]);
+    if (missing.length > 0)
+        throw new Error(
+            `the primary stack ${primaryStack} sealed no ${missing.join(", ")} secrets for ${site}, whose hosts take them (its last \`pulumi up\` predates them); run \`pulumi up\` on ${primaryStack} first`,
+        );
     return part;
 }
 
@@ -227,7 +237,8 @@ export class SharedSecrets extends pulumi.ComponentResource {
                             const text = (exported as Record<string, unknown> | undefined)?.[site];
                             // A preview before the primary's first run with the site's key (a pull request turning sealing on):
                             // from the bundle it still exports in the clear, said as a warning; `pulumi up` refuses.
-                            if (text === undefined && clearBundle && pulumi.runtime.isDryRun()) {
+                            const gap = clearBundle ? bundleGap(args.primaryStack!, clearBundle as Partial<SecretsBundle>) : undefined;
+                            if (text === undefined && clearBundle && !gap && pulumi.runtime.isDryRun()) {
                                 void pulumi.log.warn(
                                     `the primary stack ${args.primaryStack} exports nothing sealed for ${site} yet: previewed from its outputs in the clear; run \`pulumi up\` on it before this stack's`,
                                     this,

@@ -78,7 +78,8 @@ export function stepsOf(plan: DeploymentPlan, hosts: HostPlan[] = plan.hosts, se
             // etcd's users and auth (etcd.auth), after its members, before any Patroni member.
             if (service === "etcd" && plan.etcd.auth && (!services || services.includes(ETCD_AUTH_STEP)))
                 for (const c of plan.etcdClusters.filter((x) => hosts.some((h) => h.name === x.configuredBy))) {
-                    const s = renderEtcdAuthStep(plan, c, { root: labSecrets().etcd, database: labSecrets().database });
+                    const { etcd, database } = labSecrets();
+                    const s = renderEtcdAuthStep(plan, c, { root: etcd, database });
                     steps.push({
                         key: `${ETCD_AUTH_STEP}/${c.name}`,
                         host: s.host,

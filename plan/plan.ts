@@ -44,14 +44,15 @@ const STATEFUL: readonly Role[] = ["etcd", "patroni", "gluster", "gluster-arbite
 /** The data disk: scsi1 on the VM's virtio-scsi-single controller, named by id (a second disk is not always /dev/sdb). */
 const DATA_DISK = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
 
-/** The order in which a stack creates its components. */
 /** The roles whose certificates GlusterFS admits by common name (render/gluster.ts `volumeClients`): only they carry one where etcd.auth is on. */
 export const COMMON_NAME_ROLES: readonly Role[] = ["gluster", "gluster-arbiter", "nextcloud"];
 
+/** The order in which a stack creates its components. */
 export const COMPONENTS: readonly ComponentKind[] = ["etcd", "patroni", "loadBalancer", "gluster", "nextcloud"];
 
 /** Why a component waits for another of the same stack. */
 const WAITS_FOR: Partial<Record<ComponentKind, { kind: ComponentKind; why: string }[]>> = {
+    patroni: [{ kind: "etcd", why: "Patroni keeps its state in etcd, whose auth step makes its user (etcd.auth)" }],
     loadBalancer: [{ kind: "patroni", why: "HAProxy routes to the site's Patroni members" }],
     nextcloud: [
         { kind: "loadBalancer", why: "the app nodes reach the database through the site's HAProxy, and NGINX fronts them" },

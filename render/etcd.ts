@@ -64,11 +64,12 @@ export function etcdUserOf(scope: string): string {
     return `patroni-${scope}`;
 }
 
-/** etcd's root password on a member (`etcd.auth`): root-only; the member's scripts give it to etcdctl in its environment. */
+/** etcd's root password on a member (`etcd.auth`): root and etcd's user only; the member's scripts give it to etcdctl in its environment. */
 const ROOT_PASSWORD_FILE = "/etc/etcd/root.password";
 
-/** The step's name among a host's steps (`<host>-converge-etcd-auth`), and in the lab's. */
+/** The step's name among a host's steps (`<host>-converge-etcd-auth`), and in the lab's; what runs it (the script on its stdin). */
 export const ETCD_AUTH_STEP = "etcd-auth";
+export const ETCD_AUTH_COMMAND = "sudo python3 -";
 
 /**
  * An etcd cluster's auth step (`etcd.auth`; render/etcd_auth.py): what `pulumi up` runs on the
@@ -86,13 +87,14 @@ export function renderEtcdAuthStep(plan: DeploymentPlan, cluster: EtcdClusterPla
         ...memberSettings(plan, host),
         cluster: cluster.name,
         namespace: PATRONI_NAMESPACE,
+        quorumWaitS: 180,
         rootPassword: secrets.root.rootPassword,
         clusters: clusters.map((c) => ({ ...c, password: secrets.database.etcdPassword })),
     };
     const script = etcdScript("etcd_auth.py", settings);
     return {
         host,
-        command: "sudo python3 -",
+        command: ETCD_AUTH_COMMAND,
         script,
         // What it sets, then the script's hash (its passwords among it: a rotation reruns it).
         triggers: [...clusters.map((c) => `user ${c.user}: readwrite ${c.prefix}`), `script sha256:${shortHash(script)}`],
@@ -169,7 +171,7 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
         `export ETCDCTL_CACERT=${ETCD_PKI}/ca.crt\n` +
         `export ETCDCTL_CERT=${ETCD_PKI}/member.crt\n` +
         `export ETCDCTL_KEY=${ETCD_PKI}/member.key\n`;
-    const keeper = cluster.leaders.includes(host.name) ? renderLeaderKeeper(plan, host, cluster.leaders, settings) : undefined;
+    const keeper = cluster.leaders.includes(host.name) ? renderLeaderKeeper(plan, host, cluster.leaders, memberSettings(plan, host)) : undefined;
     return {
         files: [
             ...(keeper?.files ?? []),
@@ -188,7 +190,8 @@ export function renderEtcdMember(plan: DeploymentPlan, host: HostPlan, tls: TlsI
             { path: `${ETCD_PKI}/ca.crt`, content: tls.caCert, mode: "0644", owner: "etcd:etcd" },
             { path: `${ETCD_PKI}/member.crt`, content: tls.cert, mode: "0644", owner: "etcd:etcd" },
             { path: `${ETCD_PKI}/member.key`, content: tls.key, mode: "0600", owner: "etcd:etcd" },
-            ...(secrets ? [{ path: ROOT_PASSWORD_FILE, content: `${secrets.rootPassword}\n`, mode: "0600", owner: "root:root", noApply: true }] : []),
+            // Readable by etcd's own user too (it owns the data anyway): the leader keeper's calls may need root in later etcd releases.
+            ...(secrets ? [{ path: ROOT_PASSWORD_FILE, content: `${secrets.rootPassword}\n`, mode: "0640", owner: "root:etcd", noApply: true }] : []),
         ],
         services: [
             {
@@ -221,19 +224,9 @@ function renderLeaderKeeper(
     plan: DeploymentPlan,
     host: HostPlan,
     leaders: string[],
-    member: { localUrl: string; caFile: string; certFile: string; keyFile: string },
+    member: ReturnType<typeof memberSettings>,
 ): Pick<RenderedHost, "files" | "services"> {
-    const settings = {
-        name: host.name,
-        leaders,
-        holdOffS: plan.etcd.leaderHoldOffS,
-        maxLag: LEADER_MAX_LAG,
-        intervalS: 2,
-        localUrl: member.localUrl,
-        caFile: member.caFile,
-        certFile: member.certFile,
-        keyFile: member.keyFile,
-    };
+    const settings = { ...member, leaders, holdOffS: plan.etcd.leaderHoldOffS, maxLag: LEADER_MAX_LAG, intervalS: 2 };
     const command = ["/usr/bin/python3", ETCD_LEADER_SCRIPT];
     const unit = [
         "[Unit]",

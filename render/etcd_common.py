@@ -12,7 +12,7 @@ S = json.loads(r"""@SETTINGS@""")
 AUTH_NEEDED = ("user name is empty", "user name not found", "permission denied", "invalid auth token")
 
 
-def etcdctl(endpoints, *args, timeout="10s", dial="3s", input=None):
+def etcdctl(endpoints, *args, timeout="10s", dial="3s", input=None, login=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
     env.update(
         ETCDCTL_API="3",
@@ -24,6 +24,10 @@ def etcdctl(endpoints, *args, timeout="10s", dial="3s", input=None):
         ETCDCTL_COMMAND_TIMEOUT=timeout,
     )
 
+    if login:
+        # As this user (name, password): in etcdctl's environment, never its command line; no retry as root.
+        env.update(ETCDCTL_USER=login[0], ETCDCTL_PASSWORD=login[1])
+
     def run():
         try:
             return subprocess.run(["etcdctl", *args], env=env, input=input, capture_output=True, text=True, timeout=30)
@@ -32,9 +36,9 @@ def etcdctl(endpoints, *args, timeout="10s", dial="3s", input=None):
 
     r = run()
     # With etcd's auth on, a call that needs a user goes again as root, the password from the
-    # member's root-only file into etcdctl's environment (never its command line).
+    # member's password file (root and etcd's user) into etcdctl's environment (never its command line).
     password_file = S.get("rootPasswordFile")
-    if r.returncode != 0 and any(a in r.stderr for a in AUTH_NEEDED) and password_file and os.access(password_file, os.R_OK):
+    if not login and r.returncode != 0 and any(a in r.stderr for a in AUTH_NEEDED) and password_file and os.access(password_file, os.R_OK):
         with open(password_file) as f:
             env.update(ETCDCTL_USER="root", ETCDCTL_PASSWORD=f.read().strip())
         r = run()

@@ -12,6 +12,7 @@ import { DeploymentPlan, hostByName, HostPlan } from "../../plan/plan";
 import { renderCloudInit } from "../../render/cloudInit";
 import { renderConverge } from "../../render/converge";
 import { renderFirewall, sourceAddresses } from "../../render/firewall";
+import { ETCD_AUTH_COMMAND, ETCD_AUTH_STEP, renderEtcdAuthStep } from "../../render/etcd";
 import { needsTls, renderHost, secretPartsOf } from "../../render/host";
 import { TlsCertificate } from "../../render/nginx";
 import { ROLES_STEP, renderRolesStep } from "../../render/patroniCluster";
@@ -121,6 +122,21 @@ export function placeHosts(parent: pulumi.ComponentResource, placement: Placemen
                 command: shape.command,
                 script: pulumi.secret(passwordsOf(placement, parent, host.name, "database").apply((v) => renderRolesStep(plan, owned, v).script)),
                 triggers: shape.triggers,
+            });
+        }
+        // etcd's users and auth (etcd.auth) on the member that configures its cluster: after its etcd step, before anything
+        // after it on the host (two-site: its Patroni); the Patroni component waits for the etcd component (plan WAITS_FOR).
+        const configures = plan.etcd.auth ? plan.etcdClusters.find((c) => c.configuredBy === host.name) : undefined;
+        if (configures) {
+            const step = pulumi
+                .all([passwordsOf(placement, parent, host.name, "etcd"), passwordsOf(placement, parent, host.name, "database")])
+                .apply(([root, database]) => renderEtcdAuthStep(plan, configures, { root, database }));
+            converge.splice(converge.findIndex((c) => c.service === "etcd") + 1, 0, {
+                service: ETCD_AUTH_STEP,
+                command: ETCD_AUTH_COMMAND,
+                script: pulumi.secret(step.apply((s) => s.script)),
+                // The script's hash among them: its passwords are in it (a rotation of the Patroni users' reruns it).
+                triggers: pulumi.unsecret(step.apply((s) => s.triggers)),
             });
         }
         const placedHost = new ProxmoxHost(

@@ -430,7 +430,9 @@ test(
             expect(cli("apply").status).toBe(0);
         }
         // The check's canary: a learner the plan does not name (it never counts toward the quorum) must be reported.
-        const ctl = ". /etc/etcd/etcdctl.env && ETCDCTL_ENDPOINTS=https://127.0.0.1:2379 etcdctl";
+        // As an operator would with etcd.auth: root, its password from the member's file into the environment (docs/runbooks/three-site.md).
+        const ctl =
+            '. /etc/etcd/etcdctl.env && ETCDCTL_USER=root ETCDCTL_PASSWORD="$(cat /etc/etcd/root.password)" ETCDCTL_ENDPOINTS=https://127.0.0.1:2379 etcdctl';
         // etcd refuses a member change for ~5 s after a member (re)joined ("unhealthy cluster"), as the apply just did: asked again, bounded.
         const added = inHost(
             "dc2-etcd1",

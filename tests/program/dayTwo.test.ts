@@ -51,8 +51,15 @@ test("the steps are the hosts' services, each triggered by its files, its script
         "dc1-db1-converge-patroni",
         "dc1-db1-converge-patroni-roles",
         "dc1-etcd1-converge-etcd",
+        "dc1-etcd1-converge-etcd-auth",
         "dc1-lb1-converge-haproxy",
         "nextcloud-cluster-config",
+    ]);
+    // etcd's auth step: what it sets, its script's hash (its passwords are in the script, secret on the wire), the VM.
+    expect(before["dc1-etcd1-converge-etcd-auth"].map((t) => t.replace(/[0-9a-f]{16}$/, "H"))).toEqual([
+        "user patroni-nextcloud: readwrite /service/nextcloud/",
+        "script sha256:H",
+        expect.stringMatching(/^vm /),
     ]);
     expect(before["dc1-etcd1-converge-etcd"].map((t) => t.split(" ")[0])).toEqual([
         "/etc/default/etcd",

@@ -7,7 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { openPart, SHARED_OUTPUTS, SitePart } from "../../components/sharedSecrets";
+import { openPart, sealPart, SHARED_OUTPUTS, SitePart } from "../../components/sharedSecrets";
 import { loadDeployment } from "../../plan/load";
 import { readStackConfig } from "../../plan/stackFiles";
 import { sealKeyFingerprint, sealKeyPairFrom } from "../../render/seal";
@@ -142,6 +142,12 @@ test("a site cannot open its part: the wrong private key, a primary that has not
     expect(() =>
         openPart(primaryStack, { site: "dc2", sealKey: keys.dc2.publicKey }, sealed, "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"),
     ).toThrow("sealPrivateKey is not a PEM private key");
+    // A primary from before a part existed (etcd's root password): named, with the fix.
+    const bundle = primaryStackOutputs().sharedSecrets as any;
+    const older = { dc2: sealPart({ site: "dc2", sealKey: keys.dc2.publicKey, hosts: [], parts: ["database"] }, bundle, {}, "s") };
+    expect(() => openPart(primaryStack, { site: "dc2", sealKey: keys.dc2.publicKey, parts: ["database", "etcd"] }, older, keys.dc2.privateKeyPem)).toThrow(
+        `the primary stack ${primaryStack} sealed no etcd secrets for dc2, whose hosts take them (its last \`pulumi up\` predates them); run \`pulumi up\` on ${primaryStack} first`,
+    );
 });
 
 test("bad seal config is refused in one line naming the key, before any resource", () => {

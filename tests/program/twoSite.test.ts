@@ -3,6 +3,7 @@
  * exports (read through the StackReference dc2 already holds), dc1 reads no other stack, and
  * after a promotion (activeSite dc2) the plan names the endpoint, with no new reference.
  */
+import * as path from "node:path";
 import { parse } from "yaml";
 import { parseEndpoint } from "../../plan/addresses";
 import { readStackConfig } from "../../plan/stackFiles";
@@ -75,4 +76,20 @@ test("each site's cluster has its cluster step in its own stack, also where its 
     expect(dc1.waitsFor("nextcloud-cluster-config")).toContain("dc1-db1-converge-patroni");
     const dc2 = await runStack("dc2", {}, primaryStackOutputs(twoSiteConfig().sites));
     expect(steps(dc2.run)).toEqual(["nextcloud-dc2-cluster-config"]);
+});
+
+test("etcd's auth step runs before any Patroni step: three-site in the etcd component Patroni waits for, two-site in the configuring member's own chain", async () => {
+    // Three-site: the step is in the etcd component, which every Patroni step waits for (a component dependency waits for its children).
+    const three = await runProgram("dc1");
+    expect(three.waitsFor("dc1-etcd1-converge-etcd-auth")).toContain("dc1-etcd");
+    for (const step of ["dc1-db1-converge-patroni", "dc1-db1-converge-patroni-roles", "nextcloud-cluster-config"])
+        expect([step, three.waitsFor(step)]).toEqual([step, expect.arrayContaining(["dc1-etcd"])]);
+    // The two-site example: etcd and Patroni on the same hosts, so the step is in the configuring member's own chain.
+    const example = readStackConfig("dc1", path.join(__dirname, "..", "..", "examples", "two-site"));
+    const two = await runProgram("dc1", { topology: "two-site", sites: example.sites });
+    expect(two.waitsFor("dc1-db1-converge-etcd-auth")).toContain("dc1-db1-converge-etcd");
+    expect(two.waitsFor("dc1-db1-converge-patroni")).toContain("dc1-db1-converge-etcd-auth");
+    expect(two.waitsFor("dc1-db2-converge-patroni")).toContain("dc1-db1-converge-etcd-auth");
+    // Not before the cluster's other members: they start beside it while it waits for the quorum.
+    expect(two.waitsFor("dc1-db2-converge-etcd")).not.toContain("dc1-db1-converge-etcd-auth");
 });

@@ -38,9 +38,9 @@ test("etcd: TLS for clients and peers from the deployment CA, client certificate
     expect(unchecked).not.toMatch(/ALLOWED_HOSTNAME/);
 });
 
-test("etcd's auth (etcd.auth): the root password on every member (root-only), a step on the primary site's member making each Patroni cluster's user for its prefix, Patroni logging in as it, and no common name where etcd's gateway would refuse it", () => {
+test("etcd's auth (etcd.auth): the root password on every member (root and etcd only), a step on the primary site's member making each Patroni cluster's user for its prefix, Patroni logging in as it, and no common name where etcd's gateway would refuse it", () => {
     const member = renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), tls("dc3-etcd1"), { rootPassword: "root-pw-1" });
-    expect(member.files.find((f) => f.path === "/etc/etcd/root.password")).toMatchObject({ content: "root-pw-1\n", mode: "0600", owner: "root:root" });
+    expect(member.files.find((f) => f.path === "/etc/etcd/root.password")).toMatchObject({ content: "root-pw-1\n", mode: "0640", owner: "root:etcd" });
     expect(() => renderEtcdMember(plan, hostByName(plan, "dc3-etcd1"), tls("dc3-etcd1"))).toThrow("needs etcd's root password (etcd.auth)");
     const cluster = plan.etcdClusters[0];
     expect(cluster.configuredBy).toBe("dc1-etcd1");
