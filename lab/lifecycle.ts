@@ -16,7 +16,7 @@ import { createHostNetwork, createRouter, destroyNetwork, existingNamespaces, fo
 import { createCa } from "./pki";
 import { rotateSecrets, writeSecrets } from "./secrets";
 import { startAll } from "./services";
-import { LabError, progress, requireRoot } from "./sh";
+import { LabError, progress, requireRoot, tryRun } from "./sh";
 import { hostDir, LAB_DIR, LabState, LeaveStep, loadState, PKI_DIR, removeState, requireState, ROUTER_NS, saveState } from "./state";
 
 /** What cloud-init gives a VM: the host's namespace on its site's bridge, its bootstrap files, sshd and the stacks' user. */
@@ -93,12 +93,30 @@ export async function up(opts: { topology?: string; wanDelayMs?: number }): Prom
     }
 }
 
-/** Copies every host's logs out of the lab dir, which `down` removes; returns where. */
+/**
+ * Copies every host's logs out of the lab dir, which `down` removes, with what each live host
+ * was doing (processes.txt: its processes and their command lines; sockets.txt: its TCP
+ * sockets with timers), for a hang that leaves no line in a log; returns where.
+ */
 export function keepLogs(state: LabState, dest = path.join(path.dirname(LAB_DIR), "lab-failed-logs")): string {
     fs.rmSync(dest, { recursive: true, force: true });
+    const present = new Set(existingNamespaces());
     for (const h of state.plan.hosts) {
         const src = path.join(hostDir(h.name), "log");
-        if (fs.existsSync(src)) fs.cpSync(src, path.join(dest, h.name), { recursive: true });
+        const to = path.join(dest, h.name);
+        if (fs.existsSync(src)) fs.cpSync(src, to, { recursive: true });
+        if (!present.has(h.name)) continue;
+        fs.mkdirSync(to, { recursive: true });
+        const pids = tryRun("ip", ["netns", "pids", h.name]).stdout.split(/\s+/).filter(Boolean);
+        const line = (pid: string) => {
+            try {
+                return `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()}`;
+            } catch {
+                return `${pid} (gone)`;
+            }
+        };
+        fs.writeFileSync(path.join(to, "processes.txt"), pids.map(line).join("\n") + "\n");
+        fs.writeFileSync(path.join(to, "sockets.txt"), tryRun("ip", ["netns", "exec", h.name, "ss", "-tanpo"]).stdout);
     }
     return dest;
 }

@@ -71,6 +71,9 @@ export function remoteTransport(sshUser: string, sshOptions: string[] = []): Sit
             child.stderr.on("data", (c) => (stderr += c));
             child.on("error", (e) => (stderr += String(e)));
             child.on("close", (code) => (clearTimeout(timer), resolve({ status: code ?? 255, stdout, stderr })));
+            // ssh that cannot reach the host (a cut-off site) exits before it reads stdin: the write then
+            // fails with EPIPE, which is the same answer as its exit status, not an error of ours.
+            child.stdin.on("error", (e) => (stderr += String(e)));
             child.stdin.end(opts.stdin ?? "");
         });
     };

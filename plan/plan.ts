@@ -44,8 +44,12 @@ const STATEFUL: readonly Role[] = ["etcd", "patroni", "gluster", "gluster-arbite
 /** The data disk: scsi1 on the VM's virtio-scsi-single controller, named by id (a second disk is not always /dev/sdb). */
 const DATA_DISK = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1";
 
-/** The roles whose certificates GlusterFS admits by common name (render/gluster.ts `volumeClients`): only they carry one where etcd.auth is on. */
-export const COMMON_NAME_ROLES: readonly Role[] = ["gluster", "gluster-arbiter", "nextcloud"];
+/**
+ * The roles of the hosts that serve or mount the GlusterFS volume (render/gluster.ts
+ * `volumeClients`). GlusterFS admits them by their certificate's common name, so only they
+ * carry one where etcd.auth is on (render/host.ts `certificateNames`).
+ */
+export const VOLUME_CLIENT_ROLES: readonly Role[] = ["gluster", "gluster-arbiter", "nextcloud"];
 
 /** The order in which a stack creates its components. */
 export const COMPONENTS: readonly ComponentKind[] = ["etcd", "patroni", "loadBalancer", "gluster", "nextcloud"];
@@ -187,11 +191,11 @@ export function buildPlan(config: ProjectConfig): DeploymentPlan {
     const names = (role: Role, site?: string) => namesOf({ hosts }, { role, site });
     checkPlan(config, { hosts, sites });
     // With etcd's auth on, etcd's JSON gateway refuses a client certificate with a common name, and GlusterFS admits hosts by theirs.
-    const named = config.etcd.auth && hosts.find((h) => h.roles.includes("patroni") && h.roles.some((r) => COMMON_NAME_ROLES.includes(r)));
+    const named = config.etcd.auth && hosts.find((h) => h.roles.includes("patroni") && h.roles.some((r) => VOLUME_CLIENT_ROLES.includes(r)));
     if (named)
         throw new ConfigError(
             `sites.${named.site}.hosts`,
-            `${named.name} is a Patroni member and a ${named.roles.filter((r) => COMMON_NAME_ROLES.includes(r)).join(" and ")} host: with etcd.auth its certificate must carry no common name (etcd's gateway refuses one) and GlusterFS admits hosts by theirs; give it its own VM, or set etcd.auth: false`,
+            `${named.name} is a Patroni member and a ${named.roles.filter((r) => VOLUME_CLIENT_ROLES.includes(r)).join(" and ")} host: with etcd.auth its certificate must carry no common name (etcd's gateway refuses one) and GlusterFS admits hosts by theirs; give it its own VM, or set etcd.auth: false`,
         );
 
     const scope = config.patroni.scope;

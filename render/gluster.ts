@@ -4,7 +4,7 @@
  * Gluster docs give for quorum and small-file web workloads, and the FUSE mount unit with
  * backup volfile servers for the app hosts. Pure.
  */
-import { DeploymentPlan, GlusterPlan, HostPlan, hostByName } from "../plan/plan";
+import { DeploymentPlan, GlusterPlan, HostPlan, hostByName, VOLUME_CLIENT_ROLES } from "../plan/plan";
 import { ApplyRule, RenderedHost, TlsIdentity } from "./rendered";
 
 /** Volume options: client and server quorum, then the metadata-cache/nl-cache small-file tuning. */
@@ -36,7 +36,7 @@ export function brickSpecs(plan: DeploymentPlan): string[] {
  */
 export function volumeClients(plan: DeploymentPlan): HostPlan[] {
     const g = requireGluster(plan);
-    const names = [...g.bricks.map((b) => b.host), ...plan.hosts.filter((h) => h.roles.includes("nextcloud")).map((h) => h.name)];
+    const names = [...g.bricks.map((b) => b.host), ...plan.hosts.filter((h) => h.roles.some((r) => VOLUME_CLIENT_ROLES.includes(r))).map((h) => h.name)];
     return [...new Set(names)].map((n) => hostByName(plan, n));
 }
 

@@ -51,7 +51,12 @@ export function renderHaproxyConfig(plan: DeploymentPlan, host: HostPlan, secret
         "    log global",
         "    load-server-state-from-file global",
         "    option tcplog",
-        "    retries 2",
+        // No retry of a refused connect: each backend has the one server that can answer (a retry
+        // only delays the client's error), and HAProxy 3.0.11 (Debian 13) leaves the client hanging
+        // until `timeout client` when `on-marked-down shutdown-sessions` hits a stream waiting to
+        // retry (a connect refused just before the server is marked down: at HAProxy's start, or
+        // at a failover). docs/TIMINGS.md "HAProxy"; tests/validation/debian13.root.test.ts.
+        "    retries 0",
         "    timeout connect 4s",
         "    timeout client 30m",
         "    timeout server 30m",

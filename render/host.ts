@@ -4,7 +4,7 @@
  */
 import { Endpoint } from "../plan/addresses";
 import { Role, ROLES } from "../plan/config";
-import { COMMON_NAME_ROLES, DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } from "../plan/plan";
+import { DeploymentPlan, haproxiesOf, HostPlan, patroniClusterOf, siteByName } from "../plan/plan";
 import { etcdRoleNames, renderEtcdMember } from "./etcd";
 import { mergeRendered, RenderedHost, TlsIdentity } from "./rendered";
 import { SecretsBundle } from "./secrets";
@@ -70,7 +70,7 @@ export function certificateNames(plan: DeploymentPlan, host: HostPlan): Certific
     const via = host.roles.includes("patroni") ? haproxiesOf(plan, patroniClusterOf(plan, host.name).scope).map((h) => h.address) : [];
     return {
         // With etcd.auth, etcd's JSON gateway refuses a client certificate with a common name: only the hosts GlusterFS admits by theirs carry one.
-        ...(!plan.etcd.auth || host.roles.some((r) => COMMON_NAME_ROLES.includes(r)) ? { commonName: host.name } : {}),
+        ...(!plan.etcd.auth || usesVolume(plan, host) ? { commonName: host.name } : {}),
         dnsNames: [host.name, "localhost", ...etcdRoleNames(plan, host)],
         ipAddresses: [...new Set([host.address, host.managementAddress, "127.0.0.1", ...via])],
     };

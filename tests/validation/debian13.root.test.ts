@@ -156,3 +156,83 @@ test("keepalived accepts the config of two NGINX nodes sharing a VIP, and reject
     );
     expect(inRoot(["keepalived", "--config-test", "-f", bad]).status).not.toBe(0);
 });
+
+/**
+ * The rendered `defaults` and `default-server` settings under HAProxy 3.0.11 itself, in a
+ * namespace of their own with only loopback: a client that connects just as HAProxy starts is
+ * sent to a server that refuses (every server counts as up until its first check), and the
+ * server is marked down a moment later. With `retries 2` the stream waited to retry, the
+ * mark-down's `shutdown-sessions` cut its server side only, and the client hung until `timeout
+ * client` (30 min): the two-site lab's standby bootstrap hung that way. It must be closed at once.
+ */
+test("HAProxy closes a client whose server refused and is then marked down (no hang until timeout client)", () => {
+    const p = plans.threeSite;
+    const rendered = renderHaproxyConfig(p, hostByName(p, "dc1-lb1"), placeholderSecrets().haproxy).split("\n");
+    const from = rendered.indexOf("defaults");
+    const defaults = rendered.slice(from, rendered.indexOf("", from)).filter((l) => !l.includes("load-server-state-from-file"));
+    const defaultServer = rendered.find((l) => l.trim().startsWith("default-server"))!;
+    expect(defaultServer).toContain("on-marked-down shutdown-sessions");
+    const cfg = writeInRoot(
+        "haproxy-markdown.cfg",
+        [
+            "global",
+            "    log stdout format raw local0 info",
+            ...defaults,
+            "",
+            "listen primary",
+            "    bind 127.0.0.1:15000",
+            "    option httpchk OPTIONS /primary",
+            "    http-check expect status 200",
+            defaultServer,
+            "    server a 127.0.0.1:15432 check port 18008",
+            "    server b 127.0.0.1:15433 check port 18008",
+            "",
+        ].join("\n"),
+    );
+    // The check answers 503 (as Patroni's /primary on a replica); nothing listens on 15432/15433.
+    const checks = writeInRoot(
+        "checks.py",
+        [
+            "import http.server",
+            "class H(http.server.BaseHTTPRequestHandler):",
+            "    def do_OPTIONS(self):",
+            "        self.send_response(503); self.end_headers()",
+            "    def log_message(self, *a): pass",
+            'http.server.ThreadingHTTPServer(("127.0.0.1", 18008), H).serve_forever()',
+        ].join("\n"),
+    );
+    const client = writeInRoot(
+        "client.py",
+        [
+            "import socket, time",
+            "for _ in range(100):",
+            "    try:",
+            '        s = socket.create_connection(("127.0.0.1", 15000)); break',
+            "    except OSError: time.sleep(0.01)",
+            's.sendall(bytes.fromhex("0000000804d2162f"))  # libpq\'s SSLRequest',
+            "s.settimeout(10)",
+            "try:",
+            '    print("closed" if s.recv(100) == b"" else "answered")',
+            "except socket.timeout:",
+            '    print("hung")',
+        ].join("\n"),
+    );
+    const ns = `ncha-markdown-${process.pid}`;
+    execFileSync("ip", ["netns", "add", ns]);
+    try {
+        execFileSync("ip", ["-n", ns, "link", "set", "lo", "up"]);
+        const script = [
+            'root=$1; mount --bind "$0" "$root/mnt" && exec chroot "$root" sh -c "',
+            `python3 ${checks} & c=\\$!; sleep 0.3;`,
+            `haproxy -f ${cfg} >/dev/null 2>&1 & h=\\$!;`,
+            `python3 ${client}; kill \\$h \\$c; wait"`,
+        ].join(" ");
+        const r = spawnSync("ip", ["netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, HOST_WORK, ROOTFS], {
+            encoding: "utf8",
+            timeout: 30000,
+        });
+        expect(`${r.stdout}${r.stderr}`.trim()).toBe("closed");
+    } finally {
+        spawnSync("ip", ["netns", "del", ns]);
+    }
+});
