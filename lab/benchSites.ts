@@ -5,7 +5,9 @@
  *     on (the leadership on the witness) and off (stopped, the leadership moved into the
  *     primary's site: the case the keeper exists to prevent), alternating with primary-host-loss
  *     (the primary's host alone), automatic failover all; then the keeper's own drills, the
- *     witness lost and back (witness-loss) and a flapping witness (witness-flap);
+ *     witness lost and back (witness-loss) and a flapping witness (witness-flap); then site-loss
+ *     (keeper on) and host-loss again in a second lab booted with etcd.auth off: what etcd's
+ *     users and roles cost a failover;
  *   - two-site: dc-promotion (the active site lost, then `promote`; the figure runs from
  *     the command to the first write the other site accepts), with the rejoin of the lost
  *     site as a standby and the planned move back.
@@ -38,6 +40,9 @@ function row(label: string, values: number[], unit: string, note = ""): string {
 /** The three-site series: site loss with the keeper on and off, host loss beside them. */
 const KEEPER_ON = "site-loss, keeper on";
 const KEEPER_OFF = "site-loss, keeper off";
+/** The same two failovers in a lab booted with etcd.auth off (every other series runs with it on, the default). */
+const AUTH_OFF_SITE = "site-loss, keeper on, etcd auth off";
+const AUTH_OFF_HOST = "primary-host-loss, etcd auth off";
 
 /** `siteOf`: each three-site host's site, from the lab's plan. */
 function report(r: SeriesRun, siteOf: Record<string, string>): void {
@@ -47,6 +52,7 @@ function report(r: SeriesRun, siteOf: Record<string, string>): void {
     const on = r.series[KEEPER_ON] ?? [];
     const off = r.series[KEEPER_OFF] ?? [];
     const promo = r.series["dc-promotion"] ?? [];
+    const [authOffSite, authOffHost] = [r.series[AUTH_OFF_SITE] ?? [], r.series[AUTH_OFF_HOST] ?? []];
     const x = (ts: TrialResult[], k: string) => ts.map((t) => t.extra?.[k] ?? NaN).filter(Number.isFinite);
     const inLostSite = (t: TrialResult) => t.etcdLeader !== undefined && siteOf[t.etcdLeader] === t.target;
     const [pOn, pHost] = [summarize(on.map((t) => t.outage)), summarize(hostLoss.map((t) => t.outage))];
@@ -88,6 +94,37 @@ function report(r: SeriesRun, siteOf: Record<string, string>): void {
         ),
         "",
         goal,
+        "",
+        "## Three-site: what etcd's auth costs a failover",
+        "",
+        "The platform's default is `etcd.auth` on: each Patroni cluster logs in to etcd as its own user whose role reaches its own keys only (docs/design/security.md). After the series above, the benchmark boots a second three-site lab with `etcd.auth` off and runs site loss (keeper on) and host loss again, alternating; the on-figures are the series above, from the first lab of the same run (two labs, one after the other: the trials cannot alternate between them).",
+        "",
+        "| scenario | trials | min | median | p95 | max | unit | lost / split-brain / failed trials |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        row(
+            `${KEEPER_ON} (etcd auth on): write outage`,
+            on.map((t) => t.outage),
+            "s",
+            tally(on),
+        ),
+        row(
+            `${AUTH_OFF_SITE}: write outage`,
+            authOffSite.map((t) => t.outage),
+            "s",
+            tally(authOffSite),
+        ),
+        row(
+            "primary-host-loss (etcd auth on): write outage",
+            hostLoss.map((t) => t.outage),
+            "s",
+            tally(hostLoss),
+        ),
+        row(
+            `${AUTH_OFF_HOST}: write outage`,
+            authOffHost.map((t) => t.outage),
+            "s",
+            tally(authOffHost),
+        ),
         "",
         "## Three-site: the leader keeper's own drills",
         "",
@@ -161,6 +198,8 @@ function report(r: SeriesRun, siteOf: Record<string, string>): void {
         { label: "three-site site-loss, keeper on", values: on.map((t) => t.outage) },
         { label: "three-site site-loss, keeper off", values: off.map((t) => t.outage) },
         { label: "three-site primary-host-loss", values: hostLoss.map((t) => t.outage) },
+        { label: "three-site site-loss, etcd auth off", values: authOffSite.map((t) => t.outage) },
+        { label: "three-site primary-host-loss, etcd auth off", values: authOffHost.map((t) => t.outage) },
         { label: "two-site promotion (command to write)", values: promo.map((t) => t.outage) },
         { label: "two-site rejoin as standby", values: x(promo, "rejoinSeconds") },
         { label: "two-site planned move back", values: x(promo, "plannedMoveBackSeconds") },
@@ -192,9 +231,10 @@ async function main(): Promise<void> {
     const usage = `usage: npm run bench:sites -- [--trials N] [--keeper-trials N]
   boots its own labs (refuses to run beside one): three-site site loss with etcd's leader keeper
   on and off against host loss, --trials each (10), the keeper's drills (witness-loss,
-  witness-flap) --keeper-trials each (3), then two-site promotion, rejoin and planned move back,
-  --trials each; writes docs/BENCHMARKS-sites.md and docs/sites-chart.svg. About 50 minutes with
-  the defaults.`;
+  witness-flap) --keeper-trials each (3), site loss and host loss again in a lab with etcd.auth
+  off (what etcd's auth costs), then two-site promotion, rejoin and planned move back, --trials
+  each; writes docs/BENCHMARKS-sites.md and docs/sites-chart.svg. About 65 minutes with the
+  defaults.`;
     const { values } = parseCommandLine("bench:sites", usage, process.argv.slice(2), { trials: { type: "string" }, "keeper-trials": { type: "string" } });
     const trials = wholeNumber("bench:sites", "trials", values.trials, 10, 1, 1000);
     const keeperTrials = wholeNumber("bench:sites", "keeper-trials", values["keeper-trials"], 3, 0, 1000);
@@ -205,12 +245,21 @@ async function main(): Promise<void> {
         started: new Date().toISOString(),
         commit,
         trials,
-        series: { [KEEPER_ON]: [], [KEEPER_OFF]: [], "primary-host-loss": [], "witness-loss": [], "witness-flap": [], "dc-promotion": [] },
+        series: {
+            [KEEPER_ON]: [],
+            [KEEPER_OFF]: [],
+            "primary-host-loss": [],
+            "witness-loss": [],
+            "witness-flap": [],
+            [AUTH_OFF_SITE]: [],
+            [AUTH_OFF_HOST]: [],
+            "dc-promotion": [],
+        },
         finished: false,
     };
     let siteOf: Record<string, string> = {};
     const one = async (series: string, n: number, of: number) => {
-        const scenario = series.startsWith("site-loss") ? "site-loss" : series;
+        const scenario = series.startsWith("site-loss") ? "site-loss" : series.startsWith("primary-host-loss") ? "primary-host-loss" : series;
         // Host loss beside site loss with the keeper on, as the platform runs by default.
         if (scenario === "site-loss" || scenario === "primary-host-loss") await placeEtcdLeader(series !== KEEPER_OFF);
         const t = (await drill(scenario, { trials: 1, say: () => undefined })).trials[0];
@@ -227,6 +276,11 @@ async function main(): Promise<void> {
         for (let n = 1; n <= trials; n++) for (const s of n % 2 ? order : [...order].reverse()) await one(s, n, trials);
         await placeEtcdLeader(true);
         for (let n = 1; n <= keeperTrials; n++) for (const s of ["witness-loss", "witness-flap"]) await one(s, n, keeperTrials);
+        await down({ quiet: true });
+        await up({ edit: (c) => ({ ...c, etcd: { ...c.etcd, auth: false } }) });
+        if (requireState().plan.etcd.auth) throw new LabError("the second lab still has etcd.auth on");
+        const authOff = [AUTH_OFF_SITE, AUTH_OFF_HOST];
+        for (let n = 1; n <= trials; n++) for (const s of n % 2 ? authOff : [...authOff].reverse()) await one(s, n, trials);
         await down({ quiet: true });
         await up({ topology: "two-site" });
         for (let n = 1; n <= trials; n++) await one("dc-promotion", n, trials);

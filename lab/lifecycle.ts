@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ensureRoot, rootReady, ROOTFS } from "../debian/root";
-import { PASSWORD_ROLES, TOPOLOGIES } from "../plan/config";
+import { PASSWORD_ROLES, StackConfig, TOPOLOGIES } from "../plan/config";
 import { DeploymentPlan, HostPlan, hostsOf, siteByName } from "../plan/plan";
 import { bootstrapFiles, firstBoot, makeKeys, sshOptions } from "./bootstrap";
 import { diffOf, labHost, pendingSteps, runSteps } from "./converge";
@@ -33,11 +33,12 @@ async function bootOne(state: LabState, plan: DeploymentPlan, host: HostPlan): P
     saveState(state);
 }
 
-export async function up(opts: { topology?: string; wanDelayMs?: number }): Promise<void> {
+/** `edit`: a change to the stack files' config before the plan is built (a benchmark's other setting, as in lab/labPlan.ts `labStack`). */
+export async function up(opts: { topology?: string; wanDelayMs?: number; edit?: (config: StackConfig) => StackConfig }): Promise<void> {
     requireRoot();
     const existing = loadState();
     if (existing) throw new LabError(`a lab is already running (up since ${existing.createdAt}); run \`npm run lab -- down\` first`);
-    const { plan, sshUser } = labStack(opts.topology);
+    const { plan, sshUser } = labStack(opts.topology, opts.edit);
     const clash = existingNamespaces().filter((ns) => ns === ROUTER_NS || plan.hosts.some((h) => h.name === ns));
     if (clash.length > 0)
         throw new LabError(`network namespaces ${clash.join(", ")} already exist; run \`npm run lab -- down\`, or remove them with \`ip netns del\``);
